@@ -1,0 +1,1 @@
+//! The TLS webhook listener and the plain metrics/health listener.

@@ -1,0 +1,1 @@
+//! PEM loading, the rustls server configuration, and development certificates.

@@ -1,0 +1,1 @@
+//! The one integration-test binary, so the suite links once.

@@ -89,6 +89,51 @@ impl JsonPath {
         out
     }
 
+    /// The path as a person writes a field: `spec.rules[0].validate.pattern`.
+    pub fn dotted(&self) -> String {
+        let mut out = String::new();
+        for segment in &self.0 {
+            match segment {
+                Segment::Key(key) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(key);
+                }
+                Segment::Index(index) => {
+                    out.push('[');
+                    out.push_str(&index.to_string());
+                    out.push(']');
+                }
+            }
+        }
+        out
+    }
+
+    /// Parses the dotted form produced by [`JsonPath::dotted`] (keys must not contain `.`, `[`).
+    pub fn parse_dotted(text: &str) -> Self {
+        let mut path = Self::root();
+        for part in text.split('.').filter(|part| !part.is_empty()) {
+            let (key, indices) = part.split_once('[').map_or((part, ""), |(key, rest)| (key, rest));
+            if !key.is_empty() {
+                path.push_key(key);
+            }
+            for index in indices.split('[') {
+                if let Ok(index) = index.trim_end_matches(']').parse() {
+                    path.push_index(index);
+                }
+            }
+        }
+        path
+    }
+
+    /// Appends every segment of `other`.
+    pub fn join(&self, other: &JsonPath) -> Self {
+        let mut path = self.clone();
+        path.0.extend(other.0.iter().cloned());
+        path
+    }
+
     /// Parses an RFC 6901 pointer; numeric tokens become indices.
     pub fn parse_pointer(pointer: &str) -> Option<Self> {
         if pointer.is_empty() {
@@ -136,6 +181,9 @@ mod tests {
         assert_eq!(path.kyverno(), "/metadata/labels/app.kubernetes.io/name/");
         let containers = JsonPath::root().child_key("spec").child_key("containers").child_index(0);
         assert_eq!(containers.child_key("image").kyverno(), "/spec/containers/0/image/");
+        assert_eq!(containers.child_key("image").dotted(), "spec.containers[0].image");
+        assert_eq!(JsonPath::parse_dotted("spec.containers[0].image"), containers.child_key("image"));
+        assert_eq!(JsonPath::parse_dotted("any[0].resources.kinds[1]").pointer(), "/any/0/resources/kinds/1");
     }
 
     #[test]

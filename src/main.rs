@@ -1,1 +1,34 @@
-fn main() {}
+//! The `portcullis` binary: parse the command line, set up logging, dispatch, map to an exit code.
+
+use clap::Parser;
+use portcullis::cli::{Cli, Command, LogFormat};
+use std::process::ExitCode;
+
+mod commands;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log_format = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => LogFormat::Text,
+    };
+    init_tracing(log_format);
+    // One crypto provider for the whole process; a second one would make rustls ambiguous.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match cli.command {
+        Command::Serve(args) => commands::serve(args),
+        Command::Check(args) => commands::check(&args),
+        Command::Test(args) => commands::test(&args),
+        Command::Certs(args) => commands::certs(&args),
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}

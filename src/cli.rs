@@ -1,0 +1,142 @@
+//! Command-line interface. Every `serve` flag has an environment twin (`PORTCULLIS_LISTEN`, …)
+//! so a Deployment can configure the server without rewriting its arguments.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about = "Kubernetes admission policy gate for Kyverno validate policies")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the validating admission webhook over TLS, with metrics on a plain port.
+    Serve(ServeArgs),
+    /// Check manifest files, directories or stdin (`-`) against the policies, offline.
+    Check(CheckArgs),
+    /// Run Kyverno-style kyverno-test.yaml suites found under the given paths.
+    Test(TestArgs),
+    /// Generate a development CA and a serving certificate for the in-cluster service names.
+    Certs(CertsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the HTTPS webhook listener.
+    #[arg(long, env = "PORTCULLIS_LISTEN", default_value = "0.0.0.0:8443")]
+    pub listen: SocketAddr,
+    /// Address of the plain-HTTP listener for /metrics, /healthz and /readyz.
+    #[arg(long, env = "PORTCULLIS_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    pub metrics_listen: SocketAddr,
+    /// Policy files or directories (repeatable). Without it: `policies/` when that directory
+    /// exists, else the default policy set built into the binary.
+    #[arg(long = "policies", env = "PORTCULLIS_POLICIES", value_delimiter = ',')]
+    pub policies: Vec<PathBuf>,
+    /// PEM certificate chain of the serving certificate.
+    #[arg(long, env = "PORTCULLIS_TLS_CERT", default_value = crate::tls::DEFAULT_CERT_PATH)]
+    pub tls_cert: PathBuf,
+    /// PEM private key of the serving certificate.
+    #[arg(long, env = "PORTCULLIS_TLS_KEY", default_value = crate::tls::DEFAULT_KEY_PATH)]
+    pub tls_key: PathBuf,
+    /// CA bundle for client certificates: turns on mutual TLS (only callers with a certificate
+    /// from this CA, such as a kube-apiserver configured with one, are admitted).
+    #[arg(long, env = "PORTCULLIS_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
+    /// How long to keep accepting after SIGTERM, so endpoints stop routing to this pod first.
+    #[arg(long, env = "PORTCULLIS_SHUTDOWN_DELAY", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_delay: Duration,
+    /// How long in-flight requests may take to finish once the listener has stopped.
+    #[arg(long, env = "PORTCULLIS_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+    #[arg(long, env = "PORTCULLIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Policy files or directories (repeatable); defaults as for `serve`.
+    #[arg(long = "policies", value_delimiter = ',')]
+    pub policies: Vec<PathBuf>,
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Also list passing and skipped results, and documents skipped as not Kubernetes objects.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Manifest files or directories; `-` reads standard input.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Do not fail the run for test cases whose policies use features Portcullis does not
+    /// evaluate; they are still listed and counted as unsupported.
+    #[arg(long)]
+    pub allow_unsupported: bool,
+    /// Print every expectation, not only mismatches.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Test files or directories searched for kyverno-test.yaml.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CertsArgs {
+    /// Directory for ca.crt, ca.key, tls.crt and tls.key.
+    #[arg(long, default_value = "certs-dev")]
+    pub dir: PathBuf,
+}
+
+/// `500ms`, `5s`, `2m`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("invalid duration {text:?}: expected e.g. 500ms, 5s or 2m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("invalid duration unit in {text:?}: use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|error| format!("invalid duration {text:?}: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,162 @@
+//! The subcommands' glue: load what they need, run the library, report, choose the exit code.
+
+use portcullis::check::{self, input, render};
+use portcullis::cli::{CertsArgs, CheckArgs, OutputFormat, ServeArgs, TestArgs};
+use portcullis::defaults::PolicySource;
+use portcullis::metrics::Metrics;
+use portcullis::policy::{LoadError, PolicySet};
+use portcullis::server::{self, Readiness, ServeOptions};
+use portcullis::{reload, tls, webhook};
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn load_policies(source: &PolicySource) -> Result<PolicySet, ExitCode> {
+    source.load().map_err(|errors| {
+        report_load_errors(&errors);
+        ExitCode::from(check::EXIT_ERROR)
+    })
+}
+
+fn report_load_errors(errors: &[LoadError]) {
+    for error in errors {
+        eprintln!("error: {error}");
+    }
+    eprintln!("error: {} problem(s) in the policies; nothing was loaded", errors.len());
+}
+
+pub fn check(args: &CheckArgs) -> ExitCode {
+    let source = PolicySource::resolve(&args.policies);
+    let set = match load_policies(&source) {
+        Ok(set) => set,
+        Err(code) => return code,
+    };
+    let inputs = input::read(&args.paths, || {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map(|_| text)
+    });
+    for error in &inputs.errors {
+        eprintln!("error: {error}");
+    }
+    if args.verbose {
+        for note in &inputs.notes {
+            eprintln!("note: {note}");
+        }
+    }
+    let report = check::run(&set, &inputs);
+    let rendered = match args.output {
+        OutputFormat::Text => render::text(&report, &inputs, args.verbose),
+        OutputFormat::Json => render::json(&report, &inputs),
+    };
+    print!("{rendered}");
+    ExitCode::from(report.exit_code(&inputs))
+}
+
+pub fn test(args: &TestArgs) -> ExitCode {
+    portcullis::kyverno_test::run_cli(args)
+}
+
+pub fn certs(args: &CertsArgs) -> ExitCode {
+    match tls::generate_dev_certs(&args.dir) {
+        Ok(written) => {
+            println!(
+                "wrote {}, {}, {} and {}",
+                written.ca_cert.display(),
+                written.ca_key.display(),
+                written.cert.display(),
+                written.key.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(check::EXIT_ERROR)
+        }
+    }
+}
+
+pub fn serve(args: ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(check::EXIT_ERROR);
+        }
+    };
+    match runtime.block_on(run_server(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("error: {message}");
+            ExitCode::from(check::EXIT_ERROR)
+        }
+    }
+}
+
+async fn run_server(args: ServeArgs) -> Result<(), String> {
+    let source = PolicySource::resolve(&args.policies);
+    let set = source.load().map_err(|errors| {
+        errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n") + "\nrefusing to start with invalid policies"
+    })?;
+    tracing::info!(policies = set.policies.len(), rules = set.rule_count(), source = %source.describe(), "loaded policies");
+
+    if let Some(generated) = tls::ensure_dev_certs(&args.tls_cert, &args.tls_key).map_err(|error| error.to_string())? {
+        tracing::warn!(
+            cert = %generated.cert.display(),
+            ca = %generated.ca_cert.display(),
+            "no serving certificate found: generated development certificates (trust the CA in {} to connect)",
+            generated.ca_cert.display()
+        );
+    }
+    let certificate = tls::load_certificate(&args.tls_cert, &args.tls_key).map_err(|error| error.to_string())?;
+    let metrics = Metrics::new().map_err(|error| format!("cannot register metrics: {error}"))?;
+    metrics.certificate_expiry.set(certificate.info.not_after);
+    let resolver = Arc::new(tls::CertResolver::new(certificate.key));
+    let tls_config = tls::server_config(resolver.clone(), args.client_ca.as_deref()).map_err(|error| error.to_string())?;
+
+    let state = webhook::AppState::new(set, metrics.clone());
+    let readiness = Readiness::new();
+    let certificate_metrics = metrics.clone();
+    let _certificate_reloader = tls::spawn_certificate_reloader(
+        args.tls_cert.clone(),
+        args.tls_key.clone(),
+        resolver,
+        reload::WatchOptions::default(),
+        move |result| match result {
+            Ok(info) => {
+                certificate_metrics.certificate_reloads.with_label_values(&["success"]).inc();
+                certificate_metrics.certificate_expiry.set(info.not_after);
+                tracing::info!(serial = %info.serial, not_after = info.not_after, "serving certificate reloaded");
+            }
+            Err(error) => {
+                certificate_metrics.certificate_reloads.with_label_values(&["error"]).inc();
+                tracing::error!(error = %error, "serving certificate not reloaded; keeping the previous one");
+            }
+        },
+    )
+    .map_err(|error| format!("cannot watch the certificate files: {error}"))?;
+    let _policy_reloader = match &source {
+        PolicySource::Paths(paths) => Some(
+            webhook::state::spawn_policy_reloader(paths.clone(), state.clone(), reload::WatchOptions::default())
+                .map_err(|error| format!("cannot watch the policy paths: {error}"))?,
+        ),
+        PolicySource::Embedded => None,
+    };
+
+    let tls_listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|error| format!("cannot listen on {} (--listen): {error}", args.listen))?;
+    let plain_listener = tokio::net::TcpListener::bind(args.metrics_listen)
+        .await
+        .map_err(|error| format!("cannot listen on {} (--metrics-listen): {error}", args.metrics_listen))?;
+    tracing::info!(webhook = %args.listen, metrics = %args.metrics_listen, "serving");
+    let app = webhook::router(state.clone()).merge(server::health_routes(readiness.clone()));
+    let plain_app = webhook::handler::metrics_router(state).merge(server::health_routes(readiness.clone()));
+    readiness.set(true);
+    let options = ServeOptions { shutdown_delay: args.shutdown_delay, shutdown_timeout: args.shutdown_timeout, ..ServeOptions::default() };
+    server::serve(tls_listener, tls_config, app, plain_listener, plain_app, readiness, options, server::shutdown_signal())
+        .await
+        .map_err(|error| format!("server failed: {error}"))?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}

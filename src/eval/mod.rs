@@ -1,0 +1,221 @@
+//! The engine: `evaluate(&PolicySet, &Request) -> Report`. Pure and synchronous; the webhook and
+//! `check` are thin adapters over it, so the cluster and CI never disagree about a verdict.
+
+pub mod admission;
+pub mod outcome;
+
+pub use outcome::{Report, RuleOutcome, RuleResult, Status};
+
+use crate::autogen;
+use crate::matching::{Gvk, MatchError, MatchTarget, Operation, UserInfo};
+use crate::pattern::PatternOutcome;
+use crate::policy::{ActionOverride, FailureAction, Policy, PolicySet, Rule, SourcedPattern, Validation};
+use crate::pattern::wildcard;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One resource to judge, with the request facts rules can match on.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub operation: Operation,
+    pub gvk: &'a Gvk,
+    pub subresource: &'a str,
+    /// `Value::Null` when there is none (DELETE).
+    pub object: &'a Value,
+    /// `Value::Null` unless the request is an UPDATE or DELETE.
+    pub old_object: &'a Value,
+    /// `""` for cluster-scoped resources.
+    pub namespace: &'a str,
+    pub namespace_labels: Option<&'a BTreeMap<String, String>>,
+    pub user: Option<&'a UserInfo>,
+    /// True at admission: policies with `admission: false` sit out.
+    pub admission: bool,
+}
+
+impl<'a> Request<'a> {
+    fn target(&self, object: &'a Value) -> MatchTarget<'a> {
+        MatchTarget {
+            operation: self.operation,
+            gvk: self.gvk,
+            subresource: self.subresource,
+            object,
+            namespace: self.namespace,
+            namespace_labels: self.namespace_labels,
+            user: self.user,
+        }
+    }
+
+    fn object_namespace(object: &Value) -> Option<&str> {
+        object.get("metadata")?.get("namespace")?.as_str()
+    }
+}
+
+pub fn evaluate<'p>(set: &'p PolicySet, request: &Request<'_>) -> Report<'p> {
+    let mut report = Report::default();
+    for policy in &set.policies {
+        evaluate_policy(policy, request, &mut report);
+    }
+    report
+}
+
+pub fn evaluate_policy<'p>(policy: &'p Policy, request: &Request<'_>, report: &mut Report<'p>) {
+    if request.admission && !policy.admission {
+        return;
+    }
+    if let Some(namespace) = &policy.namespace {
+        let in_namespace = |object: &Value| {
+            object.is_null() || Request::object_namespace(object).unwrap_or(request.namespace) == namespace
+        };
+        if request.namespace != namespace || !in_namespace(request.object) || !in_namespace(request.old_object) {
+            return;
+        }
+    }
+    let controller = autogen::is_controller_kind(&request.gvk.kind);
+    let original = policy.rules.iter().filter(|rule| !(controller && rule.name.starts_with("autogen-")));
+    let generated = policy.autogen_rules.iter().filter(|_| controller);
+    for rule in original.chain(generated) {
+        let Some(outcome) = evaluate_rule(policy, rule, request) else {
+            continue;
+        };
+        let decisive = matches!(outcome, RuleOutcome::Pass { .. } | RuleOutcome::Fail { .. });
+        let action = effective_action(policy, rule, request);
+        report.results.push(RuleResult { policy, rule, outcome, action });
+        if policy.apply_one && decisive {
+            break;
+        }
+    }
+}
+
+/// `None` when the rule does not apply: no response at all, not even a skip.
+fn evaluate_rule(policy: &Policy, rule: &Rule, request: &Request<'_>) -> Option<RuleOutcome> {
+    match rule_applies(rule, request) {
+        Ok(false) => return None,
+        Ok(true) => {}
+        Err(MatchError(message)) => {
+            return Some(RuleOutcome::Error { message: execution_error(rule, &message) });
+        }
+    }
+    // Kyverno does not validate a deleted object against a pattern.
+    if request.operation == Operation::Delete {
+        return None;
+    }
+    let outcome = validate(rule, request.object);
+    let enforced = rule.failure_action.unwrap_or(policy.action) == FailureAction::Enforce;
+    if enforced
+        && request.operation == Operation::Update
+        && rule.allow_existing_violations
+        && matches!(outcome, RuleOutcome::Fail { .. })
+        && !request.old_object.is_null()
+    {
+        let old_request = Request { operation: Operation::Create, object: request.old_object, old_object: &Value::Null, ..*request };
+        if rule_applies(rule, &old_request).unwrap_or(false)
+            && matches!(validate(rule, request.old_object), RuleOutcome::Fail { .. })
+        {
+            return Some(RuleOutcome::Skip {
+                message: "skipping the rule evaluation as pre-existing violations are allowed".to_owned(),
+            });
+        }
+    }
+    Some(outcome)
+}
+
+fn rule_applies(rule: &Rule, request: &Request<'_>) -> Result<bool, MatchError> {
+    let mut object = request.object;
+    let mut matched = rule.match_block.matches(&request.target(object))?;
+    if !matched && object.is_null() && !request.old_object.is_null() {
+        object = request.old_object;
+        matched = rule.match_block.matches(&request.target(object))?;
+    }
+    if !matched {
+        return Ok(false);
+    }
+    match &rule.exclude {
+        Some(exclude) => Ok(!exclude.excludes(&request.target(object))?),
+        None => Ok(true),
+    }
+}
+
+/// Runs the rule's pattern(s) against one object and words the outcome as Kyverno does.
+pub fn validate(rule: &Rule, object: &Value) -> RuleOutcome {
+    match &rule.validation {
+        Validation::Pattern(pattern) => single_pattern(rule, pattern, object),
+        Validation::AnyPattern(patterns) => any_pattern(rule, patterns, object),
+    }
+}
+
+fn single_pattern(rule: &Rule, pattern: &SourcedPattern, object: &Value) -> RuleOutcome {
+    match pattern.compiled.evaluate(object) {
+        PatternOutcome::Pass => RuleOutcome::Pass { message: format!("validation rule '{}' passed.", rule.name) },
+        PatternOutcome::Fail { path, .. } => RuleOutcome::Fail {
+            message: format!("{}rule {} failed at path {}", message_prefix(rule), rule.name, path.kyverno()),
+            path: Some(path),
+        },
+        PatternOutcome::Skip { message } => RuleOutcome::Skip { message },
+        PatternOutcome::Error { message } => RuleOutcome::Error { message: execution_error(rule, &message) },
+    }
+}
+
+fn any_pattern(rule: &Rule, patterns: &[SourcedPattern], object: &Value) -> RuleOutcome {
+    let mut failures = Vec::new();
+    let mut skips = Vec::new();
+    let mut first_failure_path = None;
+    for (index, pattern) in patterns.iter().enumerate() {
+        match pattern.compiled.evaluate(object) {
+            PatternOutcome::Pass => {
+                return RuleOutcome::Pass { message: format!("validation rule '{}' anyPattern[{index}] passed.", rule.name) };
+            }
+            PatternOutcome::Skip { message } => skips.push(format!("rule {}[{index}] skipped: {message}", rule.name)),
+            PatternOutcome::Fail { path, .. } => {
+                failures.push(format!("rule {}[{index}] failed at path {}", rule.name, path.kyverno()));
+                first_failure_path.get_or_insert(path);
+            }
+            PatternOutcome::Error { message } => failures.push(format!("rule {}[{index}] failed: {message}", rule.name)),
+        }
+    }
+    if !failures.is_empty() {
+        return RuleOutcome::Fail {
+            message: format!("{}{}", message_prefix(rule), failures.join(" ")),
+            path: first_failure_path,
+        };
+    }
+    if !skips.is_empty() {
+        return RuleOutcome::Skip { message: skips.join(" ") };
+    }
+    RuleOutcome::Pass { message: format!("validation rule '{}' passed.", rule.name) }
+}
+
+/// `validation error: <message>. ` — the period is added only when the message lacks one.
+fn message_prefix(rule: &Rule) -> String {
+    match rule.message.as_deref() {
+        Some(message) if !message.is_empty() => {
+            let period = if message.ends_with('.') { "" } else { "." };
+            format!("validation error: {message}{period} ")
+        }
+        _ => "validation error: ".to_owned(),
+    }
+}
+
+fn execution_error(rule: &Rule, error: &str) -> String {
+    format!("{}rule {} execution error: {error}", message_prefix(rule), rule.name)
+}
+
+/// The first that applies: rule overrides, the rule's action, policy overrides, the policy's.
+pub fn effective_action(policy: &Policy, rule: &Rule, request: &Request<'_>) -> FailureAction {
+    let matching_override = |overrides: &[ActionOverride]| {
+        overrides.iter().find(|candidate| override_matches(candidate, request)).map(|found| found.action)
+    };
+    matching_override(&rule.action_overrides)
+        .or(rule.failure_action)
+        .or_else(|| matching_override(&policy.action_overrides))
+        .unwrap_or(policy.action)
+}
+
+fn override_matches(candidate: &ActionOverride, request: &Request<'_>) -> bool {
+    let namespaces = candidate.namespaces.is_empty()
+        || candidate.namespaces.iter().any(|pattern| wildcard::matches(pattern, request.namespace));
+    let selector = match &candidate.namespace_selector {
+        None => true,
+        Some(selector) => request.namespace_labels.is_some_and(|labels| selector.matches_labels(labels)),
+    };
+    namespaces && selector
+}

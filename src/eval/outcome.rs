@@ -1,0 +1,101 @@
+//! Outcomes are data: what one rule concluded about one resource, with Kyverno's messages.
+
+use crate::json_path::JsonPath;
+use crate::policy::{FailureAction, Policy, Rule};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleOutcome {
+    Pass { message: String },
+    /// `path` is where the resource departs from the pattern, when there is one place.
+    Fail { path: Option<JsonPath>, message: String },
+    Skip { message: String },
+    Error { message: String },
+}
+
+/// The result names Kyverno's CLI and reports use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    Pass,
+    Fail,
+    Warn,
+    Error,
+    Skip,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Warn => "warn",
+            Self::Error => "error",
+            Self::Skip => "skip",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pass" => Some(Self::Pass),
+            "fail" => Some(Self::Fail),
+            "warn" => Some(Self::Warn),
+            "error" => Some(Self::Error),
+            "skip" => Some(Self::Skip),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl RuleOutcome {
+    pub fn status(&self) -> Status {
+        match self {
+            Self::Pass { .. } => Status::Pass,
+            Self::Fail { .. } => Status::Fail,
+            Self::Skip { .. } => Status::Skip,
+            Self::Error { .. } => Status::Error,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Pass { message } | Self::Fail { message, .. } | Self::Skip { message } | Self::Error { message } => {
+                message
+            }
+        }
+    }
+
+    pub fn path(&self) -> Option<&JsonPath> {
+        match self {
+            Self::Fail { path, .. } => path.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// One rule's verdict on one resource, with the action that verdict carries.
+#[derive(Debug, Clone)]
+pub struct RuleResult<'p> {
+    pub policy: &'p Policy,
+    pub rule: &'p Rule,
+    pub outcome: RuleOutcome,
+    /// The effective failure action for this resource, overrides applied.
+    pub action: FailureAction,
+}
+
+/// Every rule result of every policy that applied to one resource, in policy and rule order.
+#[derive(Debug, Clone, Default)]
+pub struct Report<'p> {
+    pub results: Vec<RuleResult<'p>>,
+}
+
+impl Report<'_> {
+    pub fn failures(&self) -> impl Iterator<Item = &RuleResult<'_>> {
+        self.results.iter().filter(|result| result.outcome.status() == Status::Fail)
+    }
+}

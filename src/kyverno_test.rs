@@ -1,0 +1,484 @@
+//! `portcullis test`: runs Kyverno CLI test suites (`kyverno-test.yaml`) against our engine.
+//!
+//! Each expectation `{policy, rule, resources, result}` is compared the way `kyverno test`
+//! compares it (rule names match their autogen forms; a rule that produced no response satisfies
+//! any expectation), except that a policy we cannot evaluate is reported as *unsupported* by
+//! feature name rather than passed.
+
+use crate::check::input::{self, Inputs, Manifest};
+use crate::cli::TestArgs;
+use crate::eval::{self, Request, Status};
+use crate::matching::Operation;
+use crate::policy::{self, LoadErrorKind, PolicySet};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const TEST_FILE_NAMES: [&str; 2] = ["kyverno-test.yaml", "kyverno-test.yml"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TestSpec {
+    api_version: Option<String>,
+    kind: Option<String>,
+    metadata: Option<Value>,
+    /// The pre-1.11 format names the test at the top level.
+    name: Option<String>,
+    #[serde(default)]
+    policies: Vec<String>,
+    #[serde(default)]
+    resources: Vec<String>,
+    variables: Option<String>,
+    userinfo: Option<String>,
+    #[serde(default)]
+    results: Vec<ExpectedResult>,
+    values: Option<Value>,
+    exceptions: Option<Value>,
+    target_resources: Option<Value>,
+    json_payload: Option<Value>,
+    cluster_resources: Option<Value>,
+    context: Option<Value>,
+    check: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ExpectedResult {
+    policy: String,
+    #[serde(default)]
+    rule: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    resources: Vec<String>,
+    result: Option<String>,
+    operation: Option<String>,
+    is_validating_admission_policy: Option<bool>,
+    is_validating_policy: Option<bool>,
+    // The pre-1.11 spellings.
+    resource: Option<String>,
+    status: Option<String>,
+    namespace: Option<String>,
+    patched_resource: Option<String>,
+    generated_resource: Option<String>,
+    cloned_source_resource: Option<String>,
+}
+
+/// One expectation of one test for one resource name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseResult {
+    pub test_file: PathBuf,
+    pub policy: String,
+    pub rule: String,
+    pub resource: String,
+    pub expected: String,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Mismatch(String),
+    /// The test could not run: unreadable files, invalid policies or resources.
+    Error(String),
+    /// The policy uses features Portcullis does not evaluate; named here.
+    Unsupported(Vec<String>),
+}
+
+/// Finds test files under each path (hidden `.kyverno-test` folders included), sorted.
+pub fn find_test_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for path in paths {
+        walk(path, &mut found)?;
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+fn walk(path: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if !std::fs::metadata(path)?.is_dir() {
+        found.push(path.to_owned());
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?.path();
+        if entry.is_dir() {
+            walk(&entry, found)?;
+        } else if entry.file_name().and_then(|name| name.to_str()).is_some_and(|name| TEST_FILE_NAMES.contains(&name)) {
+            found.push(entry);
+        }
+    }
+    Ok(())
+}
+
+/// Runs every test of one test file.
+pub fn run_file(test_file: &Path) -> Vec<CaseResult> {
+    let error = |message: String| {
+        vec![CaseResult {
+            test_file: test_file.to_owned(),
+            policy: String::new(),
+            rule: String::new(),
+            resource: String::new(),
+            expected: String::new(),
+            verdict: Verdict::Error(message),
+        }]
+    };
+    let text = match std::fs::read_to_string(test_file) {
+        Ok(text) => text,
+        Err(cause) => return error(format!("cannot read: {cause}")),
+    };
+    let documents = match crate::yaml::parse_documents(&text) {
+        Ok(documents) => documents,
+        Err(cause) => return error(format!("{}: invalid YAML: {}", cause.location, cause.message)),
+    };
+    let mut results = Vec::new();
+    for document in documents.iter().filter(|document| !document.value.is_null()) {
+        match serde_path_to_error::deserialize::<_, TestSpec>(&document.value) {
+            Ok(spec) => results.extend(run_test(test_file, &spec)),
+            Err(cause) => results.extend(error(format!(
+                "line {}: not a Kyverno test: {} at {}",
+                document.start.line,
+                cause.inner(),
+                cause.path()
+            ))),
+        }
+    }
+    results
+}
+
+fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
+    let _ = (&spec.api_version, &spec.kind, &spec.metadata, &spec.name);
+    let base = test_file.parent().unwrap_or(Path::new("."));
+    let expectations = expand_expectations(spec);
+    let verdict_for_all = |verdict: Verdict| -> Vec<CaseResult> {
+        expectations
+            .iter()
+            .map(|(expected, resource)| case(test_file, expected, resource, verdict.clone()))
+            .collect()
+    };
+    let mut unsupported: Vec<String> = [
+        ("userinfo file", spec.userinfo.is_some()),
+        ("inline values", spec.values.is_some()),
+        ("policy exceptions", spec.exceptions.is_some()),
+        ("targetResources", spec.target_resources.is_some()),
+        ("jsonPayload", spec.json_payload.is_some()),
+        ("clusterResources", spec.cluster_resources.is_some()),
+        ("context", spec.context.is_some()),
+        ("check", spec.check.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, present)| *present)
+    .map(|(feature, _)| feature.to_owned())
+    .collect();
+    let values = match &spec.variables {
+        Some(file) => match Values::load(&base.join(file)) {
+            Ok(values) => {
+                unsupported.extend(values.unsupported.iter().cloned());
+                values
+            }
+            Err(message) => return verdict_for_all(Verdict::Error(message)),
+        },
+        None => Values::default(),
+    };
+    let policy_paths: Vec<PathBuf> = spec.policies.iter().map(|path| base.join(path)).collect();
+    let set = match policy::load_paths(&policy_paths) {
+        Ok(set) => Some(set),
+        Err(errors) => {
+            let features: Vec<String> = errors
+                .iter()
+                .filter_map(|error| match &error.kind {
+                    LoadErrorKind::Unsupported { feature, .. } => Some(feature.clone()),
+                    _ => None,
+                })
+                .collect();
+            if features.len() == errors.len() {
+                unsupported.extend(features);
+                None
+            } else {
+                let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                return verdict_for_all(Verdict::Error(messages.join("; ")));
+            }
+        }
+    };
+    if !unsupported.is_empty() {
+        unsupported.sort();
+        unsupported.dedup();
+        return verdict_for_all(Verdict::Unsupported(unsupported));
+    }
+    let Some(set) = set else {
+        return verdict_for_all(Verdict::Error("no policies loaded".to_owned()));
+    };
+    let resource_paths: Vec<PathBuf> = spec.resources.iter().map(|path| base.join(path)).collect();
+    let mut inputs = input::read(&resource_paths, || Ok(String::new()));
+    if !inputs.errors.is_empty() {
+        return verdict_for_all(Verdict::Error(inputs.errors.join("; ")));
+    }
+    prepare_like_kyverno_cli(&mut inputs);
+    expectations
+        .iter()
+        .map(|(expected, resource)| {
+            let verdict = judge(&set, &inputs, &values, expected, resource, &expectations);
+            case(test_file, expected, resource, verdict)
+        })
+        .collect()
+}
+
+fn case(test_file: &Path, expected: &ExpectedResult, resource: &str, verdict: Verdict) -> CaseResult {
+    CaseResult {
+        test_file: test_file.to_owned(),
+        policy: expected.policy.clone(),
+        rule: expected.rule.clone(),
+        resource: resource.to_owned(),
+        expected: expected_status(expected).to_owned(),
+        verdict,
+    }
+}
+
+fn expected_status(expected: &ExpectedResult) -> &str {
+    expected.result.as_deref().or(expected.status.as_deref()).unwrap_or("")
+}
+
+/// Every (expectation, resource name) pair; old-format `resource` + `namespace` become `ns/name`.
+fn expand_expectations(spec: &TestSpec) -> Vec<(&ExpectedResult, String)> {
+    let mut pairs = Vec::new();
+    for expected in &spec.results {
+        let _ = (&expected.kind, &expected.is_validating_admission_policy, &expected.is_validating_policy);
+        let _ = (&expected.patched_resource, &expected.generated_resource, &expected.cloned_source_resource);
+        for name in &expected.resources {
+            pairs.push((expected, name.clone()));
+        }
+        if let Some(name) = &expected.resource {
+            let name = match &expected.namespace {
+                Some(namespace) if !namespace.is_empty() => format!("{namespace}/{name}"),
+                _ => name.clone(),
+            };
+            pairs.push((expected, name));
+        }
+    }
+    pairs
+}
+
+/// What `kyverno test` does to manifests before evaluating them: every number becomes a float
+/// (which changes how wildcard patterns read numbers), and a resource is evaluated once per
+/// group, kind, namespace and name.
+fn prepare_like_kyverno_cli(inputs: &mut Inputs) {
+    let mut seen = HashSet::new();
+    let manifests = std::mem::take(&mut inputs.manifests);
+    for manifest in manifests {
+        let key = (manifest.gvk.group.clone(), manifest.gvk.kind.clone(), manifest.namespace.clone(), manifest.name.clone());
+        if seen.insert(key) {
+            inputs.manifests.push(manifest);
+        }
+    }
+    for file in &mut inputs.files {
+        for document in &mut file.documents {
+            numbers_to_floats(&mut document.value);
+        }
+    }
+}
+
+fn numbers_to_floats(value: &mut Value) {
+    match value {
+        Value::Number(number) => {
+            if let Some(float) = number.as_f64().and_then(serde_json::Number::from_f64) {
+                *number = float;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(numbers_to_floats),
+        Value::Object(map) => map.values_mut().for_each(numbers_to_floats),
+        _ => {}
+    }
+}
+
+fn judge(
+    set: &PolicySet,
+    inputs: &Inputs,
+    values: &Values,
+    expected: &ExpectedResult,
+    resource: &str,
+    all: &[(&ExpectedResult, String)],
+) -> Verdict {
+    let policy_name = expected.policy.rsplit('/').next().unwrap_or(&expected.policy);
+    if !set.policies.iter().any(|policy| policy.name == policy_name) {
+        return Verdict::Mismatch(format!("policy {policy_name:?} not found"));
+    }
+    let named = |name: &str, manifest: &Manifest| match name.split_once('/') {
+        Some((namespace, name)) => manifest.namespace == namespace && manifest.name == name,
+        None => manifest.name == name,
+    };
+    let siblings: Vec<&str> =
+        all.iter().filter(|(other, _)| std::ptr::eq(*other, expected)).map(|(_, name)| name.as_str()).collect();
+    let any_sibling_found = siblings.iter().any(|name| inputs.manifests.iter().any(|manifest| named(name, manifest)));
+    // Kyverno checks every manifest when none of the entry's names matched anything.
+    let candidates: Vec<&Manifest> = if any_sibling_found {
+        inputs.manifests.iter().filter(|manifest| named(resource, manifest)).collect()
+    } else {
+        inputs.manifests.iter().collect()
+    };
+    let operation = match expected.operation.as_deref().or(values.operation.as_deref()) {
+        None => Operation::Create,
+        Some(text) => match Operation::parse(text) {
+            Some(operation) => operation,
+            None => return Verdict::Error(format!("unknown operation {text:?}")),
+        },
+    };
+    let want = expected_status(expected);
+    let mut problems = Vec::new();
+    for manifest in candidates {
+        let object = inputs.object(manifest);
+        let (object, old_object) = match operation {
+            Operation::Delete => (&Value::Null, object),
+            Operation::Update => (object, object),
+            _ => (object, &Value::Null),
+        };
+        let request = Request {
+            operation,
+            gvk: &manifest.gvk,
+            subresource: "",
+            object,
+            old_object,
+            namespace: &manifest.namespace,
+            namespace_labels: Some(values.namespace_labels.get(&manifest.namespace).unwrap_or(&values.no_labels)),
+            user: None,
+            admission: false,
+        };
+        let report = eval::evaluate(set, &request);
+        for result in report.results.iter().filter(|result| result.policy.name == policy_name) {
+            let rule = result.rule.name.as_str();
+            let wanted_rule = expected.rule.is_empty()
+                || rule == expected.rule
+                || rule == format!("autogen-{}", expected.rule)
+                || rule == format!("autogen-cronjob-{}", expected.rule);
+            if !wanted_rule {
+                continue;
+            }
+            let got = match result.outcome.status() {
+                Status::Fail if !result.policy.scored => Status::Warn,
+                status => status,
+            };
+            if got.as_str() != want {
+                problems.push(format!(
+                    "{} {}/{}: rule {rule} gave {got}: {}",
+                    manifest.gvk.kind,
+                    manifest.namespace,
+                    manifest.name,
+                    result.outcome.message()
+                ));
+            }
+        }
+    }
+    if problems.is_empty() { Verdict::Pass } else { Verdict::Mismatch(problems.join("; ")) }
+}
+
+/// The parts of a `Values` file Portcullis evaluates; anything else is reported unsupported.
+#[derive(Debug, Default)]
+struct Values {
+    namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+    no_labels: BTreeMap<String, String>,
+    operation: Option<String>,
+    unsupported: Vec<String>,
+}
+
+impl Values {
+    fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
+        let documents = crate::yaml::parse_documents(&text)
+            .map_err(|error| format!("{}:{}: invalid YAML: {}", path.display(), error.location, error.message))?;
+        let mut values = Values::default();
+        for document in documents {
+            let Value::Object(map) = document.value else { continue };
+            for (key, value) in map {
+                match key.as_str() {
+                    "apiVersion" | "kind" | "metadata" => {}
+                    "namespaceSelector" => {
+                        for entry in value.as_array().into_iter().flatten() {
+                            let name = entry.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
+                            values.namespace_labels.insert(name, string_map(entry.get("labels")));
+                        }
+                    }
+                    "namespaces" => {
+                        for namespace in value.as_array().into_iter().flatten() {
+                            let name = namespace.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
+                            values.namespace_labels.insert(name, string_map(namespace.pointer("/metadata/labels")));
+                        }
+                    }
+                    "globalValues" => {
+                        for (name, global) in value.as_object().into_iter().flatten() {
+                            if name == "request.operation" {
+                                values.operation = global.as_str().map(str::to_owned);
+                            } else {
+                                values.unsupported.push("variables".to_owned());
+                            }
+                        }
+                    }
+                    "policies" | "subresources" => values.unsupported.push(format!("values file {key}")),
+                    other => values.unsupported.push(format!("values file {other}")),
+                }
+            }
+        }
+        Ok(values)
+    }
+}
+
+fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
+    value
+        .and_then(Value::as_object)
+        .map(|map| map.iter().filter_map(|(key, value)| value.as_str().map(|text| (key.clone(), text.to_owned()))).collect())
+        .unwrap_or_default()
+}
+
+/// The `portcullis test` command: a line per case, a summary, and the exit code.
+pub fn run_cli(args: &TestArgs) -> ExitCode {
+    let files = match find_test_files(&args.paths) {
+        Ok(files) => files,
+        Err(error) => {
+            eprintln!("error: cannot search for test files: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if files.is_empty() {
+        eprintln!("error: no kyverno-test.yaml found under the given paths");
+        return ExitCode::from(2);
+    }
+    let (mut passed, mut failed, mut errors) = (0usize, 0usize, 0usize);
+    let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
+    let mut unsupported_cases = 0usize;
+    for file in &files {
+        for case in run_file(file) {
+            let label = format!("{} {}/{} {}", file.display(), case.policy, case.rule, case.resource);
+            match &case.verdict {
+                Verdict::Pass => {
+                    passed += 1;
+                    if args.verbose {
+                        println!("PASS        {label} (expected {})", case.expected);
+                    }
+                }
+                Verdict::Mismatch(why) => {
+                    failed += 1;
+                    println!("FAIL        {label}: expected {}; {why}", case.expected);
+                }
+                Verdict::Error(why) => {
+                    errors += 1;
+                    println!("ERROR       {label}: {why}");
+                }
+                Verdict::Unsupported(features) => {
+                    unsupported_cases += 1;
+                    for feature in features {
+                        *unsupported.entry(feature.clone()).or_default() += 1;
+                    }
+                    println!("UNSUPPORTED {label}: uses {}", features.join(", "));
+                }
+            }
+        }
+    }
+    for (feature, count) in &unsupported {
+        println!("unsupported feature {feature}: {count} case(s)");
+    }
+    println!("{} test files: {passed} cases agree, {failed} disagree, {errors} errors, {unsupported_cases} unsupported", files.len());
+    println!("{passed} passed, {} failed", failed + errors);
+    let unsupported_fails = unsupported_cases > 0 && !args.allow_unsupported;
+    if failed + errors > 0 || unsupported_fails { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}

@@ -1,0 +1,244 @@
+//! Reading policies from files and directories, and turning every problem into an error that
+//! names the file, line and field.
+//!
+//! Loading is all-or-nothing: a set with any error is refused whole, so a half-loaded policy set
+//! can never replace a complete one.
+
+use super::compile::{self, Located};
+use super::spec::PolicyDocument;
+use super::{Policy, PolicySet};
+use crate::json_path::JsonPath;
+use crate::yaml::{self, Location};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+const POLICY_API_VERSIONS: [&str; 3] = ["kyverno.io/v1", "kyverno.io/v2beta1", "portcullis.dev/v1alpha1"];
+const POLICY_KINDS: [&str; 2] = ["ClusterPolicy", "Policy"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadErrorKind {
+    Io,
+    Yaml,
+    Invalid,
+    /// A Kyverno feature Portcullis does not evaluate; refused rather than ignored.
+    Unsupported { feature: String, policy: String, rule: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub kind: LoadErrorKind,
+    pub file: PathBuf,
+    pub location: Option<Location>,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.file.display();
+        match (&self.kind, self.location) {
+            (LoadErrorKind::Unsupported { feature, policy, rule }, location) => {
+                let line = location.map_or(0, |location| location.line);
+                write!(f, "unsupported: {feature} in {policy}/{rule} ({file}:{line})")
+            }
+            (_, Some(location)) => write!(f, "{file}:{}:{}: {}", location.line, location.column, self.message),
+            (_, None) => write!(f, "{file}: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Loads every `*.yaml` / `*.yml` under the given files and directories into one set.
+pub fn load_paths(paths: &[PathBuf]) -> Result<PolicySet, Vec<LoadError>> {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        if let Err(error) = collect_policy_files(path, &mut files) {
+            errors.push(error);
+        }
+    }
+    let mut policies = Vec::new();
+    for file in &files {
+        match std::fs::read_to_string(file) {
+            Ok(text) => match load_str(&text, file) {
+                Ok(loaded) => policies.extend(loaded),
+                Err(mut file_errors) => errors.append(&mut file_errors),
+            },
+            Err(error) => errors.push(io_error(file, &error)),
+        }
+    }
+    check_unique_names(&policies, &mut errors);
+    if errors.is_empty() { Ok(PolicySet { policies }) } else { Err(errors) }
+}
+
+/// Compiles every policy document of one file's text; `file` is used only in messages.
+pub fn load_str(text: &str, file: &Path) -> Result<Vec<Policy>, Vec<LoadError>> {
+    let documents = yaml::parse_documents(text).map_err(|error| {
+        vec![LoadError {
+            kind: LoadErrorKind::Yaml,
+            file: file.to_owned(),
+            location: Some(error.location),
+            message: format!("invalid YAML: {}", error.message),
+        }]
+    })?;
+    let mut policies = Vec::new();
+    let mut errors = Vec::new();
+    for document in &documents {
+        if document.value.is_null() {
+            continue;
+        }
+        let located = Located { file, document };
+        match load_document(&located) {
+            Ok(policy) => policies.push(policy),
+            Err(mut document_errors) => errors.append(&mut document_errors),
+        }
+    }
+    check_unique_names(&policies, &mut errors);
+    if errors.is_empty() { Ok(policies) } else { Err(errors) }
+}
+
+fn load_document(located: &Located<'_>) -> Result<Policy, Vec<LoadError>> {
+    let value = &located.document.value;
+    let text_at = |key: &str| value.get(key).and_then(|field| field.as_str()).unwrap_or("");
+    let (api_version, kind) = (text_at("apiVersion"), text_at("kind"));
+    if !POLICY_KINDS.contains(&kind) {
+        let field = if value.get("kind").is_some() { "kind" } else { "" };
+        return Err(vec![located.invalid(
+            &JsonPath::root().child_key(field),
+            format!(
+                "document {} is not a policy (kind {kind:?}); expected ClusterPolicy or Policy",
+                located.document.index + 1
+            ),
+        )]);
+    }
+    if !POLICY_API_VERSIONS.contains(&api_version) {
+        return Err(vec![located.invalid(
+            &JsonPath::root().child_key("apiVersion"),
+            format!("unsupported apiVersion {api_version:?} for {kind}; expected one of {}", POLICY_API_VERSIONS.join(", ")),
+        )]);
+    }
+    let document: PolicyDocument = serde_path_to_error::deserialize(value).map_err(|error| {
+        let (path, message) = describe_deserialize_error(&error);
+        vec![located.invalid(&path, message)]
+    })?;
+    compile::compile_policy(&document, located)
+}
+
+/// Turns serde's path and message into a JSON path that points at the offending key itself
+/// (serde reports an unknown field at its parent) and a message naming the field.
+fn describe_deserialize_error(error: &serde_path_to_error::Error<serde_json::Error>) -> (JsonPath, String) {
+    let mut path = JsonPath::root();
+    for segment in error.path().iter() {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => path.push_index(*index),
+            serde_path_to_error::Segment::Map { key } => path.push_key(key.clone()),
+            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
+        }
+    }
+    let inner = error.inner().to_string();
+    if let Some(field) = backticked(&inner, "unknown field `") {
+        let parent = path.dotted();
+        path.push_key(field);
+        let place = if parent.is_empty() { String::from("the document") } else { parent };
+        let expected = inner.split_once(", expected").map(|(_, rest)| format!(" (expected{rest})")).unwrap_or_default();
+        return (path, format!("unknown field {:?} in {place}{expected}", field));
+    }
+    if let Some(field) = backticked(&inner, "missing field `") {
+        let place = if path.is_root() { String::from("the document") } else { path.dotted() };
+        return (path, format!("missing required field {field:?} in {place}"));
+    }
+    let field = if path.is_root() { String::from("document") } else { path.dotted() };
+    (path, format!("{field}: {inner}"))
+}
+
+fn backticked<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = text.strip_prefix(prefix)?;
+    rest.split_once('`').map(|(field, _)| field)
+}
+
+fn check_unique_names(policies: &[Policy], errors: &mut Vec<LoadError>) {
+    let mut seen: HashMap<(Option<&str>, &str), &Policy> = HashMap::new();
+    for policy in policies {
+        let key = (policy.namespace.as_deref(), policy.name.as_str());
+        if let Some(first) = seen.get(&key) {
+            if first.origin == policy.origin {
+                continue;
+            }
+            let already = LoadError {
+                kind: LoadErrorKind::Invalid,
+                file: policy.origin.file.clone(),
+                location: Some(Location { line: policy.origin.line, column: 1 }),
+                message: format!(
+                    "duplicate policy name {:?}: already defined at {}",
+                    policy.qualified_name(),
+                    first.origin
+                ),
+            };
+            if !errors.contains(&already) {
+                errors.push(already);
+            }
+        } else {
+            seen.insert(key, policy);
+        }
+    }
+}
+
+/// Collects policy files in a stable order. Entries starting with `.` are skipped: Kubernetes
+/// mounts ConfigMaps with `..data` and timestamped `..2024_…` directories beside the
+/// symlinks, and reading those too would load every policy twice.
+fn collect_policy_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let metadata = std::fs::metadata(path).map_err(|error| io_error(path, &error))?;
+    if metadata.is_file() {
+        files.push(path.to_owned());
+        return Ok(());
+    }
+    let mut entries = std::fs::read_dir(path)
+        .map_err(|error| io_error(path, &error))?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| io_error(path, &error))?;
+    entries.sort();
+    for entry in entries {
+        let hidden = entry.file_name().and_then(|name| name.to_str()).is_some_and(|name| name.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if entry.is_dir() {
+            collect_policy_files(&entry, files)?;
+        } else if entry.extension().and_then(|ext| ext.to_str()).is_some_and(|ext| ext == "yaml" || ext == "yml") {
+            files.push(entry);
+        }
+    }
+    Ok(())
+}
+
+fn io_error(path: &Path, error: &std::io::Error) -> LoadError {
+    LoadError { kind: LoadErrorKind::Io, file: path.to_owned(), location: None, message: format!("cannot read: {error}") }
+}
+
+impl Located<'_> {
+    /// The best location for a field: its key when it exists, else the nearest node above it.
+    pub(super) fn locate(&self, path: &JsonPath) -> Location {
+        let map = &self.document.source_map;
+        map.key(path).or_else(|| map.nearest(path)).unwrap_or(self.document.start)
+    }
+
+    pub(super) fn invalid(&self, path: &JsonPath, message: String) -> LoadError {
+        LoadError {
+            kind: LoadErrorKind::Invalid,
+            file: self.file.to_owned(),
+            location: Some(self.locate(path)),
+            message,
+        }
+    }
+
+    pub(super) fn unsupported(&self, path: &JsonPath, feature: &str, policy: &str, rule: &str) -> LoadError {
+        LoadError {
+            kind: LoadErrorKind::Unsupported { feature: feature.to_owned(), policy: policy.to_owned(), rule: rule.to_owned() },
+            file: self.file.to_owned(),
+            location: Some(self.locate(path)),
+            message: format!("{feature} is not supported"),
+        }
+    }
+}

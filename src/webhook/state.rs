@@ -1,0 +1,67 @@
+//! Shared state of the serving process: the active policy set (swapped atomically on reload),
+//! metrics and readiness.
+
+use crate::metrics::Metrics;
+use crate::policy::{self, PolicySet};
+use crate::reload::{self, ReloadError, WatchOptions};
+use std::path::PathBuf;
+use arc_swap::ArcSwap;
+use std::sync::Arc;
+
+pub struct AppState {
+    policies: ArcSwap<PolicySet>,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(policies: PolicySet, metrics: Metrics) -> Arc<Self> {
+        let state = Arc::new(Self { policies: ArcSwap::from_pointee(PolicySet::default()), metrics });
+        state.replace_policies(policies);
+        state
+    }
+
+    pub fn policies(&self) -> Arc<PolicySet> {
+        self.policies.load_full()
+    }
+
+    /// Installs a complete, already compiled set; requests in flight keep the set they started with.
+    pub fn replace_policies(&self, policies: PolicySet) {
+        self.metrics.policies_loaded.set(i64::try_from(policies.policies.len()).unwrap_or(i64::MAX));
+        self.metrics.policy_rules_loaded.set(i64::try_from(policies.rule_count()).unwrap_or(i64::MAX));
+        self.policies.store(Arc::new(policies));
+    }
+}
+
+/// Recompiles the whole policy set off the request path on every change of `paths`, and
+/// installs it only when every file compiled; otherwise the running set stays, and the error is
+/// logged and counted in `portcullis_policy_reload_total{result="error"}`.
+pub fn spawn_policy_reloader(
+    paths: Vec<PathBuf>,
+    state: Arc<AppState>,
+    options: WatchOptions,
+) -> Result<tokio::task::JoinHandle<()>, ReloadError> {
+    let mut watcher = reload::watch(paths.clone(), options)?;
+    Ok(tokio::spawn(async move {
+        while watcher.changed().await {
+            let paths = paths.clone();
+            let loaded = tokio::task::spawn_blocking(move || policy::load_paths(&paths)).await;
+            match loaded {
+                Ok(Ok(set)) => {
+                    tracing::info!(policies = set.policies.len(), rules = set.rule_count(), "policies reloaded");
+                    state.replace_policies(set);
+                    state.metrics.policy_reloads.with_label_values(&["success"]).inc();
+                }
+                Ok(Err(errors)) => {
+                    state.metrics.policy_reloads.with_label_values(&["error"]).inc();
+                    for error in &errors {
+                        tracing::error!(error = %error, "policy reload refused; keeping the running policies");
+                    }
+                }
+                Err(error) => {
+                    state.metrics.policy_reloads.with_label_values(&["error"]).inc();
+                    tracing::error!(error = %error, "policy reload task failed; keeping the running policies");
+                }
+            }
+        }
+    }))
+}

@@ -98,7 +98,9 @@ impl JsonPath {
         let segments = rest
             .split('/')
             .map(|token| match token.parse::<usize>() {
-                Ok(index) if !token.starts_with('+') && (token == "0" || !token.starts_with('0')) => {
+                Ok(index)
+                    if !token.starts_with('+') && (token == "0" || !token.starts_with('0')) =>
+                {
                     Segment::Index(index)
                 }
                 _ => Segment::Key(token.replace("~1", "/").replace("~0", "~")),
@@ -134,13 +136,25 @@ mod tests {
         path.push_key("app.kubernetes.io/name");
         assert_eq!(path.pointer(), "/metadata/labels/app.kubernetes.io~1name");
         assert_eq!(path.kyverno(), "/metadata/labels/app.kubernetes.io/name/");
-        let containers = JsonPath::root().child_key("spec").child_key("containers").child_index(0);
-        assert_eq!(containers.child_key("image").kyverno(), "/spec/containers/0/image/");
+        let containers = JsonPath::root()
+            .child_key("spec")
+            .child_key("containers")
+            .child_index(0);
+        assert_eq!(
+            containers.child_key("image").kyverno(),
+            "/spec/containers/0/image/"
+        );
     }
 
     #[test]
     fn parse_pointer_round_trips() {
-        for pointer in ["", "/spec/containers/0/image", "/metadata/labels/a~1b", "/x/~0y", "/a/01"] {
+        for pointer in [
+            "",
+            "/spec/containers/0/image",
+            "/metadata/labels/a~1b",
+            "/x/~0y",
+            "/a/01",
+        ] {
             let parsed = JsonPath::parse_pointer(pointer).expect("valid pointer");
             assert_eq!(parsed.pointer(), pointer);
         }

@@ -6,6 +6,7 @@
 
 pub mod json_path;
 pub mod pattern;
+pub mod reload;
 pub mod server;
 pub mod tls;
 pub mod yaml;

@@ -147,6 +147,9 @@ pub async fn serve(
 
     loop {
         tokio::select! {
+            // Shutdown first: a connection accepted after the signal must already see
+            // readiness off.
+            biased;
             () = &mut shutdown, if drain_deadline.is_none() => {
                 readiness.set(false);
                 tracing::info!(

@@ -28,29 +28,54 @@ pub const CONTROLLERS: [(&str, &str); 7] = [
 const MAX_RULE_NAME: usize = 63;
 
 pub fn is_controller_kind(kind: &str) -> bool {
-    CONTROLLERS.iter().any(|(controller, _)| *controller == kind)
+    CONTROLLERS
+        .iter()
+        .any(|(controller, _)| *controller == kind)
 }
 
 /// The generated rules for a policy, or none when Kyverno would not generate any.
-pub fn generate(annotations: &BTreeMap<String, String>, rules: &[Rule]) -> Result<Vec<Rule>, PatternError> {
+pub fn generate(
+    annotations: &BTreeMap<String, String>,
+    rules: &[Rule],
+) -> Result<Vec<Rule>, PatternError> {
     if !autogen_allowed(rules) {
         return Ok(Vec::new());
     }
     let controllers: Vec<&str> = match annotations.get(CONTROLLERS_ANNOTATION).map(String::as_str) {
         Some("none") => return Ok(Vec::new()),
         // Kyverno splits without trimming, so `Deployment, StatefulSet` names only Deployment.
-        Some(list) => list.split(',').filter(|name| is_controller_kind(name)).collect(),
+        Some(list) => list
+            .split(',')
+            .filter(|name| is_controller_kind(name))
+            .collect(),
         None => CONTROLLERS.iter().map(|(kind, _)| *kind).collect(),
     };
-    let pod_controllers: Vec<&str> = controllers.iter().copied().filter(|kind| *kind != "CronJob").collect();
+    let pod_controllers: Vec<&str> = controllers
+        .iter()
+        .copied()
+        .filter(|kind| *kind != "CronJob")
+        .collect();
     let with_cronjob = controllers.contains(&"CronJob");
     let mut generated = Vec::new();
-    for rule in rules.iter().filter(|rule| !rule.name.starts_with("autogen-") && rule_applies_to_pods(rule)) {
+    for rule in rules
+        .iter()
+        .filter(|rule| !rule.name.starts_with("autogen-") && rule_applies_to_pods(rule))
+    {
         if !pod_controllers.is_empty() {
-            generated.push(rewrite(rule, &format!("autogen-{}", rule.name), &pod_controllers, Template::Pod)?);
+            generated.push(rewrite(
+                rule,
+                &format!("autogen-{}", rule.name),
+                &pod_controllers,
+                Template::Pod,
+            )?);
         }
         if with_cronjob {
-            generated.push(rewrite(rule, &format!("autogen-cronjob-{}", rule.name), &["CronJob"], Template::CronJob)?);
+            generated.push(rewrite(
+                rule,
+                &format!("autogen-cronjob-{}", rule.name),
+                &["CronJob"],
+                Template::CronJob,
+            )?);
         }
     }
     Ok(generated)
@@ -59,7 +84,11 @@ pub fn generate(annotations: &BTreeMap<String, String>, rules: &[Rule]) -> Resul
 /// Kyverno turns autogen off for the whole policy when a rule picks pods by identity or mixes
 /// `Pod` with other kinds in one block, and when no rule names a pod kind by its plain name.
 fn autogen_allowed(rules: &[Rule]) -> bool {
-    let blocks = || rules.iter().flat_map(|rule| std::iter::once(&rule.match_block).chain(rule.exclude.as_ref()));
+    let blocks = || {
+        rules
+            .iter()
+            .flat_map(|rule| std::iter::once(&rule.match_block).chain(rule.exclude.as_ref()))
+    };
     let filters = || blocks().flat_map(|block| block.filters.iter());
     let blocked = filters().any(|filter| {
         filter.selects_by_identity()
@@ -78,7 +107,10 @@ fn names_pod(filter: &Filter) -> bool {
 fn rule_applies_to_pods(rule: &Rule) -> bool {
     let matches_pod = rule.match_block.filters.iter().any(names_pod);
     let exclude_allows = rule.exclude.as_ref().is_none_or(|exclude| {
-        let lists_kinds = exclude.filters.iter().any(|filter| !filter.kinds.is_empty());
+        let lists_kinds = exclude
+            .filters
+            .iter()
+            .any(|filter| !filter.kinds.is_empty());
         !lists_kinds || exclude.filters.iter().any(names_pod)
     });
     matches_pod && exclude_allows
@@ -99,11 +131,18 @@ impl Template {
     }
 }
 
-fn rewrite(rule: &Rule, name: &str, controllers: &[&str], template: Template) -> Result<Rule, PatternError> {
+fn rewrite(
+    rule: &Rule,
+    name: &str,
+    controllers: &[&str],
+    template: Template,
+) -> Result<Rule, PatternError> {
     let kinds: Vec<(KindSelector, String)> = controllers
         .iter()
         .filter_map(|controller| CONTROLLERS.iter().find(|(kind, _)| kind == controller))
-        .filter_map(|(_, text)| KindSelector::parse(text).map(|selector| (selector, (*text).to_owned())))
+        .filter_map(|(_, text)| {
+            KindSelector::parse(text).map(|selector| (selector, (*text).to_owned()))
+        })
         .collect();
     let retarget = |block: &MatchBlock, every_filter: bool| MatchBlock {
         combine: block.combine.clone(),
@@ -114,7 +153,8 @@ fn rewrite(rule: &Rule, name: &str, controllers: &[&str], template: Template) ->
                 let replace = if every_filter && block.combine != Combine::Inline {
                     true
                 } else {
-                    names_pod(filter) || (block.combine == Combine::Inline && !filter.kinds.is_empty())
+                    names_pod(filter)
+                        || (block.combine == Combine::Inline && !filter.kinds.is_empty())
                 };
                 let mut filter = filter.clone();
                 if replace {
@@ -127,7 +167,11 @@ fn rewrite(rule: &Rule, name: &str, controllers: &[&str], template: Template) ->
     };
     let cronjob = matches!(template, Template::CronJob);
     let exclude = rule.exclude.as_ref().map(|exclude| {
-        if exclude.filters.iter().any(|filter| !filter.kinds.is_empty()) {
+        if exclude
+            .filters
+            .iter()
+            .any(|filter| !filter.kinds.is_empty())
+        {
             retarget(exclude, false)
         } else {
             exclude.clone()
@@ -139,7 +183,9 @@ fn rewrite(rule: &Rule, name: &str, controllers: &[&str], template: Template) ->
         Ok(SourcedPattern { source, compiled })
     };
     let validation = match &rule.validation {
-        Validation::Pattern(pattern) => Validation::Pattern(wrap(pattern, crate::pattern::NumberMode::Exact)?),
+        Validation::Pattern(pattern) => {
+            Validation::Pattern(wrap(pattern, crate::pattern::NumberMode::Exact)?)
+        }
         Validation::AnyPattern(patterns) => Validation::AnyPattern(
             patterns
                 .iter()

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about = "Kubernetes admission policy gate for Kyverno validate policies")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Kubernetes admission policy gate for Kyverno validate policies"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -31,7 +35,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTCULLIS_LISTEN", default_value = "0.0.0.0:8443")]
     pub listen: SocketAddr,
     /// Address of the plain-HTTP listener for /metrics, /healthz and /readyz.
-    #[arg(long, env = "PORTCULLIS_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_METRICS_LISTEN",
+        default_value = "0.0.0.0:9090"
+    )]
     pub metrics_listen: SocketAddr,
     /// Policy files or directories (repeatable). Without it: `policies/` when that directory
     /// exists, else the default policy set built into the binary.
@@ -108,16 +116,21 @@ pub struct CertsArgs {
 /// `500ms`, `5s`, `2m`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| format!("invalid duration {text:?}: expected e.g. 500ms, 5s or 2m"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}: expected e.g. 500ms, 5s or 2m"))?;
     let seconds = match unit {
         "ms" => value / 1000.0,
         "" | "s" => value,
         "m" => value * 60.0,
         _ => return Err(format!("invalid duration unit in {text:?}: use ms, s or m")),
     };
-    Duration::try_from_secs_f64(seconds).map_err(|error| format!("invalid duration {text:?}: {error}"))
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|error| format!("invalid duration {text:?}: {error}"))
 }
 
 #[cfg(test)]

@@ -22,7 +22,10 @@ fn report_load_errors(errors: &[LoadError]) {
     for error in errors {
         eprintln!("error: {error}");
     }
-    eprintln!("error: {} problem(s) in the policies; nothing was loaded", errors.len());
+    eprintln!(
+        "error: {} problem(s) in the policies; nothing was loaded",
+        errors.len()
+    );
 }
 
 pub fn check(args: &CheckArgs) -> ExitCode {
@@ -76,7 +79,10 @@ pub fn certs(args: &CertsArgs) -> ExitCode {
 }
 
 pub fn serve(args: ServeArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -96,11 +102,18 @@ pub fn serve(args: ServeArgs) -> ExitCode {
 async fn run_server(args: ServeArgs) -> Result<(), String> {
     let source = PolicySource::resolve(&args.policies);
     let set = source.load().map_err(|errors| {
-        errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n") + "\nrefusing to start with invalid policies"
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\nrefusing to start with invalid policies"
     })?;
     tracing::info!(policies = set.policies.len(), rules = set.rule_count(), source = %source.describe(), "loaded policies");
 
-    if let Some(generated) = tls::ensure_dev_certs(&args.tls_cert, &args.tls_key).map_err(|error| error.to_string())? {
+    if let Some(generated) =
+        tls::ensure_dev_certs(&args.tls_cert, &args.tls_key).map_err(|error| error.to_string())?
+    {
         tracing::warn!(
             cert = %generated.cert.display(),
             ca = %generated.ca_cert.display(),
@@ -108,11 +121,13 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
             generated.ca_cert.display()
         );
     }
-    let certificate = tls::load_certificate(&args.tls_cert, &args.tls_key).map_err(|error| error.to_string())?;
+    let certificate =
+        tls::load_certificate(&args.tls_cert, &args.tls_key).map_err(|error| error.to_string())?;
     let metrics = Metrics::new().map_err(|error| format!("cannot register metrics: {error}"))?;
     metrics.certificate_expiry.set(certificate.info.not_after);
     let resolver = Arc::new(tls::CertResolver::new(certificate.key));
-    let tls_config = tls::server_config(resolver.clone(), args.client_ca.as_deref()).map_err(|error| error.to_string())?;
+    let tls_config = tls::server_config(resolver.clone(), args.client_ca.as_deref())
+        .map_err(|error| error.to_string())?;
 
     let state = webhook::AppState::new(set, metrics.clone());
     let readiness = Readiness::new();
@@ -137,8 +152,12 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
     .map_err(|error| format!("cannot watch the certificate files: {error}"))?;
     let _policy_reloader = match &source {
         PolicySource::Paths(paths) => Some(
-            webhook::state::spawn_policy_reloader(paths.clone(), state.clone(), reload::WatchOptions::default())
-                .map_err(|error| format!("cannot watch the policy paths: {error}"))?,
+            webhook::state::spawn_policy_reloader(
+                paths.clone(),
+                state.clone(),
+                reload::WatchOptions::default(),
+            )
+            .map_err(|error| format!("cannot watch the policy paths: {error}"))?,
         ),
         PolicySource::Embedded => None,
     };
@@ -148,15 +167,34 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         .map_err(|error| format!("cannot listen on {} (--listen): {error}", args.listen))?;
     let plain_listener = tokio::net::TcpListener::bind(args.metrics_listen)
         .await
-        .map_err(|error| format!("cannot listen on {} (--metrics-listen): {error}", args.metrics_listen))?;
+        .map_err(|error| {
+            format!(
+                "cannot listen on {} (--metrics-listen): {error}",
+                args.metrics_listen
+            )
+        })?;
     tracing::info!(webhook = %args.listen, metrics = %args.metrics_listen, "serving");
     let app = webhook::router(state.clone()).merge(server::health_routes(readiness.clone()));
-    let plain_app = webhook::handler::metrics_router(state).merge(server::health_routes(readiness.clone()));
+    let plain_app =
+        webhook::handler::metrics_router(state).merge(server::health_routes(readiness.clone()));
     readiness.set(true);
-    let options = ServeOptions { shutdown_delay: args.shutdown_delay, shutdown_timeout: args.shutdown_timeout, ..ServeOptions::default() };
-    server::serve(tls_listener, tls_config, app, plain_listener, plain_app, readiness, options, server::shutdown_signal())
-        .await
-        .map_err(|error| format!("server failed: {error}"))?;
+    let options = ServeOptions {
+        shutdown_delay: args.shutdown_delay,
+        shutdown_timeout: args.shutdown_timeout,
+        ..ServeOptions::default()
+    };
+    server::serve(
+        tls_listener,
+        tls_config,
+        app,
+        plain_listener,
+        plain_app,
+        readiness,
+        options,
+        server::shutdown_signal(),
+    )
+    .await
+    .map_err(|error| format!("server failed: {error}"))?;
     tracing::info!("shut down cleanly");
     Ok(())
 }

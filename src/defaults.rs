@@ -6,8 +6,14 @@ use crate::policy::{self, LoadError, PolicySet};
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_POLICY_FILES: [(&str, &str); 2] = [
-    ("policies/disallow-latest-tag.yaml", include_str!("../policies/disallow-latest-tag.yaml")),
-    ("policies/require-image-digest.yaml", include_str!("../policies/require-image-digest.yaml")),
+    (
+        "policies/disallow-latest-tag.yaml",
+        include_str!("../policies/disallow-latest-tag.yaml"),
+    ),
+    (
+        "policies/require-image-digest.yaml",
+        include_str!("../policies/require-image-digest.yaml"),
+    ),
 ];
 
 /// The directory the server and `check` read when no `--policies` is given.
@@ -22,7 +28,11 @@ pub fn embedded_policy_set() -> Result<PolicySet, Vec<LoadError>> {
             Err(mut file_errors) => errors.append(&mut file_errors),
         }
     }
-    if errors.is_empty() { Ok(PolicySet { policies }) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(PolicySet { policies })
+    } else {
+        Err(errors)
+    }
 }
 
 /// Where policies come from when the user named none.
@@ -52,7 +62,11 @@ impl PolicySource {
 
     pub fn describe(&self) -> String {
         match self {
-            Self::Paths(paths) => paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(", "),
+            Self::Paths(paths) => paths
+                .iter()
+                .map(|path| path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             Self::Embedded => "the built-in default policies".to_owned(),
         }
     }

@@ -114,7 +114,9 @@ impl JsonPath {
     pub fn parse_dotted(text: &str) -> Self {
         let mut path = Self::root();
         for part in text.split('.').filter(|part| !part.is_empty()) {
-            let (key, indices) = part.split_once('[').map_or((part, ""), |(key, rest)| (key, rest));
+            let (key, indices) = part
+                .split_once('[')
+                .map_or((part, ""), |(key, rest)| (key, rest));
             if !key.is_empty() {
                 path.push_key(key);
             }
@@ -143,7 +145,9 @@ impl JsonPath {
         let segments = rest
             .split('/')
             .map(|token| match token.parse::<usize>() {
-                Ok(index) if !token.starts_with('+') && (token == "0" || !token.starts_with('0')) => {
+                Ok(index)
+                    if !token.starts_with('+') && (token == "0" || !token.starts_with('0')) =>
+                {
                     Segment::Index(index)
                 }
                 _ => Segment::Key(token.replace("~1", "/").replace("~0", "~")),
@@ -179,16 +183,37 @@ mod tests {
         path.push_key("app.kubernetes.io/name");
         assert_eq!(path.pointer(), "/metadata/labels/app.kubernetes.io~1name");
         assert_eq!(path.kyverno(), "/metadata/labels/app.kubernetes.io/name/");
-        let containers = JsonPath::root().child_key("spec").child_key("containers").child_index(0);
-        assert_eq!(containers.child_key("image").kyverno(), "/spec/containers/0/image/");
-        assert_eq!(containers.child_key("image").dotted(), "spec.containers[0].image");
-        assert_eq!(JsonPath::parse_dotted("spec.containers[0].image"), containers.child_key("image"));
-        assert_eq!(JsonPath::parse_dotted("any[0].resources.kinds[1]").pointer(), "/any/0/resources/kinds/1");
+        let containers = JsonPath::root()
+            .child_key("spec")
+            .child_key("containers")
+            .child_index(0);
+        assert_eq!(
+            containers.child_key("image").kyverno(),
+            "/spec/containers/0/image/"
+        );
+        assert_eq!(
+            containers.child_key("image").dotted(),
+            "spec.containers[0].image"
+        );
+        assert_eq!(
+            JsonPath::parse_dotted("spec.containers[0].image"),
+            containers.child_key("image")
+        );
+        assert_eq!(
+            JsonPath::parse_dotted("any[0].resources.kinds[1]").pointer(),
+            "/any/0/resources/kinds/1"
+        );
     }
 
     #[test]
     fn parse_pointer_round_trips() {
-        for pointer in ["", "/spec/containers/0/image", "/metadata/labels/a~1b", "/x/~0y", "/a/01"] {
+        for pointer in [
+            "",
+            "/spec/containers/0/image",
+            "/metadata/labels/a~1b",
+            "/x/~0y",
+            "/a/01",
+        ] {
             let parsed = JsonPath::parse_pointer(pointer).expect("valid pointer");
             assert_eq!(parsed.pointer(), pointer);
         }

@@ -107,7 +107,11 @@ fn walk(path: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let entry = entry?.path();
         if entry.is_dir() {
             walk(&entry, found)?;
-        } else if entry.file_name().and_then(|name| name.to_str()).is_some_and(|name| TEST_FILE_NAMES.contains(&name)) {
+        } else if entry
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| TEST_FILE_NAMES.contains(&name))
+        {
             found.push(entry);
         }
     }
@@ -132,10 +136,18 @@ pub fn run_file(test_file: &Path) -> Vec<CaseResult> {
     };
     let documents = match crate::yaml::parse_documents(&text) {
         Ok(documents) => documents,
-        Err(cause) => return error(format!("{}: invalid YAML: {}", cause.location, cause.message)),
+        Err(cause) => {
+            return error(format!(
+                "{}: invalid YAML: {}",
+                cause.location, cause.message
+            ));
+        }
     };
     let mut results = Vec::new();
-    for document in documents.iter().filter(|document| !document.value.is_null()) {
+    for document in documents
+        .iter()
+        .filter(|document| !document.value.is_null())
+    {
         match serde_path_to_error::deserialize::<_, TestSpec>(&document.value) {
             Ok(spec) => results.extend(run_test(test_file, &spec)),
             Err(cause) => results.extend(error(format!(
@@ -226,7 +238,12 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
         .collect()
 }
 
-fn case(test_file: &Path, expected: &ExpectedResult, resource: &str, verdict: Verdict) -> CaseResult {
+fn case(
+    test_file: &Path,
+    expected: &ExpectedResult,
+    resource: &str,
+    verdict: Verdict,
+) -> CaseResult {
     CaseResult {
         test_file: test_file.to_owned(),
         policy: expected.policy.clone(),
@@ -238,15 +255,27 @@ fn case(test_file: &Path, expected: &ExpectedResult, resource: &str, verdict: Ve
 }
 
 fn expected_status(expected: &ExpectedResult) -> &str {
-    expected.result.as_deref().or(expected.status.as_deref()).unwrap_or("")
+    expected
+        .result
+        .as_deref()
+        .or(expected.status.as_deref())
+        .unwrap_or("")
 }
 
 /// Every (expectation, resource name) pair; old-format `resource` + `namespace` become `ns/name`.
 fn expand_expectations(spec: &TestSpec) -> Vec<(&ExpectedResult, String)> {
     let mut pairs = Vec::new();
     for expected in &spec.results {
-        let _ = (&expected.kind, &expected.is_validating_admission_policy, &expected.is_validating_policy);
-        let _ = (&expected.patched_resource, &expected.generated_resource, &expected.cloned_source_resource);
+        let _ = (
+            &expected.kind,
+            &expected.is_validating_admission_policy,
+            &expected.is_validating_policy,
+        );
+        let _ = (
+            &expected.patched_resource,
+            &expected.generated_resource,
+            &expected.cloned_source_resource,
+        );
         for name in &expected.resources {
             pairs.push((expected, name.clone()));
         }
@@ -268,7 +297,12 @@ fn prepare_like_kyverno_cli(inputs: &mut Inputs) {
     let mut seen = HashSet::new();
     let manifests = std::mem::take(&mut inputs.manifests);
     for manifest in manifests {
-        let key = (manifest.gvk.group.clone(), manifest.gvk.kind.clone(), manifest.namespace.clone(), manifest.name.clone());
+        let key = (
+            manifest.gvk.group.clone(),
+            manifest.gvk.kind.clone(),
+            manifest.namespace.clone(),
+            manifest.name.clone(),
+        );
         if seen.insert(key) {
             inputs.manifests.push(manifest);
         }
@@ -301,7 +335,11 @@ fn judge(
     resource: &str,
     all: &[(&ExpectedResult, String)],
 ) -> Verdict {
-    let policy_name = expected.policy.rsplit('/').next().unwrap_or(&expected.policy);
+    let policy_name = expected
+        .policy
+        .rsplit('/')
+        .next()
+        .unwrap_or(&expected.policy);
     if !set.policies.iter().any(|policy| policy.name == policy_name) {
         return Verdict::Mismatch(format!("policy {policy_name:?} not found"));
     }
@@ -309,16 +347,32 @@ fn judge(
         Some((namespace, name)) => manifest.namespace == namespace && manifest.name == name,
         None => manifest.name == name,
     };
-    let siblings: Vec<&str> =
-        all.iter().filter(|(other, _)| std::ptr::eq(*other, expected)).map(|(_, name)| name.as_str()).collect();
-    let any_sibling_found = siblings.iter().any(|name| inputs.manifests.iter().any(|manifest| named(name, manifest)));
+    let siblings: Vec<&str> = all
+        .iter()
+        .filter(|(other, _)| std::ptr::eq(*other, expected))
+        .map(|(_, name)| name.as_str())
+        .collect();
+    let any_sibling_found = siblings.iter().any(|name| {
+        inputs
+            .manifests
+            .iter()
+            .any(|manifest| named(name, manifest))
+    });
     // Kyverno checks every manifest when none of the entry's names matched anything.
     let candidates: Vec<&Manifest> = if any_sibling_found {
-        inputs.manifests.iter().filter(|manifest| named(resource, manifest)).collect()
+        inputs
+            .manifests
+            .iter()
+            .filter(|manifest| named(resource, manifest))
+            .collect()
     } else {
         inputs.manifests.iter().collect()
     };
-    let operation = match expected.operation.as_deref().or(values.operation.as_deref()) {
+    let operation = match expected
+        .operation
+        .as_deref()
+        .or(values.operation.as_deref())
+    {
         None => Operation::Create,
         Some(text) => match Operation::parse(text) {
             Some(operation) => operation,
@@ -341,12 +395,21 @@ fn judge(
             object,
             old_object,
             namespace: &manifest.namespace,
-            namespace_labels: Some(values.namespace_labels.get(&manifest.namespace).unwrap_or(&values.no_labels)),
+            namespace_labels: Some(
+                values
+                    .namespace_labels
+                    .get(&manifest.namespace)
+                    .unwrap_or(&values.no_labels),
+            ),
             user: None,
             admission: false,
         };
         let report = eval::evaluate(set, &request);
-        for result in report.results.iter().filter(|result| result.policy.name == policy_name) {
+        for result in report
+            .results
+            .iter()
+            .filter(|result| result.policy.name == policy_name)
+        {
             let rule = result.rule.name.as_str();
             let wanted_rule = expected.rule.is_empty()
                 || rule == expected.rule
@@ -370,7 +433,11 @@ fn judge(
             }
         }
     }
-    if problems.is_empty() { Verdict::Pass } else { Verdict::Mismatch(problems.join("; ")) }
+    if problems.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Mismatch(problems.join("; "))
+    }
 }
 
 /// The parts of a `Values` file Portcullis evaluates; anything else is reported unsupported.
@@ -384,25 +451,46 @@ struct Values {
 
 impl Values {
     fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
-        let documents = crate::yaml::parse_documents(&text)
-            .map_err(|error| format!("{}:{}: invalid YAML: {}", path.display(), error.location, error.message))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
+        let documents = crate::yaml::parse_documents(&text).map_err(|error| {
+            format!(
+                "{}:{}: invalid YAML: {}",
+                path.display(),
+                error.location,
+                error.message
+            )
+        })?;
         let mut values = Values::default();
         for document in documents {
-            let Value::Object(map) = document.value else { continue };
+            let Value::Object(map) = document.value else {
+                continue;
+            };
             for (key, value) in map {
                 match key.as_str() {
                     "apiVersion" | "kind" | "metadata" => {}
                     "namespaceSelector" => {
                         for entry in value.as_array().into_iter().flatten() {
-                            let name = entry.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
-                            values.namespace_labels.insert(name, string_map(entry.get("labels")));
+                            let name = entry
+                                .get("name")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_owned();
+                            values
+                                .namespace_labels
+                                .insert(name, string_map(entry.get("labels")));
                         }
                     }
                     "namespaces" => {
                         for namespace in value.as_array().into_iter().flatten() {
-                            let name = namespace.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
-                            values.namespace_labels.insert(name, string_map(namespace.pointer("/metadata/labels")));
+                            let name = namespace
+                                .pointer("/metadata/name")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_owned();
+                            values
+                                .namespace_labels
+                                .insert(name, string_map(namespace.pointer("/metadata/labels")));
                         }
                     }
                     "globalValues" => {
@@ -414,7 +502,9 @@ impl Values {
                             }
                         }
                     }
-                    "policies" | "subresources" => values.unsupported.push(format!("values file {key}")),
+                    "policies" | "subresources" => {
+                        values.unsupported.push(format!("values file {key}"))
+                    }
                     other => values.unsupported.push(format!("values file {other}")),
                 }
             }
@@ -426,7 +516,13 @@ impl Values {
 fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
     value
         .and_then(Value::as_object)
-        .map(|map| map.iter().filter_map(|(key, value)| value.as_str().map(|text| (key.clone(), text.to_owned()))).collect())
+        .map(|map| {
+            map.iter()
+                .filter_map(|(key, value)| {
+                    value.as_str().map(|text| (key.clone(), text.to_owned()))
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -448,7 +544,13 @@ pub fn run_cli(args: &TestArgs) -> ExitCode {
     let mut unsupported_cases = 0usize;
     for file in &files {
         for case in run_file(file) {
-            let label = format!("{} {}/{} {}", file.display(), case.policy, case.rule, case.resource);
+            let label = format!(
+                "{} {}/{} {}",
+                file.display(),
+                case.policy,
+                case.rule,
+                case.resource
+            );
             match &case.verdict {
                 Verdict::Pass => {
                     passed += 1;
@@ -477,8 +579,15 @@ pub fn run_cli(args: &TestArgs) -> ExitCode {
     for (feature, count) in &unsupported {
         println!("unsupported feature {feature}: {count} case(s)");
     }
-    println!("{} test files: {passed} cases agree, {failed} disagree, {errors} errors, {unsupported_cases} unsupported", files.len());
+    println!(
+        "{} test files: {passed} cases agree, {failed} disagree, {errors} errors, {unsupported_cases} unsupported",
+        files.len()
+    );
     println!("{passed} passed, {} failed", failed + errors);
     let unsupported_fails = unsupported_cases > 0 && !args.allow_unsupported;
-    if failed + errors > 0 || unsupported_fails { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed + errors > 0 || unsupported_fails {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

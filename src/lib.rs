@@ -4,18 +4,19 @@
 //! ([`webhook`], [`server`]) and the offline `check` command are thin adapters over it, so the
 //! cluster and the CI pipeline can never disagree about a verdict.
 
-pub mod json_path;
-pub mod pattern;
-pub mod server;
-pub mod tls;
-pub mod yaml;
 pub mod autogen;
-pub mod matching;
-pub mod policy;
-pub mod eval;
-pub mod metrics;
-pub mod webhook;
 pub mod check;
 pub mod cli;
 pub mod defaults;
+pub mod eval;
+pub mod json_path;
 pub mod kyverno_test;
+pub mod matching;
+pub mod metrics;
+pub mod pattern;
+pub mod policy;
+pub mod reload;
+pub mod server;
+pub mod tls;
+pub mod webhook;
+pub mod yaml;

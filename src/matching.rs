@@ -60,7 +60,11 @@ impl Gvk {
             Some((group, version)) => (group, version),
             None => ("", api_version),
         };
-        Self { group: group.to_owned(), version: version.to_owned(), kind: kind.to_owned() }
+        Self {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind: kind.to_owned(),
+        }
     }
 
     pub fn api_version(&self) -> String {
@@ -103,11 +107,16 @@ impl MatchTarget<'_> {
     }
 
     fn metadata_str(&self, key: &str) -> &str {
-        self.metadata().and_then(|meta| meta.get(key)).and_then(Value::as_str).unwrap_or("")
+        self.metadata()
+            .and_then(|meta| meta.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 
     fn metadata_map(&self, key: &str) -> Option<&Map<String, Value>> {
-        self.metadata().and_then(|meta| meta.get(key)).and_then(Value::as_object)
+        self.metadata()
+            .and_then(|meta| meta.get(key))
+            .and_then(Value::as_object)
     }
 }
 
@@ -207,16 +216,24 @@ impl MatchBlock {
                 roles: spec.roles.clone(),
                 cluster_roles: spec.cluster_roles.clone(),
             };
-            let compiled = Filter::compile(&inline, spec.resources.as_ref(), spec.subjects.as_deref())
-                .map_err(|error| error.under(""))?;
-            return Ok(Self { combine: Combine::Inline, filters: vec![compiled] });
+            let compiled =
+                Filter::compile(&inline, spec.resources.as_ref(), spec.subjects.as_deref())
+                    .map_err(|error| error.under(""))?;
+            return Ok(Self {
+                combine: Combine::Inline,
+                filters: vec![compiled],
+            });
         };
         let filters = filters
             .iter()
             .enumerate()
             .map(|(index, filter)| {
-                Filter::compile(filter, filter.resources.as_ref(), filter.subjects.as_deref())
-                    .map_err(|error| error.under(&format!("{prefix}[{index}].")))
+                Filter::compile(
+                    filter,
+                    filter.resources.as_ref(),
+                    filter.subjects.as_deref(),
+                )
+                .map_err(|error| error.under(&format!("{prefix}[{index}].")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { combine, filters })
@@ -261,13 +278,18 @@ impl MatchBlock {
 
     /// Every kind text named by any filter, for autogen and webhook rules.
     pub fn kind_texts(&self) -> impl Iterator<Item = &str> {
-        self.filters.iter().flat_map(|filter| filter.kind_texts.iter().map(String::as_str))
+        self.filters
+            .iter()
+            .flat_map(|filter| filter.kind_texts.iter().map(String::as_str))
     }
 }
 
 impl MatchSpecError {
     fn under(self, prefix: &str) -> Self {
-        Self { field: format!("{prefix}{}", self.field), message: self.message }
+        Self {
+            field: format!("{prefix}{}", self.field),
+            message: self.message,
+        }
     }
 }
 
@@ -283,10 +305,12 @@ impl Filter {
             ..Filter::default()
         };
         for (index, subject) in subjects.unwrap_or_default().iter().enumerate() {
-            filter.subjects.push(Subject::compile(subject).map_err(|message| MatchSpecError {
-                field: format!("subjects[{index}].kind"),
-                message,
-            })?);
+            filter
+                .subjects
+                .push(Subject::compile(subject).map_err(|message| MatchSpecError {
+                    field: format!("subjects[{index}].kind"),
+                    message,
+                })?);
         }
         let Some(resources) = resources else {
             return Ok(filter);
@@ -300,7 +324,9 @@ impl Filter {
             filter.kind_texts.push(text.clone());
         }
         filter.names.extend(resources.name.iter().cloned());
-        filter.names.extend(resources.names.iter().flatten().cloned());
+        filter
+            .names
+            .extend(resources.names.iter().flatten().cloned());
         filter.namespaces = resources.namespaces.clone().unwrap_or_default();
         filter.annotations = resources
             .annotations
@@ -309,17 +335,26 @@ impl Filter {
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
         if let Some(selector) = &resources.selector {
-            filter.selector = Some(LabelSelector::compile(selector).map_err(|error| error.under("resources.selector."))?);
+            filter.selector = Some(
+                LabelSelector::compile(selector)
+                    .map_err(|error| error.under("resources.selector."))?,
+            );
         }
         if let Some(selector) = &resources.namespace_selector {
-            filter.namespace_selector =
-                Some(LabelSelector::compile(selector).map_err(|error| error.under("resources.namespaceSelector."))?);
+            filter.namespace_selector = Some(
+                LabelSelector::compile(selector)
+                    .map_err(|error| error.under("resources.namespaceSelector."))?,
+            );
         }
         for (index, text) in resources.operations.iter().flatten().enumerate() {
-            filter.operations.push(Operation::parse(text).ok_or_else(|| MatchSpecError {
-                field: format!("resources.operations[{index}]"),
-                message: format!("unknown operation {text:?}: expected CREATE, UPDATE, DELETE or CONNECT"),
-            })?);
+            filter
+                .operations
+                .push(Operation::parse(text).ok_or_else(|| MatchSpecError {
+                    field: format!("resources.operations[{index}]"),
+                    message: format!(
+                        "unknown operation {text:?}: expected CREATE, UPDATE, DELETE or CONNECT"
+                    ),
+                })?);
         }
         Ok(filter)
     }
@@ -351,7 +386,12 @@ impl Filter {
         if !self.operations.is_empty() && !self.operations.contains(&target.operation) {
             return Ok(false);
         }
-        if !self.kinds.is_empty() && !self.kinds.iter().any(|kind| kind.matches(target.gvk, target.subresource)) {
+        if !self.kinds.is_empty()
+            && !self
+                .kinds
+                .iter()
+                .any(|kind| kind.matches(target.gvk, target.subresource))
+        {
             return Ok(false);
         }
         if !self.names.is_empty() {
@@ -359,7 +399,11 @@ impl Filter {
                 "" => target.metadata_str("generateName"),
                 name => name,
             };
-            if !self.names.iter().any(|pattern| wildcard::matches(pattern, name)) {
+            if !self
+                .names
+                .iter()
+                .any(|pattern| wildcard::matches(pattern, name))
+            {
                 return Ok(false);
             }
         }
@@ -369,7 +413,11 @@ impl Filter {
             } else {
                 target.namespace
             };
-            if !self.namespaces.iter().any(|pattern| wildcard::matches(pattern, namespace)) {
+            if !self
+                .namespaces
+                .iter()
+                .any(|pattern| wildcard::matches(pattern, namespace))
+            {
                 return Ok(false);
             }
         }
@@ -379,7 +427,9 @@ impl Filter {
                 actual.is_some_and(|actual| {
                     actual.iter().any(|(actual_key, actual_value)| {
                         wildcard::matches(key, actual_key)
-                            && actual_value.as_str().is_some_and(|actual_value| wildcard::matches(value, actual_value))
+                            && actual_value
+                                .as_str()
+                                .is_some_and(|actual_value| wildcard::matches(value, actual_value))
                     })
                 })
             });
@@ -421,10 +471,15 @@ impl Filter {
     }
 
     fn matches_user(&self, user: &UserInfo) -> bool {
-        let roles = self.roles.is_empty() || self.roles.iter().any(|role| user.roles.contains(role));
-        let cluster_roles =
-            self.cluster_roles.is_empty() || self.cluster_roles.iter().any(|role| user.cluster_roles.contains(role));
-        let subjects = self.subjects.is_empty() || self.subjects.iter().any(|subject| subject.matches(user));
+        let roles =
+            self.roles.is_empty() || self.roles.iter().any(|role| user.roles.contains(role));
+        let cluster_roles = self.cluster_roles.is_empty()
+            || self
+                .cluster_roles
+                .iter()
+                .any(|role| user.cluster_roles.contains(role));
+        let subjects =
+            self.subjects.is_empty() || self.subjects.iter().any(|subject| subject.matches(user));
         roles && cluster_roles && subjects
     }
 }
@@ -439,11 +494,16 @@ impl KindSelector {
             ["*", "*"] => (any(), any(), "*", Some("*")),
             [first, second] if is_version(first) => (any(), (*first).to_owned(), *second, None),
             [kind, subresource] => (any(), any(), *kind, Some(*subresource)),
-            [first, kind, subresource] if is_version(first) => (any(), (*first).to_owned(), *kind, Some(*subresource)),
-            [group, version, kind] => ((*group).to_owned(), (*version).to_owned(), *kind, None),
-            [group, version, kind, subresource] => {
-                ((*group).to_owned(), (*version).to_owned(), *kind, Some(*subresource))
+            [first, kind, subresource] if is_version(first) => {
+                (any(), (*first).to_owned(), *kind, Some(*subresource))
             }
+            [group, version, kind] => ((*group).to_owned(), (*version).to_owned(), *kind, None),
+            [group, version, kind, subresource] => (
+                (*group).to_owned(),
+                (*version).to_owned(),
+                *kind,
+                Some(*subresource),
+            ),
             _ => return None,
         };
         let (kind, subresource) = match subresource {
@@ -456,7 +516,12 @@ impl KindSelector {
         if kind.is_empty() {
             return None;
         }
-        Some(Self { group, version, kind, subresource })
+        Some(Self {
+            group,
+            version,
+            kind,
+            subresource,
+        })
     }
 
     pub fn matches(&self, gvk: &Gvk, subresource: &str) -> bool {
@@ -490,7 +555,10 @@ fn is_version(text: &str) -> bool {
     if rest.is_empty() {
         return true;
     }
-    let Some(level) = rest.strip_prefix("alpha").or_else(|| rest.strip_prefix("beta")) else {
+    let Some(level) = rest
+        .strip_prefix("alpha")
+        .or_else(|| rest.strip_prefix("beta"))
+    else {
         return false;
     };
     !level.is_empty() && level.bytes().all(|byte| byte.is_ascii_digit())
@@ -505,17 +573,23 @@ impl Subject {
                 namespace: spec.namespace.clone().unwrap_or_default(),
                 name: spec.name.clone(),
             }),
-            other => Err(format!("unknown subject kind {other:?}: expected User, Group or ServiceAccount")),
+            other => Err(format!(
+                "unknown subject kind {other:?}: expected User, Group or ServiceAccount"
+            )),
         }
     }
 
     fn matches(&self, user: &UserInfo) -> bool {
         match self {
             Self::User(name) => wildcard::matches(name, &user.username),
-            Self::Group(name) => user.groups.iter().any(|group| wildcard::matches(name, group)),
-            Self::ServiceAccount { namespace, name } => {
-                wildcard::matches(&format!("system:serviceaccount:{namespace}:{name}"), &user.username)
-            }
+            Self::Group(name) => user
+                .groups
+                .iter()
+                .any(|group| wildcard::matches(name, group)),
+            Self::ServiceAccount { namespace, name } => wildcard::matches(
+                &format!("system:serviceaccount:{namespace}:{name}"),
+                &user.username,
+            ),
         }
     }
 }
@@ -531,7 +605,10 @@ impl LabelSelector {
                 if values.is_empty() {
                     Err(MatchSpecError {
                         field: format!("{}.values", field()),
-                        message: format!("operator {} needs at least one value", requirement.operator),
+                        message: format!(
+                            "operator {} needs at least one value",
+                            requirement.operator
+                        ),
                     })
                 } else {
                     Ok(())
@@ -551,17 +628,25 @@ impl LabelSelector {
                 "In" => needs_values(&values).map(|()| LabelExpression::In(key, values))?,
                 "NotIn" => needs_values(&values).map(|()| LabelExpression::NotIn(key, values))?,
                 "Exists" => no_values(&values).map(|()| LabelExpression::Exists(key))?,
-                "DoesNotExist" => no_values(&values).map(|()| LabelExpression::DoesNotExist(key))?,
+                "DoesNotExist" => {
+                    no_values(&values).map(|()| LabelExpression::DoesNotExist(key))?
+                }
                 other => {
                     return Err(MatchSpecError {
                         field: format!("{}.operator", field()),
-                        message: format!("unknown operator {other:?}: expected In, NotIn, Exists or DoesNotExist"),
+                        message: format!(
+                            "unknown operator {other:?}: expected In, NotIn, Exists or DoesNotExist"
+                        ),
                     });
                 }
             });
         }
         Ok(Self {
-            match_labels: spec.match_labels.iter().map(|(key, value)| (key.clone(), value.clone())).collect(),
+            match_labels: spec
+                .match_labels
+                .iter()
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
             expressions,
         })
     }
@@ -579,17 +664,21 @@ impl LabelSelector {
     pub fn matches_labels(&self, labels: &BTreeMap<String, String>) -> bool {
         let labels_match = self.match_labels.iter().all(|(key, value)| {
             if wildcard::has_wildcard(key) || wildcard::has_wildcard(value) {
-                labels
-                    .iter()
-                    .any(|(actual_key, actual_value)| wildcard::matches(key, actual_key) && wildcard::matches(value, actual_value))
+                labels.iter().any(|(actual_key, actual_value)| {
+                    wildcard::matches(key, actual_key) && wildcard::matches(value, actual_value)
+                })
             } else {
                 labels.get(key) == Some(value)
             }
         });
         labels_match
             && self.expressions.iter().all(|expression| match expression {
-                LabelExpression::In(key, values) => labels.get(key).is_some_and(|value| values.contains(value)),
-                LabelExpression::NotIn(key, values) => labels.get(key).is_none_or(|value| !values.contains(value)),
+                LabelExpression::In(key, values) => {
+                    labels.get(key).is_some_and(|value| values.contains(value))
+                }
+                LabelExpression::NotIn(key, values) => {
+                    labels.get(key).is_none_or(|value| !values.contains(value))
+                }
                 LabelExpression::Exists(key) => labels.contains_key(key),
                 LabelExpression::DoesNotExist(key) => !labels.contains_key(key),
             })
@@ -616,14 +705,25 @@ mod tests {
             ("Pod.exec", ("*", "*", "Pod", "exec")),
             ("v1/Pod/eviction", ("*", "v1", "Pod", "eviction")),
             ("apps/v1/Deployment", ("apps", "v1", "Deployment", "")),
-            ("networking.k8s.io/v1/NetworkPolicy/status", ("networking.k8s.io", "v1", "NetworkPolicy", "status")),
+            (
+                "networking.k8s.io/v1/NetworkPolicy/status",
+                ("networking.k8s.io", "v1", "NetworkPolicy", "status"),
+            ),
             ("tekton.dev/*/TaskRun", ("tekton.dev", "*", "TaskRun", "")),
-            ("v2beta1/HorizontalPodAutoscaler", ("*", "v2beta1", "HorizontalPodAutoscaler", "")),
+            (
+                "v2beta1/HorizontalPodAutoscaler",
+                ("*", "v2beta1", "HorizontalPodAutoscaler", ""),
+            ),
         ];
         for (text, (group, version, kind, subresource)) in table {
             let parsed = selector(text);
             assert_eq!(
-                (parsed.group.as_str(), parsed.version.as_str(), parsed.kind.as_str(), parsed.subresource.as_str()),
+                (
+                    parsed.group.as_str(),
+                    parsed.version.as_str(),
+                    parsed.kind.as_str(),
+                    parsed.subresource.as_str()
+                ),
                 (group, version, kind, subresource),
                 "{text}"
             );
@@ -651,14 +751,20 @@ mod tests {
             ("pod", &pod, "", false),
         ];
         for (text, gvk, subresource, expected) in table {
-            assert_eq!(selector(text).matches(gvk, subresource), expected, "{text} vs {gvk:?}/{subresource}");
+            assert_eq!(
+                selector(text).matches(gvk, subresource),
+                expected,
+                "{text} vs {gvk:?}/{subresource}"
+            );
         }
     }
 
     #[test]
     fn label_selectors() {
-        let labels: BTreeMap<String, String> =
-            [("app", "web"), ("tier", "front")].into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let labels: BTreeMap<String, String> = [("app", "web"), ("tier", "front")]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         let spec = |yaml: serde_json::Value| -> LabelSelector {
             let spec: LabelSelectorSpec = serde_json::from_value(yaml).expect("selector spec");
             LabelSelector::compile(&spec).expect("valid selector")
@@ -669,18 +775,38 @@ mod tests {
             (json!({"matchLabels": {"app": "db"}}), false),
             (json!({"matchLabels": {"app": "w*"}}), true),
             (json!({"matchLabels": {"ti*": "fr?nt"}}), true),
-            (json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]}]}), true),
-            (json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]}), false),
-            (json!({"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}]}), true),
-            (json!({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}), true),
-            (json!({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}), false),
+            (
+                json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]}]}),
+                true,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]}),
+                false,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}]}),
+                true,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}),
+                true,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}),
+                false,
+            ),
             (json!({}), true),
         ];
         for (yaml, expected) in table {
-            assert_eq!(spec(yaml.clone()).matches_labels(&labels), expected, "{yaml}");
+            assert_eq!(
+                spec(yaml.clone()).matches_labels(&labels),
+                expected,
+                "{yaml}"
+            );
         }
         let bad: LabelSelectorSpec =
-            serde_json::from_value(json!({"matchExpressions": [{"key": "a", "operator": "Has"}]})).expect("spec");
+            serde_json::from_value(json!({"matchExpressions": [{"key": "a", "operator": "Has"}]}))
+                .expect("spec");
         assert!(LabelSelector::compile(&bad).is_err());
     }
 }

@@ -2,11 +2,16 @@
 //! of their own. Labels stay bounded: policy, rule, result, mode, operation, kind, reason —
 //! never namespace, name or image.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
 
 /// Buckets from half a millisecond up to the apiserver's 10 s webhook timeout.
-const LATENCY_BUCKETS: [f64; 15] =
-    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const LATENCY_BUCKETS: [f64; 15] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    10.0,
+];
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -28,10 +33,15 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let histogram = |name: &str, help: &str| HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+        let histogram = |name: &str, help: &str| {
+            HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec())
+        };
         let metrics = Self {
             admission_requests: IntCounterVec::new(
-                Opts::new("portcullis_admission_requests_total", "Admission reviews answered, by operation, kind and decision."),
+                Opts::new(
+                    "portcullis_admission_requests_total",
+                    "Admission reviews answered, by operation, kind and decision.",
+                ),
                 &["operation", "kind", "allowed"],
             )?,
             admission_review_duration: Histogram::with_opts(histogram(
@@ -39,37 +49,67 @@ impl Metrics {
                 "Time from a review's body being read to its answer being ready.",
             ))?,
             admission_request_errors: IntCounterVec::new(
-                Opts::new("portcullis_admission_request_errors_total", "Requests refused before evaluation, by reason."),
+                Opts::new(
+                    "portcullis_admission_request_errors_total",
+                    "Requests refused before evaluation, by reason.",
+                ),
                 &["reason"],
             )?,
-            in_flight: IntGauge::new("portcullis_admission_requests_in_flight", "Admission reviews being evaluated now.")?,
+            in_flight: IntGauge::new(
+                "portcullis_admission_requests_in_flight",
+                "Admission reviews being evaluated now.",
+            )?,
             policy_results: IntCounterVec::new(
-                Opts::new("portcullis_policy_results_total", "Rule results at admission, by policy, rule, result and mode."),
+                Opts::new(
+                    "portcullis_policy_results_total",
+                    "Rule results at admission, by policy, rule, result and mode.",
+                ),
                 &["policy", "rule", "result", "mode"],
             )?,
             policy_execution_duration: HistogramVec::new(
-                histogram("portcullis_policy_execution_duration_seconds", "Time spent evaluating one policy for one review."),
+                histogram(
+                    "portcullis_policy_execution_duration_seconds",
+                    "Time spent evaluating one policy for one review.",
+                ),
                 &["policy"],
             )?,
             policy_reloads: IntCounterVec::new(
-                Opts::new("portcullis_policy_reload_total", "Policy set reloads, by result."),
+                Opts::new(
+                    "portcullis_policy_reload_total",
+                    "Policy set reloads, by result.",
+                ),
                 &["result"],
             )?,
-            policies_loaded: IntGauge::new("portcullis_policies_loaded", "Policies in the active set.")?,
-            policy_rules_loaded: IntGauge::new("portcullis_policy_rules_loaded", "Rules in the active set (before autogen).")?,
+            policies_loaded: IntGauge::new(
+                "portcullis_policies_loaded",
+                "Policies in the active set.",
+            )?,
+            policy_rules_loaded: IntGauge::new(
+                "portcullis_policy_rules_loaded",
+                "Rules in the active set (before autogen).",
+            )?,
             certificate_reloads: IntCounterVec::new(
-                Opts::new("portcullis_tls_certificate_reload_total", "Serving certificate reloads, by result."),
+                Opts::new(
+                    "portcullis_tls_certificate_reload_total",
+                    "Serving certificate reloads, by result.",
+                ),
                 &["result"],
             )?,
             certificate_expiry: IntGauge::new(
                 "portcullis_tls_certificate_expiry_timestamp_seconds",
                 "Unix time at which the serving certificate expires.",
             )?,
-            build_info: IntGaugeVec::new(Opts::new("portcullis_build_info", "Build information; always 1."), &["version"])?,
+            build_info: IntGaugeVec::new(
+                Opts::new("portcullis_build_info", "Build information; always 1."),
+                &["version"],
+            )?,
             registry,
         };
         metrics.register_all()?;
-        metrics.build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        metrics
+            .build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
         Ok(metrics)
     }
 

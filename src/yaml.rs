@@ -79,5 +79,8 @@ impl std::error::Error for YamlError {}
 
 pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
     let _ = text;
-    Err(YamlError { location: Location::default(), message: "YAML front end not built yet".into() })
+    Err(YamlError {
+        location: Location::default(),
+        message: "YAML front end not built yet".into(),
+    })
 }

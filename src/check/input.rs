@@ -92,10 +92,12 @@ impl Inputs {
 }
 
 fn resolve<'v>(value: &'v Value, path: &JsonPath) -> Option<&'v Value> {
-    path.segments().iter().try_fold(value, |value, segment| match segment {
-        crate::json_path::Segment::Key(key) => value.get(key),
-        crate::json_path::Segment::Index(index) => value.get(index),
-    })
+    path.segments()
+        .iter()
+        .try_fold(value, |value, segment| match segment {
+            crate::json_path::Segment::Key(key) => value.get(key),
+            crate::json_path::Segment::Index(index) => value.get(index),
+        })
 }
 
 /// Reads every path (`-` is stdin); directories are walked recursively for `.yaml`, `.yml` and
@@ -108,20 +110,28 @@ pub fn read(paths: &[PathBuf], stdin: impl FnOnce() -> std::io::Result<String>) 
         if path == Path::new("-") {
             match stdin.take().map(|read| read()) {
                 Some(Ok(text)) => files.push(("-".to_owned(), text)),
-                Some(Err(error)) => inputs.errors.push(format!("-: cannot read standard input: {error}")),
-                None => inputs.errors.push("-: standard input given more than once".to_owned()),
+                Some(Err(error)) => inputs
+                    .errors
+                    .push(format!("-: cannot read standard input: {error}")),
+                None => inputs
+                    .errors
+                    .push("-: standard input given more than once".to_owned()),
             }
             continue;
         }
         let mut found = Vec::new();
         if let Err(error) = walk(path, &mut found) {
-            inputs.errors.push(format!("{}: cannot read: {error}", path.display()));
+            inputs
+                .errors
+                .push(format!("{}: cannot read: {error}", path.display()));
             continue;
         }
         for file in found {
             match std::fs::read_to_string(&file) {
                 Ok(text) => files.push((file.display().to_string(), text)),
-                Err(error) => inputs.errors.push(format!("{}: cannot read: {error}", file.display())),
+                Err(error) => inputs
+                    .errors
+                    .push(format!("{}: cannot read: {error}", file.display())),
             }
         }
     }
@@ -132,7 +142,10 @@ pub fn read(paths: &[PathBuf], stdin: impl FnOnce() -> std::io::Result<String>) 
                 inputs.files.push(SourceFile { name, documents });
                 collect_manifests(&mut inputs, file);
             }
-            Err(error) => inputs.errors.push(format!("{name}:{}: invalid YAML: {}", error.location, error.message)),
+            Err(error) => inputs.errors.push(format!(
+                "{name}:{}: invalid YAML: {}",
+                error.location, error.message
+            )),
         }
     }
     inputs
@@ -143,16 +156,25 @@ fn walk(path: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
         found.push(path.to_owned());
         return Ok(());
     }
-    let mut entries = std::fs::read_dir(path)?.map(|entry| entry.map(|entry| entry.path())).collect::<Result<Vec<_>, _>>()?;
+    let mut entries = std::fs::read_dir(path)?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<Result<Vec<_>, _>>()?;
     entries.sort();
     for entry in entries {
-        let name = entry.file_name().and_then(|name| name.to_str()).unwrap_or("");
+        let name = entry
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or("");
         if name.starts_with('.') {
             continue;
         }
         if entry.is_dir() {
             walk(&entry, found)?;
-        } else if entry.extension().and_then(|ext| ext.to_str()).is_some_and(|ext| matches!(ext, "yaml" | "yml" | "json")) {
+        } else if entry
+            .extension()
+            .and_then(|ext| ext.to_str())
+            .is_some_and(|ext| matches!(ext, "yaml" | "yml" | "json"))
+        {
             found.push(entry);
         }
     }
@@ -165,10 +187,19 @@ fn collect_manifests(inputs: &mut Inputs, file: usize) {
         let label = format!("{}:{}", source.name, document.start.line);
         match &mut document.value {
             Value::Null => {}
-            value @ Value::Object(_) => {
-                push_object(value, file, index, JsonPath::root(), &label, &mut inputs.manifests, &mut inputs.notes)
-            }
-            _ => inputs.notes.push(format!("{label}: skipped document {}: not a Kubernetes object", index + 1)),
+            value @ Value::Object(_) => push_object(
+                value,
+                file,
+                index,
+                JsonPath::root(),
+                &label,
+                &mut inputs.manifests,
+                &mut inputs.notes,
+            ),
+            _ => inputs.notes.push(format!(
+                "{label}: skipped document {}: not a Kubernetes object",
+                index + 1
+            )),
         }
     }
 }
@@ -184,22 +215,44 @@ fn push_object(
     manifests: &mut Vec<Manifest>,
     notes: &mut Vec<String>,
 ) {
-    let text = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+    let text = |value: &Value, key: &str| {
+        value
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
     let (api_version, kind) = (text(value, "apiVersion"), text(value, "kind"));
     if api_version.is_empty() || kind.is_empty() {
-        notes.push(format!("{label}: skipped document {}: no apiVersion and kind, not a Kubernetes object", document + 1));
+        notes.push(format!(
+            "{label}: skipped document {}: no apiVersion and kind, not a Kubernetes object",
+            document + 1
+        ));
         return;
     }
     if kind.ends_with("List") {
         if let Some(items) = value.get_mut("items").and_then(Value::as_array_mut) {
             for (index, item) in items.iter_mut().enumerate() {
-                push_object(item, file, document, base.child_key("items").child_index(index), label, manifests, notes);
+                push_object(
+                    item,
+                    file,
+                    document,
+                    base.child_key("items").child_index(index),
+                    label,
+                    manifests,
+                    notes,
+                );
             }
             return;
         }
     }
     let metadata = |value: &Value, key: &str| {
-        value.get("metadata").and_then(|meta| meta.get(key)).and_then(Value::as_str).unwrap_or("").to_owned()
+        value
+            .get("metadata")
+            .and_then(|meta| meta.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
     };
     let namespace = if is_cluster_scoped(&kind) {
         String::new()
@@ -218,5 +271,12 @@ fn push_object(
         name if name.is_empty() => metadata(value, "generateName"),
         name => name,
     };
-    manifests.push(Manifest { file, document, base, gvk: Gvk::from_api_version(&api_version, &kind), namespace, name });
+    manifests.push(Manifest {
+        file,
+        document,
+        base,
+        gvk: Gvk::from_api_version(&api_version, &kind),
+        namespace,
+        name,
+    });
 }

@@ -64,11 +64,9 @@ impl CheckReport<'_> {
         let summary = self.summary();
         if !inputs.errors.is_empty() || summary.error > 0 {
             EXIT_ERROR
-        } else if self
-            .findings
-            .iter()
-            .any(|finding| finding.status == Status::Fail && finding.action == FailureAction::Enforce)
-        {
+        } else if self.findings.iter().any(|finding| {
+            finding.status == Status::Fail && finding.action == FailureAction::Enforce
+        }) {
             EXIT_ENFORCE_FAILED
         } else {
             EXIT_CLEAN
@@ -79,14 +77,20 @@ impl CheckReport<'_> {
 /// Labels of the `Namespace` objects in the input, which `namespaceSelector` rules consult.
 fn namespace_labels(inputs: &Inputs) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut labels = BTreeMap::new();
-    for manifest in inputs.manifests.iter().filter(|manifest| manifest.gvk.kind == "Namespace" && manifest.gvk.group.is_empty()) {
+    for manifest in inputs
+        .manifests
+        .iter()
+        .filter(|manifest| manifest.gvk.kind == "Namespace" && manifest.gvk.group.is_empty())
+    {
         let found = inputs
             .object(manifest)
             .pointer("/metadata/labels")
             .and_then(Value::as_object)
             .map(|map| {
                 map.iter()
-                    .filter_map(|(key, value)| value.as_str().map(|value| (key.clone(), value.to_owned())))
+                    .filter_map(|(key, value)| {
+                        value.as_str().map(|value| (key.clone(), value.to_owned()))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -113,13 +117,20 @@ pub fn run<'p>(set: &'p PolicySet, inputs: &Inputs) -> CheckReport<'p> {
             admission: false,
         };
         for result in eval::evaluate(set, &request).results {
-            report.findings.push(finding(inputs, index, manifest, result));
+            report
+                .findings
+                .push(finding(inputs, index, manifest, result));
         }
     }
     report
 }
 
-fn finding<'p>(inputs: &Inputs, index: usize, manifest: &Manifest, result: eval::RuleResult<'p>) -> Finding<'p> {
+fn finding<'p>(
+    inputs: &Inputs,
+    index: usize,
+    manifest: &Manifest,
+    result: eval::RuleResult<'p>,
+) -> Finding<'p> {
     let status = match result.outcome.status() {
         Status::Fail if !result.policy.scored => Status::Warn,
         status => status,

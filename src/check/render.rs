@@ -15,7 +15,11 @@ pub fn text(report: &CheckReport<'_>, inputs: &Inputs, show_passes: bool) -> Str
         }
         let manifest = &inputs.manifests[finding.manifest];
         let file = &inputs.files[manifest.file].name;
-        let action = if finding.status == Status::Fail { format!(" ({})", finding.action.as_str()) } else { String::new() };
+        let action = if finding.status == Status::Fail {
+            format!(" ({})", finding.action.as_str())
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
             "{file}:{}:{}: {}{action} {} {}: {}/{}: {}",
@@ -45,12 +49,20 @@ pub fn text(report: &CheckReport<'_>, inputs: &Inputs, show_passes: bool) -> Str
 }
 
 fn resource_name(namespace: &str, name: &str) -> String {
-    if namespace.is_empty() { name.to_owned() } else { format!("{namespace}/{name}") }
+    if namespace.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{namespace}/{name}")
+    }
 }
 
 /// The public JSON schema: one entry per (policy, rule, resource) that applied, and a summary.
 pub fn json(report: &CheckReport<'_>, inputs: &Inputs) -> String {
-    let results: Vec<_> = report.findings.iter().map(|finding| json_result(finding, inputs)).collect();
+    let results: Vec<_> = report
+        .findings
+        .iter()
+        .map(|finding| json_result(finding, inputs))
+        .collect();
     let summary = report.summary();
     let document = json!({
         "results": results,

@@ -29,17 +29,23 @@ pub struct ResourceName<'a> {
 pub fn in_enforce_group(policy: &Policy) -> bool {
     let enforce = |action: FailureAction| action == FailureAction::Enforce;
     enforce(policy.action)
-        || policy.action_overrides.iter().any(|entry| enforce(entry.action))
+        || policy
+            .action_overrides
+            .iter()
+            .any(|entry| enforce(entry.action))
         || policy.rules.iter().any(|rule| {
-            rule.failure_action.is_some_and(enforce) || rule.action_overrides.iter().any(|entry| enforce(entry.action))
+            rule.failure_action.is_some_and(enforce)
+                || rule
+                    .action_overrides
+                    .iter()
+                    .any(|entry| enforce(entry.action))
         })
 }
 
 pub fn decide(report: &Report<'_>, resource: ResourceName<'_>) -> Decision {
-    let fails_closed = report
-        .results
-        .iter()
-        .any(|result| in_enforce_group(result.policy) && result.policy.failure_policy == FailurePolicy::Fail);
+    let fails_closed = report.results.iter().any(|result| {
+        in_enforce_group(result.policy) && result.policy.failure_policy == FailurePolicy::Fail
+    });
     let mut blocked = false;
     let mut listed: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
     let mut warnings = Vec::new();
@@ -47,23 +53,37 @@ pub fn decide(report: &Report<'_>, resource: ResourceName<'_>) -> Decision {
         let status = result.outcome.status();
         let enforce_group = in_enforce_group(result.policy);
         match status {
-            Status::Fail if enforce_group && result.action == FailureAction::Enforce => blocked = true,
+            Status::Fail if enforce_group && result.action == FailureAction::Enforce => {
+                blocked = true
+            }
             Status::Error if enforce_group && fails_closed => blocked = true,
             _ => {}
         }
         if enforce_group && !matches!(status, Status::Pass | Status::Skip) {
-            listed.entry(&result.policy.name).or_default().insert(&result.rule.name, result.outcome.message());
+            listed
+                .entry(&result.policy.name)
+                .or_default()
+                .insert(&result.rule.name, result.outcome.message());
         }
         let audit_failure = status == Status::Fail && result.action == FailureAction::Audit;
         if audit_failure || (result.policy.emit_warning && status != Status::Skip) {
-            let warning = format!("policy {}.{}: {}", result.policy.name, result.rule.name, result.outcome.message());
+            let warning = format!(
+                "policy {}.{}: {}",
+                result.policy.name,
+                result.rule.name,
+                result.outcome.message()
+            );
             if !warnings.contains(&warning) {
                 warnings.push(warning);
             }
         }
     }
     if !blocked {
-        return Decision { allowed: true, message: None, warnings };
+        return Decision {
+            allowed: true,
+            message: None,
+            warnings,
+        };
     }
     let mut message = format!(
         "\n\nresource {}/{}/{} was blocked due to the following policies \n\n",
@@ -80,7 +100,11 @@ pub fn decide(report: &Report<'_>, resource: ResourceName<'_>) -> Decision {
             message.push('\n');
         }
     }
-    Decision { allowed: false, message: Some(message), warnings }
+    Decision {
+        allowed: false,
+        message: Some(message),
+        warnings,
+    }
 }
 
 /// A YAML scalar as a YAML emitter would write it: plain when that reads back as the same
@@ -122,7 +146,10 @@ mod tests {
     fn yaml_scalars_quote_only_when_needed() {
         let table = [
             ("require-digest", "require-digest"),
-            ("validation error: bad. rule x failed at path /a/", "'validation error: bad. rule x failed at path /a/'"),
+            (
+                "validation error: bad. rule x failed at path /a/",
+                "'validation error: bad. rule x failed at path /a/'",
+            ),
             ("it's: here", "'it''s: here'"),
             ("true", "'true'"),
             ("123", "'123'"),

@@ -9,8 +9,10 @@ pub use outcome::{Report, RuleOutcome, RuleResult, Status};
 use crate::autogen;
 use crate::matching::{Gvk, MatchError, MatchTarget, Operation, UserInfo};
 use crate::pattern::PatternOutcome;
-use crate::policy::{ActionOverride, FailureAction, Policy, PolicySet, Rule, SourcedPattern, Validation};
 use crate::pattern::wildcard;
+use crate::policy::{
+    ActionOverride, FailureAction, Policy, PolicySet, Rule, SourcedPattern, Validation,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -64,14 +66,21 @@ pub fn evaluate_policy<'p>(policy: &'p Policy, request: &Request<'_>, report: &m
     }
     if let Some(namespace) = &policy.namespace {
         let in_namespace = |object: &Value| {
-            object.is_null() || Request::object_namespace(object).unwrap_or(request.namespace) == namespace
+            object.is_null()
+                || Request::object_namespace(object).unwrap_or(request.namespace) == namespace
         };
-        if request.namespace != namespace || !in_namespace(request.object) || !in_namespace(request.old_object) {
+        if request.namespace != namespace
+            || !in_namespace(request.object)
+            || !in_namespace(request.old_object)
+        {
             return;
         }
     }
     let controller = autogen::is_controller_kind(&request.gvk.kind);
-    let original = policy.rules.iter().filter(|rule| !(controller && rule.name.starts_with("autogen-")));
+    let original = policy
+        .rules
+        .iter()
+        .filter(|rule| !(controller && rule.name.starts_with("autogen-")));
     let generated = policy.autogen_rules.iter().filter(|_| controller);
     for rule in original.chain(generated) {
         let Some(outcome) = evaluate_rule(policy, rule, request) else {
@@ -79,7 +88,12 @@ pub fn evaluate_policy<'p>(policy: &'p Policy, request: &Request<'_>, report: &m
         };
         let decisive = matches!(outcome, RuleOutcome::Pass { .. } | RuleOutcome::Fail { .. });
         let action = effective_action(policy, rule, request);
-        report.results.push(RuleResult { policy, rule, outcome, action });
+        report.results.push(RuleResult {
+            policy,
+            rule,
+            outcome,
+            action,
+        });
         if policy.apply_one && decisive {
             break;
         }
@@ -92,7 +106,9 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, request: &Request<'_>) -> Option<
         Ok(false) => return None,
         Ok(true) => {}
         Err(MatchError(message)) => {
-            return Some(RuleOutcome::Error { message: execution_error(rule, &message) });
+            return Some(RuleOutcome::Error {
+                message: execution_error(rule, &message),
+            });
         }
     }
     // Kyverno does not validate a deleted object against a pattern.
@@ -107,12 +123,18 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, request: &Request<'_>) -> Option<
         && matches!(outcome, RuleOutcome::Fail { .. })
         && !request.old_object.is_null()
     {
-        let old_request = Request { operation: Operation::Create, object: request.old_object, old_object: &Value::Null, ..*request };
+        let old_request = Request {
+            operation: Operation::Create,
+            object: request.old_object,
+            old_object: &Value::Null,
+            ..*request
+        };
         if rule_applies(rule, &old_request).unwrap_or(false)
             && matches!(validate(rule, request.old_object), RuleOutcome::Fail { .. })
         {
             return Some(RuleOutcome::Skip {
-                message: "skipping the rule evaluation as pre-existing violations are allowed".to_owned(),
+                message: "skipping the rule evaluation as pre-existing violations are allowed"
+                    .to_owned(),
             });
         }
     }
@@ -145,13 +167,22 @@ pub fn validate(rule: &Rule, object: &Value) -> RuleOutcome {
 
 fn single_pattern(rule: &Rule, pattern: &SourcedPattern, object: &Value) -> RuleOutcome {
     match pattern.compiled.evaluate(object) {
-        PatternOutcome::Pass => RuleOutcome::Pass { message: format!("validation rule '{}' passed.", rule.name) },
+        PatternOutcome::Pass => RuleOutcome::Pass {
+            message: format!("validation rule '{}' passed.", rule.name),
+        },
         PatternOutcome::Fail { path, .. } => RuleOutcome::Fail {
-            message: format!("{}rule {} failed at path {}", message_prefix(rule), rule.name, path.kyverno()),
+            message: format!(
+                "{}rule {} failed at path {}",
+                message_prefix(rule),
+                rule.name,
+                path.kyverno()
+            ),
             path: Some(path),
         },
         PatternOutcome::Skip { message } => RuleOutcome::Skip { message },
-        PatternOutcome::Error { message } => RuleOutcome::Error { message: execution_error(rule, &message) },
+        PatternOutcome::Error { message } => RuleOutcome::Error {
+            message: execution_error(rule, &message),
+        },
     }
 }
 
@@ -162,14 +193,27 @@ fn any_pattern(rule: &Rule, patterns: &[SourcedPattern], object: &Value) -> Rule
     for (index, pattern) in patterns.iter().enumerate() {
         match pattern.compiled.evaluate(object) {
             PatternOutcome::Pass => {
-                return RuleOutcome::Pass { message: format!("validation rule '{}' anyPattern[{index}] passed.", rule.name) };
+                return RuleOutcome::Pass {
+                    message: format!(
+                        "validation rule '{}' anyPattern[{index}] passed.",
+                        rule.name
+                    ),
+                };
             }
-            PatternOutcome::Skip { message } => skips.push(format!("rule {}[{index}] skipped: {message}", rule.name)),
+            PatternOutcome::Skip { message } => {
+                skips.push(format!("rule {}[{index}] skipped: {message}", rule.name))
+            }
             PatternOutcome::Fail { path, .. } => {
-                failures.push(format!("rule {}[{index}] failed at path {}", rule.name, path.kyverno()));
+                failures.push(format!(
+                    "rule {}[{index}] failed at path {}",
+                    rule.name,
+                    path.kyverno()
+                ));
                 first_failure_path.get_or_insert(path);
             }
-            PatternOutcome::Error { message } => failures.push(format!("rule {}[{index}] failed: {message}", rule.name)),
+            PatternOutcome::Error { message } => {
+                failures.push(format!("rule {}[{index}] failed: {message}", rule.name))
+            }
         }
     }
     if !failures.is_empty() {
@@ -179,9 +223,13 @@ fn any_pattern(rule: &Rule, patterns: &[SourcedPattern], object: &Value) -> Rule
         };
     }
     if !skips.is_empty() {
-        return RuleOutcome::Skip { message: skips.join(" ") };
+        return RuleOutcome::Skip {
+            message: skips.join(" "),
+        };
     }
-    RuleOutcome::Pass { message: format!("validation rule '{}' passed.", rule.name) }
+    RuleOutcome::Pass {
+        message: format!("validation rule '{}' passed.", rule.name),
+    }
 }
 
 /// `validation error: <message>. ` — the period is added only when the message lacks one.
@@ -196,13 +244,20 @@ fn message_prefix(rule: &Rule) -> String {
 }
 
 fn execution_error(rule: &Rule, error: &str) -> String {
-    format!("{}rule {} execution error: {error}", message_prefix(rule), rule.name)
+    format!(
+        "{}rule {} execution error: {error}",
+        message_prefix(rule),
+        rule.name
+    )
 }
 
 /// The first that applies: rule overrides, the rule's action, policy overrides, the policy's.
 pub fn effective_action(policy: &Policy, rule: &Rule, request: &Request<'_>) -> FailureAction {
     let matching_override = |overrides: &[ActionOverride]| {
-        overrides.iter().find(|candidate| override_matches(candidate, request)).map(|found| found.action)
+        overrides
+            .iter()
+            .find(|candidate| override_matches(candidate, request))
+            .map(|found| found.action)
     };
     matching_override(&rule.action_overrides)
         .or(rule.failure_action)
@@ -212,10 +267,15 @@ pub fn effective_action(policy: &Policy, rule: &Rule, request: &Request<'_>) -> 
 
 fn override_matches(candidate: &ActionOverride, request: &Request<'_>) -> bool {
     let namespaces = candidate.namespaces.is_empty()
-        || candidate.namespaces.iter().any(|pattern| wildcard::matches(pattern, request.namespace));
+        || candidate
+            .namespaces
+            .iter()
+            .any(|pattern| wildcard::matches(pattern, request.namespace));
     let selector = match &candidate.namespace_selector {
         None => true,
-        Some(selector) => request.namespace_labels.is_some_and(|labels| selector.matches_labels(labels)),
+        Some(selector) => request
+            .namespace_labels
+            .is_some_and(|labels| selector.matches_labels(labels)),
     };
     namespaces && selector
 }

@@ -6,11 +6,20 @@ use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RuleOutcome {
-    Pass { message: String },
+    Pass {
+        message: String,
+    },
     /// `path` is where the resource departs from the pattern, when there is one place.
-    Fail { path: Option<JsonPath>, message: String },
-    Skip { message: String },
-    Error { message: String },
+    Fail {
+        path: Option<JsonPath>,
+        message: String,
+    },
+    Skip {
+        message: String,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// The result names Kyverno's CLI and reports use.
@@ -64,9 +73,10 @@ impl RuleOutcome {
 
     pub fn message(&self) -> &str {
         match self {
-            Self::Pass { message } | Self::Fail { message, .. } | Self::Skip { message } | Self::Error { message } => {
-                message
-            }
+            Self::Pass { message }
+            | Self::Fail { message, .. }
+            | Self::Skip { message }
+            | Self::Error { message } => message,
         }
     }
 
@@ -96,6 +106,8 @@ pub struct Report<'p> {
 
 impl Report<'_> {
     pub fn failures(&self) -> impl Iterator<Item = &RuleResult<'_>> {
-        self.results.iter().filter(|result| result.outcome.status() == Status::Fail)
+        self.results
+            .iter()
+            .filter(|result| result.outcome.status() == Status::Fail)
     }
 }

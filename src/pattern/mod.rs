@@ -51,11 +51,15 @@ impl Pattern {
 
     pub fn compile_with(value: &Value, mode: NumberMode) -> Result<Self, PatternError> {
         let _ = mode;
-        Ok(Self { source: value.clone() })
+        Ok(Self {
+            source: value.clone(),
+        })
     }
 
     pub fn evaluate(&self, resource: &Value) -> PatternOutcome {
         let _ = (resource, &self.source);
-        PatternOutcome::Error { message: "pattern engine not built yet".into() }
+        PatternOutcome::Error {
+            message: "pattern engine not built yet".into(),
+        }
     }
 }

@@ -6,7 +6,9 @@
 
 use super::load::LoadError;
 use super::spec::{ActionOverrideSpec, PolicyDocument, RuleSpec, ValidationSpec};
-use super::{ActionOverride, FailureAction, FailurePolicy, Origin, Policy, Rule, SourcedPattern, Validation};
+use super::{
+    ActionOverride, FailureAction, FailurePolicy, Origin, Policy, Rule, SourcedPattern, Validation,
+};
 use crate::autogen;
 use crate::json_path::JsonPath;
 use crate::matching::{LabelSelector, MatchBlock, MatchSpecError};
@@ -28,15 +30,28 @@ fn root(key: &str) -> JsonPath {
     JsonPath::root().child_key(key)
 }
 
-pub(super) fn compile_policy(document: &PolicyDocument, located: &Located<'_>) -> Result<Policy, Vec<LoadError>> {
+pub(super) fn compile_policy(
+    document: &PolicyDocument,
+    located: &Located<'_>,
+) -> Result<Policy, Vec<LoadError>> {
     let mut errors = Vec::new();
     let name = document.metadata.name.clone().unwrap_or_default();
     if name.is_empty() {
-        let path = if document.metadata.name.is_some() { root("metadata").child_key("name") } else { root("metadata") };
+        let path = if document.metadata.name.is_some() {
+            root("metadata").child_key("name")
+        } else {
+            root("metadata")
+        };
         errors.push(located.invalid(&path, format!("{} has no metadata.name", document.kind)));
     }
     let namespaced = document.kind == "Policy";
-    let namespace = namespaced.then(|| document.metadata.namespace.clone().unwrap_or_else(|| "default".to_owned()));
+    let namespace = namespaced.then(|| {
+        document
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_owned())
+    });
     let spec = &document.spec;
     let spec_path = root("spec");
 
@@ -56,13 +71,20 @@ pub(super) fn compile_policy(document: &PolicyDocument, located: &Located<'_>) -
             "validationFailureActionOverrides is only allowed in a ClusterPolicy".to_owned(),
         ));
     }
-    let action_overrides =
-        compile_overrides(&spec.validation_failure_action_overrides, &spec_path.child_key("validationFailureActionOverrides"), located, &mut errors);
+    let action_overrides = compile_overrides(
+        &spec.validation_failure_action_overrides,
+        &spec_path.child_key("validationFailureActionOverrides"),
+        located,
+        &mut errors,
+    );
     let apply_one = match spec.apply_rules.as_deref() {
         None | Some("All") => false,
         Some("One") => true,
         Some(other) => {
-            errors.push(located.invalid(&spec_path.child_key("applyRules"), format!("invalid applyRules {other:?}: expected All or One")));
+            errors.push(located.invalid(
+                &spec_path.child_key("applyRules"),
+                format!("invalid applyRules {other:?}: expected All or One"),
+            ));
             false
         }
     };
@@ -75,12 +97,18 @@ pub(super) fn compile_policy(document: &PolicyDocument, located: &Located<'_>) -
         None | Some("Fail") => FailurePolicy::Fail,
         Some("Ignore") => FailurePolicy::Ignore,
         Some(other) => {
-            errors.push(located.invalid(&spec_path.child_key("failurePolicy"), format!("invalid failurePolicy {other:?}: expected Fail or Ignore")));
+            errors.push(located.invalid(
+                &spec_path.child_key("failurePolicy"),
+                format!("invalid failurePolicy {other:?}: expected Fail or Ignore"),
+            ));
             FailurePolicy::Fail
         }
     };
     if spec.rules.is_empty() {
-        errors.push(located.invalid(&spec_path.child_key("rules"), format!("policy {name:?} has no rules")));
+        errors.push(located.invalid(
+            &spec_path.child_key("rules"),
+            format!("policy {name:?} has no rules"),
+        ));
     }
 
     let mut rules = Vec::new();
@@ -88,7 +116,13 @@ pub(super) fn compile_policy(document: &PolicyDocument, located: &Located<'_>) -
     for (index, rule_spec) in spec.rules.iter().enumerate() {
         let rule_path = spec_path.child_key("rules").child_index(index);
         if !seen.insert(rule_spec.name.as_str()) {
-            errors.push(located.invalid(&rule_path.child_key("name"), format!("duplicate rule name {:?} in policy {name:?}", rule_spec.name)));
+            errors.push(located.invalid(
+                &rule_path.child_key("name"),
+                format!(
+                    "duplicate rule name {:?} in policy {name:?}",
+                    rule_spec.name
+                ),
+            ));
         }
         match compile_rule(rule_spec, &rule_path, &name, located) {
             Ok(rule) => rules.push(rule),
@@ -97,7 +131,10 @@ pub(super) fn compile_policy(document: &PolicyDocument, located: &Located<'_>) -
     }
     let autogen_rules = if errors.is_empty() {
         autogen::generate(&document.metadata.annotations, &rules).unwrap_or_else(|error| {
-            errors.push(located.invalid(&spec_path, format!("autogen rule for {name:?} does not compile: {error}")));
+            errors.push(located.invalid(
+                &spec_path,
+                format!("autogen rule for {name:?} does not compile: {error}"),
+            ));
             Vec::new()
         })
     } else {
@@ -107,8 +144,16 @@ pub(super) fn compile_policy(document: &PolicyDocument, located: &Located<'_>) -
         return Err(errors);
     }
     Ok(Policy {
-        origin: Origin { file: located.file.to_owned(), line: located.document.start.line },
-        scored: document.metadata.annotations.get("policies.kyverno.io/scored").map(String::as_str) != Some("false"),
+        origin: Origin {
+            file: located.file.to_owned(),
+            line: located.document.start.line,
+        },
+        scored: document
+            .metadata
+            .annotations
+            .get("policies.kyverno.io/scored")
+            .map(String::as_str)
+            != Some("false"),
         name,
         namespace,
         action,
@@ -122,13 +167,21 @@ pub(super) fn compile_policy(document: &PolicyDocument, located: &Located<'_>) -
     })
 }
 
-fn compile_rule(spec: &RuleSpec, path: &JsonPath, policy: &str, located: &Located<'_>) -> Result<Rule, Vec<LoadError>> {
+fn compile_rule(
+    spec: &RuleSpec,
+    path: &JsonPath,
+    policy: &str,
+    located: &Located<'_>,
+) -> Result<Rule, Vec<LoadError>> {
     let mut errors = Vec::new();
     let rule = spec.name.as_str();
     if rule.is_empty() {
         errors.push(located.invalid(&path.child_key("name"), "rule has an empty name".to_owned()));
     } else if rule.chars().count() > MAX_RULE_NAME {
-        errors.push(located.invalid(&path.child_key("name"), format!("rule name {rule:?} is longer than {MAX_RULE_NAME} characters")));
+        errors.push(located.invalid(
+            &path.child_key("name"),
+            format!("rule name {rule:?} is longer than {MAX_RULE_NAME} characters"),
+        ));
     }
     let unsupported_rule_fields = [
         ("mutate", spec.mutate.is_some()),
@@ -144,14 +197,29 @@ fn compile_rule(spec: &RuleSpec, path: &JsonPath, policy: &str, located: &Locate
             errors.push(located.unsupported(&path.child_key(field), field, policy, rule));
         }
     }
-    let match_block = compile_match(&spec.match_resources, &path.child_key("match"), located, &mut errors);
-    if match_block.as_ref().is_some_and(|block| block.filters.is_empty()) {
-        errors.push(located.invalid(&path.child_key("match"), format!("rule {rule:?} has an empty match block")));
+    let match_block = compile_match(
+        &spec.match_resources,
+        &path.child_key("match"),
+        located,
+        &mut errors,
+    );
+    if match_block
+        .as_ref()
+        .is_some_and(|block| block.filters.is_empty())
+    {
+        errors.push(located.invalid(
+            &path.child_key("match"),
+            format!("rule {rule:?} has an empty match block"),
+        ));
     }
-    let exclude = spec.exclude.as_ref().and_then(|exclude| compile_match(exclude, &path.child_key("exclude"), located, &mut errors));
+    let exclude = spec.exclude.as_ref().and_then(|exclude| {
+        compile_match(exclude, &path.child_key("exclude"), located, &mut errors)
+    });
     let validate_path = path.child_key("validate");
     let validation = match &spec.validate {
-        Some(validate) => compile_validation(validate, &validate_path, policy, rule, located, &mut errors),
+        Some(validate) => {
+            compile_validation(validate, &validate_path, policy, rule, located, &mut errors)
+        }
         None => {
             if errors.is_empty() {
                 errors.push(located.invalid(path, format!("rule {rule:?} has no validate block")));
@@ -165,12 +233,19 @@ fn compile_rule(spec: &RuleSpec, path: &JsonPath, policy: &str, located: &Locate
     let failure_action = validate.failure_action.as_deref().and_then(|text| {
         let action = FailureAction::parse(text);
         if action.is_none() {
-            errors.push(located.invalid(&validate_path.child_key("failureAction"), format!("invalid failureAction {text:?}: expected Audit or Enforce")));
+            errors.push(located.invalid(
+                &validate_path.child_key("failureAction"),
+                format!("invalid failureAction {text:?}: expected Audit or Enforce"),
+            ));
         }
         action
     });
-    let action_overrides =
-        compile_overrides(&validate.failure_action_overrides, &validate_path.child_key("failureActionOverrides"), located, &mut errors);
+    let action_overrides = compile_overrides(
+        &validate.failure_action_overrides,
+        &validate_path.child_key("failureActionOverrides"),
+        located,
+        &mut errors,
+    );
     match (match_block, validation) {
         (Some(match_block), Some(validation)) if errors.is_empty() => Ok(Rule {
             name: rule.to_owned(),
@@ -215,41 +290,77 @@ fn compile_validation(
             refused = true;
         }
     }
-    let compile = |value: &Value, field_path: &JsonPath, mode: NumberMode, errors: &mut Vec<LoadError>| {
-        if contains_variable(value) {
-            errors.push(located.unsupported(field_path, "variables", policy, rule));
-            return None;
-        }
-        match Pattern::compile_with(value, mode) {
-            Ok(compiled) => Some(SourcedPattern { source: value.clone(), compiled }),
-            Err(error) => {
-                errors.push(located.invalid(&field_path.join(&error.path), format!("invalid pattern at {}: {}", error.path.kyverno(), error.message)));
-                None
+    let compile =
+        |value: &Value, field_path: &JsonPath, mode: NumberMode, errors: &mut Vec<LoadError>| {
+            if contains_variable(value) {
+                errors.push(located.unsupported(field_path, "variables", policy, rule));
+                return None;
             }
-        }
-    };
+            match Pattern::compile_with(value, mode) {
+                Ok(compiled) => Some(SourcedPattern {
+                    source: value.clone(),
+                    compiled,
+                }),
+                Err(error) => {
+                    errors.push(located.invalid(
+                        &field_path.join(&error.path),
+                        format!(
+                            "invalid pattern at {}: {}",
+                            error.path.kyverno(),
+                            error.message
+                        ),
+                    ));
+                    None
+                }
+            }
+        };
     match (&spec.pattern, &spec.any_pattern) {
         (Some(_), Some(_)) => {
-            errors.push(located.invalid(path, "validate may set only one of pattern and anyPattern".to_owned()));
+            errors.push(located.invalid(
+                path,
+                "validate may set only one of pattern and anyPattern".to_owned(),
+            ));
             None
         }
-        (Some(pattern), None) => compile(pattern, &path.child_key("pattern"), NumberMode::Exact, errors).map(Validation::Pattern),
+        (Some(pattern), None) => compile(
+            pattern,
+            &path.child_key("pattern"),
+            NumberMode::Exact,
+            errors,
+        )
+        .map(Validation::Pattern),
         (None, Some(Value::Array(patterns))) => {
             let any_path = path.child_key("anyPattern");
             let compiled: Vec<Option<SourcedPattern>> = patterns
                 .iter()
                 .enumerate()
-                .map(|(index, pattern)| compile(pattern, &any_path.child_index(index), NumberMode::Float, errors))
+                .map(|(index, pattern)| {
+                    compile(
+                        pattern,
+                        &any_path.child_index(index),
+                        NumberMode::Float,
+                        errors,
+                    )
+                })
                 .collect();
-            compiled.into_iter().collect::<Option<Vec<_>>>().map(Validation::AnyPattern)
+            compiled
+                .into_iter()
+                .collect::<Option<Vec<_>>>()
+                .map(Validation::AnyPattern)
         }
         (None, Some(_)) => {
-            errors.push(located.invalid(&path.child_key("anyPattern"), "anyPattern must be a list of patterns".to_owned()));
+            errors.push(located.invalid(
+                &path.child_key("anyPattern"),
+                "anyPattern must be a list of patterns".to_owned(),
+            ));
             None
         }
         (None, None) => {
             if !refused {
-                errors.push(located.invalid(path, format!("rule {rule:?}: validate needs a pattern or anyPattern")));
+                errors.push(located.invalid(
+                    path,
+                    format!("rule {rule:?}: validate needs a pattern or anyPattern"),
+                ));
             }
             None
         }
@@ -260,7 +371,9 @@ fn contains_variable(value: &Value) -> bool {
     match value {
         Value::String(text) => text.contains("{{"),
         Value::Array(items) => items.iter().any(contains_variable),
-        Value::Object(map) => map.iter().any(|(key, value)| key.contains("{{") || contains_variable(value)),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains("{{") || contains_variable(value)),
         _ => false,
     }
 }
@@ -288,17 +401,39 @@ fn compile_overrides(
     for (index, spec) in specs.iter().enumerate() {
         let entry = path.child_index(index);
         let Some(action) = FailureAction::parse(&spec.action) else {
-            errors.push(located.invalid(&entry.child_key("action"), format!("invalid action {:?}: expected Audit or Enforce", spec.action)));
+            errors.push(located.invalid(
+                &entry.child_key("action"),
+                format!(
+                    "invalid action {:?}: expected Audit or Enforce",
+                    spec.action
+                ),
+            ));
             continue;
         };
-        let namespace_selector = match spec.namespace_selector.as_ref().map(LabelSelector::compile).transpose() {
+        let namespace_selector = match spec
+            .namespace_selector
+            .as_ref()
+            .map(LabelSelector::compile)
+            .transpose()
+        {
             Ok(selector) => selector,
             Err(MatchSpecError { field, message }) => {
-                errors.push(located.invalid(&entry.child_key("namespaceSelector").join(&JsonPath::parse_dotted(&field)), message));
+                errors.push(
+                    located.invalid(
+                        &entry
+                            .child_key("namespaceSelector")
+                            .join(&JsonPath::parse_dotted(&field)),
+                        message,
+                    ),
+                );
                 continue;
             }
         };
-        overrides.push(ActionOverride { action, namespaces: spec.namespaces.clone(), namespace_selector });
+        overrides.push(ActionOverride {
+            action,
+            namespaces: spec.namespaces.clone(),
+            namespace_selector,
+        });
     }
     overrides
 }

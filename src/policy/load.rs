@@ -13,7 +13,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-const POLICY_API_VERSIONS: [&str; 3] = ["kyverno.io/v1", "kyverno.io/v2beta1", "portcullis.dev/v1alpha1"];
+const POLICY_API_VERSIONS: [&str; 3] = [
+    "kyverno.io/v1",
+    "kyverno.io/v2beta1",
+    "portcullis.dev/v1alpha1",
+];
 const POLICY_KINDS: [&str; 2] = ["ClusterPolicy", "Policy"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +26,11 @@ pub enum LoadErrorKind {
     Yaml,
     Invalid,
     /// A Kyverno feature Portcullis does not evaluate; refused rather than ignored.
-    Unsupported { feature: String, policy: String, rule: String },
+    Unsupported {
+        feature: String,
+        policy: String,
+        rule: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,11 +45,25 @@ impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let file = self.file.display();
         match (&self.kind, self.location) {
-            (LoadErrorKind::Unsupported { feature, policy, rule }, location) => {
+            (
+                LoadErrorKind::Unsupported {
+                    feature,
+                    policy,
+                    rule,
+                },
+                location,
+            ) => {
                 let line = location.map_or(0, |location| location.line);
-                write!(f, "unsupported: {feature} in {policy}/{rule} ({file}:{line})")
+                write!(
+                    f,
+                    "unsupported: {feature} in {policy}/{rule} ({file}:{line})"
+                )
             }
-            (_, Some(location)) => write!(f, "{file}:{}:{}: {}", location.line, location.column, self.message),
+            (_, Some(location)) => write!(
+                f,
+                "{file}:{}:{}: {}",
+                location.line, location.column, self.message
+            ),
             (_, None) => write!(f, "{file}: {}", self.message),
         }
     }
@@ -69,7 +91,11 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<PolicySet, Vec<LoadError>> {
         }
     }
     check_unique_names(&policies, &mut errors);
-    if errors.is_empty() { Ok(PolicySet { policies }) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(PolicySet { policies })
+    } else {
+        Err(errors)
+    }
 }
 
 /// Compiles every policy document of one file's text; `file` is used only in messages.
@@ -95,15 +121,28 @@ pub fn load_str(text: &str, file: &Path) -> Result<Vec<Policy>, Vec<LoadError>> 
         }
     }
     check_unique_names(&policies, &mut errors);
-    if errors.is_empty() { Ok(policies) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(policies)
+    } else {
+        Err(errors)
+    }
 }
 
 fn load_document(located: &Located<'_>) -> Result<Policy, Vec<LoadError>> {
     let value = &located.document.value;
-    let text_at = |key: &str| value.get(key).and_then(|field| field.as_str()).unwrap_or("");
+    let text_at = |key: &str| {
+        value
+            .get(key)
+            .and_then(|field| field.as_str())
+            .unwrap_or("")
+    };
     let (api_version, kind) = (text_at("apiVersion"), text_at("kind"));
     if !POLICY_KINDS.contains(&kind) {
-        let field = if value.get("kind").is_some() { "kind" } else { "" };
+        let field = if value.get("kind").is_some() {
+            "kind"
+        } else {
+            ""
+        };
         return Err(vec![located.invalid(
             &JsonPath::root().child_key(field),
             format!(
@@ -115,7 +154,10 @@ fn load_document(located: &Located<'_>) -> Result<Policy, Vec<LoadError>> {
     if !POLICY_API_VERSIONS.contains(&api_version) {
         return Err(vec![located.invalid(
             &JsonPath::root().child_key("apiVersion"),
-            format!("unsupported apiVersion {api_version:?} for {kind}; expected one of {}", POLICY_API_VERSIONS.join(", ")),
+            format!(
+                "unsupported apiVersion {api_version:?} for {kind}; expected one of {}",
+                POLICY_API_VERSIONS.join(", ")
+            ),
         )]);
     }
     let document: PolicyDocument = serde_path_to_error::deserialize(value).map_err(|error| {
@@ -127,7 +169,9 @@ fn load_document(located: &Located<'_>) -> Result<Policy, Vec<LoadError>> {
 
 /// Turns serde's path and message into a JSON path that points at the offending key itself
 /// (serde reports an unknown field at its parent) and a message naming the field.
-fn describe_deserialize_error(error: &serde_path_to_error::Error<serde_json::Error>) -> (JsonPath, String) {
+fn describe_deserialize_error(
+    error: &serde_path_to_error::Error<serde_json::Error>,
+) -> (JsonPath, String) {
     let mut path = JsonPath::root();
     for segment in error.path().iter() {
         match segment {
@@ -140,15 +184,33 @@ fn describe_deserialize_error(error: &serde_path_to_error::Error<serde_json::Err
     if let Some(field) = backticked(&inner, "unknown field `") {
         let parent = path.dotted();
         path.push_key(field);
-        let place = if parent.is_empty() { String::from("the document") } else { parent };
-        let expected = inner.split_once(", expected").map(|(_, rest)| format!(" (expected{rest})")).unwrap_or_default();
-        return (path, format!("unknown field {:?} in {place}{expected}", field));
+        let place = if parent.is_empty() {
+            String::from("the document")
+        } else {
+            parent
+        };
+        let expected = inner
+            .split_once(", expected")
+            .map(|(_, rest)| format!(" (expected{rest})"))
+            .unwrap_or_default();
+        return (
+            path,
+            format!("unknown field {:?} in {place}{expected}", field),
+        );
     }
     if let Some(field) = backticked(&inner, "missing field `") {
-        let place = if path.is_root() { String::from("the document") } else { path.dotted() };
+        let place = if path.is_root() {
+            String::from("the document")
+        } else {
+            path.dotted()
+        };
         return (path, format!("missing required field {field:?} in {place}"));
     }
-    let field = if path.is_root() { String::from("document") } else { path.dotted() };
+    let field = if path.is_root() {
+        String::from("document")
+    } else {
+        path.dotted()
+    };
     (path, format!("{field}: {inner}"))
 }
 
@@ -168,7 +230,10 @@ fn check_unique_names(policies: &[Policy], errors: &mut Vec<LoadError>) {
             let already = LoadError {
                 kind: LoadErrorKind::Invalid,
                 file: policy.origin.file.clone(),
-                location: Some(Location { line: policy.origin.line, column: 1 }),
+                location: Some(Location {
+                    line: policy.origin.line,
+                    column: 1,
+                }),
                 message: format!(
                     "duplicate policy name {:?}: already defined at {}",
                     policy.qualified_name(),
@@ -200,13 +265,20 @@ fn collect_policy_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), Loa
         .map_err(|error| io_error(path, &error))?;
     entries.sort();
     for entry in entries {
-        let hidden = entry.file_name().and_then(|name| name.to_str()).is_some_and(|name| name.starts_with('.'));
+        let hidden = entry
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| name.starts_with('.'));
         if hidden {
             continue;
         }
         if entry.is_dir() {
             collect_policy_files(&entry, files)?;
-        } else if entry.extension().and_then(|ext| ext.to_str()).is_some_and(|ext| ext == "yaml" || ext == "yml") {
+        } else if entry
+            .extension()
+            .and_then(|ext| ext.to_str())
+            .is_some_and(|ext| ext == "yaml" || ext == "yml")
+        {
             files.push(entry);
         }
     }
@@ -214,14 +286,21 @@ fn collect_policy_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), Loa
 }
 
 fn io_error(path: &Path, error: &std::io::Error) -> LoadError {
-    LoadError { kind: LoadErrorKind::Io, file: path.to_owned(), location: None, message: format!("cannot read: {error}") }
+    LoadError {
+        kind: LoadErrorKind::Io,
+        file: path.to_owned(),
+        location: None,
+        message: format!("cannot read: {error}"),
+    }
 }
 
 impl Located<'_> {
     /// The best location for a field: its key when it exists, else the nearest node above it.
     pub(super) fn locate(&self, path: &JsonPath) -> Location {
         let map = &self.document.source_map;
-        map.key(path).or_else(|| map.nearest(path)).unwrap_or(self.document.start)
+        map.key(path)
+            .or_else(|| map.nearest(path))
+            .unwrap_or(self.document.start)
     }
 
     pub(super) fn invalid(&self, path: &JsonPath, message: String) -> LoadError {
@@ -233,9 +312,19 @@ impl Located<'_> {
         }
     }
 
-    pub(super) fn unsupported(&self, path: &JsonPath, feature: &str, policy: &str, rule: &str) -> LoadError {
+    pub(super) fn unsupported(
+        &self,
+        path: &JsonPath,
+        feature: &str,
+        policy: &str,
+        rule: &str,
+    ) -> LoadError {
         LoadError {
-            kind: LoadErrorKind::Unsupported { feature: feature.to_owned(), policy: policy.to_owned(), rule: rule.to_owned() },
+            kind: LoadErrorKind::Unsupported {
+                feature: feature.to_owned(),
+                policy: policy.to_owned(),
+                rule: rule.to_owned(),
+            },
             file: self.file.to_owned(),
             location: Some(self.locate(path)),
             message: format!("{feature} is not supported"),

@@ -4,7 +4,9 @@
 //! not a well-formed review gets a 400 with a JSON error body naming what is wrong, and never a
 //! panic. Evaluation errors follow the policies' failure policy, as in Kyverno.
 
-use super::review::{API_VERSIONS, AdmissionResponse, AdmissionReviewIn, AdmissionReviewOut, ResponseStatus};
+use super::review::{
+    API_VERSIONS, AdmissionResponse, AdmissionReviewIn, AdmissionReviewOut, ResponseStatus,
+};
 use super::state::AppState;
 use crate::eval::admission::{self, ResourceName};
 use crate::eval::{self, Report, Request};
@@ -36,7 +38,10 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
         .route(
             "/metrics",
             get(|State(state): State<Arc<AppState>>| async move {
-                ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.encode())
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    state.metrics.encode(),
+                )
             }),
         )
         .with_state(state)
@@ -52,31 +57,54 @@ pub struct BadReview {
 
 impl BadReview {
     fn new(reason: &'static str, message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, reason, message: message.into() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            reason,
+            message: message.into(),
+        }
     }
 }
 
-async fn validate(State(state): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn validate(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let started = Instant::now();
     let _in_flight = InFlight::enter(&state);
     let outcome = match body {
         Ok(body) => answer(&state, &body),
         Err(rejection) => Err(BadReview {
             status: rejection.status(),
-            reason: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "unreadable_body" },
+            reason: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "unreadable_body"
+            },
             message: rejection.body_text(),
         }),
     };
     match outcome {
         Ok(body) => {
-            state.metrics.admission_review_duration.observe(started.elapsed().as_secs_f64());
+            state
+                .metrics
+                .admission_review_duration
+                .observe(started.elapsed().as_secs_f64());
             ([(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
         Err(bad) => {
-            state.metrics.admission_request_errors.with_label_values(&[bad.reason]).inc();
+            state
+                .metrics
+                .admission_request_errors
+                .with_label_values(&[bad.reason])
+                .inc();
             tracing::warn!(reason = bad.reason, status = bad.status.as_u16(), error = %bad.message, "refused admission request");
             let body = json!({"error": bad.message, "reason": bad.reason}).to_string();
-            (bad.status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+            (
+                bad.status,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response()
         }
     }
 }
@@ -99,8 +127,12 @@ impl Drop for InFlight<'_> {
 /// Judges one serialized review and serializes the answer.
 pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
     let started = Instant::now();
-    let review: AdmissionReviewIn = serde_json::from_slice(body)
-        .map_err(|error| BadReview::new("malformed_json", format!("request body is not a valid AdmissionReview: {error}")))?;
+    let review: AdmissionReviewIn = serde_json::from_slice(body).map_err(|error| {
+        BadReview::new(
+            "malformed_json",
+            format!("request body is not a valid AdmissionReview: {error}"),
+        )
+    })?;
     if !API_VERSIONS.contains(&review.api_version.as_str()) || review.kind != "AdmissionReview" {
         return Err(BadReview::new(
             "wrong_type",
@@ -110,30 +142,70 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
             ),
         ));
     }
-    let request = review.request.ok_or_else(|| BadReview::new("missing_request", "AdmissionReview has no request"))?;
+    let request = review
+        .request
+        .ok_or_else(|| BadReview::new("missing_request", "AdmissionReview has no request"))?;
     if request.uid.is_empty() {
-        return Err(BadReview::new("missing_uid", "AdmissionReview request has no uid"));
+        return Err(BadReview::new(
+            "missing_uid",
+            "AdmissionReview request has no uid",
+        ));
     }
     let operation = Operation::parse(&request.operation).ok_or_else(|| {
-        BadReview::new("bad_operation", format!("request {}: unknown operation {:?}", request.uid, request.operation))
+        BadReview::new(
+            "bad_operation",
+            format!(
+                "request {}: unknown operation {:?}",
+                request.uid, request.operation
+            ),
+        )
     })?;
     let kind = request
         .kind
         .as_ref()
         .filter(|kind| !kind.kind.is_empty() && !kind.version.is_empty())
-        .ok_or_else(|| BadReview::new("missing_kind", format!("request {}: request.kind needs a version and a kind", request.uid)))?;
-    let judged = if operation == Operation::Delete { &request.old_object } else { &request.object };
-    for (field, value) in [("object", &request.object), ("oldObject", &request.old_object)] {
+        .ok_or_else(|| {
+            BadReview::new(
+                "missing_kind",
+                format!(
+                    "request {}: request.kind needs a version and a kind",
+                    request.uid
+                ),
+            )
+        })?;
+    let judged = if operation == Operation::Delete {
+        &request.old_object
+    } else {
+        &request.object
+    };
+    for (field, value) in [
+        ("object", &request.object),
+        ("oldObject", &request.old_object),
+    ] {
         if !matches!(value, Value::Object(_) | Value::Null) {
-            return Err(BadReview::new("bad_object", format!("request {}: {field} must be an object", request.uid)));
+            return Err(BadReview::new(
+                "bad_object",
+                format!("request {}: {field} must be an object", request.uid),
+            ));
         }
     }
     if !judged.is_object() && operation != Operation::Connect {
-        let field = if operation == Operation::Delete { "oldObject" } else { "object" };
-        return Err(BadReview::new("bad_object", format!("request {}: {operation} needs an {field}", request.uid)));
+        let field = if operation == Operation::Delete {
+            "oldObject"
+        } else {
+            "object"
+        };
+        return Err(BadReview::new(
+            "bad_object",
+            format!("request {}: {operation} needs an {field}", request.uid),
+        ));
     }
 
-    let gvk = Gvk { group: kind.group.clone(), version: kind.version.clone(), kind: kind.kind.clone() };
+    let gvk = Gvk {
+        group: kind.group.clone(),
+        version: kind.version.clone(),
+        kind: kind.kind.clone(),
+    };
     let user = request.user_info.as_ref().map(|info| UserInfo {
         username: info.username.clone(),
         groups: info.groups.clone(),
@@ -165,17 +237,35 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
         state
             .metrics
             .policy_results
-            .with_label_values(&[&result.policy.name, &result.rule.name, result.outcome.status().as_str(), result.action.as_str()])
+            .with_label_values(&[
+                &result.policy.name,
+                &result.rule.name,
+                result.outcome.status().as_str(),
+                result.action.as_str(),
+            ])
             .inc();
     }
     let name = match request.name.as_str() {
-        "" => judged.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""),
+        "" => judged
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
         name => name,
     };
-    let decision =
-        admission::decide(&report, ResourceName { kind: &gvk.kind, namespace: &request.namespace, name });
+    let decision = admission::decide(
+        &report,
+        ResourceName {
+            kind: &gvk.kind,
+            namespace: &request.namespace,
+            name,
+        },
+    );
     let allowed = if decision.allowed { "true" } else { "false" };
-    state.metrics.admission_requests.with_label_values(&[operation.as_str(), &gvk.kind, allowed]).inc();
+    state
+        .metrics
+        .admission_requests
+        .with_label_values(&[operation.as_str(), &gvk.kind, allowed])
+        .inc();
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     if decision.allowed {
         tracing::debug!(uid = %request.uid, kind = %gvk.kind, namespace = %request.namespace, name, operation = %operation, allowed = true, latency_us, "admission review");
@@ -188,13 +278,20 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
         response: AdmissionResponse {
             uid: &request.uid,
             allowed: decision.allowed,
-            status: decision.message.map(|message| ResponseStatus { status: "Failure", code: 403, message }),
+            status: decision.message.map(|message| ResponseStatus {
+                status: "Failure",
+                code: 403,
+                message,
+            }),
             warnings: decision.warnings,
         },
     };
     serde_json::to_vec(&response).map_err(|error| BadReview {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         reason: "internal",
-        message: format!("request {}: cannot encode the response: {error}", request.uid),
+        message: format!(
+            "request {}: cannot encode the response: {error}",
+            request.uid
+        ),
     })
 }

@@ -4,8 +4,8 @@
 use crate::metrics::Metrics;
 use crate::policy::{self, PolicySet};
 use crate::reload::{self, ReloadError, WatchOptions};
-use std::path::PathBuf;
 use arc_swap::ArcSwap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub struct AppState {
@@ -15,7 +15,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(policies: PolicySet, metrics: Metrics) -> Arc<Self> {
-        let state = Arc::new(Self { policies: ArcSwap::from_pointee(PolicySet::default()), metrics });
+        let state = Arc::new(Self {
+            policies: ArcSwap::from_pointee(PolicySet::default()),
+            metrics,
+        });
         state.replace_policies(policies);
         state
     }
@@ -26,8 +29,12 @@ impl AppState {
 
     /// Installs a complete, already compiled set; requests in flight keep the set they started with.
     pub fn replace_policies(&self, policies: PolicySet) {
-        self.metrics.policies_loaded.set(i64::try_from(policies.policies.len()).unwrap_or(i64::MAX));
-        self.metrics.policy_rules_loaded.set(i64::try_from(policies.rule_count()).unwrap_or(i64::MAX));
+        self.metrics
+            .policies_loaded
+            .set(i64::try_from(policies.policies.len()).unwrap_or(i64::MAX));
+        self.metrics
+            .policy_rules_loaded
+            .set(i64::try_from(policies.rule_count()).unwrap_or(i64::MAX));
         self.policies.store(Arc::new(policies));
     }
 }
@@ -47,18 +54,34 @@ pub fn spawn_policy_reloader(
             let loaded = tokio::task::spawn_blocking(move || policy::load_paths(&paths)).await;
             match loaded {
                 Ok(Ok(set)) => {
-                    tracing::info!(policies = set.policies.len(), rules = set.rule_count(), "policies reloaded");
+                    tracing::info!(
+                        policies = set.policies.len(),
+                        rules = set.rule_count(),
+                        "policies reloaded"
+                    );
                     state.replace_policies(set);
-                    state.metrics.policy_reloads.with_label_values(&["success"]).inc();
+                    state
+                        .metrics
+                        .policy_reloads
+                        .with_label_values(&["success"])
+                        .inc();
                 }
                 Ok(Err(errors)) => {
-                    state.metrics.policy_reloads.with_label_values(&["error"]).inc();
+                    state
+                        .metrics
+                        .policy_reloads
+                        .with_label_values(&["error"])
+                        .inc();
                     for error in &errors {
                         tracing::error!(error = %error, "policy reload refused; keeping the running policies");
                     }
                 }
                 Err(error) => {
-                    state.metrics.policy_reloads.with_label_values(&["error"]).inc();
+                    state
+                        .metrics
+                        .policy_reloads
+                        .with_label_values(&["error"])
+                        .inc();
                     tracing::error!(error = %error, "policy reload task failed; keeping the running policies");
                 }
             }

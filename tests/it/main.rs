@@ -1,1 +1,2 @@
 //! The one integration-test binary, so the suite links once.
+mod transport;

@@ -101,9 +101,11 @@ impl SourceMap {
     }
 
     fn children(&self, parent: usize) -> impl Iterator<Item = usize> + '_ {
-        let end = self.nodes[parent].end;
-        std::iter::successors(Some(parent + 1), move |&i| Some(self.nodes[i].end))
-            .take_while(move |&i| i < end)
+        let end = self.nodes[parent].end.min(self.nodes.len());
+        std::iter::successors(Some(parent + 1), move |&i| {
+            self.nodes.get(i).map(|node| node.end)
+        })
+        .take_while(move |&i| i < end)
     }
 
     /// The node at `path` if it exists, and the deepest node found on the way.
@@ -317,6 +319,13 @@ impl Builder {
 
     /// Appends the node for a value about to be delivered to the innermost collection.
     fn push_node(&mut self, kind: NodeKind, value: Location) -> usize {
+        let index = self.source_map.nodes.len();
+        // An open collection extends to the end of the array until it closes.
+        let end = if kind == NodeKind::Scalar {
+            index + 1
+        } else {
+            usize::MAX
+        };
         let (segment, kind, key) = match self.frames.last() {
             None => (0, kind, None),
             Some(frame) => match &frame.collection {
@@ -332,9 +341,8 @@ impl Builder {
                 Collection::Mapping { pending: None, .. } => (0, kind, None),
             },
         };
-        let index = self.source_map.nodes.len();
         self.source_map.nodes.push(Node {
-            end: index + 1,
+            end,
             segment,
             kind,
             value,

@@ -251,6 +251,8 @@ fn is_timestamp(text: &str) -> bool {
     }
 }
 
+const I64_MIN: f64 = i64::MIN as f64;
+
 /// The JSON value `encoding/json` writes for a resolved scalar. Go prints integral floats
 /// without a fraction (`1e3` becomes `1000`), so such floats become JSON integers here too.
 pub(super) fn to_json(resolved: Resolved, text: String) -> Result<Value, String> {
@@ -264,15 +266,10 @@ pub(super) fn to_json(resolved: Resolved, text: String) -> Result<Value, String>
                 "unsupported value `{text}`: JSON has no infinity or NaN"
             ));
         }
-        Resolved::Float(f)
-            if f.fract() == 0.0
-                && (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&f) =>
-        {
+        Resolved::Float(f) if f.fract() == 0.0 && (I64_MIN..-I64_MIN).contains(&f) => {
             Value::from(f as i64)
         }
-        Resolved::Float(f)
-            if f.fract() == 0.0 && (0.0..1.844_674_407_370_955_2e19).contains(&f) =>
-        {
+        Resolved::Float(f) if f.fract() == 0.0 && (0.0..-2.0 * I64_MIN).contains(&f) => {
             Value::from(f as u64)
         }
         Resolved::Float(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),

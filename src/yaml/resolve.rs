@@ -8,6 +8,7 @@
 //! `strconv` number syntax (Go 1.13+: `0x`, `0o`, `0b` prefixes and leading-zero octal).
 
 use serde_json::{Number, Value};
+use std::borrow::Cow;
 
 /// The type go-yaml v2 assigns to a scalar; the text stays with the caller so that strings,
 /// timestamps and keys can reuse it without copying.
@@ -99,7 +100,10 @@ fn implicit(text: &str, timestamps: bool) -> Resolved {
             if timestamps && is_timestamp(text) {
                 return Resolved::Timestamp;
             }
-            let digits = text.replace('_', "");
+            let digits = match text.contains('_') {
+                true => Cow::Owned(text.replace('_', "")),
+                false => Cow::Borrowed(text),
+            };
             if let Some(number) = go_parse_int(&digits) {
                 return number;
             }
@@ -135,12 +139,15 @@ fn go_parse_int(text: &str) -> Option<Resolved> {
         Some(b'+') => (false, true, &text[1..]),
         _ => (false, false, text),
     };
-    let lower = rest.get(..2).map(str::to_ascii_lowercase);
-    let (radix, digits) = match lower.as_deref() {
-        Some("0x") => (16, &rest[2..]),
-        Some("0o") => (8, &rest[2..]),
-        Some("0b") => (2, &rest[2..]),
-        _ if rest.len() > 1 && rest.starts_with('0') => (8, &rest[1..]),
+    let prefix = rest
+        .as_bytes()
+        .get(..2)
+        .map(|p| [p[0], p[1].to_ascii_lowercase()]);
+    let (radix, digits) = match prefix {
+        Some([b'0', b'x']) => (16, &rest[2..]),
+        Some([b'0', b'o']) => (8, &rest[2..]),
+        Some([b'0', b'b']) => (2, &rest[2..]),
+        Some([b'0', _]) => (8, &rest[1..]),
         _ => (10, rest),
     };
     // `from_str_radix` would accept a second sign; Go does not.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::json_path::JsonPath;
 use serde_json::json;
 
 fn one(text: &str) -> Document {

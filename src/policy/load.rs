@@ -7,7 +7,7 @@
 use super::compile::{self, Located};
 use super::spec::PolicyDocument;
 use super::{Policy, PolicySet};
-use crate::json_path::JsonPath;
+use crate::json_path::{JsonPath, Segment};
 use crate::yaml::{self, Location};
 use std::collections::HashMap;
 use std::fmt;
@@ -182,8 +182,11 @@ fn describe_deserialize_error(
     }
     let inner = error.inner().to_string();
     if let Some(field) = backticked(&inner, "unknown field `") {
-        let parent = path.dotted();
-        path.push_key(field);
+        // serde_path_to_error's path already ends with the unknown key.
+        if !matches!(path.segments().last(), Some(Segment::Key(key)) if key == field) {
+            path.push_key(field);
+        }
+        let parent = path.parent().dotted();
         let place = if parent.is_empty() {
             String::from("the document")
         } else {
@@ -193,10 +196,7 @@ fn describe_deserialize_error(
             .split_once(", expected")
             .map(|(_, rest)| format!(" (expected{rest})"))
             .unwrap_or_default();
-        return (
-            path,
-            format!("unknown field {:?} in {place}{expected}", field),
-        );
+        return (path, format!("unknown field {field:?} in {place}{expected}"));
     }
     if let Some(field) = backticked(&inner, "missing field `") {
         let place = if path.is_root() {

@@ -11,6 +11,7 @@ use super::state::AppState;
 use crate::eval::admission::{self, ResourceName};
 use crate::eval::{self, Report, Request};
 use crate::matching::{Gvk, Operation, UserInfo};
+use crate::server::{self, Readiness};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -30,6 +31,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/validate", post(validate))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
+}
+
+/// The two applications `serve` runs: the webhook (with health checks) for the TLS listener,
+/// and metrics with health checks for the plain one.
+pub fn routers(state: Arc<AppState>, readiness: Readiness) -> (Router, Router) {
+    let tls = router(state.clone()).merge(server::health_routes(readiness.clone()));
+    let plain = metrics_router(state).merge(server::health_routes(readiness));
+    (tls, plain)
 }
 
 /// The plain-HTTP side: `GET /metrics` in Prometheus text format.

@@ -1,2 +1,8 @@
 //! The one integration-test binary, so the suite links once.
+
+mod check_cli;
+mod fixtures;
+mod policy_load;
+mod serve_tls;
 mod transport;
+mod webhook;

@@ -2,7 +2,7 @@
 //! name, certificate rotation in the Kubernetes Secret layout while a client keeps posting,
 //! mutual TLS, the graceful-shutdown sequence, and timeouts for clients that say nothing.
 
-mod support;
+pub mod support;
 
 use std::os::unix::fs::symlink;
 use std::path::Path;

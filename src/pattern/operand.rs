@@ -166,7 +166,9 @@ pub fn format_v_float(value: f64) -> String {
 
 /// Go's `int64(f)` on amd64: out-of-range values become `math.MinInt64`.
 fn go_f64_to_i64(f: f64) -> i64 {
-    if f.is_nan() || f >= 9.223_372_036_854_775_807e18 || f < -9.223_372_036_854_775_808e18 {
+    // -2⁶³ and 2⁶³ are exact in f64.
+    const LOW: f64 = -9_223_372_036_854_775_808.0;
+    if f.is_nan() || !(LOW..-LOW).contains(&f) {
         i64::MIN
     } else {
         f as i64

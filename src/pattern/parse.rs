@@ -254,7 +254,8 @@ mod tests {
 
     #[test]
     fn range_shapes() {
-        let cases: &[(&str, &str, Option<(&str, &str)>)] = &[
+        type Case<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+        let cases: &[Case] = &[
             ("0-2", "-", Some(("0", "2"))),
             ("-10--8", "-", Some(("-10", "-8"))),
             ("-10-+8", "-", Some(("-10", "+8"))),

@@ -368,3 +368,273 @@ fn pattern_is_shareable() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Pattern>();
 }
+
+/// Kyverno's `TestConditionalAnchorWithMultiplePatterns` and `Test_global_anchor`: its harness
+/// asserts only the pass and skip rows; rows it labels "fail" are checked here as "not pass".
+#[test]
+fn kyverno_anchor_cases() {
+    let containers = json!({"spec": {"containers": [{"name": "*", "(image)": "*:latest | !*:*", "imagePullPolicy": "!Always"}]}});
+    let global = json!({"spec": {"containers": [{"name": "*", "<(image)": "*:latest", "imagePullPolicy": "!Always"}]}});
+    let env = json!({"spec": {"containers": [{"name": "*", "env": [{"<(name)": "foo", "<(value)": "bar"}], "imagePullPolicy": "!Always"}]}});
+    let secrets = json!({"spec": {"containers": [{"name": "*", "<(image)": "nginx"}], "imagePullSecrets": [{"name": "my-registry-secret"}]}});
+    let docker = json!({"metadata": {"labels": {"allow-docker": "true"}}, "(spec)": {"(volumes)": [{"(hostPath)": {"path": "/var/run/docker.sock"}}]}});
+    let istio = json!({"spec": {"=(initContainers)": [{"(name)": "!istio-init", "=(securityContext)": {"=(runAsUser)": ">0"}}], "=(containers)": [{"=(securityContext)": {"=(runAsUser)": ">0"}}]}});
+    let volumes = json!({"spec": {"=(volumes)": [{"(name)": "!credential-socket&!istio-data&!istio-envoy&!workload-certs&!workload-socket", "=(emptyDir)": {"sizeLimit": "?*"}}]}});
+    let cache_volume = json!({"spec": {"=(volumes)": [{"(name)": "!cache-volume", "=(emptyDir)": {"sizeLimit": "?*"}}]}});
+    let c = |name: &str, image: &str, policy: &str| json!({"name": name, "image": image, "imagePullPolicy": policy});
+    let pod = |containers: Vec<Value>| json!({"spec": {"containers": containers}});
+    #[derive(Debug, PartialEq)]
+    enum Status {
+        Pass,
+        Skip,
+        NotPass,
+    }
+    let table: Vec<(&str, &Value, Value, Status)> = vec![
+        (
+            "test-14",
+            &containers,
+            pod(vec![
+                c("busybox", "busybox:1.28", "Always"),
+                c("nginx", "nginx:latest", "Always"),
+            ]),
+            Status::NotPass,
+        ),
+        (
+            "test-15",
+            &containers,
+            pod(vec![
+                c("busybox", "busybox:1.28", "Always"),
+                c("nginx", "nginx:1.2.3", "Always"),
+            ]),
+            Status::Skip,
+        ),
+        (
+            "test-16",
+            &containers,
+            pod(vec![
+                c("busybox", "busybox:1.28", "Always"),
+                c("nginx", "nginx", "Never"),
+            ]),
+            Status::Pass,
+        ),
+        (
+            "test-17",
+            &containers,
+            pod(vec![
+                c("busybox", "busybox:1.28", "Always"),
+                c("nginx", "nginx:latest", "Never"),
+            ]),
+            Status::Pass,
+        ),
+        (
+            "test-18",
+            &containers,
+            pod(vec![
+                c("busybox", "busybox:1.28", "Always"),
+                c("nginx", "nginx:1.2.3", "Never"),
+            ]),
+            Status::Skip,
+        ),
+        (
+            "test-19",
+            &containers,
+            pod(vec![
+                c("busybox", "busybox", "Always"),
+                c("nginx", "nginx", "Always"),
+            ]),
+            Status::NotPass,
+        ),
+        (
+            "test-20",
+            &containers,
+            pod(vec![
+                c("busybox", "busybox:latest", "Always"),
+                c("nginx", "nginx:latest", "Always"),
+            ]),
+            Status::NotPass,
+        ),
+        (
+            "test-21",
+            &containers,
+            pod(vec![
+                c("busybox", "busybox:1.2.3", "Always"),
+                c("nginx", "nginx:latest", "IfNotPresent"),
+            ]),
+            Status::Pass,
+        ),
+        (
+            "test-23",
+            &global,
+            pod(vec![c("nginx", "nginx", "Always")]),
+            Status::Skip,
+        ),
+        (
+            "test-24",
+            &global,
+            pod(vec![c("nginx", "nginx:latest", "Always")]),
+            Status::NotPass,
+        ),
+        (
+            "test-28",
+            &env,
+            json!({"spec": {"containers": [{"name": "nginx", "image": "nginx", "env": [{"name": "foo", "value": "bar"}], "imagePullPolicy": "IfNotpresent"}]}}),
+            Status::Pass,
+        ),
+        (
+            "test-29",
+            &env,
+            json!({"spec": {"containers": [{"name": "nginx", "image": "nginx", "env": [{"name": "foo", "value": "bar"}], "imagePullPolicy": "Always"}]}}),
+            Status::NotPass,
+        ),
+        (
+            "test-34",
+            &secrets,
+            json!({"spec": {"containers": [{"name": "nginx", "image": "nginx"}], "imagePullSecrets": [{"name": "cred"}]}}),
+            Status::NotPass,
+        ),
+        (
+            "test-36",
+            &secrets,
+            json!({"spec": {"containers": [{"name": "nginx", "image": "nginx"}], "imagePullSecrets": [{"name": "my-registry-secret"}]}}),
+            Status::Pass,
+        ),
+        (
+            "test-37",
+            &docker,
+            json!({"metadata": {"labels": {"run": "nginx"}, "name": "nginx"}, "spec": {"containers": [{"image": "nginx", "name": "nginx"}]}}),
+            Status::Skip,
+        ),
+        (
+            "test-38",
+            &docker,
+            json!({"metadata": {"labels": {"run": "nginx"}, "name": "nginx"}, "spec": {"containers": [{"image": "nginx", "name": "nginx"}], "volumes": [{"hostPath": {"path": "/var/run/docker.sock"}}]}}),
+            Status::NotPass,
+        ),
+        (
+            "test-39",
+            &docker,
+            json!({"metadata": {"labels": {"run": "nginx"}, "name": "nginx"}, "spec": {"containers": [{"image": "nginx", "name": "nginx"}], "volumes": [{"hostPath": {"path": "/randome/value"}}]}}),
+            Status::Skip,
+        ),
+        (
+            "test-40",
+            &docker,
+            json!({"metadata": {"labels": {"run": "nginx", "allow-docker": "true"}, "name": "nginx"}, "spec": {"containers": [{"image": "nginx", "name": "nginx"}], "volumes": [{"hostPath": {"path": "/var/run/docker.sock"}}]}}),
+            Status::Pass,
+        ),
+        (
+            "test-41",
+            &docker,
+            json!({"metadata": {"labels": {"run": "nginx", "allow-docker": "false"}, "name": "nginx"}, "spec": {"containers": [{"image": "nginx", "name": "nginx"}], "volumes": [{"hostPath": {"path": "/var/run/docker.sock"}}]}}),
+            Status::NotPass,
+        ),
+        (
+            "test-43",
+            &cache_volume,
+            json!({"spec": {"volumes": [{"name": "cache-volume", "emptyDir": {}}]}}),
+            Status::Skip,
+        ),
+        (
+            "test-44",
+            &istio,
+            json!({"spec": {"initContainers": [{"name": "nginx", "securityContext": {"runAsUser": 1000}}], "containers": [{"name": "nginx", "image": "nginx"}]}}),
+            Status::Pass,
+        ),
+        (
+            "test-45",
+            &istio,
+            json!({"spec": {"initContainers": [{"name": "nginx", "securityContext": {"runAsUser": 0}}], "containers": [{"name": "nginx", "image": "nginx"}]}}),
+            Status::NotPass,
+        ),
+        (
+            "test-46",
+            &istio,
+            json!({"spec": {"initContainers": [{"name": "istio-init", "securityContext": {"runAsUser": 0}}], "containers": [{"securityContext": {"runAsUser": 1000}}]}}),
+            Status::Pass,
+        ),
+        (
+            "test-47",
+            &istio,
+            json!({"spec": {"initContainers": [{"name": "istio-init", "securityContext": {"runAsUser": 1000}}], "containers": [{"securityContext": {"runAsUser": 0}}]}}),
+            Status::NotPass,
+        ),
+        (
+            "test-48",
+            &istio,
+            json!({"spec": {"containers": [{"securityContext": {"runAsUser": 1000}}]}}),
+            Status::Pass,
+        ),
+        (
+            "test-49",
+            &istio,
+            json!({"spec": {"containers": [{"securityContext": {"runAsUser": 0}}]}}),
+            Status::NotPass,
+        ),
+        (
+            "test-50",
+            &istio,
+            json!({"spec": {"initContainers": [{"name": "istio-init", "securityContext": {"runAsUser": 0}}], "containers": [{"name": "nginx", "image": "nginx"}]}}),
+            Status::Pass,
+        ),
+        (
+            "test-51",
+            &volumes,
+            json!({"spec": {"volumes": [{"name": "credential-socket", "emptyDir": {"sizeLimit": "1Gi"}}]}}),
+            Status::Skip,
+        ),
+        (
+            "test-52",
+            &volumes,
+            json!({"spec": {"volumes": [{"name": "cache-volume", "emptyDir": {"sizeLimit": "1Gi"}}]}}),
+            Status::Pass,
+        ),
+        (
+            "test-53",
+            &volumes,
+            json!({"spec": {"volumes": [{"name": "cache-volume"}]}}),
+            Status::Pass,
+        ),
+        (
+            "test-54",
+            &volumes,
+            json!({"spec": {"volumes": [{"name": "cache-volume", "emptyDir": {}}]}}),
+            Status::NotPass,
+        ),
+        (
+            "check_global_anchor_skip",
+            &global,
+            pod(vec![c("nginx", "nginx:v1", "Always")]),
+            Status::Skip,
+        ),
+        (
+            "check_global_anchor_fail",
+            &global,
+            pod(vec![c("nginx", "nginx:latest", "Always")]),
+            Status::NotPass,
+        ),
+        (
+            "check_global_anchor_pass",
+            &global,
+            pod(vec![c("nginx", "nginx:latest", "IfNotPresent")]),
+            Status::Pass,
+        ),
+        (
+            "check_global_anchor_mixed",
+            &global,
+            pod(vec![
+                c("nginx", "nginx:latest", "IfNotPresent"),
+                c("nginx", "nginx:v2", "IfNotPresent"),
+            ]),
+            Status::Pass,
+        ),
+    ];
+    for (name, pattern, resource, want) in table {
+        let got = outcome(pattern, &resource, NumberMode::Exact);
+        let status = match got {
+            PatternOutcome::Pass => Status::Pass,
+            PatternOutcome::Skip { .. } => Status::Skip,
+            _ => Status::NotPass,
+        };
+        assert_eq!(status, want, "{name}: {got:?}");
+    }
+}

@@ -54,7 +54,7 @@ pub fn format_v_float(value: f64) -> String {
     if negative {
         out.push('-');
     }
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         push_mantissa(&mut out, &digits);
         push_exponent(&mut out, 'e', exp);
         return out;

@@ -1,10 +1,23 @@
 //! Kyverno `validate.pattern` language, compiled once into a typed tree.
+//!
+//! [`Pattern::compile`] checks a pattern the way Kyverno's policy validation does and turns it
+//! into an immutable tree (`tree.rs`) of maps with pre-sorted keys, arrays and pre-parsed scalar
+//! patterns (`parse.rs`, `operand.rs`). [`Pattern::evaluate`] runs Kyverno's structural algorithm
+//! (`validate.rs`) against one resource and maps the result to pass / fail / skip / error exactly
+//! as Kyverno's `MatchPattern` does, quirks included. Rule-level messages and `anyPattern`
+//! combination belong to the caller.
 
+mod operand;
+mod parse;
+mod tree;
+mod validate;
 pub mod wildcard;
 
 use crate::json_path::JsonPath;
 use serde_json::Value;
 use std::fmt;
+use tree::{Compiler, Node};
+use validate::{Evaluation, Kind};
 
 /// How numbers written in the pattern are typed. Kyverno keeps integers in `pattern` but
 /// re-decodes `anyPattern` through Go's JSON decoder, turning every number into a float.
@@ -15,9 +28,12 @@ pub enum NumberMode {
     Float,
 }
 
+/// A compiled pattern; immutable, so one instance serves any number of concurrent evaluations.
 #[derive(Debug, Clone)]
 pub struct Pattern {
-    source: Value,
+    root: Node,
+    /// How many `labels`/`annotations` maps the metadata wildcard rewrite may touch.
+    tags: usize,
 }
 
 /// The outcome of one pattern against one resource, before the rule wraps it in a message.
@@ -49,17 +65,53 @@ impl Pattern {
         Self::compile_with(value, NumberMode::Exact)
     }
 
+    /// Rejects what Kyverno's policy validation rejects: the mutate-only `+(key)` anchor and
+    /// existence anchors `^(key)` whose value is not a non-empty list.
     pub fn compile_with(value: &Value, mode: NumberMode) -> Result<Self, PatternError> {
-        let _ = mode;
+        let mut compiler = Compiler::new(mode);
+        let root = compiler.compile(value, &mut JsonPath::root())?;
         Ok(Self {
-            source: value.clone(),
+            root,
+            tags: compiler.tags,
         })
     }
 
     pub fn evaluate(&self, resource: &Value) -> PatternOutcome {
-        let _ = (resource, &self.source);
-        PatternOutcome::Error {
-            message: "pattern engine not built yet".into(),
+        let mut evaluation = Evaluation::new(self.tags);
+        let Err(failure) = evaluation.check(resource, &self.root, &mut JsonPath::root()) else {
+            return PatternOutcome::Pass;
+        };
+        if failure.is_skip() {
+            return PatternOutcome::Skip {
+                message: failure.message,
+            };
+        }
+        if failure.kind == Kind::Negation
+            && let Some(path) = failure.path
+        {
+            return PatternOutcome::Fail {
+                path,
+                message: failure.message,
+            };
+        }
+        // A failure while some conditional/existence anchor key never appeared in the resource
+        // is reported by Kyverno as an execution error without a path.
+        if evaluation.anchor_keys_missing() {
+            return PatternOutcome::Error {
+                message: failure.message,
+            };
+        }
+        match failure.path {
+            Some(path) => PatternOutcome::Fail {
+                path,
+                message: failure.message,
+            },
+            None => PatternOutcome::Error {
+                message: failure.message,
+            },
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -196,7 +196,10 @@ fn describe_deserialize_error(
             .split_once(", expected")
             .map(|(_, rest)| format!(" (expected{rest})"))
             .unwrap_or_default();
-        return (path, format!("unknown field {field:?} in {place}{expected}"));
+        return (
+            path,
+            format!("unknown field {field:?} in {place}{expected}"),
+        );
     }
     if let Some(field) = backticked(&inner, "missing field `") {
         let place = if path.is_root() {

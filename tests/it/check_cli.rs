@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 fn check(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .arg("check")
-        .args(["--policies", repo_path("policies").to_str().expect("utf-8 path")])
+        .args([
+            "--policies",
+            repo_path("policies").to_str().expect("utf-8 path"),
+        ])
         .args(args)
         .current_dir(repo_path(""))
         .output()
@@ -21,7 +24,10 @@ fn stdout(output: &Output) -> String {
 fn pinned_pod_passes_with_exit_0() {
     let output = check(&["tests/fixtures/manifests/pod-pinned.yaml"]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    assert_eq!(stdout(&output), "1 resources in 1 files: pass 3, fail 0, warn 0, error 0, skip 0\n");
+    assert_eq!(
+        stdout(&output),
+        "1 resources in 1 files: pass 3, fail 0, warn 0, error 0, skip 0\n"
+    );
 }
 
 #[test]
@@ -33,7 +39,10 @@ fn latest_pod_fails_with_exit_1_naming_file_line_and_resource() {
         text.contains("tests/fixtures/manifests/pod-latest.yaml:10:12: fail (enforce) Pod shop/web: require-image-digest/require-digest: validation error: Images must use a digest or SHA-based tag, not :latest. rule require-digest failed at path /spec/containers/0/image/"),
         "{text}"
     );
-    assert!(text.ends_with("1 resources in 1 files: pass 1, fail 2, warn 0, error 0, skip 0\n"), "{text}");
+    assert!(
+        text.ends_with("1 resources in 1 files: pass 1, fail 2, warn 0, error 0, skip 0\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -45,7 +54,10 @@ fn deployment_with_latest_sidecar_fails_through_autogen() {
         text.contains("deployment-latest.yaml:26:16: fail (enforce) Deployment shop/api: require-image-digest/autogen-require-digest:"),
         "{text}"
     );
-    assert!(text.contains("/spec/template/spec/containers/1/image/"), "{text}");
+    assert!(
+        text.contains("/spec/template/spec/containers/1/image/"),
+        "{text}"
+    );
     assert!(text.contains("2 resources in 1 files"), "{text}");
 }
 
@@ -64,16 +76,27 @@ fn untagged_init_container_behind_a_registry_port_fails() {
 fn directories_and_stdin_are_read() {
     let output = check(&["tests/fixtures/manifests"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).contains("5 resources in 4 files"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("5 resources in 4 files"),
+        "{}",
+        stdout(&output)
+    );
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["check", "--policies", repo_path("policies").to_str().expect("utf-8"), "-"])
+        .args([
+            "check",
+            "--policies",
+            repo_path("policies").to_str().expect("utf-8"),
+            "-",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    let manifest = std::fs::read(repo_path("tests/fixtures/manifests/pod-pinned.yaml")).expect("fixture");
-    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), &manifest).expect("write stdin");
+    let manifest =
+        std::fs::read(repo_path("tests/fixtures/manifests/pod-pinned.yaml")).expect("fixture");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), &manifest)
+        .expect("write stdin");
     drop(child.stdin.take());
     let output = child.wait_with_output().expect("wait");
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
@@ -86,16 +109,28 @@ fn unreadable_input_and_bad_policies_exit_2() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("does-not-exist.yaml: cannot read"));
 
     let invalid_yaml = tempfile::NamedTempFile::new().expect("temp file");
-    std::fs::write(invalid_yaml.path(), "apiVersion: v1\nkind: Pod\nmetadata: [unclosed\n").expect("write");
+    std::fs::write(
+        invalid_yaml.path(),
+        "apiVersion: v1\nkind: Pod\nmetadata: [unclosed\n",
+    )
+    .expect("write");
     let output = check(&[invalid_yaml.path().to_str().expect("utf-8")]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("invalid YAML"));
 
     let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["check", "--policies", "tests/fixtures/policies-bad/typo", "tests/fixtures/manifests/pod-pinned.yaml"])
+        .args([
+            "check",
+            "--policies",
+            "tests/fixtures/policies-bad/typo",
+            "tests/fixtures/manifests/pod-pinned.yaml",
+        ])
         .current_dir(repo_path(""))
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("typo.yaml:15:7: unknown field \"patern\""));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("typo.yaml:15:7: unknown field \"patern\"")
+    );
 }

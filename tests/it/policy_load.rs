@@ -14,19 +14,29 @@ fn load_errors(text: &str) -> Vec<String> {
 
 #[test]
 fn typo_in_a_field_names_file_line_and_field() {
-    let errors = policy::load_paths(&[repo_path("tests/fixtures/policies-bad/typo")]).expect_err("typo refused");
+    let errors = policy::load_paths(&[repo_path("tests/fixtures/policies-bad/typo")])
+        .expect_err("typo refused");
     assert_eq!(errors.len(), 1);
     let message = errors[0].to_string();
-    assert!(message.contains("typo.yaml:15:7: unknown field \"patern\" in spec.rules[0].validate"), "{message}");
+    assert!(
+        message.contains("typo.yaml:15:7: unknown field \"patern\" in spec.rules[0].validate"),
+        "{message}"
+    );
 }
 
 #[test]
 fn unsupported_rule_type_is_refused_by_name() {
-    let errors = policy::load_paths(&[repo_path("tests/fixtures/policies-bad/unsupported")]).expect_err("mutate refused");
+    let errors = policy::load_paths(&[repo_path("tests/fixtures/policies-bad/unsupported")])
+        .expect_err("mutate refused");
     assert_eq!(errors.len(), 1);
-    assert!(matches!(&errors[0].kind, LoadErrorKind::Unsupported { feature, .. } if feature == "mutate"));
+    assert!(
+        matches!(&errors[0].kind, LoadErrorKind::Unsupported { feature, .. } if feature == "mutate")
+    );
     let message = errors[0].to_string();
-    assert!(message.starts_with("unsupported: mutate in add-labels/add-team-label ("), "{message}");
+    assert!(
+        message.starts_with("unsupported: mutate in add-labels/add-team-label ("),
+        "{message}"
+    );
     assert!(message.ends_with("mutate.yaml:12)"), "{message}");
 }
 
@@ -36,33 +46,59 @@ const HEADER: &str = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\n";
 fn invalid_policies_are_refused_with_locations() {
     let rule = "  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      pattern: {spec: {}}\n";
     let cases = [
-        (format!("{HEADER}metadata: {{}}\nspec:\n{rule}"), "policy.yaml:3:11: ClusterPolicy has no metadata.name"),
         (
-            format!("{HEADER}metadata:\n  name: p\nspec:\n  validationFailureAction: Block\n{rule}"),
+            format!("{HEADER}metadata: {{}}\nspec:\n{rule}"),
+            "policy.yaml:3:11: ClusterPolicy has no metadata.name",
+        ),
+        (
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n  validationFailureAction: Block\n{rule}"
+            ),
             "policy.yaml:6:3: invalid validationFailureAction \"Block\"",
         ),
         (
-            format!("{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      deny: {{}}\n      foreach: []\n"),
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      deny: {{}}\n      foreach: []\n"
+            ),
             "unsupported: deny in p/r (policy.yaml:16)",
         ),
         (
-            format!("{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      pattern:\n        metadata:\n          name: \"{{{{ request.object.metadata.name }}}}\"\n"),
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      pattern:\n        metadata:\n          name: \"{{{{ request.object.metadata.name }}}}\"\n"
+            ),
             "unsupported: variables in p/r (policy.yaml:16)",
         ),
         (
-            format!("{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n          operations: [CREATE, PATCH]\n    validate:\n      pattern: {{spec: {{}}}}\n"),
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n          operations: [CREATE, PATCH]\n    validate:\n      pattern: {{spec: {{}}}}\n"
+            ),
             "policy.yaml:14:30: unknown operation \"PATCH\"",
         ),
         (
-            format!("{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      anyPattern: {{spec: {{}}}}\n"),
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      anyPattern: {{spec: {{}}}}\n"
+            ),
             "policy.yaml:15:7: anyPattern must be a list of patterns",
         ),
-        (format!("apiVersion: kyverno.io/v3\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n{rule}"), "policy.yaml:1:1: unsupported apiVersion \"kyverno.io/v3\""),
-        (format!("{HEADER}metadata:\n  name: p\nspec:\n{rule}---\n{HEADER}metadata:\n  name: p\nspec:\n{rule}"), "duplicate policy name \"p\""),
+        (
+            format!(
+                "apiVersion: kyverno.io/v3\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n{rule}"
+            ),
+            "policy.yaml:1:1: unsupported apiVersion \"kyverno.io/v3\"",
+        ),
+        (
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n{rule}---\n{HEADER}metadata:\n  name: p\nspec:\n{rule}"
+            ),
+            "duplicate policy name \"p\"",
+        ),
     ];
     for (text, expected) in cases {
         let errors = load_errors(&text);
-        assert!(errors.iter().any(|error| error.contains(expected)), "expected {expected:?} in {errors:#?}\n{text}");
+        assert!(
+            errors.iter().any(|error| error.contains(expected)),
+            "expected {expected:?} in {errors:#?}\n{text}"
+        );
     }
 }
 
@@ -70,10 +106,18 @@ fn invalid_policies_are_refused_with_locations() {
 fn embedded_defaults_match_the_policies_directory() {
     let mut on_disk: Vec<String> = std::fs::read_dir(repo_path(defaults::DEFAULT_POLICY_DIR))
         .expect("policies dir")
-        .map(|entry| format!("policies/{}", entry.expect("entry").file_name().to_string_lossy()))
+        .map(|entry| {
+            format!(
+                "policies/{}",
+                entry.expect("entry").file_name().to_string_lossy()
+            )
+        })
         .collect();
     on_disk.sort();
-    let embedded: Vec<String> = DEFAULT_POLICY_FILES.iter().map(|(name, _)| (*name).to_owned()).collect();
+    let embedded: Vec<String> = DEFAULT_POLICY_FILES
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
     assert_eq!(on_disk, embedded);
     for (name, text) in DEFAULT_POLICY_FILES {
         let file = std::fs::read_to_string(repo_path(name)).expect("policy file");

@@ -47,11 +47,22 @@ async fn post_review(connection: &mut Connection, body: &Value) -> Value {
     let request = Request::post("/validate")
         .header("host", SERVICE_NAME)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(serde_json::to_vec(body).expect("serialize"))))
+        .body(Full::new(Bytes::from(
+            serde_json::to_vec(body).expect("serialize"),
+        )))
         .expect("request");
-    let response = connection.sender.send_request(request).await.expect("response");
+    let response = connection
+        .sender
+        .send_request(request)
+        .await
+        .expect("response");
     assert_eq!(response.status(), 200);
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     serde_json::from_slice(&bytes).expect("AdmissionReview JSON")
 }
 
@@ -60,7 +71,13 @@ async fn serve_with_embedded_defaults_over_verified_tls() {
     let workdir = tempfile::tempdir().expect("tempdir");
     let (listen, metrics) = (free_port(), free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["serve", "--listen", &listen.to_string(), "--metrics-listen", &metrics.to_string()])
+        .args([
+            "serve",
+            "--listen",
+            &listen.to_string(),
+            "--metrics-listen",
+            &metrics.to_string(),
+        ])
         .args(["--shutdown-delay", "0s", "--shutdown-timeout", "5s"])
         .current_dir(workdir.path())
         .env("RUST_LOG", "info")
@@ -74,18 +91,32 @@ async fn serve_with_embedded_defaults_over_verified_tls() {
     let ca = workdir.path().join("certs-dev/ca.crt");
     assert!(ca.exists(), "development CA generated at {}", ca.display());
     let config = client_config(&[&ca], None);
-    let mut connection = Connection::tls(listen, config.clone(), SERVICE_NAME).await.expect("TLS handshake");
+    let mut connection = Connection::tls(listen, config.clone(), SERVICE_NAME)
+        .await
+        .expect("TLS handshake");
 
-    let denied = post_review(&mut connection, &review("e2e-deny", &pod("web", "shop", &["nginx:latest"]))).await;
+    let denied = post_review(
+        &mut connection,
+        &review("e2e-deny", &pod("web", "shop", &["nginx:latest"])),
+    )
+    .await;
     assert_eq!(denied["response"]["uid"], "e2e-deny");
     assert_eq!(denied["response"]["allowed"], false);
     assert_eq!(denied["response"]["status"]["code"], 403);
-    let allowed = post_review(&mut connection, &review("e2e-allow", &pod("web", "shop", &["nginx:1.25.3"]))).await;
+    let allowed = post_review(
+        &mut connection,
+        &review("e2e-allow", &pod("web", "shop", &["nginx:1.25.3"])),
+    )
+    .await;
     assert_eq!(allowed["response"]["uid"], "e2e-allow");
     assert_eq!(allowed["response"]["allowed"], true);
 
     // A name outside the certificate fails verification, as the apiserver would refuse it.
-    assert!(Connection::tls(listen, config, "portcullis.other.svc").await.is_err());
+    assert!(
+        Connection::tls(listen, config, "portcullis.other.svc")
+            .await
+            .is_err()
+    );
 
     let (status, body) = plain_request(metrics, "/metrics").await.expect("metrics");
     assert_eq!(status, 200);
@@ -100,7 +131,10 @@ async fn serve_with_embedded_defaults_over_verified_tls() {
     }
 
     let pid = server.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("send SIGTERM");
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("send SIGTERM");
     assert!(killed.success());
     let deadline = Instant::now() + PATIENCE;
     let exit = loop {

@@ -8,12 +8,22 @@ use portcullis::webhook;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-async fn post(state: &std::sync::Arc<portcullis::webhook::AppState>, body: Vec<u8>) -> (StatusCode, Value) {
-    let request = Request::post("/validate").header("content-type", "application/json").body(Body::from(body)).unwrap();
-    let response = webhook::router(state.clone()).oneshot(request).await.unwrap();
+async fn post(
+    state: &std::sync::Arc<portcullis::webhook::AppState>,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let request = Request::post("/validate")
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let response = webhook::router(state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("JSON body, got {bytes:?}"));
+    let value =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("JSON body, got {bytes:?}"));
     (status, value)
 }
 
@@ -31,7 +41,9 @@ async fn denies_latest_image_with_kyverno_wording() {
     assert_eq!(response["status"]["code"], 403);
     let message = response["status"]["message"].as_str().unwrap();
     assert!(
-        message.starts_with("\n\nresource Pod/shop/web was blocked due to the following policies \n\n"),
+        message.starts_with(
+            "\n\nresource Pod/shop/web was blocked due to the following policies \n\n"
+        ),
         "{message}"
     );
     assert!(
@@ -40,8 +52,14 @@ async fn denies_latest_image_with_kyverno_wording() {
         ),
         "{message}"
     );
-    assert!(message.contains("disallow-latest-tag:\n  validate-image-tag: "), "{message}");
-    assert!(!message.contains("require-image-tag"), "a passing rule is not listed: {message}");
+    assert!(
+        message.contains("disallow-latest-tag:\n  validate-image-tag: "),
+        "{message}"
+    );
+    assert!(
+        !message.contains("require-image-tag"),
+        "a passing rule is not listed: {message}"
+    );
 }
 
 #[tokio::test]
@@ -60,11 +78,19 @@ async fn allows_pinned_image() {
 async fn denies_untagged_image_in_init_container() {
     let state = state(&["policies"]);
     let mut object = pod("web", "shop", &["nginx:1.25.3"]);
-    object["spec"]["initContainers"] = json!([{"name": "init", "image": "registry.example.com:5000/tools/migrate"}]);
-    let (_, answer) = post(&state, serde_json::to_vec(&review("uid-init", &object)).unwrap()).await;
+    object["spec"]["initContainers"] =
+        json!([{"name": "init", "image": "registry.example.com:5000/tools/migrate"}]);
+    let (_, answer) = post(
+        &state,
+        serde_json::to_vec(&review("uid-init", &object)).unwrap(),
+    )
+    .await;
     assert_eq!(answer["response"]["allowed"], false);
     let message = answer["response"]["status"]["message"].as_str().unwrap();
-    assert!(message.contains("rule require-image-tag failed at path /spec/initContainers/0/image/"), "{message}");
+    assert!(
+        message.contains("rule require-image-tag failed at path /spec/initContainers/0/image/"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -91,7 +117,11 @@ async fn other_kinds_are_allowed() {
         "metadata": {"name": "settings", "namespace": "shop"},
         "data": {"image": "nginx:latest"},
     });
-    let (status, answer) = post(&state, serde_json::to_vec(&review("uid-cm", &config_map)).unwrap()).await;
+    let (status, answer) = post(
+        &state,
+        serde_json::to_vec(&review("uid-cm", &config_map)).unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["response"]["allowed"], true);
 }
@@ -104,11 +134,18 @@ async fn deployment_with_latest_is_denied_through_autogen() {
         "metadata": {"name": "api", "namespace": "shop"},
         "spec": {"template": {"spec": {"containers": [{"name": "api", "image": "api:latest"}]}}},
     });
-    let (_, answer) = post(&state, serde_json::to_vec(&review("uid-deploy", &deployment)).unwrap()).await;
+    let (_, answer) = post(
+        &state,
+        serde_json::to_vec(&review("uid-deploy", &deployment)).unwrap(),
+    )
+    .await;
     assert_eq!(answer["response"]["allowed"], false);
     let message = answer["response"]["status"]["message"].as_str().unwrap();
     assert!(message.contains("autogen-require-digest"), "{message}");
-    assert!(message.contains("/spec/template/spec/containers/0/image/"), "{message}");
+    assert!(
+        message.contains("/spec/template/spec/containers/0/image/"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -128,8 +165,16 @@ async fn malformed_bodies_get_400_with_json_error() {
         let (status, answer) = post(&state, body.to_vec()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{reason}");
         assert_eq!(answer["reason"], reason);
-        assert!(answer["error"].as_str().is_some_and(|error| !error.is_empty()), "{answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .is_some_and(|error| !error.is_empty()),
+            "{answer}"
+        );
     }
     let metrics = state.metrics.encode();
-    assert!(metrics.contains(r#"portcullis_admission_request_errors_total{reason="malformed_json"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"portcullis_admission_request_errors_total{reason="malformed_json"} 1"#),
+        "{metrics}"
+    );
 }

@@ -1,0 +1,386 @@
+//! Kyverno's type coercions for scalar patterns, in one place.
+//!
+//! Kyverno compares a pattern with a resource value after decoding both into Go types: integers
+//! are `int64`, other numbers `float64`, and the comparison rules depend on those types:
+//!
+//! * A **bool** pattern matches only a bool. An **integer** pattern matches an int, a float without
+//!   fraction, or a string that `strconv.ParseInt` accepts. A **float** pattern matches an int only
+//!   when the pattern has no fraction, a float exactly, or a string `strconv.ParseFloat` accepts.
+//!   A **null** pattern matches null, `0`, `0.0`, `""` and `false`.
+//! * A **string** pattern is split into operator parts (see `parse.rs`); each part's operand is
+//!   compared by the first rule that applies: both sides parse as Go durations ⇒ compare
+//!   durations; both parse as Kubernetes quantities ⇒ compare quantities exactly; otherwise only
+//!   `=`/`!` apply, as a wildcard match on the value's text.
+//! * For the duration and quantity rules the value is turned into text first: strings as-is, null
+//!   as `"0"` (which is why `"<10"` matches a missing field), ints in decimal, floats with `%f`
+//!   (`1.500000`, never a valid duration). For the string rule floats use Go's shortest `'E'`
+//!   form (`2.5E+00`), bools `true`/`false`, and null, objects and arrays match nothing.
+
+mod duration;
+mod gofmt;
+mod quantity;
+
+pub use gofmt::{format_v, type_name};
+pub use quantity::Quantity;
+
+use super::wildcard;
+use serde_json::Value;
+use std::cell::OnceCell;
+use std::cmp::Ordering;
+
+/// The operator of one `&`-separated part of a string pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Equal,
+    NotEqual,
+    Greater,
+    Less,
+    GreaterEqual,
+    LessEqual,
+}
+
+impl Op {
+    fn accepts(self, ordering: Ordering) -> bool {
+        match self {
+            Op::Equal => ordering == Ordering::Equal,
+            Op::NotEqual => ordering != Ordering::Equal,
+            Op::Greater => ordering == Ordering::Greater,
+            Op::Less => ordering == Ordering::Less,
+            Op::GreaterEqual => ordering != Ordering::Less,
+            Op::LessEqual => ordering != Ordering::Greater,
+        }
+    }
+}
+
+/// An operand with its duration and quantity readings decided once, at policy load.
+#[derive(Debug, Clone)]
+pub struct Operand {
+    text: String,
+    duration: Option<i64>,
+    quantity: Option<Quantity>,
+}
+
+impl Operand {
+    pub fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            duration: duration::parse(text),
+            quantity: Quantity::parse(text),
+        }
+    }
+
+    /// Whether `value` stands in relation `op` to this operand.
+    pub fn compare(&self, op: Op, value: &ValueView<'_>) -> bool {
+        if let (Some(expected), Some(actual)) = (self.duration, value.duration()) {
+            return op.accepts(actual.cmp(&expected));
+        }
+        if let (Some(expected), Some(actual)) = (&self.quantity, value.quantity()) {
+            return op.accepts(actual.cmp(expected));
+        }
+        let matched = match op {
+            Op::Equal => true,
+            Op::NotEqual => false,
+            _ => return false,
+        };
+        match value.text() {
+            Some(text) => wildcard::matches(&self.text, &text) == matched,
+            None => false,
+        }
+    }
+}
+
+/// One resource value with its numeric readings computed on first use, so that a pattern with
+/// many parts parses the value at most once.
+pub struct ValueView<'a> {
+    value: &'a Value,
+    duration: OnceCell<Option<i64>>,
+    quantity: OnceCell<Option<Quantity>>,
+}
+
+impl<'a> ValueView<'a> {
+    pub fn new(value: &'a Value) -> Self {
+        Self {
+            value,
+            duration: OnceCell::new(),
+            quantity: OnceCell::new(),
+        }
+    }
+
+    /// Go's `convertNumberToString`: the text the duration and quantity rules parse.
+    fn number_text(&self) -> Option<String> {
+        match self.value {
+            Value::Null => Some("0".to_owned()),
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(match as_go_number(n) {
+                GoNumber::Int(i) => i.to_string(),
+                GoNumber::Float(f) => gofmt::format_f6(f),
+            }),
+            Value::Bool(_) | Value::Array(_) | Value::Object(_) => None,
+        }
+    }
+
+    fn duration(&self) -> Option<i64> {
+        *self
+            .duration
+            .get_or_init(|| self.number_text().and_then(|text| duration::parse(&text)))
+    }
+
+    fn quantity(&self) -> Option<&Quantity> {
+        self.quantity
+            .get_or_init(|| self.number_text().and_then(|text| Quantity::parse(&text)))
+            .as_ref()
+    }
+
+    /// The text the wildcard rule sees; `None` for values that never match it.
+    fn text(&self) -> Option<std::borrow::Cow<'a, str>> {
+        match self.value {
+            Value::String(s) => Some(s.as_str().into()),
+            Value::Bool(b) => Some(if *b { "true" } else { "false" }.into()),
+            Value::Number(n) => Some(match as_go_number(n) {
+                GoNumber::Int(i) => i.to_string().into(),
+                GoNumber::Float(f) => gofmt::format_e_upper(f).into(),
+            }),
+            Value::Null | Value::Array(_) | Value::Object(_) => None,
+        }
+    }
+}
+
+/// A JSON number as Go's Kubernetes decoder types it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GoNumber {
+    Int(i64),
+    Float(f64),
+}
+
+pub fn as_go_number(n: &serde_json::Number) -> GoNumber {
+    match n.as_i64() {
+        Some(i) => GoNumber::Int(i),
+        None => GoNumber::Float(n.as_f64().unwrap_or(0.0)),
+    }
+}
+
+/// `%v` of a float64 pattern or value.
+pub fn format_v_float(value: f64) -> String {
+    gofmt::format_v_float(value)
+}
+
+/// Go's `int64(f)` on amd64: out-of-range values become `math.MinInt64`.
+fn go_f64_to_i64(f: f64) -> i64 {
+    // -2⁶³ and 2⁶³ are exact in f64.
+    const LOW: f64 = -9_223_372_036_854_775_808.0;
+    if f.is_nan() || !(LOW..-LOW).contains(&f) {
+        i64::MIN
+    } else {
+        f as i64
+    }
+}
+
+/// `strconv.ParseFloat(s, 64)` for finite results; `None` where Go reports an error or where
+/// the result could never equal a JSON number (infinities, NaN).
+fn go_parse_float(text: &str) -> Option<f64> {
+    let cleaned;
+    let text = if text.contains('_') {
+        // Go allows `_` only between digits (no base prefix is accepted here).
+        let bytes = text.as_bytes();
+        let ok = bytes.iter().enumerate().all(|(i, &c)| {
+            c != b'_'
+                || (i > 0
+                    && bytes[i - 1].is_ascii_digit()
+                    && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+        });
+        if !ok {
+            return None;
+        }
+        cleaned = text.replace('_', "");
+        cleaned.as_str()
+    } else {
+        text
+    };
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if unsigned.starts_with("0x") || unsigned.starts_with("0X") {
+        return None;
+    }
+    text.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+pub fn bool_matches(pattern: bool, value: &Value) -> bool {
+    matches!(value, Value::Bool(b) if *b == pattern)
+}
+
+pub fn int_matches(pattern: i64, value: &Value) -> bool {
+    match value {
+        Value::Number(n) => match as_go_number(n) {
+            GoNumber::Int(i) => i == pattern,
+            GoNumber::Float(f) => f.trunc() == f && go_f64_to_i64(f) == pattern,
+        },
+        Value::String(s) => s.parse::<i64>().is_ok_and(|i| i == pattern),
+        _ => false,
+    }
+}
+
+pub fn float_matches(pattern: f64, value: &Value) -> bool {
+    match value {
+        Value::Number(n) => match as_go_number(n) {
+            GoNumber::Int(i) => pattern.trunc() == pattern && go_f64_to_i64(pattern) == i,
+            GoNumber::Float(f) => f == pattern,
+        },
+        Value::String(s) => go_parse_float(s).is_some_and(|f| f == pattern),
+        _ => false,
+    }
+}
+
+pub fn null_matches(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Number(n) => match as_go_number(n) {
+            GoNumber::Int(i) => i == 0,
+            GoNumber::Float(f) => f == 0.0,
+        },
+        Value::Array(_) | Value::Object(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cmp(value: Value, operand: &str, op: Op) -> bool {
+        Operand::new(operand).compare(op, &ValueView::new(&value))
+    }
+
+    #[test]
+    fn compare_table() {
+        use Op::*;
+        let cases: &[(Value, &str, Op, bool)] = &[
+            // Kyverno's TestValidateNumberWithStr_LessFloatAndInt
+            (json!(7.00001), "7.000001", Greater, true),
+            (json!(7.00001), "7", NotEqual, true),
+            (json!(7.0), "7", Equal, true),
+            (json!(6.000000001), "6", Less, false),
+            // TestValidateQuantity_InvalidQuantity
+            (json!("1024Gi"), "", Equal, false),
+            (json!("gii"), "1024Gi", Equal, false),
+            // TestValidateDuration
+            (json!("12s"), "12s", Equal, true),
+            (json!("12s"), "15s", NotEqual, true),
+            (json!("12s"), "15s", Less, true),
+            (json!("12s"), "15s", LessEqual, true),
+            (json!("12s"), "12s", LessEqual, true),
+            (json!("15s"), "12s", Less, false),
+            (json!("15s"), "12s", LessEqual, false),
+            (json!("15s"), "12s", Greater, true),
+            (json!("15s"), "12s", GreaterEqual, true),
+            (json!("12s"), "12s", GreaterEqual, true),
+            (json!("12s"), "15s", Greater, false),
+            (json!("12s"), "15s", GreaterEqual, false),
+            // TestValidateQuantity_Equal
+            (json!("1024Gi"), "1024Gi", Equal, true),
+            (json!("1024Mi"), "1Gi", Equal, true),
+            (json!("0.2"), "200m", Equal, true),
+            (json!("500"), "500", Equal, true),
+            (json!("2048"), "1024", Equal, false),
+            (json!(1024), "1024", Equal, true),
+            // TestValidateQuantity_Operation
+            (json!("1Gi"), "1000Mi", Greater, true),
+            (json!("1G"), "1Gi", Less, true),
+            (json!("500m"), "0.5", GreaterEqual, true),
+            (json!("1"), "500m", GreaterEqual, true),
+            (json!("0.5"), ".5", LessEqual, true),
+            (json!("0.2"), ".5", LessEqual, true),
+            (json!("0.2"), ".5", NotEqual, true),
+            (json!("500m"), "0.6", GreaterEqual, false),
+            // Test_compareString
+            (json!("anything"), "*", Equal, true),
+            (json!(""), "*", Equal, true),
+            (json!(null), "ab?ba", Equal, false),
+            (json!(""), "", Equal, true),
+            (json!(1), "1", Equal, true),
+            (json!(1.0), "1E+*", Equal, true),
+            (json!(true), "true", Equal, true),
+            // durations win over quantities, `m` meaning minutes
+            (json!("5m"), "10m", Less, true),
+            (json!("20m"), "10m", Less, false),
+            (json!("500m"), "2", LessEqual, true),
+            // null reads as "0" for numbers but matches nothing as text
+            (json!(null), "10", Less, true),
+            (json!(null), "0", GreaterEqual, true),
+            (json!(null), "0", Greater, false),
+            (json!(null), "foo", NotEqual, false),
+            (json!(null), "*", Equal, false),
+            // floats: %f for numbers, 'E' for text
+            (json!(1.5), "1.5", Equal, true),
+            (json!(2.5), "2.5E+00", Equal, true),
+            (json!(8080.0), "8.08E+03", Equal, true),
+            (json!(1.5), "1.5s", Equal, false),
+            // non-numeric operators on text never match
+            (json!("b"), "a", Greater, false),
+            (json!({"a": 1}), "*", Equal, false),
+            (json!([1]), "*", NotEqual, false),
+            (json!(false), "false", Equal, true),
+            (json!(false), "0", Equal, false),
+        ];
+        for (value, operand, op, want) in cases {
+            assert_eq!(
+                cmp(value.clone(), operand, *op),
+                *want,
+                "{value} {op:?} {operand:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn typed_patterns() {
+        assert!(int_matches(8, &json!(8)));
+        assert!(int_matches(8, &json!(8.0)));
+        assert!(!int_matches(8, &json!(8.1)));
+        assert!(int_matches(8, &json!("8")));
+        assert!(int_matches(8, &json!("+8")));
+        assert!(!int_matches(8, &json!("8.0")));
+        assert!(!int_matches(8, &json!(" 8")));
+        assert!(!int_matches(8, &json!(false)));
+        assert!(!int_matches(0, &json!(null)));
+        assert!(float_matches(8.0, &json!(8)));
+        assert!(!float_matches(8.1, &json!(8)));
+        assert!(float_matches(8.0, &json!("8")));
+        assert!(float_matches(8.1, &json!("8.1")));
+        assert!(float_matches(5.0, &json!("5.0")));
+        assert!(float_matches(5.0, &json!("5e0")));
+        assert!(float_matches(1000.0, &json!("1_000")));
+        assert!(!float_matches(1000.0, &json!("1__000")));
+        assert!(!float_matches(8.1, &json!("abc")));
+        assert!(!float_matches(8.0, &json!(false)));
+        assert!(float_matches(7.9914, &json!(7.9914)));
+        assert!(!float_matches(7.99141, &json!(7.9914)));
+        assert!(bool_matches(true, &json!(true)));
+        assert!(!bool_matches(true, &json!("true")));
+        for value in [json!(null), json!(0), json!(0.0), json!(""), json!(false)] {
+            assert!(null_matches(&value), "{value}");
+        }
+        for value in [
+            json!(1),
+            json!(1.0),
+            json!("abc"),
+            json!(true),
+            json!({}),
+            json!([]),
+        ] {
+            assert!(!null_matches(&value), "{value}");
+        }
+        assert_eq!(go_f64_to_i64(1e300), i64::MIN);
+    }
+
+    #[test]
+    fn number_text_conversion() {
+        let text = |v: Value| ValueView::new(&v).number_text();
+        assert_eq!(text(json!(null)).as_deref(), Some("0"));
+        assert_eq!(text(json!("abc")).as_deref(), Some("abc"));
+        assert_eq!(text(json!(3.1)).as_deref(), Some("3.100000"));
+        assert_eq!(text(json!(-3.1)).as_deref(), Some("-3.100000"));
+        assert_eq!(text(json!(0.0)).as_deref(), Some("0.000000"));
+        assert_eq!(text(json!(-3)).as_deref(), Some("-3"));
+        assert_eq!(text(json!(false)), None);
+    }
+}

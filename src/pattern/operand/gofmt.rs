@@ -1,0 +1,221 @@
+//! The handful of Go formatting verbs whose output leaks into Kyverno's verdicts and messages:
+//! `strconv.FormatFloat(f, 'E', -1, 64)`, `%f`, `%v` and `%T` of decoded JSON values.
+
+use serde_json::Value;
+
+/// Shortest round-trip digits and the decimal exponent of the first digit: `2.5` → ("25", 0).
+fn shortest_digits(value: f64) -> (bool, String, i32) {
+    let text = format!("{:e}", value.abs());
+    let (mantissa, exp) = text.split_once('e').unwrap_or((text.as_str(), "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    (value.is_sign_negative(), digits, exp.parse().unwrap_or(0))
+}
+
+fn push_exponent(out: &mut String, marker: char, exp: i32) {
+    out.push(marker);
+    out.push(if exp < 0 { '-' } else { '+' });
+    let magnitude = exp.unsigned_abs();
+    if magnitude < 10 {
+        out.push('0');
+    }
+    out.push_str(&magnitude.to_string());
+}
+
+fn push_mantissa(out: &mut String, digits: &str) {
+    let (first, rest) = digits.split_at(1.min(digits.len()));
+    out.push_str(first);
+    if !rest.is_empty() {
+        out.push('.');
+        out.push_str(rest);
+    }
+}
+
+/// `strconv.FormatFloat(v, 'E', -1, 64)`: `2.5` → `2.5E+00`, `1000` → `1E+03`.
+pub fn format_e_upper(value: f64) -> String {
+    let (negative, digits, exp) = shortest_digits(value);
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    push_mantissa(&mut out, &digits);
+    push_exponent(&mut out, 'E', exp);
+    out
+}
+
+/// `fmt.Sprintf("%f", v)`: six decimals, correctly rounded (ties to even on the exact value).
+pub fn format_f6(value: f64) -> String {
+    format!("{value:.6}")
+}
+
+/// `%v` of a float64: shortest `%g`, switching to exponent form below 1e-4 and from 1e6 up.
+pub fn format_v_float(value: f64) -> String {
+    let (negative, digits, exp) = shortest_digits(value);
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    if !(-4..6).contains(&exp) {
+        push_mantissa(&mut out, &digits);
+        push_exponent(&mut out, 'e', exp);
+        return out;
+    }
+    let point = exp + 1;
+    if point <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
+        out.push_str(&digits);
+    } else {
+        let point = point as usize;
+        if digits.len() <= point {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', point - digits.len()));
+        } else {
+            out.push_str(&digits[..point]);
+            out.push('.');
+            out.push_str(&digits[point..]);
+        }
+    }
+    out
+}
+
+/// `%v` of a JSON number as Kyverno holds it (int64 when integral and in range, else float64).
+pub fn format_v_number(number: &serde_json::Number) -> String {
+    match number.as_i64() {
+        Some(i) => i.to_string(),
+        None => format_v_float(number.as_f64().unwrap_or(0.0)),
+    }
+}
+
+/// `%v` of a decoded JSON value: `map[a:1 b:[x y]]`, `<nil>`, strings unquoted, keys sorted.
+///
+/// Iterative, because the value comes from the admission request and may be nested arbitrarily.
+pub fn format_v(value: &Value) -> String {
+    enum Item<'a> {
+        Value(&'a Value),
+        Text(&'static str),
+        Key(&'a str),
+    }
+    let mut out = String::new();
+    let mut stack = vec![Item::Value(value)];
+    while let Some(item) = stack.pop() {
+        match item {
+            Item::Text(text) => out.push_str(text),
+            Item::Key(key) => {
+                out.push_str(key);
+                out.push(':');
+            }
+            Item::Value(Value::Null) => out.push_str("<nil>"),
+            Item::Value(Value::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
+            Item::Value(Value::Number(n)) => out.push_str(&format_v_number(n)),
+            Item::Value(Value::String(s)) => out.push_str(s),
+            Item::Value(Value::Array(items)) => {
+                out.push('[');
+                stack.push(Item::Text("]"));
+                for (i, item) in items.iter().enumerate().rev() {
+                    stack.push(Item::Value(item));
+                    if i > 0 {
+                        stack.push(Item::Text(" "));
+                    }
+                }
+            }
+            Item::Value(Value::Object(map)) => {
+                out.push_str("map[");
+                stack.push(Item::Text("]"));
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                for (i, (key, item)) in entries.into_iter().enumerate().rev() {
+                    stack.push(Item::Value(item));
+                    stack.push(Item::Key(key));
+                    if i > 0 {
+                        stack.push(Item::Text(" "));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `%T` of a decoded JSON value.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_i64() => "int64",
+        Value::Number(_) => "float64",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn e_upper() {
+        let cases: &[(f64, &str)] = &[
+            (2.5, "2.5E+00"),
+            (8080.0, "8.08E+03"),
+            (1000.0, "1E+03"),
+            (1.0, "1E+00"),
+            (0.0, "0E+00"),
+            (-0.0, "-0E+00"),
+            (-1.5, "-1.5E+00"),
+            (1e21, "1E+21"),
+            (1e-7, "1E-07"),
+            (1.2345e100, "1.2345E+100"),
+            (0.1 + 0.2, "3.0000000000000004E-01"),
+        ];
+        for &(value, want) in cases {
+            assert_eq!(format_e_upper(value), want, "{value}");
+        }
+    }
+
+    #[test]
+    fn f6() {
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0.000000"),
+            (3.1, "3.100000"),
+            (-3.1, "-3.100000"),
+            (1.5, "1.500000"),
+            (0.0078125, "0.007812"),
+            (1e-7, "0.000000"),
+        ];
+        for &(value, want) in cases {
+            assert_eq!(format_f6(value), want, "{value}");
+        }
+    }
+
+    #[test]
+    fn v_formatting() {
+        let cases: &[(f64, &str)] = &[
+            (5.0, "5"),
+            (2.5, "2.5"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (123456789.0, "1.23456789e+08"),
+            (100000.0, "100000"),
+            (1000000.0, "1e+06"),
+            (1e21, "1e+21"),
+            (-0.5, "-0.5"),
+        ];
+        for &(value, want) in cases {
+            assert_eq!(format_v_float(value), want, "{value}");
+        }
+        assert_eq!(format_v(&json!(null)), "<nil>");
+        assert_eq!(
+            format_v(&json!(["a", 1, 2.5, true, null])),
+            "[a 1 2.5 true <nil>]"
+        );
+        assert_eq!(
+            format_v(&json!({"b": [1, {"c": "x"}], "a": {}})),
+            "map[a:map[] b:[1 map[c:x]]]"
+        );
+        assert_eq!(type_name(&json!(1)), "int64");
+        assert_eq!(type_name(&json!(1.5)), "float64");
+        assert_eq!(type_name(&json!({})), "map[string]interface {}");
+    }
+}

@@ -492,6 +492,9 @@ impl KindSelector {
         let (group, version, kind_part, subresource) = match parts.as_slice() {
             [kind] => (any(), any(), *kind, None),
             ["*", "*"] => (any(), any(), "*", Some("*")),
+            ["*", subresource] if subresource.starts_with(|c: char| c.is_ascii_lowercase()) => {
+                (any(), any(), "*", Some(*subresource))
+            }
             [first, second] if is_version(first) => (any(), (*first).to_owned(), *second, None),
             [kind, subresource] => (any(), any(), *kind, Some(*subresource)),
             [first, kind, subresource] if is_version(first) => {

@@ -51,7 +51,7 @@ fn deployment_with_latest_sidecar_fails_through_autogen() {
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
     assert!(
-        text.contains("deployment-latest.yaml:26:16: fail (enforce) Deployment shop/api: require-image-digest/autogen-require-digest:"),
+        text.contains("deployment-latest.yaml:25:16: fail (enforce) Deployment shop/api: require-image-digest/autogen-require-digest:"),
         "{text}"
     );
     assert!(

@@ -48,7 +48,7 @@ fn invalid_policies_are_refused_with_locations() {
     let cases = [
         (
             format!("{HEADER}metadata: {{}}\nspec:\n{rule}"),
-            "policy.yaml:3:11: ClusterPolicy has no metadata.name",
+            "policy.yaml:3:1: ClusterPolicy has no metadata.name",
         ),
         (
             format!(
@@ -60,25 +60,25 @@ fn invalid_policies_are_refused_with_locations() {
             format!(
                 "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      deny: {{}}\n      foreach: []\n"
             ),
-            "unsupported: deny in p/r (policy.yaml:16)",
+            "unsupported: deny in p/r (policy.yaml:13)",
         ),
         (
             format!(
                 "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      pattern:\n        metadata:\n          name: \"{{{{ request.object.metadata.name }}}}\"\n"
             ),
-            "unsupported: variables in p/r (policy.yaml:16)",
+            "unsupported: variables in p/r (policy.yaml:13)",
         ),
         (
             format!(
                 "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n          operations: [CREATE, PATCH]\n    validate:\n      pattern: {{spec: {{}}}}\n"
             ),
-            "policy.yaml:14:30: unknown operation \"PATCH\"",
+            "policy.yaml:12:32: unknown operation \"PATCH\"",
         ),
         (
             format!(
                 "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      anyPattern: {{spec: {{}}}}\n"
             ),
-            "policy.yaml:15:7: anyPattern must be a list of patterns",
+            "policy.yaml:13:7: anyPattern must be a list of patterns",
         ),
         (
             format!(

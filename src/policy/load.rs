@@ -76,8 +76,8 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<PolicySet, Vec<LoadError>> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
-        if let Err(error) = collect_policy_files(path, &mut files) {
-            errors.push(error);
+        if let Err((failed, error)) = collect_policy_files(path, &mut files) {
+            errors.push(io_error(&failed, &error));
         }
     }
     let mut policies = Vec::new();
@@ -255,17 +255,20 @@ fn check_unique_names(policies: &[Policy], errors: &mut Vec<LoadError>) {
 /// Collects policy files in a stable order. Entries starting with `.` are skipped: Kubernetes
 /// mounts ConfigMaps with `..data` and timestamped `..2024_…` directories beside the
 /// symlinks, and reading those too would load every policy twice.
-fn collect_policy_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let metadata = std::fs::metadata(path).map_err(|error| io_error(path, &error))?;
-    if metadata.is_file() {
+fn collect_policy_files(
+    path: &Path,
+    files: &mut Vec<PathBuf>,
+) -> Result<(), (PathBuf, std::io::Error)> {
+    let failed = |error| (path.to_owned(), error);
+    if std::fs::metadata(path).map_err(failed)?.is_file() {
         files.push(path.to_owned());
         return Ok(());
     }
     let mut entries = std::fs::read_dir(path)
-        .map_err(|error| io_error(path, &error))?
+        .map_err(failed)?
         .map(|entry| entry.map(|entry| entry.path()))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| io_error(path, &error))?;
+        .map_err(failed)?;
     entries.sort();
     for entry in entries {
         let hidden = entry

@@ -275,7 +275,7 @@ fn collect_policy_files(
             .file_name()
             .and_then(|name| name.to_str())
             .is_some_and(|name| name.starts_with('.'));
-        if hidden {
+        if hidden || is_kustomization(&entry) {
             continue;
         }
         if entry.is_dir() {
@@ -289,6 +289,14 @@ fn collect_policy_files(
         }
     }
     Ok(())
+}
+
+/// Kustomize's own file, which lives beside policies so that deployments can generate their
+/// ConfigMap from the same folder.
+fn is_kustomization(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| matches!(name, "kustomization.yaml" | "kustomization.yml" | "Kustomization"))
 }
 
 fn io_error(path: &Path, error: &std::io::Error) -> LoadError {

@@ -8,7 +8,7 @@
 use crate::check::input::{self, Inputs, Manifest};
 use crate::cli::TestArgs;
 use crate::eval::{self, Request, Status};
-use crate::matching::Operation;
+use crate::matching::{Operation, UserInfo};
 use crate::policy::{self, LoadErrorKind, PolicySet};
 use serde::Deserialize;
 use serde_json::Value;
@@ -172,7 +172,6 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
             .collect()
     };
     let mut unsupported: Vec<String> = [
-        ("userinfo file", spec.userinfo.is_some()),
         ("inline values", spec.values.is_some()),
         ("policy exceptions", spec.exceptions.is_some()),
         ("targetResources", spec.target_resources.is_some()),
@@ -194,6 +193,13 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
             Err(message) => return verdict_for_all(Verdict::Error(message)),
         },
         None => Values::default(),
+    };
+    let user = match &spec.userinfo {
+        Some(file) => match load_user_info(&base.join(file)) {
+            Ok(user) => Some(user),
+            Err(message) => return verdict_for_all(Verdict::Error(message)),
+        },
+        None => None,
     };
     let policy_paths: Vec<PathBuf> = spec.policies.iter().map(|path| base.join(path)).collect();
     let set = match policy::load_paths(&policy_paths) {
@@ -232,7 +238,15 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
     expectations
         .iter()
         .map(|(expected, resource)| {
-            let verdict = judge(&set, &inputs, &values, expected, resource, &expectations);
+            let verdict = judge(
+                &set,
+                &inputs,
+                &values,
+                user.as_ref(),
+                expected,
+                resource,
+                &expectations,
+            );
             case(test_file, expected, resource, verdict)
         })
         .collect()
@@ -331,6 +345,7 @@ fn judge(
     set: &PolicySet,
     inputs: &Inputs,
     values: &Values,
+    user: Option<&UserInfo>,
     expected: &ExpectedResult,
     resource: &str,
     all: &[(&ExpectedResult, String)],
@@ -401,7 +416,7 @@ fn judge(
                     .get(&manifest.namespace)
                     .unwrap_or(&values.no_labels),
             ),
-            user: None,
+            user,
             admission: false,
         };
         let report = eval::evaluate(set, &request);
@@ -438,6 +453,61 @@ fn judge(
     } else {
         Verdict::Mismatch(problems.join("; "))
     }
+}
+
+/// A `cli.kyverno.io/v1alpha1` `UserInfo` file: who sends the requests of a test.
+fn load_user_info(path: &Path) -> Result<UserInfo, String> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct UserInfoFile {
+        api_version: Option<String>,
+        kind: Option<String>,
+        metadata: Option<Value>,
+        #[serde(default)]
+        roles: Vec<String>,
+        #[serde(default)]
+        cluster_roles: Vec<String>,
+        #[serde(default)]
+        user_info: RequestUser,
+    }
+    #[derive(Default, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct RequestUser {
+        #[serde(default)]
+        username: String,
+        #[serde(default)]
+        groups: Vec<String>,
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
+    let documents = crate::yaml::parse_documents(&text).map_err(|error| {
+        format!(
+            "{}:{}: invalid YAML: {}",
+            path.display(),
+            error.location,
+            error.message
+        )
+    })?;
+    let document = documents
+        .into_iter()
+        .find(|document| !document.value.is_null())
+        .ok_or_else(|| format!("{}: no UserInfo document", path.display()))?;
+    let file: UserInfoFile =
+        serde_path_to_error::deserialize(&document.value).map_err(|error| {
+            format!(
+                "{}: not a UserInfo: {} at {}",
+                path.display(),
+                error.inner(),
+                error.path()
+            )
+        })?;
+    let _ = (&file.api_version, &file.kind, &file.metadata);
+    Ok(UserInfo {
+        username: file.user_info.username,
+        groups: file.user_info.groups,
+        roles: file.roles,
+        cluster_roles: file.cluster_roles,
+    })
 }
 
 /// The parts of a `Values` file Portcullis evaluates; anything else is reported unsupported.

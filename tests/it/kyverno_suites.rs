@@ -1,0 +1,128 @@
+//! `portcullis test` on Kyverno test files: our own semantic cases, deliberately broken ones, and
+//! the Kyverno policy library corpus when `../shared/conformance` is beside the checkout.
+
+use crate::fixtures::repo_path;
+use portcullis::kyverno_test::{self, CaseResult, Verdict};
+use std::collections::BTreeMap;
+use std::process::Command;
+
+fn run_under(path: &std::path::Path) -> Vec<CaseResult> {
+    let files = kyverno_test::find_test_files(&[path.to_owned()]).expect("search test files");
+    assert!(
+        !files.is_empty(),
+        "no kyverno-test.yaml under {}",
+        path.display()
+    );
+    files
+        .iter()
+        .flat_map(|file| kyverno_test::run_file(file))
+        .collect()
+}
+
+#[test]
+fn own_semantic_cases_all_agree() {
+    let results = run_under(&repo_path("tests/fixtures/kyverno"));
+    let disagreements: Vec<_> = results
+        .iter()
+        .filter(|case| case.verdict != Verdict::Pass)
+        .collect();
+    assert!(disagreements.is_empty(), "{disagreements:#?}");
+    assert!(results.len() >= 48, "only {} cases ran", results.len());
+}
+
+#[test]
+fn wrong_expectations_and_unknown_policies_are_mismatches() {
+    let results = run_under(&repo_path(
+        "tests/fixtures/kyverno-broken/wrong-expectation",
+    ));
+    assert_eq!(results.len(), 2);
+    match &results[0].verdict {
+        Verdict::Mismatch(why) => {
+            assert!(why.contains("rule memory-at-most-1gi gave fail"), "{why}")
+        }
+        other => panic!("expected a mismatch, got {other:?}"),
+    }
+    assert_eq!(
+        results[1].verdict,
+        Verdict::Mismatch("policy \"no-such-policy\" not found".to_owned())
+    );
+}
+
+#[test]
+fn unsupported_features_are_named_not_passed() {
+    let results = run_under(&repo_path("tests/fixtures/kyverno-broken/unsupported"));
+    assert_eq!(results.len(), 1);
+    assert_eq!(
+        results[0].verdict,
+        Verdict::Unsupported(vec!["deny".to_owned(), "preconditions".to_owned()])
+    );
+}
+
+#[test]
+fn test_command_exit_codes() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .arg("test")
+            .args(args)
+            .current_dir(repo_path(""))
+            .output()
+            .expect("run portcullis test")
+    };
+    let good = run(&["tests/fixtures/kyverno"]);
+    assert_eq!(good.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&good.stdout)
+            .lines()
+            .any(|line| line.ends_with(" passed, 0 failed"))
+    );
+    let wrong = run(&["tests/fixtures/kyverno-broken/wrong-expectation"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stdout).contains("0 passed, 2 failed"));
+    let unsupported = run(&["tests/fixtures/kyverno-broken/unsupported"]);
+    assert_eq!(
+        unsupported.status.code(),
+        Some(1),
+        "unsupported cases fail unless allowed"
+    );
+    let allowed = run(&[
+        "--allow-unsupported",
+        "tests/fixtures/kyverno-broken/unsupported",
+    ]);
+    assert_eq!(allowed.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&allowed.stdout);
+    assert!(
+        text.contains("unsupported feature deny: 1 case(s)"),
+        "{text}"
+    );
+}
+
+/// Every expectation of the Kyverno library corpus whose policy Portcullis can evaluate agrees
+/// with Kyverno's; the rest are reported unsupported by feature, never passed or crashed.
+#[test]
+fn kyverno_policy_library_conformance() {
+    let corpus = repo_path("../shared/conformance/kyverno-policies");
+    if !corpus.is_dir() {
+        eprintln!("skipping: {} is not present", corpus.display());
+        return;
+    }
+    let results = run_under(&corpus);
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for case in &results {
+        let label = match &case.verdict {
+            Verdict::Pass => "pass",
+            Verdict::Mismatch(_) => "mismatch",
+            Verdict::Error(_) => "error",
+            Verdict::Unsupported(_) => "unsupported",
+        };
+        *counts.entry(label).or_default() += 1;
+    }
+    let wrong: Vec<_> = results
+        .iter()
+        .filter(|case| matches!(case.verdict, Verdict::Mismatch(_) | Verdict::Error(_)))
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(
+        counts.get("pass").copied().unwrap_or(0) >= 117,
+        "{counts:?}"
+    );
+}

@@ -130,18 +130,9 @@ pub fn run_file(test_file: &Path) -> Vec<CaseResult> {
             verdict: Verdict::Error(message),
         }]
     };
-    let text = match std::fs::read_to_string(test_file) {
-        Ok(text) => text,
-        Err(cause) => return error(format!("cannot read: {cause}")),
-    };
-    let documents = match crate::yaml::parse_documents(&text) {
+    let documents = match read_documents(test_file) {
         Ok(documents) => documents,
-        Err(cause) => {
-            return error(format!(
-                "{}: invalid YAML: {}",
-                cause.location, cause.message
-            ));
-        }
+        Err(message) => return error(message),
     };
     let mut results = Vec::new();
     for document in documents
@@ -455,6 +446,20 @@ fn judge(
     }
 }
 
+/// The YAML documents of a file the test names, or an error that names the file.
+fn read_documents(path: &Path) -> Result<Vec<crate::yaml::Document>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
+    crate::yaml::parse_documents(&text).map_err(|error| {
+        format!(
+            "{}:{}: invalid YAML: {}",
+            path.display(),
+            error.location,
+            error.message
+        )
+    })
+}
+
 /// A `cli.kyverno.io/v1alpha1` `UserInfo` file: who sends the requests of a test.
 fn load_user_info(path: &Path) -> Result<UserInfo, String> {
     #[derive(Deserialize)]
@@ -478,17 +483,7 @@ fn load_user_info(path: &Path) -> Result<UserInfo, String> {
         #[serde(default)]
         groups: Vec<String>,
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
-    let documents = crate::yaml::parse_documents(&text).map_err(|error| {
-        format!(
-            "{}:{}: invalid YAML: {}",
-            path.display(),
-            error.location,
-            error.message
-        )
-    })?;
-    let document = documents
+    let document = read_documents(path)?
         .into_iter()
         .find(|document| !document.value.is_null())
         .ok_or_else(|| format!("{}: no UserInfo document", path.display()))?;
@@ -521,18 +516,8 @@ struct Values {
 
 impl Values {
     fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
-        let documents = crate::yaml::parse_documents(&text).map_err(|error| {
-            format!(
-                "{}:{}: invalid YAML: {}",
-                path.display(),
-                error.location,
-                error.message
-            )
-        })?;
         let mut values = Values::default();
-        for document in documents {
+        for document in read_documents(path)? {
             let Value::Object(map) = document.value else {
                 continue;
             };

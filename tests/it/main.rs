@@ -1,6 +1,10 @@
 //! The one integration-test binary, so the suite links once.
 
 mod check_cli;
+mod cluster_crds;
+mod cluster_fake_api;
+mod cluster_namespaces;
+mod cluster_policies;
 mod fixtures;
 mod policy_load;
 mod serve_tls;

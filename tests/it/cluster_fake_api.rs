@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures::stream;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -85,6 +85,8 @@ struct Inner {
     /// Bumped to end every open watch with `410 Gone`.
     expiry: u64,
     requests: Vec<Recorded>,
+    /// Collections answered with `403 Forbidden`, as with missing RBAC.
+    forbidden: BTreeSet<Kind>,
 }
 
 struct Shared {
@@ -205,6 +207,15 @@ impl FakeApi {
         self.shared.changed.send_replace(revision);
     }
 
+    /// Answers lists and watches of `kind` with `403 Forbidden` until [`FakeApi::permit`].
+    pub fn forbid(&self, kind: Kind) {
+        self.shared.lock().forbidden.insert(kind);
+    }
+
+    pub fn permit(&self, kind: Kind) {
+        self.shared.lock().forbidden.remove(&kind);
+    }
+
     pub fn object(&self, kind: Kind, namespace: &str, name: &str) -> Option<Value> {
         self.shared
             .lock()
@@ -300,6 +311,13 @@ async fn handle(
             continue;
         };
         if rest.is_empty() && method == Method::GET {
+            if shared.lock().forbidden.contains(&kind) {
+                let message = format!(
+                    "{} is forbidden: User \"system:anonymous\" cannot list resource \"{}\"",
+                    kind.plural, kind.plural
+                );
+                return json_response(StatusCode::FORBIDDEN, &status(403, "Forbidden", &message));
+            }
             return if query_param(&query, "watch") == Some("true") {
                 watch_collection(shared, kind, &query)
             } else {

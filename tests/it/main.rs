@@ -5,6 +5,7 @@ mod cluster_crds;
 mod cluster_fake_api;
 mod cluster_namespaces;
 mod cluster_policies;
+mod cluster_serve;
 mod fixtures;
 mod policy_load;
 mod serve_tls;

@@ -11,7 +11,8 @@
 //!
 //! Status is written only when it differs from what the object already carries, so several
 //! replicas converge on the same status instead of fighting, and the watch event a status write
-//! causes does not cause another write.
+//! causes does not cause another write. A status just written is not written again while the
+//! watch still delivers older versions of the object.
 
 use super::crd::{self, PolicyStatus};
 use super::{Change, ClusterOptions, follow};
@@ -22,7 +23,7 @@ use crate::yaml::{self, Location};
 use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -188,6 +189,8 @@ struct Entry {
 #[derive(Default)]
 pub struct ClusterPolicies {
     entries: BTreeMap<ObjectKey, Entry>,
+    /// Statuses written whose watch event has not arrived yet.
+    in_flight: HashMap<ObjectKey, PolicyStatus>,
 }
 
 impl ClusterPolicies {
@@ -239,7 +242,7 @@ impl ClusterPolicies {
     }
 
     /// The set to install beside `files`, and the status each owned object should carry.
-    pub fn build(&self, files: &PolicySet) -> (PolicySet, Vec<(ObjectKey, PolicyStatus)>) {
+    pub fn build(&mut self, files: &PolicySet) -> (PolicySet, Vec<(ObjectKey, PolicyStatus)>) {
         let mut taken: HashSet<(Option<String>, String)> = files
             .policies
             .iter()
@@ -247,6 +250,8 @@ impl ClusterPolicies {
             .collect();
         let mut policies = Vec::new();
         let mut statuses = Vec::new();
+        let entries = &self.entries;
+        self.in_flight.retain(|key, _| entries.contains_key(key));
         for (key, entry) in &self.entries {
             let outcome = entry
                 .compiled
@@ -292,7 +297,9 @@ impl ClusterPolicies {
                     .object
                     .get("status")
                     .and_then(|status| serde_json::from_value::<PolicyStatus>(status.clone()).ok());
-                if current.as_ref() != Some(&status) {
+                if current.as_ref() == Some(&status) {
+                    self.in_flight.remove(key);
+                } else if self.in_flight.get(key) != Some(&status) {
                     statuses.push((key.clone(), status));
                 }
             }
@@ -353,7 +360,9 @@ pub fn follow_policies(
             );
             state.replace_cluster_policies(set);
             for (key, status) in statuses {
-                write_status(&client, &key, &status).await;
+                if write_status(&client, &key, &status).await {
+                    policies.in_flight.insert(key, status);
+                }
             }
             if listed.len() == sources.len() {
                 synced_tx.send_replace(true);
@@ -365,7 +374,7 @@ pub fn follow_policies(
 
 /// Merge-patches `status` (the status subresource); a failure is logged and retried with the
 /// next change, since the object still carries the old status.
-async fn write_status(client: &kube::Client, key: &ObjectKey, status: &PolicyStatus) {
+async fn write_status(client: &kube::Client, key: &ObjectKey, status: &PolicyStatus) -> bool {
     let resource = key.source.api_resource();
     let api: Api<DynamicObject> = match &key.namespace {
         Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
@@ -376,9 +385,66 @@ async fn write_status(client: &kube::Client, key: &ObjectKey, status: &PolicySta
         .patch_status(&key.name, &PatchParams::default(), &patch)
         .await
     {
-        Ok(_) => tracing::debug!(policy = %key.label(), ready = status.ready, "status written"),
-        Err(error) => {
-            tracing::warn!(policy = %key.label(), error = %error, "cannot write the policy status")
+        Ok(_) => {
+            tracing::debug!(policy = %key.label(), ready = status.ready, "status written");
+            true
         }
+        Err(error) => {
+            tracing::warn!(policy = %key.label(), error = %error, "cannot write the policy status");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(source: Source, namespace: Option<&str>, name: &str) -> ObjectKey {
+        ObjectKey {
+            source,
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+        }
+    }
+
+    fn object(kind: &str, spec: Value) -> Value {
+        json!({"apiVersion": "portcullis.dev/v1alpha1", "kind": kind, "metadata": {"name": "p", "namespace": "shop", "generation": 4}, "spec": spec})
+    }
+
+    #[test]
+    fn errors_name_the_object_and_the_field_path() {
+        let spec = json!({"rules": [
+            {"name": "ok", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "validate": {"pattern": {"spec": {}}}},
+            {"name": "gen", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "generate": {"kind": "ConfigMap"}},
+        ]});
+        let error = compile_object(
+            &key(Source::Policy, Some("shop"), "p"),
+            &object("Policy", spec),
+        )
+        .expect_err("generate is refused");
+        assert!(
+            error.starts_with("Policy/shop/p at spec.rules[1].generate: generate is not supported"),
+            "{error}"
+        );
+        let kyverno = key(Source::KyvernoClusterPolicy, None, "p");
+        let error = compile_object(&kyverno, &object("ClusterPolicy", json!({"rules": "none"})))
+            .expect_err("rules must be a list");
+        assert!(
+            error.starts_with("kyverno.io/v1 ClusterPolicy/p at spec.rules: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_compiled_object_is_named_by_its_kind_and_namespace() {
+        let spec = json!({"rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "validate": {"pattern": {"spec": {}}}}]});
+        let policy = compile_object(
+            &key(Source::Policy, Some("shop"), "p"),
+            &object("Policy", spec),
+        )
+        .expect("compiles");
+        assert_eq!(policy.qualified_name(), "shop/p");
+        assert_eq!(policy.origin.to_string(), "Policy/shop/p:1");
     }
 }

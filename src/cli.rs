@@ -27,6 +27,8 @@ pub enum Command {
     Test(TestArgs),
     /// Generate a development CA and a serving certificate for the in-cluster service names.
     Certs(CertsArgs),
+    /// Print the CustomResourceDefinitions of portcullis.dev ClusterPolicy and Policy.
+    Crds(CrdsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +65,13 @@ pub struct ServeArgs {
     pub shutdown_timeout: Duration,
     #[arg(long, env = "PORTCULLIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Follow the cluster (in-cluster service account, else kubeconfig): namespace labels for
+    /// namespaceSelector rules, and portcullis.dev ClusterPolicy/Policy objects beside the files.
+    #[arg(long, env = "PORTCULLIS_KUBE")]
+    pub kube: bool,
+    /// With --kube: also enforce kyverno.io/v1 ClusterPolicy and Policy objects (read-only).
+    #[arg(long, env = "PORTCULLIS_WATCH_KYVERNO_POLICIES", requires = "kube")]
+    pub watch_kyverno_policies: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -111,6 +120,13 @@ pub struct CertsArgs {
     /// Directory for ca.crt, ca.key, tls.crt and tls.key.
     #[arg(long, default_value = "certs-dev")]
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CrdsArgs {
+    /// Write one file per CRD into this directory instead of printing them.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 /// `500ms`, `5s`, `2m`, or a bare number of seconds.

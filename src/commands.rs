@@ -1,7 +1,7 @@
 //! The subcommands' glue: load what they need, run the library, report, choose the exit code.
 
 use portcullis::check::{self, input, render};
-use portcullis::cli::{CertsArgs, CheckArgs, OutputFormat, ServeArgs, TestArgs};
+use portcullis::cli::{CertsArgs, CheckArgs, CrdsArgs, OutputFormat, ServeArgs, TestArgs};
 use portcullis::defaults::PolicySource;
 use portcullis::metrics::Metrics;
 use portcullis::policy::{LoadError, PolicySet};
@@ -76,6 +76,33 @@ pub fn certs(args: &CertsArgs) -> ExitCode {
             ExitCode::from(check::EXIT_ERROR)
         }
     }
+}
+
+pub fn crds(args: &CrdsArgs) -> ExitCode {
+    let manifests = match portcullis::cluster::crd::manifests() {
+        Ok(manifests) => manifests,
+        Err(error) => {
+            eprintln!("error: cannot render the CRDs: {error}");
+            return ExitCode::from(check::EXIT_ERROR);
+        }
+    };
+    match &args.dir {
+        None => {
+            let documents: Vec<&str> = manifests.iter().map(|(_, text)| text.as_str()).collect();
+            print!("{}", documents.join("---\n"));
+        }
+        Some(dir) => {
+            for (name, text) in &manifests {
+                let path = dir.join(name);
+                if let Err(error) = std::fs::write(&path, text) {
+                    eprintln!("error: cannot write {}: {error}", path.display());
+                    return ExitCode::from(check::EXIT_ERROR);
+                }
+                println!("wrote {}", path.display());
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 pub fn serve(args: ServeArgs) -> ExitCode {
@@ -175,9 +202,38 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         })?;
     tracing::info!(webhook = %args.listen, metrics = %args.metrics_listen, "serving");
     let app = webhook::router(state.clone()).merge(server::health_routes(readiness.clone()));
+    let cluster = if args.kube {
+        let client = kube::Client::try_default()
+            .await
+            .map_err(|error| format!("--kube: cannot configure a Kubernetes client: {error}"))?;
+        let options = portcullis::cluster::ClusterOptions {
+            watch_kyverno_policies: args.watch_kyverno_policies,
+        };
+        Some(Arc::new(portcullis::cluster::Cluster::start(
+            client,
+            state.clone(),
+            options,
+        )))
+    } else {
+        None
+    };
     let plain_app =
         webhook::handler::metrics_router(state).merge(server::health_routes(readiness.clone()));
-    readiness.set(true);
+    let _readiness_waiter = match &cluster {
+        None => {
+            readiness.set(true);
+            None
+        }
+        Some(cluster) => {
+            tracing::info!("not ready until namespaces and cluster policies are listed");
+            let (cluster, readiness) = (cluster.clone(), readiness.clone());
+            Some(tokio::spawn(async move {
+                cluster.synced().await;
+                tracing::info!("cluster state listed; ready");
+                readiness.set(true);
+            }))
+        }
+    };
     let options = ServeOptions {
         shutdown_delay: args.shutdown_delay,
         shutdown_timeout: args.shutdown_timeout,

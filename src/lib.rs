@@ -7,6 +7,7 @@
 pub mod autogen;
 pub mod check;
 pub mod cli;
+pub mod cluster;
 pub mod defaults;
 pub mod eval;
 pub mod json_path;

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check(&args),
         Command::Test(args) => commands::test(&args),
         Command::Certs(args) => commands::certs(&args),
+        Command::Crds(args) => commands::crds(&args),
     }
 }
 

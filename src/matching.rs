@@ -448,7 +448,7 @@ impl Filter {
             }
             let Some(labels) = target.namespace_labels else {
                 return Err(MatchError(format!(
-                    "the labels of namespace {:?} are unknown, so its namespaceSelector cannot be evaluated",
+                    "namespace {:?} is unknown: its labels are not available (the namespace reflector of `serve --kube` has not seen it, or it was deleted; without --kube no labels are known), so its namespaceSelector cannot be evaluated",
                     target.namespace
                 )));
             };

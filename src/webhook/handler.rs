@@ -220,6 +220,7 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
         groups: info.groups.clone(),
         ..UserInfo::default()
     });
+    let namespace_labels = state.namespace_labels(&request.namespace);
     let eval_request = Request {
         operation,
         gvk: &gvk,
@@ -227,7 +228,7 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
         object: &request.object,
         old_object: &request.old_object,
         namespace: &request.namespace,
-        namespace_labels: None,
+        namespace_labels: namespace_labels.as_deref(),
         user: user.as_ref(),
         admission: true,
     };

@@ -1,22 +1,42 @@
 //! Shared state of the serving process: the active policy set (swapped atomically on reload),
-//! metrics and readiness.
+//! metrics and readiness, and, with `serve --kube`, where namespace labels come from.
+//!
+//! The active set is the policies from files followed by the policies from the cluster; each
+//! source is replaced whole by its own reloader and the union is swapped in atomically.
 
 use crate::metrics::Metrics;
 use crate::policy::{self, PolicySet};
 use crate::reload::{self, ReloadError, WatchOptions};
 use arc_swap::ArcSwap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+/// Where the webhook finds the labels of a request's namespace.
+pub trait NamespaceLabelLookup: Send + Sync {
+    /// `None` when the namespace is not known (not yet seen, or deleted).
+    fn labels(&self, namespace: &str) -> Option<Arc<BTreeMap<String, String>>>;
+}
 
 pub struct AppState {
     policies: ArcSwap<PolicySet>,
+    sources: Mutex<PolicySources>,
+    namespaces: OnceLock<Arc<dyn NamespaceLabelLookup>>,
     pub metrics: Metrics,
+}
+
+#[derive(Default)]
+struct PolicySources {
+    files: Arc<PolicySet>,
+    cluster: Arc<PolicySet>,
 }
 
 impl AppState {
     pub fn new(policies: PolicySet, metrics: Metrics) -> Arc<Self> {
         let state = Arc::new(Self {
             policies: ArcSwap::from_pointee(PolicySet::default()),
+            sources: Mutex::default(),
+            namespaces: OnceLock::new(),
             metrics,
         });
         state.replace_policies(policies);
@@ -27,8 +47,51 @@ impl AppState {
         self.policies.load_full()
     }
 
-    /// Installs a complete, already compiled set; requests in flight keep the set they started with.
+    /// Installs a complete, already compiled set of file policies; requests in flight keep the
+    /// set they started with.
     pub fn replace_policies(&self, policies: PolicySet) {
+        let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
+        sources.files = Arc::new(policies);
+        self.install(&sources);
+    }
+
+    /// Installs the complete set of policies read from the cluster.
+    pub fn replace_cluster_policies(&self, policies: PolicySet) {
+        let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
+        sources.cluster = Arc::new(policies);
+        self.install(&sources);
+    }
+
+    /// The policies currently loaded from files.
+    pub fn file_policies(&self) -> Arc<PolicySet> {
+        self.sources
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .files
+            .clone()
+    }
+
+    /// Files win a name clash: a cluster policy named like a file policy is left out (the
+    /// cluster source reports it in the object's status).
+    fn install(&self, sources: &PolicySources) {
+        let taken: HashSet<(Option<&str>, &str)> = sources
+            .files
+            .policies
+            .iter()
+            .map(|policy| (policy.namespace.as_deref(), policy.name.as_str()))
+            .collect();
+        let mut policies = sources.files.policies.clone();
+        policies.extend(
+            sources
+                .cluster
+                .policies
+                .iter()
+                .filter(|policy| {
+                    !taken.contains(&(policy.namespace.as_deref(), policy.name.as_str()))
+                })
+                .cloned(),
+        );
+        let policies = PolicySet { policies };
         self.metrics
             .policies_loaded
             .set(i64::try_from(policies.policies.len()).unwrap_or(i64::MAX));
@@ -36,6 +99,24 @@ impl AppState {
             .policy_rules_loaded
             .set(i64::try_from(policies.rule_count()).unwrap_or(i64::MAX));
         self.policies.store(Arc::new(policies));
+    }
+
+    /// Makes the webhook look up namespace labels (`serve --kube`); without it they are unknown
+    /// and rules with a `namespaceSelector` answer `error`.
+    pub fn attach_namespace_labels(&self, lookup: Arc<dyn NamespaceLabelLookup>) {
+        if self.namespaces.set(lookup).is_err() {
+            tracing::warn!("a namespace label source is already attached; keeping the first");
+        }
+    }
+
+    /// The labels of `namespace` when a lookup is attached and knows it; a cluster-scoped
+    /// resource (`""`) has an empty label set then.
+    pub fn namespace_labels(&self, namespace: &str) -> Option<Arc<BTreeMap<String, String>>> {
+        let lookup = self.namespaces.get()?;
+        if namespace.is_empty() {
+            return Some(Arc::default());
+        }
+        lookup.labels(namespace)
     }
 }
 

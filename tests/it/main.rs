@@ -1,6 +1,11 @@
 //! The one integration-test binary, so the suite links once.
 
 mod check_cli;
+mod cluster_crds;
+mod cluster_fake_api;
+mod cluster_namespaces;
+mod cluster_policies;
+mod cluster_serve;
 mod engine;
 mod fixtures;
 mod kyverno_suites;

@@ -1,0 +1,113 @@
+//! Cluster awareness for `serve --kube`: live namespace labels for `namespaceSelector` rules
+//! ([`namespaces`]) and policies read from custom resources ([`crd`], [`policies`]).
+//!
+//! Everything here follows the apiserver with list + watch (kube-runtime's `watcher`, which
+//! relists after `410 Gone` and resumes from bookmarks) and folds the events into complete
+//! snapshots, so a consumer never sees a half-listed cluster. Nothing here is on the request
+//! path: the webhook reads an in-memory map and an atomically swapped policy set.
+//!
+//! Failure mode: while the apiserver cannot be reached, the last known labels and policies stay
+//! in force. A namespace created during that time is unknown, so rules with a
+//! `namespaceSelector` answer `error` for it, and an `Enforce` policy with `failurePolicy: Fail`
+//! then denies. The server reports ready only after the first complete list of every followed
+//! resource.
+
+pub mod crd;
+pub mod namespaces;
+pub mod policies;
+
+use crate::webhook::AppState;
+use futures::StreamExt;
+use kube::Resource;
+use kube::api::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// One step of a followed resource, as a consumer of complete state wants it.
+#[derive(Debug)]
+pub enum Change<K> {
+    /// Every object that exists, after the first list and after every relist.
+    Snapshot(Vec<K>),
+    Applied(K),
+    Deleted(K),
+}
+
+/// Lists and watches `api` for as long as the task lives, calling `on_change` for every
+/// [`Change`]. Errors (apiserver down, RBAC, an expired resource version) are logged and retried
+/// with kube-runtime's default backoff.
+pub async fn follow<K>(api: Api<K>, what: &str, mut on_change: impl FnMut(Change<K>))
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let mut listing: Option<Vec<K>> = None;
+    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    let mut stream = std::pin::pin!(stream);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(Event::Init) => listing = Some(Vec::new()),
+            Ok(Event::InitApply(object)) => listing.get_or_insert_with(Vec::new).push(object),
+            Ok(Event::InitDone) => {
+                let objects = listing.take().unwrap_or_default();
+                tracing::debug!(resource = what, objects = objects.len(), "listed");
+                on_change(Change::Snapshot(objects));
+            }
+            Ok(Event::Apply(object)) => on_change(Change::Applied(object)),
+            Ok(Event::Delete(object)) => on_change(Change::Deleted(object)),
+            Err(error) => {
+                tracing::warn!(resource = what, error = %error, "watch failed; retrying");
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClusterOptions {
+    /// Also enforce `kyverno.io/v1` `ClusterPolicy` and `Policy` objects (read-only).
+    pub watch_kyverno_policies: bool,
+}
+
+/// The running followers; dropping it stops them.
+pub struct Cluster {
+    tasks: Vec<JoinHandle<()>>,
+    synced: Vec<watch::Receiver<bool>>,
+}
+
+impl Cluster {
+    /// Starts following namespaces and policy objects, feeding `state`.
+    pub fn start(client: kube::Client, state: Arc<AppState>, options: ClusterOptions) -> Self {
+        let (namespaces, namespace_task, namespaces_synced) =
+            namespaces::NamespaceStore::follow(client.clone());
+        state.attach_namespace_labels(namespaces);
+        let (policy_tasks, policies_synced) = policies::follow_policies(client, state, options);
+        let mut tasks = vec![namespace_task];
+        tasks.extend(policy_tasks);
+        Self {
+            tasks,
+            synced: vec![namespaces_synced, policies_synced],
+        }
+    }
+
+    /// Completes once every followed resource has been listed completely once.
+    pub async fn synced(&self) {
+        for synced in &self.synced {
+            let mut synced = synced.clone();
+            // An error means the follower is gone; then readiness must not come.
+            if synced.wait_for(|done| *done).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}

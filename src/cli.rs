@@ -27,6 +27,8 @@ pub enum Command {
     Test(TestArgs),
     /// Generate a development CA and a serving certificate for the in-cluster service names.
     Certs(CertsArgs),
+    /// Print the ValidatingWebhookConfiguration whose rules cover exactly what the policies match.
+    WebhookConfig(WebhookConfigArgs),
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +113,13 @@ pub struct CertsArgs {
     /// Directory for ca.crt, ca.key, tls.crt and tls.key.
     #[arg(long, default_value = "certs-dev")]
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct WebhookConfigArgs {
+    /// Policy files or directories (repeatable); defaults as for `serve`.
+    #[arg(long = "policies", value_delimiter = ',')]
+    pub policies: Vec<PathBuf>,
 }
 
 /// `500ms`, `5s`, `2m`, or a bare number of seconds.

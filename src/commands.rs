@@ -1,7 +1,7 @@
 //! The subcommands' glue: load what they need, run the library, report, choose the exit code.
 
 use portcullis::check::{self, input, render};
-use portcullis::cli::{CertsArgs, CheckArgs, OutputFormat, ServeArgs, TestArgs};
+use portcullis::cli::{CertsArgs, CheckArgs, OutputFormat, ServeArgs, TestArgs, WebhookConfigArgs};
 use portcullis::defaults::PolicySource;
 use portcullis::metrics::Metrics;
 use portcullis::policy::{LoadError, PolicySet};
@@ -73,6 +73,25 @@ pub fn certs(args: &CertsArgs) -> ExitCode {
         }
         Err(error) => {
             eprintln!("error: {error}");
+            ExitCode::from(check::EXIT_ERROR)
+        }
+    }
+}
+
+pub fn webhook_config(args: &WebhookConfigArgs) -> ExitCode {
+    let set = match load_policies(&PolicySource::resolve(&args.policies)) {
+        Ok(set) => set,
+        Err(code) => return code,
+    };
+    match portcullis::webhook_config::configuration(&set) {
+        Ok(configuration) => {
+            print!("{}", portcullis::webhook_config::to_yaml(&configuration));
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("error: {error}");
+            }
             ExitCode::from(check::EXIT_ERROR)
         }
     }

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check(&args),
         Command::Test(args) => commands::test(&args),
         Command::Certs(args) => commands::certs(&args),
+        Command::WebhookConfig(args) => commands::webhook_config(&args),
     }
 }
 

@@ -113,6 +113,10 @@ pub struct CertsArgs {
     /// Directory for ca.crt, ca.key, tls.crt and tls.key.
     #[arg(long, default_value = "certs-dev")]
     pub dir: PathBuf,
+    /// Also write the serving certificate and a caBundle patch for a kustomize overlay into
+    /// `<DIR>/generated/` (git-ignored), e.g. `--kustomize deploy/overlays/dev`.
+    #[arg(long, value_name = "DIR")]
+    pub kustomize: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

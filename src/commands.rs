@@ -60,17 +60,28 @@ pub fn test(args: &TestArgs) -> ExitCode {
 }
 
 pub fn certs(args: &CertsArgs) -> ExitCode {
-    match tls::generate_dev_certs(&args.dir) {
-        Ok(written) => {
-            println!(
-                "wrote {}, {}, {} and {}",
-                written.ca_cert.display(),
-                written.ca_key.display(),
-                written.cert.display(),
-                written.key.display()
-            );
-            ExitCode::SUCCESS
+    let written = tls::generate_dev_certs(&args.dir).and_then(|written| {
+        println!(
+            "wrote {}, {}, {} and {}",
+            written.ca_cert.display(),
+            written.ca_key.display(),
+            written.cert.display(),
+            written.key.display()
+        );
+        match &args.kustomize {
+            Some(overlay) => tls::write_kustomize_inputs(&written, overlay).map(|inputs| {
+                println!(
+                    "wrote {}, {} and {}",
+                    inputs.cert.display(),
+                    inputs.key.display(),
+                    inputs.ca_bundle_patch.display()
+                );
+            }),
+            None => Ok(()),
         }
+    });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::from(check::EXIT_ERROR)

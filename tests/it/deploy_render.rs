@@ -138,7 +138,10 @@ fn dev_overlay_needs_its_generated_inputs() {
         .arg(scratch.path().join("deploy/overlays/dev"))
         .output()
         .expect("run kubectl kustomize");
-    assert!(!output.status.success(), "dev renders without a certificate");
+    assert!(
+        !output.status.success(),
+        "dev renders without a certificate"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("generated/"), "{stderr}");
 }
@@ -308,4 +311,3 @@ fn our_manifests_obey_our_policies() {
         assert_eq!(report["summary"]["error"], 0, "{}", overlay.name);
     }
 }
-

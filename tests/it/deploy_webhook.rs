@@ -76,7 +76,9 @@ fn check_overlay(overlay: &Rendered, expected_failure_policy: &str) {
     let configuration = overlay.find("ValidatingWebhookConfiguration");
     let webhooks = configuration["webhooks"].as_array().expect("webhooks");
     let service = overlay.find("Service");
-    let namespace = service["metadata"]["namespace"].as_str().expect("namespace");
+    let namespace = service["metadata"]["namespace"]
+        .as_str()
+        .expect("namespace");
     let deployment = overlay.find("Deployment");
     let pod = &deployment["spec"]["template"]["spec"];
     let container = &pod["containers"][0];
@@ -87,16 +89,15 @@ fn check_overlay(overlay: &Rendered, expected_failure_policy: &str) {
     let pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
         .as_u64()
         .map_or(Duration::ZERO, Duration::from_secs);
-    let grace = Duration::from_secs(
-        pod["terminationGracePeriodSeconds"]
-            .as_u64()
-            .unwrap_or(30),
-    );
+    let grace = Duration::from_secs(pod["terminationGracePeriodSeconds"].as_u64().unwrap_or(30));
     assert!(
         grace >= pre_stop + delay + drain,
         "{name}: grace period {grace:?} < preStop {pre_stop:?} + delay {delay:?} + drain {drain:?}"
     );
-    assert_eq!(pre_stop, delay, "{name}: preStop sleep should match --shutdown-delay");
+    assert_eq!(
+        pre_stop, delay,
+        "{name}: preStop sleep should match --shutdown-delay"
+    );
 
     for webhook in webhooks {
         let timeout = webhook["timeoutSeconds"].as_u64().expect("timeoutSeconds");
@@ -111,7 +112,11 @@ fn check_overlay(overlay: &Rendered, expected_failure_policy: &str) {
         assert_eq!(webhook["sideEffects"], "None", "{name}");
         assert_eq!(webhook["failurePolicy"], expected_failure_policy, "{name}");
         assert_eq!(webhook["matchPolicy"], "Equivalent", "{name}");
-        assert_eq!(strings(&webhook["admissionReviewVersions"]), ["v1"], "{name}");
+        assert_eq!(
+            strings(&webhook["admissionReviewVersions"]),
+            ["v1"],
+            "{name}"
+        );
         let client = &webhook["clientConfig"]["service"];
         assert_eq!(client["name"], service["metadata"]["name"], "{name}");
         assert_eq!(client["namespace"], namespace, "{name}");
@@ -141,9 +146,12 @@ fn check_overlay(overlay: &Rendered, expected_failure_policy: &str) {
         );
         assert_eq!(not_in("portcullis.dev/ignore"), ["true"], "{name}");
         assert!(
-            overlay.objects.iter().any(|object| object["kind"] == "Namespace"
-                && object["metadata"]["name"] == namespace
-                && object["metadata"]["labels"]["portcullis.dev/ignore"] == "true"),
+            overlay
+                .objects
+                .iter()
+                .any(|object| object["kind"] == "Namespace"
+                    && object["metadata"]["name"] == namespace
+                    && object["metadata"]["labels"]["portcullis.dev/ignore"] == "true"),
             "{name}: the {namespace} Namespace should carry portcullis.dev/ignore=true"
         );
         let resources: Vec<&str> = webhook["rules"]
@@ -152,7 +160,12 @@ fn check_overlay(overlay: &Rendered, expected_failure_policy: &str) {
             .iter()
             .flat_map(|rule| strings(&rule["resources"]))
             .collect();
-        for resource in ["pods", "pods/ephemeralcontainers", "deployments", "cronjobs"] {
+        for resource in [
+            "pods",
+            "pods/ephemeralcontainers",
+            "deployments",
+            "cronjobs",
+        ] {
             assert!(resources.contains(&resource), "{name}: {resource} not sent");
         }
     }
@@ -170,8 +183,8 @@ fn rendered_webhooks_are_safe() {
         return;
     };
     for overlay in &overlays {
-        let token = &overlay.find("Deployment")["spec"]["template"]["spec"]
-            ["automountServiceAccountToken"];
+        let token =
+            &overlay.find("Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"];
         match overlay.name {
             "base" => {
                 check_overlay(overlay, "Fail");
@@ -193,7 +206,9 @@ fn rendered_webhooks_are_safe() {
                     .find(|o| o["kind"] == "Certificate" && o["metadata"]["name"] == certificate)
                     .expect("the injected Certificate is rendered");
                 assert_eq!(serving["metadata"]["namespace"], namespace);
-                assert!(strings(&serving["spec"]["dnsNames"]).contains(&"portcullis.portcullis.svc"));
+                assert!(
+                    strings(&serving["spec"]["dnsNames"]).contains(&"portcullis.portcullis.svc")
+                );
                 assert_eq!(overlay.find("Deployment")["spec"]["replicas"], 3);
             }
             "dev" => {
@@ -202,7 +217,10 @@ fn rendered_webhooks_are_safe() {
                     ["clientConfig"]["caBundle"]
                     .as_str()
                     .expect("dev caBundle");
-                assert!(bundle.starts_with("LS0tLS1CRUdJTi"), "a base64 PEM: {bundle}");
+                assert!(
+                    bundle.starts_with("LS0tLS1CRUdJTi"),
+                    "a base64 PEM: {bundle}"
+                );
                 assert_eq!(overlay.find("Deployment")["spec"]["replicas"], 1);
             }
             other => panic!("unexpected overlay {other}"),
@@ -217,13 +235,21 @@ fn rbac_reads_and_writes_only_status() {
         return;
     };
     for overlay in &overlays {
-        for rule in overlay.find("ClusterRole")["rules"].as_array().expect("rules") {
+        for rule in overlay.find("ClusterRole")["rules"]
+            .as_array()
+            .expect("rules")
+        {
             let verbs = strings(&rule["verbs"]);
             let resources = strings(&rule["resources"]);
             assert!(!verbs.contains(&"*") && !resources.contains(&"*"), "{rule}");
-            let writes = verbs.iter().any(|verb| !["get", "list", "watch"].contains(verb));
+            let writes = verbs
+                .iter()
+                .any(|verb| !["get", "list", "watch"].contains(verb));
             if writes {
-                assert!(verbs.iter().all(|verb| ["update", "patch"].contains(verb)), "{rule}");
+                assert!(
+                    verbs.iter().all(|verb| ["update", "patch"].contains(verb)),
+                    "{rule}"
+                );
                 assert!(resources.iter().all(|r| r.ends_with("/status")), "{rule}");
             }
         }

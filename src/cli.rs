@@ -29,6 +29,8 @@ pub enum Command {
     Certs(CertsArgs),
     /// Print the CustomResourceDefinitions of portcullis.dev ClusterPolicy and Policy.
     Crds(CrdsArgs),
+    /// Print the ValidatingWebhookConfiguration whose rules cover exactly what the policies match.
+    WebhookConfig(WebhookConfigArgs),
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +122,17 @@ pub struct CertsArgs {
     /// Directory for ca.crt, ca.key, tls.crt and tls.key.
     #[arg(long, default_value = "certs-dev")]
     pub dir: PathBuf,
+    /// Also write the serving certificate and a caBundle patch for a kustomize overlay into
+    /// `<DIR>/generated/` (git-ignored), e.g. `--kustomize deploy/overlays/dev`.
+    #[arg(long, value_name = "DIR")]
+    pub kustomize: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WebhookConfigArgs {
+    /// Policy files or directories (repeatable); defaults as for `serve`.
+    #[arg(long = "policies", value_delimiter = ',')]
+    pub policies: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

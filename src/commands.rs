@@ -1,7 +1,9 @@
 //! The subcommands' glue: load what they need, run the library, report, choose the exit code.
 
 use portcullis::check::{self, input, render};
-use portcullis::cli::{CertsArgs, CheckArgs, CrdsArgs, OutputFormat, ServeArgs, TestArgs};
+use portcullis::cli::{
+    CertsArgs, CheckArgs, CrdsArgs, OutputFormat, ServeArgs, TestArgs, WebhookConfigArgs,
+};
 use portcullis::defaults::PolicySource;
 use portcullis::metrics::Metrics;
 use portcullis::policy::{LoadError, PolicySet};
@@ -60,17 +62,28 @@ pub fn test(args: &TestArgs) -> ExitCode {
 }
 
 pub fn certs(args: &CertsArgs) -> ExitCode {
-    match tls::generate_dev_certs(&args.dir) {
-        Ok(written) => {
-            println!(
-                "wrote {}, {}, {} and {}",
-                written.ca_cert.display(),
-                written.ca_key.display(),
-                written.cert.display(),
-                written.key.display()
-            );
-            ExitCode::SUCCESS
+    let written = tls::generate_dev_certs(&args.dir).and_then(|written| {
+        println!(
+            "wrote {}, {}, {} and {}",
+            written.ca_cert.display(),
+            written.ca_key.display(),
+            written.cert.display(),
+            written.key.display()
+        );
+        match &args.kustomize {
+            Some(overlay) => tls::write_kustomize_inputs(&written, overlay).map(|inputs| {
+                println!(
+                    "wrote {}, {} and {}",
+                    inputs.cert.display(),
+                    inputs.key.display(),
+                    inputs.ca_bundle_patch.display()
+                );
+            }),
+            None => Ok(()),
         }
+    });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::from(check::EXIT_ERROR)
@@ -103,6 +116,25 @@ pub fn crds(args: &CrdsArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+pub fn webhook_config(args: &WebhookConfigArgs) -> ExitCode {
+    let set = match load_policies(&PolicySource::resolve(&args.policies)) {
+        Ok(set) => set,
+        Err(code) => return code,
+    };
+    match portcullis::webhook_config::configuration(&set) {
+        Ok(configuration) => {
+            print!("{}", portcullis::webhook_config::to_yaml(&configuration));
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("error: {error}");
+            }
+            ExitCode::from(check::EXIT_ERROR)
+        }
+    }
 }
 
 pub fn serve(args: ServeArgs) -> ExitCode {

@@ -20,4 +20,5 @@ pub mod reload;
 pub mod server;
 pub mod tls;
 pub mod webhook;
+pub mod webhook_config;
 pub mod yaml;

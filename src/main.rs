@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::Test(args) => commands::test(&args),
         Command::Certs(args) => commands::certs(&args),
         Command::Crds(args) => commands::crds(&args),
+        Command::WebhookConfig(args) => commands::webhook_config(&args),
     }
 }
 

@@ -383,6 +383,52 @@ pub fn ensure_dev_certs(cert: &Path, key: &Path) -> Result<Option<DevCerts>, Tls
     generate_dev_certs(dir).map(Some)
 }
 
+/// The files [`write_kustomize_inputs`] wrote into an overlay.
+#[derive(Debug, Clone)]
+pub struct KustomizeInputs {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca_bundle_patch: PathBuf,
+}
+
+/// Copies a serving certificate and key into `<overlay>/generated/`, where a kustomize
+/// `secretGenerator` can read them (kustomize reads no file outside its overlay), and writes
+/// `ca-bundle.yaml`, a JSON patch setting the webhook configuration's `caBundle` to the CA.
+/// The folder gets a `.gitignore` of its own: a private key is never committed.
+pub fn write_kustomize_inputs(
+    certs: &DevCerts,
+    overlay: &Path,
+) -> Result<KustomizeInputs, TlsError> {
+    use base64::Engine as _;
+    let read = |path: &Path| {
+        fs::read(path).map_err(|source| TlsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let generated = overlay.join("generated");
+    fs::create_dir_all(&generated).map_err(|source| TlsError::Write {
+        path: generated.clone(),
+        source,
+    })?;
+    let inputs = KustomizeInputs {
+        cert: generated.join("tls.crt"),
+        key: generated.join("tls.key"),
+        ca_bundle_patch: generated.join("ca-bundle.yaml"),
+    };
+    write_file(&generated.join(".gitignore"), b"*\n", false)?;
+    write_file(&inputs.cert, &read(&certs.cert)?, false)?;
+    write_file(&inputs.key, &read(&certs.key)?, true)?;
+    let ca_bundle = base64::engine::general_purpose::STANDARD.encode(read(&certs.ca_cert)?);
+    let patch = format!(
+        "# Written by `portcullis certs --kustomize`: the apiserver trusts {} for the webhook.\n\
+         - op: add\n  path: /webhooks/0/clientConfig/caBundle\n  value: {ca_bundle}\n",
+        certs.ca_cert.display()
+    );
+    write_file(&inputs.ca_bundle_patch, patch.as_bytes(), false)?;
+    Ok(inputs)
+}
+
 fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<(), TlsError> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

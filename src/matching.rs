@@ -5,10 +5,16 @@
 //! name, namespace, kind and annotation comparison uses Kyverno's wildcard, as Kyverno does.
 
 use crate::pattern::wildcard;
-use crate::policy::spec::{FilterSpec, LabelSelectorSpec, MatchSpec, ResourceSpec, SubjectSpec};
+use crate::policy::spec::{FilterSpec, MatchSpec, ResourceSpec, SubjectSpec};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
+
+mod kind;
+mod selector;
+
+pub use kind::KindSelector;
+pub use selector::{LabelExpression, LabelSelector};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -167,32 +173,10 @@ pub struct Filter {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KindSelector {
-    pub group: String,
-    pub version: String,
-    pub kind: String,
-    pub subresource: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
     User(String),
     Group(String),
     ServiceAccount { namespace: String, name: String },
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct LabelSelector {
-    pub match_labels: Vec<(String, String)>,
-    pub expressions: Vec<LabelExpression>,
-}
-
-#[derive(Debug, Clone)]
-pub enum LabelExpression {
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    DoesNotExist(String),
 }
 
 /// Whether a filter is judging inclusion (`match`) or exclusion: absent user info is ignored by
@@ -484,89 +468,6 @@ impl Filter {
     }
 }
 
-impl KindSelector {
-    /// Kyverno's kind grammar; `None` for more than four `/`-separated parts.
-    pub fn parse(text: &str) -> Option<Self> {
-        let parts: Vec<&str> = text.split('/').collect();
-        let any = || "*".to_owned();
-        let (group, version, kind_part, subresource) = match parts.as_slice() {
-            [kind] => (any(), any(), *kind, None),
-            ["*", "*"] => (any(), any(), "*", Some("*")),
-            ["*", subresource] if subresource.starts_with(|c: char| c.is_ascii_lowercase()) => {
-                (any(), any(), "*", Some(*subresource))
-            }
-            [first, second] if is_version(first) => (any(), (*first).to_owned(), *second, None),
-            [kind, subresource] => (any(), any(), *kind, Some(*subresource)),
-            [first, kind, subresource] if is_version(first) => {
-                (any(), (*first).to_owned(), *kind, Some(*subresource))
-            }
-            [group, version, kind] => ((*group).to_owned(), (*version).to_owned(), *kind, None),
-            [group, version, kind, subresource] => (
-                (*group).to_owned(),
-                (*version).to_owned(),
-                *kind,
-                Some(*subresource),
-            ),
-            _ => return None,
-        };
-        let (kind, subresource) = match subresource {
-            Some(subresource) => (kind_part.to_owned(), subresource.to_owned()),
-            None => match kind_part.split_once('.') {
-                Some((kind, subresource)) => (kind.to_owned(), subresource.to_owned()),
-                None => (kind_part.to_owned(), String::new()),
-            },
-        };
-        if kind.is_empty() {
-            return None;
-        }
-        Some(Self {
-            group,
-            version,
-            kind,
-            subresource,
-        })
-    }
-
-    pub fn matches(&self, gvk: &Gvk, subresource: &str) -> bool {
-        let subresource_matches = if self.subresource.is_empty() {
-            // Kyverno keeps matching ephemeral-container updates with plain `Pod` for
-            // backwards compatibility; every other subresource needs to be named.
-            subresource.is_empty() || (gvk.kind == "Pod" && subresource == "ephemeralcontainers")
-        } else {
-            wildcard::matches(&self.subresource, subresource)
-        };
-        subresource_matches
-            && wildcard::matches(&self.group, &gvk.group)
-            && wildcard::matches(&self.version, &gvk.version)
-            && wildcard::matches(&self.kind, &gvk.kind)
-    }
-}
-
-/// `v1`, `v2beta3`, `*`: a version where Kyverno's grammar allows one in first position.
-fn is_version(text: &str) -> bool {
-    if text == "*" {
-        return true;
-    }
-    let Some(rest) = text.strip_prefix('v') else {
-        return false;
-    };
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    if digits == 0 {
-        return false;
-    }
-    let rest = &rest[digits..];
-    if rest.is_empty() {
-        return true;
-    }
-    let Some(level) = rest
-        .strip_prefix("alpha")
-        .or_else(|| rest.strip_prefix("beta"))
-    else {
-        return false;
-    };
-    !level.is_empty() && level.bytes().all(|byte| byte.is_ascii_digit())
-}
-
 impl Subject {
     fn compile(spec: &SubjectSpec) -> Result<Self, String> {
         match spec.kind.as_str() {
@@ -594,222 +495,5 @@ impl Subject {
                 &user.username,
             ),
         }
-    }
-}
-
-impl LabelSelector {
-    pub fn compile(spec: &LabelSelectorSpec) -> Result<Self, MatchSpecError> {
-        let mut expressions = Vec::with_capacity(spec.match_expressions.len());
-        for (index, requirement) in spec.match_expressions.iter().enumerate() {
-            let field = || format!("matchExpressions[{index}]");
-            let key = requirement.key.clone();
-            let values = requirement.values.clone();
-            let needs_values = |values: &Vec<String>| {
-                if values.is_empty() {
-                    Err(MatchSpecError {
-                        field: format!("{}.values", field()),
-                        message: format!(
-                            "operator {} needs at least one value",
-                            requirement.operator
-                        ),
-                    })
-                } else {
-                    Ok(())
-                }
-            };
-            let no_values = |values: &Vec<String>| {
-                if values.is_empty() {
-                    Ok(())
-                } else {
-                    Err(MatchSpecError {
-                        field: format!("{}.values", field()),
-                        message: format!("operator {} takes no values", requirement.operator),
-                    })
-                }
-            };
-            expressions.push(match requirement.operator.as_str() {
-                "In" => needs_values(&values).map(|()| LabelExpression::In(key, values))?,
-                "NotIn" => needs_values(&values).map(|()| LabelExpression::NotIn(key, values))?,
-                "Exists" => no_values(&values).map(|()| LabelExpression::Exists(key))?,
-                "DoesNotExist" => {
-                    no_values(&values).map(|()| LabelExpression::DoesNotExist(key))?
-                }
-                other => {
-                    return Err(MatchSpecError {
-                        field: format!("{}.operator", field()),
-                        message: format!(
-                            "unknown operator {other:?}: expected In, NotIn, Exists or DoesNotExist"
-                        ),
-                    });
-                }
-            });
-        }
-        Ok(Self {
-            match_labels: spec
-                .match_labels
-                .iter()
-                .map(|(key, value)| (key.clone(), value.clone()))
-                .collect(),
-            expressions,
-        })
-    }
-
-    fn matches_object_labels(&self, labels: Option<&Map<String, Value>>) -> bool {
-        let labels: BTreeMap<String, String> = labels
-            .into_iter()
-            .flatten()
-            .filter_map(|(key, value)| value.as_str().map(|value| (key.clone(), value.to_owned())))
-            .collect();
-        self.matches_labels(&labels)
-    }
-
-    /// Kubernetes label-selector semantics, plus Kyverno's wildcard extension for matchLabels.
-    pub fn matches_labels(&self, labels: &BTreeMap<String, String>) -> bool {
-        let labels_match = self.match_labels.iter().all(|(key, value)| {
-            if wildcard::has_wildcard(key) || wildcard::has_wildcard(value) {
-                labels.iter().any(|(actual_key, actual_value)| {
-                    wildcard::matches(key, actual_key) && wildcard::matches(value, actual_value)
-                })
-            } else {
-                labels.get(key) == Some(value)
-            }
-        });
-        labels_match
-            && self.expressions.iter().all(|expression| match expression {
-                LabelExpression::In(key, values) => {
-                    labels.get(key).is_some_and(|value| values.contains(value))
-                }
-                LabelExpression::NotIn(key, values) => {
-                    labels.get(key).is_none_or(|value| !values.contains(value))
-                }
-                LabelExpression::Exists(key) => labels.contains_key(key),
-                LabelExpression::DoesNotExist(key) => !labels.contains_key(key),
-            })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn selector(text: &str) -> KindSelector {
-        KindSelector::parse(text).unwrap_or_else(|| panic!("{text} parses"))
-    }
-
-    #[test]
-    fn kind_grammar() {
-        let table = [
-            ("Pod", ("*", "*", "Pod", "")),
-            ("*", ("*", "*", "*", "")),
-            ("*/*", ("*", "*", "*", "*")),
-            ("*/status", ("*", "*", "*", "status")),
-            ("v1/Pod", ("*", "v1", "Pod", "")),
-            ("Pod/exec", ("*", "*", "Pod", "exec")),
-            ("Pod.exec", ("*", "*", "Pod", "exec")),
-            ("v1/Pod/eviction", ("*", "v1", "Pod", "eviction")),
-            ("apps/v1/Deployment", ("apps", "v1", "Deployment", "")),
-            (
-                "networking.k8s.io/v1/NetworkPolicy/status",
-                ("networking.k8s.io", "v1", "NetworkPolicy", "status"),
-            ),
-            ("tekton.dev/*/TaskRun", ("tekton.dev", "*", "TaskRun", "")),
-            (
-                "v2beta1/HorizontalPodAutoscaler",
-                ("*", "v2beta1", "HorizontalPodAutoscaler", ""),
-            ),
-        ];
-        for (text, (group, version, kind, subresource)) in table {
-            let parsed = selector(text);
-            assert_eq!(
-                (
-                    parsed.group.as_str(),
-                    parsed.version.as_str(),
-                    parsed.kind.as_str(),
-                    parsed.subresource.as_str()
-                ),
-                (group, version, kind, subresource),
-                "{text}"
-            );
-        }
-        assert_eq!(KindSelector::parse("a/b/c/d/e"), None);
-    }
-
-    #[test]
-    fn kind_matching() {
-        let pod = Gvk::from_api_version("v1", "Pod");
-        let deployment = Gvk::from_api_version("apps/v1", "Deployment");
-        let cronjob_beta = Gvk::from_api_version("batch/v1beta1", "CronJob");
-        let table = [
-            ("Pod", &pod, "", true),
-            ("Pod", &pod, "exec", false),
-            ("Pod", &pod, "ephemeralcontainers", true),
-            ("Pod/exec", &pod, "exec", true),
-            ("v1/Pod", &pod, "", true),
-            ("v2/Pod", &pod, "", false),
-            ("apps/v1/Deployment", &deployment, "", true),
-            ("Deployment", &deployment, "", true),
-            ("batch/v1/CronJob", &cronjob_beta, "", false),
-            ("*", &deployment, "", true),
-            ("*/*", &pod, "status", true),
-            ("pod", &pod, "", false),
-        ];
-        for (text, gvk, subresource, expected) in table {
-            assert_eq!(
-                selector(text).matches(gvk, subresource),
-                expected,
-                "{text} vs {gvk:?}/{subresource}"
-            );
-        }
-    }
-
-    #[test]
-    fn label_selectors() {
-        let labels: BTreeMap<String, String> = [("app", "web"), ("tier", "front")]
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        let spec = |yaml: serde_json::Value| -> LabelSelector {
-            let spec: LabelSelectorSpec = serde_json::from_value(yaml).expect("selector spec");
-            LabelSelector::compile(&spec).expect("valid selector")
-        };
-        use serde_json::json;
-        let table = [
-            (json!({"matchLabels": {"app": "web"}}), true),
-            (json!({"matchLabels": {"app": "db"}}), false),
-            (json!({"matchLabels": {"app": "w*"}}), true),
-            (json!({"matchLabels": {"ti*": "fr?nt"}}), true),
-            (
-                json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]}]}),
-                true,
-            ),
-            (
-                json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]}),
-                false,
-            ),
-            (
-                json!({"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}]}),
-                true,
-            ),
-            (
-                json!({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}),
-                true,
-            ),
-            (
-                json!({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}),
-                false,
-            ),
-            (json!({}), true),
-        ];
-        for (yaml, expected) in table {
-            assert_eq!(
-                spec(yaml.clone()).matches_labels(&labels),
-                expected,
-                "{yaml}"
-            );
-        }
-        let bad: LabelSelectorSpec =
-            serde_json::from_value(json!({"matchExpressions": [{"key": "a", "operator": "Has"}]}))
-                .expect("spec");
-        assert!(LabelSelector::compile(&bad).is_err());
     }
 }

@@ -170,7 +170,9 @@ fn same_json(left: &Value, right: &Value) -> bool {
         }
         (Value::Object(left), Value::Object(right)) => {
             left.len() == right.len()
-                && left.iter().all(|(key, a)| right.get(key).is_some_and(|b| same_json(a, b)))
+                && left
+                    .iter()
+                    .all(|(key, a)| right.get(key).is_some_and(|b| same_json(a, b)))
         }
         _ => left == right,
     }

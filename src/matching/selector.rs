@@ -1,0 +1,169 @@
+//! Label selectors: Kubernetes `matchLabels` / `matchExpressions`, with Kyverno's wildcard
+//! extension for `matchLabels`.
+
+use super::MatchSpecError;
+use crate::pattern::wildcard;
+use crate::policy::spec::LabelSelectorSpec;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default)]
+pub struct LabelSelector {
+    pub match_labels: Vec<(String, String)>,
+    pub expressions: Vec<LabelExpression>,
+}
+
+#[derive(Debug, Clone)]
+pub enum LabelExpression {
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+    Exists(String),
+    DoesNotExist(String),
+}
+
+impl LabelSelector {
+    pub fn compile(spec: &LabelSelectorSpec) -> Result<Self, MatchSpecError> {
+        let mut expressions = Vec::with_capacity(spec.match_expressions.len());
+        for (index, requirement) in spec.match_expressions.iter().enumerate() {
+            let field = || format!("matchExpressions[{index}]");
+            let key = requirement.key.clone();
+            let values = requirement.values.clone();
+            let needs_values = |values: &Vec<String>| {
+                if values.is_empty() {
+                    Err(MatchSpecError {
+                        field: format!("{}.values", field()),
+                        message: format!(
+                            "operator {} needs at least one value",
+                            requirement.operator
+                        ),
+                    })
+                } else {
+                    Ok(())
+                }
+            };
+            let no_values = |values: &Vec<String>| {
+                if values.is_empty() {
+                    Ok(())
+                } else {
+                    Err(MatchSpecError {
+                        field: format!("{}.values", field()),
+                        message: format!("operator {} takes no values", requirement.operator),
+                    })
+                }
+            };
+            expressions.push(match requirement.operator.as_str() {
+                "In" => needs_values(&values).map(|()| LabelExpression::In(key, values))?,
+                "NotIn" => needs_values(&values).map(|()| LabelExpression::NotIn(key, values))?,
+                "Exists" => no_values(&values).map(|()| LabelExpression::Exists(key))?,
+                "DoesNotExist" => {
+                    no_values(&values).map(|()| LabelExpression::DoesNotExist(key))?
+                }
+                other => {
+                    return Err(MatchSpecError {
+                        field: format!("{}.operator", field()),
+                        message: format!(
+                            "unknown operator {other:?}: expected In, NotIn, Exists or DoesNotExist"
+                        ),
+                    });
+                }
+            });
+        }
+        Ok(Self {
+            match_labels: spec
+                .match_labels
+                .iter()
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+            expressions,
+        })
+    }
+
+    pub(super) fn matches_object_labels(&self, labels: Option<&Map<String, Value>>) -> bool {
+        let labels: BTreeMap<String, String> = labels
+            .into_iter()
+            .flatten()
+            .filter_map(|(key, value)| value.as_str().map(|value| (key.clone(), value.to_owned())))
+            .collect();
+        self.matches_labels(&labels)
+    }
+
+    /// Kubernetes label-selector semantics, plus Kyverno's wildcard extension for matchLabels.
+    pub fn matches_labels(&self, labels: &BTreeMap<String, String>) -> bool {
+        let labels_match = self.match_labels.iter().all(|(key, value)| {
+            if wildcard::has_wildcard(key) || wildcard::has_wildcard(value) {
+                labels.iter().any(|(actual_key, actual_value)| {
+                    wildcard::matches(key, actual_key) && wildcard::matches(value, actual_value)
+                })
+            } else {
+                labels.get(key) == Some(value)
+            }
+        });
+        labels_match
+            && self.expressions.iter().all(|expression| match expression {
+                LabelExpression::In(key, values) => {
+                    labels.get(key).is_some_and(|value| values.contains(value))
+                }
+                LabelExpression::NotIn(key, values) => {
+                    labels.get(key).is_none_or(|value| !values.contains(value))
+                }
+                LabelExpression::Exists(key) => labels.contains_key(key),
+                LabelExpression::DoesNotExist(key) => !labels.contains_key(key),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_selectors() {
+        let labels: BTreeMap<String, String> = [("app", "web"), ("tier", "front")]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        let spec = |yaml: serde_json::Value| -> LabelSelector {
+            let spec: LabelSelectorSpec = serde_json::from_value(yaml).expect("selector spec");
+            LabelSelector::compile(&spec).expect("valid selector")
+        };
+        use serde_json::json;
+        let table = [
+            (json!({"matchLabels": {"app": "web"}}), true),
+            (json!({"matchLabels": {"app": "db"}}), false),
+            (json!({"matchLabels": {"app": "w*"}}), true),
+            (json!({"matchLabels": {"ti*": "fr?nt"}}), true),
+            (
+                json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]}]}),
+                true,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]}),
+                false,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}]}),
+                true,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}),
+                true,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}),
+                false,
+            ),
+            (json!({}), true),
+        ];
+        for (yaml, expected) in table {
+            assert_eq!(
+                spec(yaml.clone()).matches_labels(&labels),
+                expected,
+                "{yaml}"
+            );
+        }
+        let bad: LabelSelectorSpec =
+            serde_json::from_value(json!({"matchExpressions": [{"key": "a", "operator": "Has"}]}))
+                .expect("spec");
+        assert!(LabelSelector::compile(&bad).is_err());
+    }
+}

@@ -76,23 +76,59 @@ spec:
 fn policies() -> Vec<String> {
     let patterns = [
         ("containers:\n          - image: \"!*:latest\"", "no-latest"),
-        ("containers:\n          - resources:\n              limits:\n                memory: \"?*\"", "memory-limits"),
-        ("containers:\n          - resources:\n              requests:\n                cpu: \"?*\"", "cpu-requests"),
-        ("containers:\n          - readinessProbe:\n              =(periodSeconds): \">0\"", "readiness"),
+        (
+            "containers:\n          - resources:\n              limits:\n                memory: \"?*\"",
+            "memory-limits",
+        ),
+        (
+            "containers:\n          - resources:\n              requests:\n                cpu: \"?*\"",
+            "cpu-requests",
+        ),
+        (
+            "containers:\n          - readinessProbe:\n              =(periodSeconds): \">0\"",
+            "readiness",
+        ),
         ("=(hostNetwork): false", "host-network"),
         ("=(hostPID): false", "host-pid"),
         ("=(hostIPC): false", "host-ipc"),
-        ("containers:\n          - =(securityContext):\n              =(privileged): false", "privileged"),
-        ("containers:\n          - =(securityContext):\n              =(allowPrivilegeEscalation): false", "escalation"),
-        ("=(securityContext):\n            =(runAsNonRoot): true", "non-root"),
-        ("containers:\n          - image: \"registry.example.com/*\"", "registry"),
-        ("=(volumes):\n          - X(hostPath): \"null\"", "host-path"),
-        ("containers:\n          - =(ports):\n              - =(hostPort): 0", "host-ports"),
-        ("=(securityContext):\n            =(seccompProfile):\n              =(type): \"RuntimeDefault | Localhost\"", "seccomp"),
-        ("containers:\n          - =(securityContext):\n              =(readOnlyRootFilesystem): true", "read-only-root"),
+        (
+            "containers:\n          - =(securityContext):\n              =(privileged): false",
+            "privileged",
+        ),
+        (
+            "containers:\n          - =(securityContext):\n              =(allowPrivilegeEscalation): false",
+            "escalation",
+        ),
+        (
+            "=(securityContext):\n            =(runAsNonRoot): true",
+            "non-root",
+        ),
+        (
+            "containers:\n          - image: \"registry.example.com/*\"",
+            "registry",
+        ),
+        (
+            "=(volumes):\n          - X(hostPath): \"null\"",
+            "host-path",
+        ),
+        (
+            "containers:\n          - =(ports):\n              - =(hostPort): 0",
+            "host-ports",
+        ),
+        (
+            "=(securityContext):\n            =(seccompProfile):\n              =(type): \"RuntimeDefault | Localhost\"",
+            "seccomp",
+        ),
+        (
+            "containers:\n          - =(securityContext):\n              =(readOnlyRootFilesystem): true",
+            "read-only-root",
+        ),
         ("containers:\n          - name: \"?*\"", "named-containers"),
         ("=(serviceAccountName): \"!default\"", "service-account"),
-        ("containers:\n          - =(securityContext):\n              =(capabilities):\n                =(add): \"null\"", "capabilities"),
+        (
+            "containers:\n          - =(securityContext):\n              =(capabilities):\n                =(add): \"null\"",
+            "capabilities",
+        ),
     ];
     let mut policies: Vec<String> = patterns
         .iter()
@@ -120,7 +156,9 @@ spec:
         })
         .collect();
     for name in ["disallow-latest-tag.yaml", "require-image-digest.yaml"] {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies").join(name);
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("policies")
+            .join(name);
         policies.push(std::fs::read_to_string(path).expect("default policy"));
     }
     policies

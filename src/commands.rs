@@ -55,7 +55,10 @@ pub fn check(args: &CheckArgs) -> ExitCode {
     let pool = match pool.build() {
         Ok(pool) => pool,
         Err(error) => {
-            eprintln!("error: cannot start {} worker threads: {error}", args.jobs.unwrap_or(0));
+            eprintln!(
+                "error: cannot start {} worker threads: {error}",
+                args.jobs.unwrap_or(0)
+            );
             return ExitCode::from(check::EXIT_ERROR);
         }
     };

@@ -111,7 +111,12 @@ mod tests {
     use super::*;
 
     fn filter(include: &[&str], exclude: &[&str]) -> PathFilter {
-        let owned = |globs: &[&str]| globs.iter().map(|glob| glob.to_string()).collect::<Vec<_>>();
+        let owned = |globs: &[&str]| {
+            globs
+                .iter()
+                .map(|glob| glob.to_string())
+                .collect::<Vec<_>>()
+        };
         PathFilter::new(&owned(include), &owned(exclude)).expect("valid globs")
     }
 

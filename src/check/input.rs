@@ -231,7 +231,8 @@ fn read_texts(
 /// after rendering. Only consulted once the file has failed to parse, so a rendered manifest
 /// that merely contains braces in a string is still checked.
 fn is_template(text: &str) -> bool {
-    text.find("{{").is_some_and(|open| text[open..].contains("}}"))
+    text.find("{{")
+        .is_some_and(|open| text[open..].contains("}}"))
 }
 
 /// Splits a stream before each `---` marker line, with the number of lines before each piece,
@@ -314,8 +315,14 @@ impl Collector<'_> {
                 .to_owned()
         };
         let (api_version, kind) = (text(value, "apiVersion"), text(value, "kind"));
-        if api_version.is_empty() || kind.is_empty() {
-            self.note("no apiVersion and kind, not a Kubernetes object");
+        let missing = match (api_version.is_empty(), kind.is_empty()) {
+            (true, true) => Some("no apiVersion and no kind"),
+            (true, false) => Some("no apiVersion"),
+            (false, true) => Some("no kind"),
+            (false, false) => None,
+        };
+        if let Some(missing) = missing {
+            self.note(&format!("{missing}, not a Kubernetes object"));
             return;
         }
         let gvk = Gvk::from_api_version(&api_version, &kind);

@@ -139,10 +139,8 @@ pub fn run_with<'p>(set: &'p PolicySet, inputs: &Inputs, progress: &Progress) ->
     let mut namespaces = namespace_labels(inputs);
     for manifest in &inputs.manifests {
         if !manifest.namespace.is_empty() && !namespaces.contains_key(&manifest.namespace) {
-            let only_name = BTreeMap::from([(
-                NAMESPACE_NAME_LABEL.to_owned(),
-                manifest.namespace.clone(),
-            )]);
+            let only_name =
+                BTreeMap::from([(NAMESPACE_NAME_LABEL.to_owned(), manifest.namespace.clone())]);
             namespaces.insert(manifest.namespace.clone(), only_name);
         }
     }

@@ -12,7 +12,13 @@ use serde_json::Value;
 
 fn check_repo(format: &str) -> String {
     let output = run_check(
-        &["--policies", POLICIES, "--output", format, "tests/fixtures/repo"],
+        &[
+            "--policies",
+            POLICIES,
+            "--output",
+            format,
+            "tests/fixtures/repo",
+        ],
         None,
     );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
@@ -55,7 +61,10 @@ fn junit_is_golden_and_well_formed_xml_whose_counts_add_up() {
     let mut reader = quick_xml::Reader::from_str(&text);
     let (mut testcases, mut failures, mut declared_failures) = (0, 0, None);
     loop {
-        match reader.read_event().expect("JUnit output is well-formed XML") {
+        match reader
+            .read_event()
+            .expect("JUnit output is well-formed XML")
+        {
             Event::Eof => break,
             Event::Start(element) | Event::Empty(element) => match element.name().as_ref() {
                 b"testcase" => testcases += 1,
@@ -116,7 +125,11 @@ fn sarif_is_golden_and_valid_sarif_2_1_0() {
     let run = &sarif["runs"][0];
     let driver = &run["tool"]["driver"];
     assert_eq!(driver["name"], "portcullis");
-    assert!(driver["informationUri"].as_str().is_some_and(|uri| uri.starts_with("https://")));
+    assert!(
+        driver["informationUri"]
+            .as_str()
+            .is_some_and(|uri| uri.starts_with("https://"))
+    );
     let rule_ids: Vec<&str> = driver["rules"]
         .as_array()
         .expect("rules")
@@ -130,19 +143,39 @@ fn sarif_is_golden_and_valid_sarif_2_1_0() {
         let index = result["ruleIndex"].as_u64().expect("ruleIndex") as usize;
         assert_eq!(rule_ids[index], id);
         let location = &result["locations"][0]["physicalLocation"];
-        assert!(location["artifactLocation"]["uri"]
-            .as_str()
-            .is_some_and(|uri| uri.starts_with("tests/fixtures/repo/")));
-        assert!(location["region"]["startLine"].as_u64().is_some_and(|line| line > 0));
-        assert!(location["region"]["startColumn"].as_u64().is_some_and(|column| column > 0));
-        assert!(result["message"]["text"].as_str().is_some_and(|text| !text.is_empty()));
+        assert!(
+            location["artifactLocation"]["uri"]
+                .as_str()
+                .is_some_and(|uri| uri.starts_with("tests/fixtures/repo/"))
+        );
+        assert!(
+            location["region"]["startLine"]
+                .as_u64()
+                .is_some_and(|line| line > 0)
+        );
+        assert!(
+            location["region"]["startColumn"]
+                .as_u64()
+                .is_some_and(|column| column > 0)
+        );
+        assert!(
+            result["message"]["text"]
+                .as_str()
+                .is_some_and(|text| !text.is_empty())
+        );
     }
     let deep = results
         .iter()
         .find(|result| result["ruleId"] == "require-image-digest/autogen-require-digest")
         .expect("the Deployment's sidecar fails require-image-digest");
-    assert_eq!(deep["locations"][0]["physicalLocation"]["region"]["startLine"], 42);
-    assert_eq!(deep["locations"][0]["physicalLocation"]["region"]["startColumn"], 16);
+    assert_eq!(
+        deep["locations"][0]["physicalLocation"]["region"]["startLine"],
+        42
+    );
+    assert_eq!(
+        deep["locations"][0]["physicalLocation"]["region"]["startColumn"],
+        16
+    );
     assert_eq!(deep["level"], "error");
     let audit = results
         .iter()

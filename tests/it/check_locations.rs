@@ -94,7 +94,11 @@ fn a_missing_field_points_at_the_nearest_node_above_it() {
         team.outcome.path().map(|path| path.pointer()).as_deref(),
         Some("/metadata/labels")
     );
-    assert_eq!(team.location, at(4, 3), "the `metadata` mapping starts at its first key");
+    assert_eq!(
+        team.location,
+        at(4, 3),
+        "the `metadata` mapping starts at its first key"
+    );
     let untagged = find(&report, "autogen-cronjob-require-image-tag");
     assert_eq!(untagged.location, at(15, 20));
 }
@@ -119,7 +123,11 @@ fn documents_parsed_in_pieces_equal_a_whole_stream_parse() {
         .enumerate()
         .map(|(index, text)| (dir.path().join(format!("{index}.yaml")), text.to_string()))
         .collect();
-    for fixture in ["apps/web/workloads.yaml", "apps/list.yaml", "namespaces.yaml"] {
+    for fixture in [
+        "apps/web/workloads.yaml",
+        "apps/list.yaml",
+        "namespaces.yaml",
+    ] {
         let path = repo_path("tests/fixtures/repo").join(fixture);
         let text = std::fs::read_to_string(&path).expect("fixture");
         texts.push((path, text));
@@ -128,7 +136,12 @@ fn documents_parsed_in_pieces_equal_a_whole_stream_parse() {
         std::fs::write(dir.path().join("copy.yaml"), text).expect("write");
         let whole = yaml::parse_documents(text).expect("valid stream");
         let inputs = input::read(&[dir.path().join("copy.yaml")], || Ok(String::new()));
-        assert!(inputs.errors.is_empty(), "{}: {:?}", path.display(), inputs.errors);
+        assert!(
+            inputs.errors.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            inputs.errors
+        );
         // `check` adds the default namespace to namespaced objects; compare before that.
         let pieces = &inputs.files[0].documents;
         assert_eq!(pieces.len(), whole.len(), "{}", path.display());
@@ -153,12 +166,17 @@ fn an_error_in_a_later_piece_has_its_line_in_the_whole_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("broken.yaml");
     std::fs::write(&path, "a: 1\n---\nb: 2\n---\nc: [unclosed\n").expect("write");
-    let inputs = input::read(&[path.clone()], || Ok(String::new()));
-    let whole = yaml::parse_documents(&std::fs::read_to_string(&path).expect("read"))
-        .expect_err("invalid");
+    let inputs = input::read(std::slice::from_ref(&path), || Ok(String::new()));
+    let whole =
+        yaml::parse_documents(&std::fs::read_to_string(&path).expect("read")).expect_err("invalid");
     assert_eq!(
         inputs.errors,
-        [format!("{}:{}: invalid YAML: {}", path.display(), whole.location, whole.message)]
+        [format!(
+            "{}:{}: invalid YAML: {}",
+            path.display(),
+            whole.location,
+            whole.message
+        )]
     );
     assert_eq!(whole.location.line, 6);
 }
@@ -169,16 +187,27 @@ fn yaml_1_1_scalars_resolve_as_kubectl_sends_them() {
     let pod = inputs.object(&inputs.manifests[0]);
     assert_eq!(pod["spec"]["enableServiceLinks"], json!(true), "yes");
     assert_eq!(pod["spec"]["hostNetwork"], json!(true), "on");
-    assert_eq!(pod["spec"]["terminationGracePeriodSeconds"], json!(1000), "1e3");
+    assert_eq!(
+        pod["spec"]["terminationGracePeriodSeconds"],
+        json!(1000),
+        "1e3"
+    );
     assert_eq!(pod["spec"]["priorityClassName"], json!(null), "~");
-    assert_eq!(pod["spec"]["volumes"][0]["secret"]["defaultMode"], json!(493), "0755");
+    assert_eq!(
+        pod["spec"]["volumes"][0]["secret"]["defaultMode"],
+        json!(493),
+        "0755"
+    );
 
     let inputs = read("tests/fixtures/scalars/pod-quoted.yaml");
     let pod = inputs.object(&inputs.manifests[0]);
     assert_eq!(pod["spec"]["enableServiceLinks"], json!("yes"));
     assert_eq!(pod["spec"]["terminationGracePeriodSeconds"], json!("1e3"));
     assert_eq!(pod["spec"]["priorityClassName"], json!("~"));
-    assert_eq!(pod["spec"]["volumes"][0]["secret"]["defaultMode"], json!("0755"));
+    assert_eq!(
+        pod["spec"]["volumes"][0]["secret"]["defaultMode"],
+        json!("0755")
+    );
 }
 
 #[test]
@@ -191,12 +220,30 @@ fn kustomizations_and_non_objects_are_skipped_with_a_note_but_objects_are_kept()
         .collect();
     assert_eq!(
         kinds,
-        ["Deployment", "ConfigMap", "Pod", "CronJob", "Service", "Deployment", "Application", "Namespace", "Namespace"]
+        [
+            "Deployment",
+            "ConfigMap",
+            "Pod",
+            "CronJob",
+            "Service",
+            "Deployment",
+            "Application",
+            "Namespace",
+            "Namespace"
+        ]
     );
     assert!(
-        inputs.notes.iter().any(|note| note.contains("kustomization.yaml:1: skipped document 1: Kustomization")),
+        inputs
+            .notes
+            .iter()
+            .any(|note| note.contains("kustomization.yaml:1: skipped document 1: Kustomization")),
         "{:?}",
         inputs.notes
     );
-    assert!(inputs.notes.iter().any(|note| note.contains("templates/deployment.yaml: skipped: a template")));
+    assert!(
+        inputs
+            .notes
+            .iter()
+            .any(|note| note.contains("templates/deployment.yaml: skipped: a template"))
+    );
 }

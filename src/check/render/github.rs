@@ -61,10 +61,10 @@ mod tests {
 
     #[test]
     fn escaping_follows_the_runner() {
-        assert_eq!(data("100% done\r\nnext: a, b"), "100%25 done%0D%0Anext: a, b");
         assert_eq!(
-            property("a:b,c%\nd"),
-            "a%3Ab%2Cc%25%0Ad"
+            data("100% done\r\nnext: a, b"),
+            "100%25 done%0D%0Anext: a, b"
         );
+        assert_eq!(property("a:b,c%\nd"), "a%3Ab%2Cc%25%0Ad");
     }
 }

@@ -97,7 +97,9 @@ pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions
     if !inputs.errors.is_empty() {
         let mut cases = String::new();
         for error in &inputs.errors {
-            let name = error.split_once(": ").map_or(error.as_str(), |(name, _)| name);
+            let name = error
+                .split_once(": ")
+                .map_or(error.as_str(), |(name, _)| name);
             let _ = write!(
                 cases,
                 "    <testcase name=\"{}\" classname=\"inputs\">\n{}    </testcase>\n",
@@ -142,9 +144,7 @@ fn escape(text: &str) -> String {
             '\n' => out.push_str("&#10;"),
             '\r' => out.push_str("&#13;"),
             '\t' => out.push_str("&#9;"),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
-                out.push('\u{FFFD}')
-            }
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }

@@ -16,11 +16,12 @@ pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions
     let mut rules: BTreeMap<String, Value> = BTreeMap::new();
     for finding in &report.findings {
         rules.entry(rule_id(finding)).or_insert_with(|| {
-            let description = finding
-                .rule
-                .message
-                .clone()
-                .unwrap_or_else(|| format!("rule {} of policy {}", finding.rule.name, finding.policy.name));
+            let description = finding.rule.message.clone().unwrap_or_else(|| {
+                format!(
+                    "rule {} of policy {}",
+                    finding.rule.name, finding.policy.name
+                )
+            });
             json!({
                 "id": rule_id(finding),
                 "name": rule_id(finding),

@@ -84,8 +84,16 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
+    /// One line per result, grouped by file, and a summary (colour on a terminal).
     Text,
+    /// The JSON contract documented in the README.
     Json,
+    /// JUnit XML: one testcase per resource and rule.
+    Junit,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +106,26 @@ pub struct CheckArgs {
     /// Also list passing and skipped results, and documents skipped as not Kubernetes objects.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Read only files matching this glob, relative to the directory given (repeatable). A glob
+    /// without `/` matches a name at any depth; files named on the command line are always read.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Skip files and directories matching this glob, relative to the directory given
+    /// (repeatable), e.g. `--exclude 'values*.yaml' --exclude 'charts'`.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Namespace of namespaced resources written without one, as `kubectl apply -n`.
+    #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
+    pub namespace: String,
+    /// Exit 1 on Audit failures and warnings too, not only on Enforce failures.
+    #[arg(long)]
+    pub fail_on_warn: bool,
+    /// Exit 1 when no rule applied to any resource, instead of passing vacuously.
+    #[arg(long)]
+    pub require_match: bool,
+    /// Parallel jobs (default: the number of CPUs).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Manifest files or directories; `-` reads standard input.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,

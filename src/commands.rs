@@ -1,6 +1,9 @@
 //! The subcommands' glue: load what they need, run the library, report, choose the exit code.
 
-use portcullis::check::{self, input, render};
+use portcullis::check::discover::PathFilter;
+use portcullis::check::progress::Progress;
+use portcullis::check::render::{self, RenderOptions};
+use portcullis::check::{self, Gate, input};
 use portcullis::cli::{
     CertsArgs, CheckArgs, CrdsArgs, OutputFormat, ServeArgs, TestArgs, WebhookConfigArgs,
 };
@@ -9,7 +12,7 @@ use portcullis::metrics::Metrics;
 use portcullis::policy::{LoadError, PolicySet};
 use portcullis::server::{self, Readiness, ServeOptions};
 use portcullis::{reload, tls, webhook};
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -36,10 +39,50 @@ pub fn check(args: &CheckArgs) -> ExitCode {
         Ok(set) => set,
         Err(code) => return code,
     };
-    let inputs = input::read(&args.paths, || {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map(|_| text)
+    let filter = match PathFilter::new(&args.include, &args.exclude) {
+        Ok(filter) => filter,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(check::EXIT_ERROR);
+        }
+    };
+    let options = input::ReadOptions {
+        filter,
+        default_namespace: args.namespace.clone(),
+    };
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(jobs) = args.jobs {
+        pool = pool.num_threads(usize::from(jobs));
+    }
+    let pool = match pool.build() {
+        Ok(pool) => pool,
+        Err(error) => {
+            eprintln!(
+                "error: cannot start {} worker threads: {error}",
+                args.jobs.unwrap_or(0)
+            );
+            return ExitCode::from(check::EXIT_ERROR);
+        }
+    };
+    let progress = if std::io::stderr().is_terminal() {
+        Progress::on_stderr()
+    } else {
+        Progress::hidden()
+    };
+    let (inputs, report) = pool.install(|| {
+        let inputs = input::read_with(
+            &args.paths,
+            || {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text).map(|_| text)
+            },
+            &options,
+            &progress,
+        );
+        let report = check::run_with(&set, &inputs, &progress);
+        (inputs, report)
     });
+    drop(progress);
     for error in &inputs.errors {
         eprintln!("error: {error}");
     }
@@ -48,13 +91,28 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             eprintln!("note: {note}");
         }
     }
-    let report = check::run(&set, &inputs);
+    let gate = Gate {
+        fail_on_warn: args.fail_on_warn,
+        require_match: args.require_match,
+    };
+    let render_options = RenderOptions {
+        gate,
+        verbose: args.verbose,
+        colour: std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
+    };
     let rendered = match args.output {
-        OutputFormat::Text => render::text(&report, &inputs, args.verbose),
-        OutputFormat::Json => render::json(&report, &inputs),
+        OutputFormat::Text => render::text::render(&report, &inputs, &render_options),
+        OutputFormat::Json => render::json::render(&report, &inputs),
+        OutputFormat::Junit => render::junit::render(&report, &inputs, &render_options),
+        OutputFormat::Sarif => render::sarif::render(&report, &inputs, &render_options),
+        OutputFormat::Github => render::github::render(&report, &inputs, &render_options),
     };
     print!("{rendered}");
-    ExitCode::from(report.exit_code(&inputs))
+    if gate.require_match && report.findings.is_empty() {
+        eprintln!("error: no resource matched any policy (--require-match)");
+    }
+    ExitCode::from(report.exit_code(&inputs, gate))
 }
 
 pub fn test(args: &TestArgs) -> ExitCode {

@@ -63,6 +63,16 @@ pub struct Document {
     pub source_map: SourceMap,
 }
 
+impl Document {
+    /// Re-bases a document that was parsed on its own out of a larger stream: its position in
+    /// that stream and the number of lines before the text it was parsed from.
+    pub fn rebase(&mut self, index: usize, lines_before: usize) {
+        self.index = index;
+        self.start.line += lines_before;
+        self.source_map.shift_lines(lines_before);
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlError {
     pub location: Location,

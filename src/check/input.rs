@@ -1,9 +1,12 @@
 //! Inputs of `check`: files, directories and stdin, read into documents and Kubernetes
 //! manifests, each manifest remembering where it was written.
 
+use super::discover::{self, PathFilter};
+use super::progress::Progress;
 use crate::json_path::JsonPath;
 use crate::matching::Gvk;
-use crate::yaml::{self, Document, Location};
+use crate::yaml::{self, Document, Location, YamlError};
+use rayon::prelude::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -100,48 +103,86 @@ fn resolve<'v>(value: &'v Value, path: &JsonPath) -> Option<&'v Value> {
         })
 }
 
-/// Reads every path (`-` is stdin); directories are walked recursively for `.yaml`, `.yml` and
-/// `.json` files, in sorted order so output is stable.
-pub fn read(paths: &[PathBuf], stdin: impl FnOnce() -> std::io::Result<String>) -> Inputs {
-    let mut inputs = Inputs::default();
-    let mut files = Vec::new();
-    let mut stdin = Some(stdin);
-    for path in paths {
-        if path == Path::new("-") {
-            match stdin.take().map(|read| read()) {
-                Some(Ok(text)) => files.push(("-".to_owned(), text)),
-                Some(Err(error)) => inputs
-                    .errors
-                    .push(format!("-: cannot read standard input: {error}")),
-                None => inputs
-                    .errors
-                    .push("-: standard input given more than once".to_owned()),
-            }
-            continue;
-        }
-        let mut found = Vec::new();
-        if let Err(error) = walk(path, &mut found) {
-            inputs
-                .errors
-                .push(format!("{}: cannot read: {error}", path.display()));
-            continue;
-        }
-        for file in found {
-            match std::fs::read_to_string(&file) {
-                Ok(text) => files.push((file.display().to_string(), text)),
-                Err(error) => inputs
-                    .errors
-                    .push(format!("{}: cannot read: {error}", file.display())),
-            }
+/// How `check` reads its inputs.
+#[derive(Debug)]
+pub struct ReadOptions {
+    pub filter: PathFilter,
+    /// The namespace of a namespaced object written without one (`kubectl apply -n`).
+    pub default_namespace: String,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            filter: PathFilter::default(),
+            default_namespace: "default".to_owned(),
         }
     }
-    for (name, text) in files {
-        match yaml::parse_documents(&text) {
+}
+
+/// Reads every path (`-` is stdin) with the default options.
+pub fn read(paths: &[PathBuf], stdin: impl FnOnce() -> std::io::Result<String>) -> Inputs {
+    read_with(paths, stdin, &ReadOptions::default(), &Progress::hidden())
+}
+
+/// Reads every path (`-` is stdin); directories are walked as [`discover`] says. Documents are
+/// parsed in parallel on the current rayon pool, and kept in input order.
+pub fn read_with(
+    paths: &[PathBuf],
+    stdin: impl FnOnce() -> std::io::Result<String>,
+    options: &ReadOptions,
+    progress: &Progress,
+) -> Inputs {
+    let mut inputs = Inputs::default();
+    let texts = read_texts(paths, stdin, &options.filter, &mut inputs.errors);
+    let pieces: Vec<(usize, usize, &str)> = texts
+        .iter()
+        .enumerate()
+        .flat_map(|(file, (_, text))| {
+            split_stream(text)
+                .into_iter()
+                .map(move |(lines_before, piece)| (file, lines_before, piece))
+        })
+        .collect();
+    progress.start("parsing documents", pieces.len());
+    let parsed: Vec<Result<Vec<Document>, YamlError>> = pieces
+        .par_iter()
+        .map(|&(_, lines_before, piece)| {
+            let parsed = yaml::parse_documents(piece).map_err(|mut error| {
+                error.location.line += lines_before;
+                error
+            });
+            progress.advance();
+            parsed
+        })
+        .collect();
+    let mut per_file: Vec<Result<Vec<Document>, YamlError>> =
+        texts.iter().map(|_| Ok(Vec::new())).collect();
+    for (&(file, lines_before, _), result) in pieces.iter().zip(parsed) {
+        let Ok(documents) = &mut per_file[file] else {
+            continue;
+        };
+        match result {
+            Ok(parsed) => {
+                for mut document in parsed {
+                    document.rebase(documents.len(), lines_before);
+                    documents.push(document);
+                }
+            }
+            Err(error) => per_file[file] = Err(error),
+        }
+    }
+    for ((name, text), result) in texts.into_iter().zip(per_file) {
+        match result {
             Ok(documents) => {
                 let file = inputs.files.len();
                 inputs.files.push(SourceFile { name, documents });
-                collect_manifests(&mut inputs, file);
+                collect_manifests(&mut inputs, file, &options.default_namespace);
             }
+            Err(error) if is_template(&text) => inputs.notes.push(format!(
+                "{name}: skipped: a template ({{{{ }}}}) that is not YAML until rendered; check the rendered output, e.g. `helm template … | portcullis check -` ({}: {})",
+                error.location, error.message
+            )),
             Err(error) => inputs.errors.push(format!(
                 "{name}:{}: invalid YAML: {}",
                 error.location, error.message
@@ -151,132 +192,187 @@ pub fn read(paths: &[PathBuf], stdin: impl FnOnce() -> std::io::Result<String>) 
     inputs
 }
 
-fn walk(path: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if !std::fs::metadata(path)?.is_dir() {
-        found.push(path.to_owned());
-        return Ok(());
-    }
-    let mut entries = std::fs::read_dir(path)?
-        .map(|entry| entry.map(|entry| entry.path()))
-        .collect::<Result<Vec<_>, _>>()?;
-    entries.sort();
-    for entry in entries {
-        let name = entry
-            .file_name()
-            .and_then(|name| name.to_str())
-            .unwrap_or("");
-        if name.starts_with('.') {
+/// Reads the text of every input file, in order; unreadable ones become errors.
+fn read_texts(
+    paths: &[PathBuf],
+    stdin: impl FnOnce() -> std::io::Result<String>,
+    filter: &PathFilter,
+    errors: &mut Vec<String>,
+) -> Vec<(String, String)> {
+    let mut texts = Vec::new();
+    let mut stdin = Some(stdin);
+    for path in paths {
+        if path == Path::new("-") {
+            match stdin.take().map(|read| read()) {
+                Some(Ok(text)) => texts.push(("-".to_owned(), text)),
+                Some(Err(error)) => errors.push(format!("-: cannot read standard input: {error}")),
+                None => errors.push("-: standard input given more than once".to_owned()),
+            }
             continue;
         }
-        if entry.is_dir() {
-            walk(&entry, found)?;
-        } else if entry
-            .extension()
-            .and_then(|ext| ext.to_str())
-            .is_some_and(|ext| matches!(ext, "yaml" | "yml" | "json"))
-        {
-            found.push(entry);
+        let found = match discover::files(path, filter) {
+            Ok(found) => found,
+            Err(error) => {
+                errors.push(format!("{}: cannot read: {error}", path.display()));
+                continue;
+            }
+        };
+        for file in found {
+            match std::fs::read_to_string(&file) {
+                Ok(text) => texts.push((file.display().to_string(), text)),
+                Err(error) => errors.push(format!("{}: cannot read: {error}", file.display())),
+            }
         }
     }
-    Ok(())
+    texts
 }
 
-fn collect_manifests(inputs: &mut Inputs, file: usize) {
+/// A Helm chart's `templates/` file (or any Go template): `{{ }}` actions make it YAML only
+/// after rendering. Only consulted once the file has failed to parse, so a rendered manifest
+/// that merely contains braces in a string is still checked.
+fn is_template(text: &str) -> bool {
+    text.find("{{")
+        .is_some_and(|open| text[open..].contains("}}"))
+}
+
+/// Splits a stream before each `---` marker line, with the number of lines before each piece,
+/// so that documents can be parsed in parallel. YAML forbids a line that starts with `---` and a
+/// blank inside any content, so such a line always starts a new document; the pieces parse to
+/// exactly the documents of the whole. Directives (`%YAML`, `%TAG`) belong to the document after
+/// them, so a stream with any is kept whole.
+fn split_stream(text: &str) -> Vec<(usize, &str)> {
+    let mut pieces = Vec::new();
+    let (mut start, mut start_line, mut offset) = (0, 0, 0);
+    for (line, raw) in text.split_inclusive('\n').enumerate() {
+        if raw.starts_with('%') {
+            return vec![(0, text)];
+        }
+        if offset > start && is_document_marker(raw) {
+            pieces.push((start_line, &text[start..offset]));
+            (start, start_line) = (offset, line);
+        }
+        offset += raw.len();
+    }
+    pieces.push((start_line, &text[start..]));
+    pieces
+}
+
+fn is_document_marker(line: &str) -> bool {
+    line.strip_prefix("---")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
+}
+
+fn collect_manifests(inputs: &mut Inputs, file: usize, default_namespace: &str) {
     let source = &mut inputs.files[file];
     for (index, document) in source.documents.iter_mut().enumerate() {
-        let label = format!("{}:{}", source.name, document.start.line);
+        let mut collector = Collector {
+            file,
+            document: index,
+            label: (&source.name, document.start.line),
+            default_namespace,
+            manifests: &mut inputs.manifests,
+            notes: &mut inputs.notes,
+        };
         match &mut document.value {
             Value::Null => {}
-            value @ Value::Object(_) => push_object(
-                value,
-                file,
-                index,
-                JsonPath::root(),
-                &label,
-                &mut inputs.manifests,
-                &mut inputs.notes,
-            ),
-            _ => inputs.notes.push(format!(
-                "{label}: skipped document {}: not a Kubernetes object",
-                index + 1
-            )),
+            value @ Value::Object(_) => collector.push_object(value, JsonPath::root()),
+            _ => collector.note("not a Kubernetes object"),
         }
     }
 }
 
-/// Registers one object (or the items of a `List`) and gives a namespaced object without a
-/// namespace the `default` one, so patterns see what the apiserver would store.
-fn push_object(
-    value: &mut Value,
+/// Registers the objects of one document.
+struct Collector<'a> {
     file: usize,
     document: usize,
-    base: JsonPath,
-    label: &str,
-    manifests: &mut Vec<Manifest>,
-    notes: &mut Vec<String>,
-) {
-    let text = |value: &Value, key: &str| {
-        value
-            .get(key)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
-    };
-    let (api_version, kind) = (text(value, "apiVersion"), text(value, "kind"));
-    if api_version.is_empty() || kind.is_empty() {
-        notes.push(format!(
-            "{label}: skipped document {}: no apiVersion and kind, not a Kubernetes object",
-            document + 1
+    /// File name and line of the document, for notes.
+    label: (&'a str, usize),
+    default_namespace: &'a str,
+    manifests: &'a mut Vec<Manifest>,
+    notes: &'a mut Vec<String>,
+}
+
+/// API groups of build-time configuration that look like objects but never reach an apiserver.
+const BUILD_CONFIG_GROUPS: [&str; 2] = ["kustomize.config.k8s.io", "config.kubernetes.io"];
+
+impl Collector<'_> {
+    fn note(&mut self, why: &str) {
+        let (name, line) = self.label;
+        self.notes.push(format!(
+            "{name}:{line}: skipped document {}: {why}",
+            self.document + 1
         ));
-        return;
     }
-    if kind.ends_with("List") {
-        if let Some(items) = value.get_mut("items").and_then(Value::as_array_mut) {
-            for (index, item) in items.iter_mut().enumerate() {
-                push_object(
-                    item,
-                    file,
-                    document,
-                    base.child_key("items").child_index(index),
-                    label,
-                    manifests,
-                    notes,
-                );
-            }
+
+    /// Registers one object (or the items of a `List`) and gives a namespaced object without a
+    /// namespace the default one, so patterns see what the apiserver would store.
+    fn push_object(&mut self, value: &mut Value, base: JsonPath) {
+        let text = |value: &Value, key: &str| {
+            value
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (api_version, kind) = (text(value, "apiVersion"), text(value, "kind"));
+        let missing = match (api_version.is_empty(), kind.is_empty()) {
+            (true, true) => Some("no apiVersion and no kind"),
+            (true, false) => Some("no apiVersion"),
+            (false, true) => Some("no kind"),
+            (false, false) => None,
+        };
+        if let Some(missing) = missing {
+            self.note(&format!("{missing}, not a Kubernetes object"));
             return;
         }
-    }
-    let metadata = |value: &Value, key: &str| {
-        value
-            .get("metadata")
-            .and_then(|meta| meta.get(key))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
-    };
-    let namespace = if is_cluster_scoped(&kind) {
-        String::new()
-    } else {
-        let written = metadata(value, "namespace");
-        if written.is_empty() {
-            if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.insert("namespace".to_owned(), Value::String("default".to_owned()));
-            }
-            "default".to_owned()
-        } else {
-            written
+        let gvk = Gvk::from_api_version(&api_version, &kind);
+        if base.is_root() && BUILD_CONFIG_GROUPS.contains(&gvk.group.as_str()) {
+            self.note(&format!(
+                "{kind} ({api_version}) is build configuration, not an object sent to the cluster; check the rendered output"
+            ));
+            return;
         }
-    };
-    let name = match metadata(value, "name") {
-        name if name.is_empty() => metadata(value, "generateName"),
-        name => name,
-    };
-    manifests.push(Manifest {
-        file,
-        document,
-        base,
-        gvk: Gvk::from_api_version(&api_version, &kind),
-        namespace,
-        name,
-    });
+        if kind.ends_with("List") {
+            if let Some(items) = value.get_mut("items").and_then(Value::as_array_mut) {
+                for (index, item) in items.iter_mut().enumerate() {
+                    self.push_object(item, base.child_key("items").child_index(index));
+                }
+                return;
+            }
+        }
+        let metadata = |value: &Value, key: &str| {
+            value
+                .get("metadata")
+                .and_then(|meta| meta.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let namespace = if is_cluster_scoped(&kind) {
+            String::new()
+        } else {
+            let written = metadata(value, "namespace");
+            if written.is_empty() {
+                let namespace = self.default_namespace.to_owned();
+                if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.insert("namespace".to_owned(), Value::String(namespace.clone()));
+                }
+                namespace
+            } else {
+                written
+            }
+        };
+        let name = match metadata(value, "name") {
+            name if name.is_empty() => metadata(value, "generateName"),
+            name => name,
+        };
+        self.manifests.push(Manifest {
+            file: self.file,
+            document: self.document,
+            base,
+            gvk,
+            namespace,
+            name,
+        });
+    }
 }

@@ -1,9 +1,13 @@
 //! `portcullis check`: the engine run offline over manifest files, for CI before a GitOps sync.
 //!
-//! Exit codes are a contract: 0 when no Enforce rule fails, 1 when one does, 2 when an input
-//! cannot be read or a rule could not be evaluated (an error is never counted as a pass).
+//! Exit codes are a contract: 0 when no Enforce rule fails, 1 when one does (or, as the [`Gate`]
+//! asks, an Audit failure or a run where nothing matched), 2 when an input cannot be read or a
+//! rule could not be evaluated (an error is never counted as a pass). Resources are judged in
+//! parallel and reported in input order.
 
+pub mod discover;
 pub mod input;
+pub mod progress;
 pub mod render;
 
 use crate::eval::{self, Request, RuleOutcome, Status};
@@ -11,6 +15,8 @@ use crate::matching::Operation;
 use crate::policy::{FailureAction, Policy, PolicySet, Rule};
 use crate::yaml::Location;
 use input::{Inputs, Manifest};
+use progress::Progress;
+use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -45,6 +51,26 @@ pub const EXIT_CLEAN: u8 = 0;
 pub const EXIT_ENFORCE_FAILED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
+/// What fails the run besides an Enforce failure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gate {
+    /// Audit failures and `warn` results fail the run too.
+    pub fail_on_warn: bool,
+    /// A run in which no rule applied to any resource fails instead of passing vacuously.
+    pub require_match: bool,
+}
+
+impl Gate {
+    /// Whether this finding alone makes the run exit 1.
+    pub fn fails(&self, finding: &Finding<'_>) -> bool {
+        match finding.status {
+            Status::Fail => finding.action == FailureAction::Enforce || self.fail_on_warn,
+            Status::Warn => self.fail_on_warn,
+            Status::Pass | Status::Error | Status::Skip => false,
+        }
+    }
+}
+
 impl CheckReport<'_> {
     pub fn summary(&self) -> Summary {
         let mut summary = Summary::default();
@@ -60,19 +86,23 @@ impl CheckReport<'_> {
         summary
     }
 
-    pub fn exit_code(&self, inputs: &Inputs) -> u8 {
+    pub fn exit_code(&self, inputs: &Inputs, gate: Gate) -> u8 {
         let summary = self.summary();
         if !inputs.errors.is_empty() || summary.error > 0 {
             EXIT_ERROR
-        } else if self.findings.iter().any(|finding| {
-            finding.status == Status::Fail && finding.action == FailureAction::Enforce
-        }) {
+        } else if self.findings.iter().any(|finding| gate.fails(finding))
+            || (gate.require_match && self.findings.is_empty())
+        {
             EXIT_ENFORCE_FAILED
         } else {
             EXIT_CLEAN
         }
     }
 }
+
+/// The label the apiserver sets on every namespace, so selectors on it work without the
+/// `Namespace` object in the input.
+const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// Labels of the `Namespace` objects in the input, which `namespaceSelector` rules consult.
 fn namespace_labels(inputs: &Inputs) -> BTreeMap<String, BTreeMap<String, String>> {
@@ -92,37 +122,58 @@ fn namespace_labels(inputs: &Inputs) -> BTreeMap<String, BTreeMap<String, String
                         value.as_str().map(|value| (key.clone(), value.to_owned()))
                     })
                     .collect()
-            })
-            .unwrap_or_default();
+            });
+        let mut found: BTreeMap<String, String> = found.unwrap_or_default();
+        found.insert(NAMESPACE_NAME_LABEL.to_owned(), manifest.name.clone());
         labels.insert(manifest.name.clone(), found);
     }
     labels
 }
 
 pub fn run<'p>(set: &'p PolicySet, inputs: &Inputs) -> CheckReport<'p> {
-    let namespaces = namespace_labels(inputs);
-    let no_labels = BTreeMap::new();
-    let mut report = CheckReport::default();
-    for (index, manifest) in inputs.manifests.iter().enumerate() {
-        let object = inputs.object(manifest);
-        let request = Request {
-            operation: Operation::Create,
-            gvk: &manifest.gvk,
-            subresource: "",
-            object,
-            old_object: &Value::Null,
-            namespace: &manifest.namespace,
-            namespace_labels: Some(namespaces.get(&manifest.namespace).unwrap_or(&no_labels)),
-            user: None,
-            admission: false,
-        };
-        for result in eval::evaluate(set, &request).results {
-            report
-                .findings
-                .push(finding(inputs, index, manifest, result));
+    run_with(set, inputs, &Progress::hidden())
+}
+
+/// Judges every manifest on the current rayon pool; findings come back in input order.
+pub fn run_with<'p>(set: &'p PolicySet, inputs: &Inputs, progress: &Progress) -> CheckReport<'p> {
+    let mut namespaces = namespace_labels(inputs);
+    for manifest in &inputs.manifests {
+        if !manifest.namespace.is_empty() && !namespaces.contains_key(&manifest.namespace) {
+            let only_name =
+                BTreeMap::from([(NAMESPACE_NAME_LABEL.to_owned(), manifest.namespace.clone())]);
+            namespaces.insert(manifest.namespace.clone(), only_name);
         }
     }
-    report
+    let no_labels = BTreeMap::new();
+    progress.start("checking resources", inputs.manifests.len());
+    let per_manifest: Vec<Vec<Finding<'p>>> = inputs
+        .manifests
+        .par_iter()
+        .enumerate()
+        .map(|(index, manifest)| {
+            let request = Request {
+                operation: Operation::Create,
+                gvk: &manifest.gvk,
+                subresource: "",
+                object: inputs.object(manifest),
+                old_object: &Value::Null,
+                namespace: &manifest.namespace,
+                namespace_labels: Some(namespaces.get(&manifest.namespace).unwrap_or(&no_labels)),
+                user: None,
+                admission: false,
+            };
+            let findings = eval::evaluate(set, &request)
+                .results
+                .into_iter()
+                .map(|result| finding(inputs, index, manifest, result))
+                .collect();
+            progress.advance();
+            findings
+        })
+        .collect();
+    CheckReport {
+        findings: per_manifest.into_iter().flatten().collect(),
+    }
 }
 
 fn finding<'p>(

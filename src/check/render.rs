@@ -1,41 +1,85 @@
-//! Report formats of `check`: human text and the machine-readable JSON contract.
+//! Report formats of `check`, one file each: human text, the JSON contract, JUnit XML, SARIF
+//! 2.1.0 and GitHub workflow commands. Every format reads the same findings in input order and
+//! classifies them with the same [`Severity`], so they never disagree about what failed.
+
+pub mod github;
+pub mod json;
+pub mod junit;
+pub mod sarif;
+pub mod text;
 
 use super::input::Inputs;
-use super::{CheckReport, Finding};
+use super::{CheckReport, Finding, Gate};
 use crate::eval::Status;
-use serde_json::json;
-use std::fmt::Write as _;
 
-/// `file:line:col: result Kind namespace/name: policy/rule: message`, then a summary line.
-pub fn text(report: &CheckReport<'_>, inputs: &Inputs, show_passes: bool) -> String {
-    let mut out = String::new();
-    for finding in &report.findings {
-        if !show_passes && matches!(finding.status, Status::Pass | Status::Skip) {
-            continue;
+/// What the renderers need besides the findings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RenderOptions {
+    pub gate: Gate,
+    /// Text: also list passing and skipped results.
+    pub verbose: bool,
+    /// Text: ANSI colours.
+    pub colour: bool,
+}
+
+/// A finding as a CI report shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Makes the run exit 1 under the gate in force.
+    Failure,
+    /// A failure the gate lets through: Audit mode, or an unscored policy.
+    Warning,
+    /// The rule could not be evaluated.
+    Error,
+    Passed,
+    Skipped,
+}
+
+impl Severity {
+    pub fn of(finding: &Finding<'_>, gate: Gate) -> Self {
+        match finding.status {
+            Status::Error => Self::Error,
+            Status::Pass => Self::Passed,
+            Status::Skip => Self::Skipped,
+            Status::Fail | Status::Warn if gate.fails(finding) => Self::Failure,
+            Status::Fail | Status::Warn => Self::Warning,
         }
-        let manifest = &inputs.manifests[finding.manifest];
-        let file = &inputs.files[manifest.file].name;
-        let action = if finding.status == Status::Fail {
-            format!(" ({})", finding.action.as_str())
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            out,
-            "{file}:{}:{}: {}{action} {} {}: {}/{}: {}",
-            finding.location.line,
-            finding.location.column,
-            finding.status,
-            manifest.gvk.kind,
-            resource_name(&manifest.namespace, &manifest.name),
-            finding.policy.name,
-            finding.rule.name,
-            finding.outcome.message()
-        );
     }
+}
+
+/// `namespace/name`, or `name` for a cluster-scoped resource.
+pub fn resource_name(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{namespace}/{name}")
+    }
+}
+
+/// `Kind namespace/name` of the finding's resource.
+fn resource(finding: &Finding<'_>, inputs: &Inputs) -> String {
+    let manifest = &inputs.manifests[finding.manifest];
+    format!(
+        "{} {}",
+        manifest.gvk.kind,
+        resource_name(&manifest.namespace, &manifest.name)
+    )
+}
+
+/// The report name of the file the finding's resource was read from (`-` for stdin).
+fn file<'i>(finding: &Finding<'_>, inputs: &'i Inputs) -> &'i str {
+    &inputs.files[inputs.manifests[finding.manifest].file].name
+}
+
+/// `policy/rule`, the identifier of a rule in every format.
+fn rule_id(finding: &Finding<'_>) -> String {
+    format!("{}/{}", finding.policy.name, finding.rule.name)
+}
+
+/// `N resources in M files: pass N, fail N, warn N, error N, skip N`.
+pub fn summary_line(report: &CheckReport<'_>, inputs: &Inputs) -> String {
     let summary = report.summary();
-    let _ = writeln!(
-        out,
+    format!(
         "{} resources in {} files: pass {}, fail {}, warn {}, error {}, skip {}",
         inputs.manifests.len(),
         inputs.files.len(),
@@ -44,56 +88,5 @@ pub fn text(report: &CheckReport<'_>, inputs: &Inputs, show_passes: bool) -> Str
         summary.warn,
         summary.error,
         summary.skip
-    );
-    out
-}
-
-fn resource_name(namespace: &str, name: &str) -> String {
-    if namespace.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{namespace}/{name}")
-    }
-}
-
-/// The public JSON schema: one entry per (policy, rule, resource) that applied, and a summary.
-pub fn json(report: &CheckReport<'_>, inputs: &Inputs) -> String {
-    let results: Vec<_> = report
-        .findings
-        .iter()
-        .map(|finding| json_result(finding, inputs))
-        .collect();
-    let summary = report.summary();
-    let document = json!({
-        "results": results,
-        "summary": {
-            "pass": summary.pass,
-            "fail": summary.fail,
-            "warn": summary.warn,
-            "error": summary.error,
-            "skip": summary.skip,
-        },
-    });
-    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-fn json_result(finding: &Finding<'_>, inputs: &Inputs) -> serde_json::Value {
-    let manifest = &inputs.manifests[finding.manifest];
-    json!({
-        "policy": finding.policy.name,
-        "rule": finding.rule.name,
-        "kind": manifest.gvk.kind,
-        "apiVersion": manifest.gvk.api_version(),
-        "namespace": manifest.namespace,
-        "name": manifest.name,
-        "result": finding.status.as_str(),
-        "message": finding.outcome.message(),
-        "action": finding.action.as_str(),
-        "file": inputs.files[manifest.file].name,
-        "line": finding.location.line,
-        "column": finding.location.column,
-        "path": finding.outcome.path().map(|path| path.pointer()),
-    })
+    )
 }

@@ -56,6 +56,16 @@ impl SourceMap {
         self.find(path).1.map(|i| self.nodes[i].value)
     }
 
+    /// Moves every location down by `lines`, for a document parsed out of a larger stream.
+    pub(super) fn shift_lines(&mut self, lines: usize) {
+        for node in &mut self.nodes {
+            node.value.line += lines;
+            if let Some(key) = &mut node.key {
+                key.line += lines;
+            }
+        }
+    }
+
     pub(super) fn children(&self, parent: usize) -> impl Iterator<Item = usize> + '_ {
         let end = self.nodes[parent].end.min(self.nodes.len());
         std::iter::successors(Some(parent + 1), move |&i| {

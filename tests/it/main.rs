@@ -1,6 +1,10 @@
 //! The one integration-test binary, so the suite links once.
 
 mod check_cli;
+mod check_exit;
+mod check_golden;
+mod check_locations;
+mod check_support;
 mod cluster_crds;
 mod cluster_fake_api;
 mod cluster_namespaces;

@@ -1,0 +1,47 @@
+//! `--output json`: the public JSON contract documented in the README. One entry per (policy,
+//! rule, resource) that applied, and a summary; fields are only ever added, never changed.
+
+use super::super::input::Inputs;
+use super::super::{CheckReport, Finding};
+use serde_json::json;
+
+pub fn render(report: &CheckReport<'_>, inputs: &Inputs) -> String {
+    let results: Vec<_> = report
+        .findings
+        .iter()
+        .map(|finding| result(finding, inputs))
+        .collect();
+    let summary = report.summary();
+    let document = json!({
+        "results": results,
+        "summary": {
+            "pass": summary.pass,
+            "fail": summary.fail,
+            "warn": summary.warn,
+            "error": summary.error,
+            "skip": summary.skip,
+        },
+    });
+    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn result(finding: &Finding<'_>, inputs: &Inputs) -> serde_json::Value {
+    let manifest = &inputs.manifests[finding.manifest];
+    json!({
+        "policy": finding.policy.name,
+        "rule": finding.rule.name,
+        "kind": manifest.gvk.kind,
+        "apiVersion": manifest.gvk.api_version(),
+        "namespace": manifest.namespace,
+        "name": manifest.name,
+        "result": finding.status.as_str(),
+        "message": finding.outcome.message(),
+        "action": finding.action.as_str(),
+        "file": inputs.files[manifest.file].name,
+        "line": finding.location.line,
+        "column": finding.location.column,
+        "path": finding.outcome.path().map(|path| path.pointer()),
+    })
+}

@@ -7,15 +7,15 @@
 use super::review::{
     API_VERSIONS, AdmissionResponse, AdmissionReviewIn, AdmissionReviewOut, ResponseStatus,
 };
+use super::deadline::{self, OnTimeout};
 use super::state::AppState;
 use crate::eval::admission::{self, ResourceName};
-use crate::eval::{self, Report, Request};
+use crate::eval::{self, Report};
 use crate::matching::{Gvk, Operation, UserInfo};
 use crate::server::{self, Readiness};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -74,39 +74,35 @@ impl BadReview {
     }
 }
 
-async fn validate(
-    State(state): State<Arc<AppState>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let started = Instant::now();
+async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let arrived = Instant::now();
     let _in_flight = InFlight::enter(&state);
-    let outcome = match body {
-        Ok(body) => answer(&state, &body),
-        Err(rejection) => Err(BadReview {
-            status: rejection.status(),
-            reason: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "too_large"
-            } else {
-                "unreadable_body"
-            },
-            message: rejection.body_text(),
-        }),
-    };
+    let outcome = async {
+        let timeout = deadline::requested_timeout(request.uri().query())
+            .map_err(|message| BadReview::new("bad_timeout", message))?;
+        let body = read_body(request, &state).await?;
+        let body_read = Instant::now();
+        let answered = answer(&state, &body, deadline::answer_by(arrived, timeout))?;
+        state
+            .metrics
+            .admission_review_duration
+            .observe(body_read.elapsed().as_secs_f64());
+        Ok::<_, BadReview>(answered)
+    }
+    .await;
     match outcome {
-        Ok(body) => {
-            state
-                .metrics
-                .admission_review_duration
-                .observe(started.elapsed().as_secs_f64());
-            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-        }
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(bad) => {
             state
                 .metrics
                 .admission_request_errors
                 .with_label_values(&[bad.reason])
                 .inc();
-            tracing::warn!(reason = bad.reason, status = bad.status.as_u16(), error = %bad.message, "refused admission request");
+            if bad.status.is_server_error() {
+                tracing::error!(reason = bad.reason, status = bad.status.as_u16(), error = %bad.message, "admission request failed");
+            } else {
+                tracing::warn!(reason = bad.reason, status = bad.status.as_u16(), error = %bad.message, "refused admission request");
+            }
             let body = json!({"error": bad.message, "reason": bad.reason}).to_string();
             (
                 bad.status,
@@ -115,6 +111,29 @@ async fn validate(
             )
                 .into_response()
         }
+    }
+}
+
+/// The whole body, within the body limit and the body read timeout; axum's rejections become
+/// our JSON errors with their own status (413 for a body over the limit).
+async fn read_body(request: Request, state: &Arc<AppState>) -> Result<Bytes, BadReview> {
+    let limit = state.options.body_read_timeout;
+    match tokio::time::timeout(limit, Bytes::from_request(request, state)).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(rejection)) => Err(BadReview {
+            status: rejection.status(),
+            reason: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "unreadable_body"
+            },
+            message: rejection.body_text(),
+        }),
+        Err(_) => Err(BadReview {
+            status: StatusCode::REQUEST_TIMEOUT,
+            reason: "body_timeout",
+            message: format!("request body not received within {limit:?}"),
+        }),
     }
 }
 
@@ -133,8 +152,13 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Judges one serialized review and serializes the answer.
-pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
+/// Judges one serialized review and serializes the answer; evaluation that has not finished by
+/// `answer_by` stops between policies and is answered as `--on-timeout` says.
+pub fn answer(
+    state: &AppState,
+    body: &[u8],
+    answer_by: Option<Instant>,
+) -> Result<Vec<u8>, BadReview> {
     let started = Instant::now();
     let review: AdmissionReviewIn = serde_json::from_slice(body).map_err(|error| {
         BadReview::new(
@@ -220,7 +244,7 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
         groups: info.groups.clone(),
         ..UserInfo::default()
     });
-    let eval_request = Request {
+    let eval_request = eval::Request {
         operation,
         gvk: &gvk,
         subresource: &request.sub_resource,
@@ -233,8 +257,13 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
     };
     let policies = state.policies();
     let mut report = Report::default();
+    let mut out_of_time = false;
     for policy in &policies.policies {
         let policy_started = Instant::now();
+        if answer_by.is_some_and(|by| policy_started >= by) {
+            out_of_time = true;
+            break;
+        }
         eval::evaluate_policy(policy, &eval_request, &mut report);
         state
             .metrics
@@ -261,14 +290,35 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
             .unwrap_or(""),
         name => name,
     };
-    let decision = admission::decide(
-        &report,
-        ResourceName {
-            kind: &gvk.kind,
-            namespace: &request.namespace,
-            name,
-        },
-    );
+    let resource = ResourceName {
+        kind: &gvk.kind,
+        namespace: &request.namespace,
+        name,
+    };
+    let mut decision = admission::decide(&report, resource);
+    let mut code = 403;
+    // A violation found before the deadline stands; only an unfinished "allow" is in doubt.
+    if out_of_time && decision.allowed {
+        let on_timeout = state.options.on_timeout;
+        state
+            .metrics
+            .admission_deadline_exceeded
+            .with_label_values(&[on_timeout.as_str()])
+            .inc();
+        let why = format!(
+            "portcullis did not finish evaluating {}/{}/{} within the apiserver's timeout",
+            gvk.kind, request.namespace, name
+        );
+        tracing::warn!(uid = %request.uid, on_timeout = on_timeout.as_str(), "{why}");
+        match on_timeout {
+            OnTimeout::Deny => {
+                decision.allowed = false;
+                decision.message = Some(why);
+                code = 504;
+            }
+            OnTimeout::Allow => decision.warnings.push(format!("{why}; allowed unchecked")),
+        }
+    }
     let allowed = if decision.allowed { "true" } else { "false" };
     state
         .metrics
@@ -276,11 +326,18 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
         .with_label_values(&[operation.as_str(), &gvk.kind, allowed])
         .inc();
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    if decision.allowed {
-        tracing::debug!(uid = %request.uid, kind = %gvk.kind, namespace = %request.namespace, name, operation = %operation, allowed = true, latency_us, "admission review");
-    } else {
-        tracing::info!(uid = %request.uid, kind = %gvk.kind, namespace = %request.namespace, name, operation = %operation, allowed = false, latency_us, "admission review denied");
-    }
+    tracing::info!(
+        uid = %request.uid,
+        kind = %gvk.kind,
+        namespace = %request.namespace,
+        name,
+        operation = %operation,
+        subresource = %request.sub_resource,
+        dry_run = request.dry_run.unwrap_or(false),
+        decision = if decision.allowed { "allow" } else { "deny" },
+        latency_us,
+        "admission review"
+    );
     let response = AdmissionReviewOut {
         api_version: &review.api_version,
         kind: "AdmissionReview",
@@ -289,7 +346,7 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
             allowed: decision.allowed,
             status: decision.message.map(|message| ResponseStatus {
                 status: "Failure",
-                code: 403,
+                code,
                 message,
             }),
             warnings: decision.warnings,

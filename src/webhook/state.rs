@@ -1,23 +1,54 @@
 //! Shared state of the serving process: the active policy set (swapped atomically on reload),
 //! metrics and readiness.
 
+use super::deadline::OnTimeout;
 use crate::metrics::Metrics;
 use crate::policy::{self, PolicySet};
 use crate::reload::{self, ReloadError, WatchOptions};
 use arc_swap::ArcSwap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How the webhook treats slow clients and reviews that run out of time.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookOptions {
+    /// The verdict when evaluation has not finished by the apiserver's deadline.
+    pub on_timeout: OnTimeout,
+    /// How long a client may take to send a request's body once its headers are in; hyper's
+    /// header timeout does not cover the body, so a client dribbling one would hold a task.
+    pub body_read_timeout: Duration,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            on_timeout: OnTimeout::Deny,
+            body_read_timeout: Duration::from_secs(10),
+        }
+    }
+}
 
 pub struct AppState {
     policies: ArcSwap<PolicySet>,
     pub metrics: Metrics,
+    pub options: WebhookOptions,
 }
 
 impl AppState {
     pub fn new(policies: PolicySet, metrics: Metrics) -> Arc<Self> {
+        Self::with_options(policies, metrics, WebhookOptions::default())
+    }
+
+    pub fn with_options(
+        policies: PolicySet,
+        metrics: Metrics,
+        options: WebhookOptions,
+    ) -> Arc<Self> {
         let state = Arc::new(Self {
             policies: ArcSwap::from_pointee(PolicySet::default()),
             metrics,
+            options,
         });
         state.replace_policies(policies);
         state

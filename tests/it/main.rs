@@ -6,3 +6,5 @@ mod policy_load;
 mod serve_tls;
 mod transport;
 mod webhook;
+mod webhook_hostile;
+mod webhook_support;

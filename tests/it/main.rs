@@ -8,3 +8,4 @@ mod transport;
 mod webhook;
 mod webhook_hostile;
 mod webhook_support;
+mod webhook_semantics;

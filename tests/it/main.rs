@@ -9,3 +9,4 @@ mod webhook;
 mod webhook_hostile;
 mod webhook_support;
 mod webhook_semantics;
+mod webhook_process;

@@ -296,7 +296,12 @@ fn collect_policy_files(
 fn is_kustomization(path: &Path) -> bool {
     path.file_name()
         .and_then(|name| name.to_str())
-        .is_some_and(|name| matches!(name, "kustomization.yaml" | "kustomization.yml" | "Kustomization"))
+        .is_some_and(|name| {
+            matches!(
+                name,
+                "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+            )
+        })
 }
 
 fn io_error(path: &Path, error: &std::io::Error) -> LoadError {

@@ -4,10 +4,10 @@
 //! not a well-formed review gets a 400 with a JSON error body naming what is wrong, and never a
 //! panic. Evaluation errors follow the policies' failure policy, as in Kyverno.
 
+use super::deadline::{self, OnTimeout};
 use super::review::{
     API_VERSIONS, AdmissionResponse, AdmissionReviewIn, AdmissionReviewOut, ResponseStatus,
 };
-use super::deadline::{self, OnTimeout};
 use super::state::AppState;
 use crate::eval::admission::{self, ResourceName};
 use crate::eval::{self, Report};

@@ -7,6 +7,6 @@ mod serve_tls;
 mod transport;
 mod webhook;
 mod webhook_hostile;
-mod webhook_support;
-mod webhook_semantics;
 mod webhook_process;
+mod webhook_semantics;
+mod webhook_support;

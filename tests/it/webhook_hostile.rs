@@ -40,7 +40,11 @@ fn spliced(field: &str) -> Vec<u8> {
 }
 
 fn nested(depth: usize, open: &str, close: &str) -> Vec<u8> {
-    spliced(&format!(r#""deep":{}1{}"#, open.repeat(depth), close.repeat(depth)))
+    spliced(&format!(
+        r#""deep":{}1{}"#,
+        open.repeat(depth),
+        close.repeat(depth)
+    ))
 }
 
 struct Case {
@@ -66,41 +70,185 @@ fn cases() -> Vec<Case> {
     let mut over_limit = edited(|_| {});
     over_limit.resize(portcullis::webhook::handler::BODY_LIMIT + 1, b' ');
     let mut invalid_utf8 = edited(|_| {});
-    let at = invalid_utf8.windows(5).position(|w| w == b"shop\"").unwrap();
+    let at = invalid_utf8
+        .windows(5)
+        .position(|w| w == b"shop\"")
+        .unwrap();
     invalid_utf8[at] = 0xff;
     vec![
         case("not JSON", b"{not json".to_vec(), bad, "malformed_json"),
         case("empty body", Vec::new(), bad, "malformed_json"),
         case("JSON null", b"null".to_vec(), bad, "malformed_json"),
         case("JSON array", b"[]".to_vec(), bad, "malformed_json"),
-        case("JSON string", br#""AdmissionReview""#.to_vec(), bad, "malformed_json"),
-        case("truncated", edited(|_| {})[..200].to_vec(), bad, "malformed_json"),
-        case("trailing garbage", [edited(|_| {}), b" xyz".to_vec()].concat(), bad, "malformed_json"),
+        case(
+            "JSON string",
+            br#""AdmissionReview""#.to_vec(),
+            bad,
+            "malformed_json",
+        ),
+        case(
+            "truncated",
+            edited(|_| {})[..200].to_vec(),
+            bad,
+            "malformed_json",
+        ),
+        case(
+            "trailing garbage",
+            [edited(|_| {}), b" xyz".to_vec()].concat(),
+            bad,
+            "malformed_json",
+        ),
         case("invalid UTF-8", invalid_utf8, bad, "malformed_json"),
-        case("number out of range", spliced(r#""x":1e999"#), bad, "malformed_json"),
-        case("nested arrays past the recursion limit", nested(10_000, "[", "]"), bad, "malformed_json"),
-        case("nested objects past the recursion limit", nested(200, r#"{"a":"#, "}"), bad, "malformed_json"),
-        case("request is a string", edited(|r| r["request"] = json!("req")), bad, "malformed_json"),
-        case("uid is a number", edited(|r| r["request"]["uid"] = json!(7)), bad, "malformed_json"),
-        case("Pod, not a review", serde_json::to_vec(&pod("web", "shop", &["nginx"])).unwrap(), bad, "wrong_type"),
-        case("apiVersion v2", edited(|r| r["apiVersion"] = json!("admission.k8s.io/v2")), bad, "wrong_type"),
-        case("no apiVersion", edited(|r| { r.as_object_mut().unwrap().remove("apiVersion"); }), bad, "wrong_type"),
-        case("kind ConversionReview", edited(|r| r["kind"] = json!("ConversionReview")), bad, "wrong_type"),
-        case("no request", edited(|r| r["request"] = Value::Null), bad, "missing_request"),
-        case("no uid", edited(|r| { r["request"].as_object_mut().unwrap().remove("uid"); }), bad, "missing_uid"),
-        case("empty uid", edited(|r| r["request"]["uid"] = json!("")), bad, "missing_uid"),
-        case("operation PATCH", edited(|r| r["request"]["operation"] = json!("PATCH")), bad, "bad_operation"),
-        case("no operation", edited(|r| { r["request"].as_object_mut().unwrap().remove("operation"); }), bad, "bad_operation"),
-        case("no kind", edited(|r| r["request"]["kind"] = Value::Null), bad, "missing_kind"),
-        case("kind without version", edited(|r| r["request"]["kind"] = json!({"kind": "Pod"})), bad, "missing_kind"),
-        case("object is a string", edited(|r| r["request"]["object"] = json!("pod")), bad, "bad_object"),
-        case("object is an array", edited(|r| r["request"]["object"] = json!([1, 2])), bad, "bad_object"),
-        case("oldObject is a number", edited(|r| r["request"]["oldObject"] = json!(3)), bad, "bad_object"),
-        case("CREATE without object", edited(|r| r["request"]["object"] = Value::Null), bad, "bad_object"),
-        case("DELETE without oldObject", edited(|r| { r["request"]["operation"] = json!("DELETE"); r["request"]["object"] = Value::Null; }), bad, "bad_object"),
-        case("body over 8 MiB", over_limit, StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-        Case { path: "/validate?timeout=soon", ..case("unparseable timeout", edited(|_| {}), bad, "bad_timeout") },
-        Case { path: "/mutate", reason: None, ..case("unknown path", edited(|_| {}), StatusCode::NOT_FOUND, "") },
+        case(
+            "number out of range",
+            spliced(r#""x":1e999"#),
+            bad,
+            "malformed_json",
+        ),
+        case(
+            "nested arrays past the recursion limit",
+            nested(10_000, "[", "]"),
+            bad,
+            "malformed_json",
+        ),
+        case(
+            "nested objects past the recursion limit",
+            nested(200, r#"{"a":"#, "}"),
+            bad,
+            "malformed_json",
+        ),
+        case(
+            "request is a string",
+            edited(|r| r["request"] = json!("req")),
+            bad,
+            "malformed_json",
+        ),
+        case(
+            "uid is a number",
+            edited(|r| r["request"]["uid"] = json!(7)),
+            bad,
+            "malformed_json",
+        ),
+        case(
+            "Pod, not a review",
+            serde_json::to_vec(&pod("web", "shop", &["nginx"])).unwrap(),
+            bad,
+            "wrong_type",
+        ),
+        case(
+            "apiVersion v2",
+            edited(|r| r["apiVersion"] = json!("admission.k8s.io/v2")),
+            bad,
+            "wrong_type",
+        ),
+        case(
+            "no apiVersion",
+            edited(|r| {
+                r.as_object_mut().unwrap().remove("apiVersion");
+            }),
+            bad,
+            "wrong_type",
+        ),
+        case(
+            "kind ConversionReview",
+            edited(|r| r["kind"] = json!("ConversionReview")),
+            bad,
+            "wrong_type",
+        ),
+        case(
+            "no request",
+            edited(|r| r["request"] = Value::Null),
+            bad,
+            "missing_request",
+        ),
+        case(
+            "no uid",
+            edited(|r| {
+                r["request"].as_object_mut().unwrap().remove("uid");
+            }),
+            bad,
+            "missing_uid",
+        ),
+        case(
+            "empty uid",
+            edited(|r| r["request"]["uid"] = json!("")),
+            bad,
+            "missing_uid",
+        ),
+        case(
+            "operation PATCH",
+            edited(|r| r["request"]["operation"] = json!("PATCH")),
+            bad,
+            "bad_operation",
+        ),
+        case(
+            "no operation",
+            edited(|r| {
+                r["request"].as_object_mut().unwrap().remove("operation");
+            }),
+            bad,
+            "bad_operation",
+        ),
+        case(
+            "no kind",
+            edited(|r| r["request"]["kind"] = Value::Null),
+            bad,
+            "missing_kind",
+        ),
+        case(
+            "kind without version",
+            edited(|r| r["request"]["kind"] = json!({"kind": "Pod"})),
+            bad,
+            "missing_kind",
+        ),
+        case(
+            "object is a string",
+            edited(|r| r["request"]["object"] = json!("pod")),
+            bad,
+            "bad_object",
+        ),
+        case(
+            "object is an array",
+            edited(|r| r["request"]["object"] = json!([1, 2])),
+            bad,
+            "bad_object",
+        ),
+        case(
+            "oldObject is a number",
+            edited(|r| r["request"]["oldObject"] = json!(3)),
+            bad,
+            "bad_object",
+        ),
+        case(
+            "CREATE without object",
+            edited(|r| r["request"]["object"] = Value::Null),
+            bad,
+            "bad_object",
+        ),
+        case(
+            "DELETE without oldObject",
+            edited(|r| {
+                r["request"]["operation"] = json!("DELETE");
+                r["request"]["object"] = Value::Null;
+            }),
+            bad,
+            "bad_object",
+        ),
+        case(
+            "body over 8 MiB",
+            over_limit,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+        Case {
+            path: "/validate?timeout=soon",
+            ..case("unparseable timeout", edited(|_| {}), bad, "bad_timeout")
+        },
+        Case {
+            path: "/mutate",
+            reason: None,
+            ..case("unknown path", edited(|_| {}), StatusCode::NOT_FOUND, "")
+        },
     ]
 }
 
@@ -135,7 +283,10 @@ async fn every_hostile_request_gets_its_json_error_and_the_server_stays_healthy(
     let mut connection = Connection::tls(server.tls_addr, client, SERVICE_NAME)
         .await
         .unwrap();
-    for (uid, image, allowed) in [("after-1", "nginx:latest", false), ("after-2", "nginx:1.25.3", true)] {
+    for (uid, image, allowed) in [
+        ("after-1", "nginx:latest", false),
+        ("after-2", "nginx:1.25.3", true),
+    ] {
         let body = serde_json::to_vec(&review(uid, &pod("web", "shop", &[image]))).unwrap();
         let (status, answer) = post(&mut connection, "/validate", body).await.unwrap();
         assert_eq!(status, StatusCode::OK);
@@ -149,14 +300,23 @@ async fn every_hostile_request_gets_its_json_error_and_the_server_stays_healthy(
             .filter(|case| case.reason == Some(reason))
             .count()
     };
-    for reason in ["malformed_json", "wrong_type", "too_large", "bad_object", "bad_timeout"] {
+    for reason in [
+        "malformed_json",
+        "wrong_type",
+        "too_large",
+        "bad_object",
+        "bad_timeout",
+    ] {
         let line = format!(
             r#"portcullis_admission_request_errors_total{{reason="{reason}"}} {}"#,
             counted(reason)
         );
         assert!(metrics.contains(&line), "lacks {line}:\n{metrics}");
     }
-    assert!(metrics.contains("portcullis_admission_requests_in_flight 0"), "{metrics}");
+    assert!(
+        metrics.contains("portcullis_admission_requests_in_flight 0"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -224,7 +384,8 @@ async fn two_thousand_reviews_over_25_keep_alive_connections_each_get_their_own_
                 let deny = (connection_index + request_index) % 3 == 0;
                 let image = if deny { "nginx:latest" } else { "nginx:1.25.3" };
                 let name = format!("pod-{uid}");
-                let body = serde_json::to_vec(&review(&uid, &pod(&name, "shop", &[image]))).unwrap();
+                let body =
+                    serde_json::to_vec(&review(&uid, &pod(&name, "shop", &[image]))).unwrap();
                 let (status, answer) = post(&mut connection, "/validate", body).await.unwrap();
                 assert_eq!(status, StatusCode::OK, "{uid}");
                 assert_eq!(answer["response"]["uid"], uid.as_str());
@@ -244,8 +405,13 @@ async fn two_thousand_reviews_over_25_keep_alive_connections_each_get_their_own_
     }
     let metrics = state.metrics.encode();
     for line in [
-        format!(r#"portcullis_admission_requests_total{{allowed="false",kind="Pod",operation="CREATE"}} {denied}"#),
-        format!(r#"portcullis_admission_requests_total{{allowed="true",kind="Pod",operation="CREATE"}} {}"#, 2000 - denied),
+        format!(
+            r#"portcullis_admission_requests_total{{allowed="false",kind="Pod",operation="CREATE"}} {denied}"#
+        ),
+        format!(
+            r#"portcullis_admission_requests_total{{allowed="true",kind="Pod",operation="CREATE"}} {}"#,
+            2000 - denied
+        ),
     ] {
         assert!(metrics.contains(&line), "lacks {line}:\n{metrics}");
     }

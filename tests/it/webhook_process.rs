@@ -40,7 +40,8 @@ async fn sigterm_during_a_burst_answers_every_request_sent_before_it() {
                 let uid = format!("burst-{client}-{index}");
                 let deny = index % 2 == 0;
                 let image = if deny { "nginx:latest" } else { "nginx:1.25.3" };
-                let body = serde_json::to_vec(&review(&uid, &pod("web", "shop", &[image]))).unwrap();
+                let body =
+                    serde_json::to_vec(&review(&uid, &pod("web", "shop", &[image]))).unwrap();
                 let sent = started.elapsed();
                 match post(&mut connection, "/validate", body).await {
                     Ok((status, answer)) => {
@@ -69,7 +70,10 @@ async fn sigterm_during_a_burst_answers_every_request_sent_before_it() {
         for (sent, correct) in joined.expect("client task") {
             if sent < signalled {
                 before += 1;
-                assert!(correct, "a request sent {sent:?} in, before SIGTERM at {signalled:?}, got no correct answer");
+                assert!(
+                    correct,
+                    "a request sent {sent:?} in, before SIGTERM at {signalled:?}, got no correct answer"
+                );
             }
         }
     }
@@ -97,19 +101,47 @@ async fn startup_fails_fast_with_a_clear_message() {
             "unreadable certificate",
             free_a,
             free_b,
-            vec!["--tls-cert", garbage_crt.to_str().unwrap(), "--tls-key", garbage_key.to_str().unwrap()],
+            vec![
+                "--tls-cert",
+                garbage_crt.to_str().unwrap(),
+                "--tls-key",
+                garbage_key.to_str().unwrap(),
+            ],
             garbage_crt.display().to_string(),
         ),
         (
             "certificate path is a directory",
             free_a,
             free_b,
-            vec!["--tls-cert", directory_crt.to_str().unwrap(), "--tls-key", garbage_key.to_str().unwrap()],
+            vec![
+                "--tls-cert",
+                directory_crt.to_str().unwrap(),
+                "--tls-key",
+                garbage_key.to_str().unwrap(),
+            ],
             directory_crt.display().to_string(),
         ),
-        ("invalid policies", free_a, free_b, vec!["--policies", &typo_text], "typo.yaml".to_owned()),
-        ("webhook port in use", busy_addr, free_b, vec![], format!("cannot listen on {busy_addr} (--listen)")),
-        ("metrics port in use", free_a, busy_addr, vec![], format!("cannot listen on {busy_addr} (--metrics-listen)")),
+        (
+            "invalid policies",
+            free_a,
+            free_b,
+            vec!["--policies", &typo_text],
+            "typo.yaml".to_owned(),
+        ),
+        (
+            "webhook port in use",
+            busy_addr,
+            free_b,
+            vec![],
+            format!("cannot listen on {busy_addr} (--listen)"),
+        ),
+        (
+            "metrics port in use",
+            free_a,
+            busy_addr,
+            vec![],
+            format!("cannot listen on {busy_addr} (--metrics-listen)"),
+        ),
     ];
     for (case, listen, metrics, args, expected) in table {
         let log = dir.join("startup.log");
@@ -120,7 +152,10 @@ async fn startup_fails_fast_with_a_clear_message() {
         let stderr = std::fs::read_to_string(&log).unwrap();
         assert!(!exit.success(), "{case}: exited {exit}");
         assert_eq!(exit.code(), Some(2), "{case}: {stderr}");
-        assert!(stderr.contains(&expected), "{case}: stderr lacks {expected:?}:\n{stderr}");
+        assert!(
+            stderr.contains(&expected),
+            "{case}: stderr lacks {expected:?}:\n{stderr}"
+        );
     }
     drop(busy);
 }
@@ -141,15 +176,22 @@ async fn one_json_log_line_per_review_and_no_request_bodies() {
     allowed_pod["metadata"]["annotations"] = json!({"note": marker});
     assert!(!allowed(&mut connection, "log-deny", &denied_pod).await);
     assert!(allowed(&mut connection, "log-allow", &allowed_pod).await);
-    let (status, _) = post(&mut connection, "/validate", format!("{{\"{marker}\"").into_bytes())
-        .await
-        .unwrap();
+    let (status, _) = post(
+        &mut connection,
+        "/validate",
+        format!("{{\"{marker}\"").into_bytes(),
+    )
+    .await
+    .unwrap();
     assert_eq!(status, 400);
     server.sigterm();
     assert!(server.exit(PATIENCE).await.success());
 
     let log = server.log_text();
-    assert!(!log.contains(marker), "a request body reached the log:\n{log}");
+    assert!(
+        !log.contains(marker),
+        "a request body reached the log:\n{log}"
+    );
     let lines: Vec<Value> = log
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
@@ -202,7 +244,9 @@ spec:
 "#;
 
 async fn metric(server: &Serve, line_start: &str) -> u64 {
-    let (_, body) = plain_request(server.metrics, "/metrics").await.expect("scrape");
+    let (_, body) = plain_request(server.metrics, "/metrics")
+        .await
+        .expect("scrape");
     String::from_utf8_lossy(&body)
         .lines()
         .find_map(|line| line.strip_prefix(line_start)?.trim().parse().ok())
@@ -232,8 +276,10 @@ fn swap_data(dir: &Path, version: &str, files: &[(&str, &str)]) {
 #[tokio::test]
 async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
     let workdir = tempfile::tempdir().unwrap();
-    let latest_policy = std::fs::read_to_string(repo_path("policies/disallow-latest-tag.yaml")).unwrap();
-    let typo = std::fs::read_to_string(repo_path("tests/fixtures/policies-bad/typo/typo.yaml")).unwrap();
+    let latest_policy =
+        std::fs::read_to_string(repo_path("policies/disallow-latest-tag.yaml")).unwrap();
+    let typo =
+        std::fs::read_to_string(repo_path("tests/fixtures/policies-bad/typo/typo.yaml")).unwrap();
     let plain = workdir.path().join("plain");
     std::fs::create_dir(&plain).unwrap();
     std::fs::write(plain.join("latest.yaml"), &latest_policy).unwrap();
@@ -256,7 +302,9 @@ async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
     assert!(allowed(&mut connection, "r2", &labelled_pinned).await);
     // A review out of time while policies are loaded, for the deadline metric scraped below.
     let body = serde_json::to_vec(&review("m-timeout", &labelled_pinned)).unwrap();
-    post(&mut connection, "/validate?timeout=0s", body).await.unwrap();
+    post(&mut connection, "/validate?timeout=0s", body)
+        .await
+        .unwrap();
     let successes = r#"portcullis_policy_reload_total{result="success"}"#;
     let errors = r#"portcullis_policy_reload_total{result="error"}"#;
 
@@ -273,7 +321,10 @@ async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
     })
     .await;
     let successes_before = metric(&server, successes).await;
-    assert!(successes_before >= 2, "{successes_before} successful reloads");
+    assert!(
+        successes_before >= 2,
+        "{successes_before} successful reloads"
+    );
 
     // Invalid sets, by either route, are refused and the running set stays.
     let errors_before = metric(&server, errors).await;
@@ -282,7 +333,11 @@ async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
         metric(&server, errors).await > errors_before
     })
     .await;
-    std::fs::write(plain.join("latest.yaml"), format!("{latest_policy}\n---\n{typo}")).unwrap();
+    std::fs::write(
+        plain.join("latest.yaml"),
+        format!("{latest_policy}\n---\n{typo}"),
+    )
+    .unwrap();
     let errors_after_swap = metric(&server, errors).await;
     eventually("the invalid write is refused", async || {
         metric(&server, errors).await > errors_after_swap
@@ -304,7 +359,9 @@ async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
         metric(&server, certificate_reloads).await >= 1
     })
     .await;
-    post(&mut connection, "/validate", b"{".to_vec()).await.unwrap();
+    post(&mut connection, "/validate", b"{".to_vec())
+        .await
+        .unwrap();
     let (_, scraped) = plain_request(server.metrics, "/metrics").await.unwrap();
     let text = String::from_utf8_lossy(&scraped);
     let all: Vec<&str> = EXPECTED_FAMILIES.iter().map(|(name, _)| *name).collect();

@@ -51,12 +51,9 @@ async fn delete_is_not_validated_against_patterns() {
     body["request"]["oldObject"] = old;
     let answer = judge(&state, &body).await;
     assert_eq!(answer["response"]["allowed"], true);
-    assert!(
-        state
-            .metrics
-            .encode()
-            .contains(r#"portcullis_admission_requests_total{allowed="true",kind="Pod",operation="DELETE"} 1"#)
-    );
+    assert!(state.metrics.encode().contains(
+        r#"portcullis_admission_requests_total{allowed="true",kind="Pod",operation="DELETE"} 1"#
+    ));
 }
 
 #[tokio::test]
@@ -140,8 +137,16 @@ async fn the_apiservers_timeout_is_honoured_with_the_chosen_verdict() {
     assert_eq!(answer["response"]["allowed"], false);
     assert_eq!(answer["response"]["status"]["code"], 504);
     let message = answer["response"]["status"]["message"].as_str().unwrap();
-    assert!(message.contains("Pod/shop/web") && message.contains("timeout"), "{message}");
-    assert!(denying.metrics.encode().contains(r#"portcullis_admission_deadline_exceeded_total{on_timeout="deny"} 1"#));
+    assert!(
+        message.contains("Pod/shop/web") && message.contains("timeout"),
+        "{message}"
+    );
+    assert!(
+        denying
+            .metrics
+            .encode()
+            .contains(r#"portcullis_admission_deadline_exceeded_total{on_timeout="deny"} 1"#)
+    );
 
     let allowing = with_on_timeout(OnTimeout::Allow);
     let answer = judge_at(&allowing, "/validate?timeout=0s", &body).await;
@@ -164,7 +169,10 @@ async fn the_apiservers_timeout_is_honoured_with_the_chosen_verdict() {
 /// Each metric family and the exact label names its samples carry.
 fn label_sets(text: &str) -> BTreeMap<String, BTreeSet<Vec<String>>> {
     let mut families: BTreeMap<String, BTreeSet<Vec<String>>> = BTreeMap::new();
-    for line in text.lines().filter(|line| !line.starts_with('#') && !line.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+    {
         let (name, labels) = match line.split_once('{') {
             Some((name, rest)) => (name, rest.split_once('}').unwrap().0),
             None => (line.split_once(' ').unwrap().0, ""),
@@ -182,17 +190,38 @@ fn label_sets(text: &str) -> BTreeMap<String, BTreeSet<Vec<String>>> {
 
 /// Every family `serve` exports, with the label names allowed on it: all bounded.
 pub const EXPECTED_FAMILIES: [(&str, &[&str]); 17] = [
-    ("portcullis_admission_requests_total", &["allowed", "kind", "operation"]),
-    ("portcullis_admission_review_duration_seconds_bucket", &["le"]),
+    (
+        "portcullis_admission_requests_total",
+        &["allowed", "kind", "operation"],
+    ),
+    (
+        "portcullis_admission_review_duration_seconds_bucket",
+        &["le"],
+    ),
     ("portcullis_admission_review_duration_seconds_sum", &[]),
     ("portcullis_admission_review_duration_seconds_count", &[]),
     ("portcullis_admission_request_errors_total", &["reason"]),
-    ("portcullis_admission_deadline_exceeded_total", &["on_timeout"]),
+    (
+        "portcullis_admission_deadline_exceeded_total",
+        &["on_timeout"],
+    ),
     ("portcullis_admission_requests_in_flight", &[]),
-    ("portcullis_policy_results_total", &["mode", "policy", "result", "rule"]),
-    ("portcullis_policy_execution_duration_seconds_bucket", &["le", "policy"]),
-    ("portcullis_policy_execution_duration_seconds_sum", &["policy"]),
-    ("portcullis_policy_execution_duration_seconds_count", &["policy"]),
+    (
+        "portcullis_policy_results_total",
+        &["mode", "policy", "result", "rule"],
+    ),
+    (
+        "portcullis_policy_execution_duration_seconds_bucket",
+        &["le", "policy"],
+    ),
+    (
+        "portcullis_policy_execution_duration_seconds_sum",
+        &["policy"],
+    ),
+    (
+        "portcullis_policy_execution_duration_seconds_count",
+        &["policy"],
+    ),
     ("portcullis_policy_reload_total", &["result"]),
     ("portcullis_policies_loaded", &[]),
     ("portcullis_policy_rules_loaded", &[]),
@@ -220,7 +249,10 @@ pub fn assert_bounded_metrics(text: &str, present: &[&str], leaked: &[&str]) {
     }
     for line in text.lines().filter(|line| !line.starts_with('#')) {
         for value in leaked {
-            assert!(!line.contains(&format!("\"{value}\"")), "{value} leaked into {line}");
+            assert!(
+                !line.contains(&format!("\"{value}\"")),
+                "{value} leaked into {line}"
+            );
         }
     }
 }
@@ -228,8 +260,16 @@ pub fn assert_bounded_metrics(text: &str, present: &[&str], leaked: &[&str]) {
 #[tokio::test]
 async fn metrics_after_real_traffic_have_only_bounded_labels() {
     let state = state(&["policies", "tests/fixtures/policies-audit"]);
-    let latest = pod("frontend", "payments", &["registry.example.com/shop/web:latest"]);
-    let pinned = pod("frontend", "payments", &["registry.example.com/shop/web:1.0"]);
+    let latest = pod(
+        "frontend",
+        "payments",
+        &["registry.example.com/shop/web:latest"],
+    );
+    let pinned = pod(
+        "frontend",
+        "payments",
+        &["registry.example.com/shop/web:1.0"],
+    );
     judge(&state, &review("m1", &latest)).await;
     judge(&state, &review("m2", &pinned)).await;
     judge(&state, &update("m3", &latest, &latest)).await;
@@ -245,6 +285,11 @@ async fn metrics_after_real_traffic_have_only_bounded_labels() {
     assert_bounded_metrics(
         &text,
         &present,
-        &["payments", "frontend", "registry.example.com/shop/web:latest", "m1"],
+        &[
+            "payments",
+            "frontend",
+            "registry.example.com/shop/web:latest",
+            "m1",
+        ],
     );
 }

@@ -31,7 +31,12 @@ pub async fn post_router(state: &Arc<AppState>, path: &str, body: Vec<u8>) -> (S
         .await
         .expect("infallible router");
     let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     (status, json_or_null(&bytes))
 }
 

@@ -255,33 +255,28 @@ pub fn answer(
         user: user.as_ref(),
         admission: true,
     };
-    let policies = state.policies();
+    let active = state.policies();
     let mut report = Report::default();
     let mut out_of_time = false;
-    for policy in &policies.policies {
-        let policy_started = Instant::now();
-        if answer_by.is_some_and(|by| policy_started >= by) {
+    let mut clock = Instant::now();
+    for (index, policy) in active.set.policies.iter().enumerate() {
+        if answer_by.is_some_and(|by| clock >= by) {
             out_of_time = true;
             break;
         }
+        let first_result = report.results.len();
         eval::evaluate_policy(policy, &eval_request, &mut report);
-        state
-            .metrics
-            .policy_execution_duration
-            .with_label_values(&[&policy.name])
-            .observe(policy_started.elapsed().as_secs_f64());
-    }
-    for result in &report.results {
-        state
-            .metrics
-            .policy_results
-            .with_label_values(&[
-                &result.policy.name,
-                &result.rule.name,
-                result.outcome.status().as_str(),
-                result.action.as_str(),
-            ])
-            .inc();
+        // One clock read per policy: this policy's end is the next one's start.
+        let finished = Instant::now();
+        let metrics = &active.metrics;
+        metrics.observe_execution(
+            &state.metrics,
+            index,
+            policy,
+            finished.duration_since(clock).as_secs_f64(),
+        );
+        metrics.count_results(&state.metrics, index, &report.results[first_result..]);
+        clock = finished;
     }
     let name = match request.name.as_str() {
         "" => judged

@@ -2,6 +2,7 @@
 //! metrics and readiness.
 
 use super::deadline::OnTimeout;
+use super::policy_metrics::PolicyMetrics;
 use crate::metrics::Metrics;
 use crate::policy::{self, PolicySet};
 use crate::reload::{self, ReloadError, WatchOptions};
@@ -29,8 +30,14 @@ impl Default for WebhookOptions {
     }
 }
 
+/// The policy set requests are judged by, with its metric handles; replaced whole on reload.
+pub struct ActivePolicies {
+    pub set: PolicySet,
+    pub metrics: PolicyMetrics,
+}
+
 pub struct AppState {
-    policies: ArcSwap<PolicySet>,
+    policies: ArcSwap<ActivePolicies>,
     pub metrics: Metrics,
     pub options: WebhookOptions,
 }
@@ -46,7 +53,10 @@ impl AppState {
         options: WebhookOptions,
     ) -> Arc<Self> {
         let state = Arc::new(Self {
-            policies: ArcSwap::from_pointee(PolicySet::default()),
+            policies: ArcSwap::from_pointee(ActivePolicies {
+                set: PolicySet::default(),
+                metrics: PolicyMetrics::new(&PolicySet::default()),
+            }),
             metrics,
             options,
         });
@@ -54,7 +64,7 @@ impl AppState {
         state
     }
 
-    pub fn policies(&self) -> Arc<PolicySet> {
+    pub fn policies(&self) -> Arc<ActivePolicies> {
         self.policies.load_full()
     }
 
@@ -66,7 +76,11 @@ impl AppState {
         self.metrics
             .policy_rules_loaded
             .set(i64::try_from(policies.rule_count()).unwrap_or(i64::MAX));
-        self.policies.store(Arc::new(policies));
+        let metrics = PolicyMetrics::new(&policies);
+        self.policies.store(Arc::new(ActivePolicies {
+            set: policies,
+            metrics,
+        }));
     }
 }
 

@@ -112,3 +112,34 @@ fn policy_timing_metric(bencher: divan::Bencher, policies: usize) {
         }
     });
 }
+
+/// What running the handler on tokio's blocking pool (so a deadline could preempt it) would add
+/// per review, against running it on the request's own task as `serve` does.
+#[divan::bench(args = ["inline", "blocking_pool"])]
+fn answer_placement(bencher: divan::Bencher, placement: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    let state = state(10);
+    let on_pool = placement == "blocking_pool";
+    bencher.bench_local(|| {
+        runtime.block_on(async {
+            let state = state.clone();
+            // Spawned, as a request's task is, so both variants pay the same task overhead.
+            let task = tokio::spawn(async move {
+                if on_pool {
+                    let state = state.clone();
+                    tokio::task::spawn_blocking(move || {
+                        handler::answer(&state, REVIEW.as_bytes(), None).map(|body| body.len())
+                    })
+                    .await
+                    .expect("blocking task")
+                } else {
+                    handler::answer(&state, REVIEW.as_bytes(), None).map(|body| body.len())
+                }
+            });
+            task.await.expect("task").expect("answered")
+        })
+    });
+}

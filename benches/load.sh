@@ -33,6 +33,9 @@ for ((i = 0; i < POLICIES; i++)); do
 done
 body=benches/fixtures/pod-review.json
 
+# CPU seconds (user + system) the process has used so far.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
+
 rss() { awk -v key="$2:" '$1 == key { print $2 / 1024 }' "/proc/$1/status"; }
 
 wait_port() {
@@ -57,26 +60,30 @@ wait_port $SERVE_PORT
 wait_port $BARE_PORT
 sleep 1
 
-# One run of oha; prints "req/s p50 p99 p99.9 errors" (latencies in ms).
+# One run of oha; prints "req/s p50 p99 p99.9 ok errors cpu_us_per_request" (latencies in ms;
+# errors exclude requests cut off by the end of the run).
 load() {
-  local port=$1
-  shift
+  local port=$1 pid=$2
+  shift 2
+  local before
+  before=$(cpu "$pid")
   "$OHA" --no-tui --output-format json -z "$DURATION" --insecure -m POST -T application/json \
     -D "$body" "$@" "https://127.0.0.1:$port/validate" >"$work/oha.json"
-  python3 - "$work/oha.json" <<'PY'
+  python3 - "$work/oha.json" "$before" "$(cpu "$pid")" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 p = r["latencyPercentiles"]
 ok = r["statusCodeDistribution"].get("200", 0)
-errors = sum(r.get("errorDistribution", {}).values()) + sum(
+errors = sum(v for k, v in r.get("errorDistribution", {}).items() if "deadline" not in k) + sum(
     v for k, v in r["statusCodeDistribution"].items() if k != "200")
-print(f'{r["summary"]["requestsPerSec"]:.0f} {p["p50"]*1e3:.3f} {p["p99"]*1e3:.3f} {p["p99.9"]*1e3:.3f} {ok} {errors}')
+cpu_us = (float(sys.argv[3]) - float(sys.argv[2])) * 1e6 / max(ok, 1)
+print(f'{r["summary"]["requestsPerSec"]:.0f} {p["p50"]*1e3:.3f} {p["p99"]*1e3:.3f} {p["p99.9"]*1e3:.3f} {ok} {errors} {cpu_us:.1f}')
 PY
 }
 
 echo "# $(date -u +%FT%TZ), $(nproc) cores, $POLICIES policies, $DURATION per run, body $(wc -c <$body) B"
 echo "idle RSS MiB: serve $(rss $serve_pid VmRSS) bare $(rss $bare_pid VmRSS)"
-printf '%-34s %-8s %9s %9s %9s %9s %8s %6s\n' run server req/s p50_ms p99_ms p99.9_ms ok errors
+printf '%-14s %-6s %7s %8s %8s %9s %7s %6s %10s\n' run server req/s p50_ms p99_ms p99.9_ms ok errors cpu_us/req
 for run in keepalive-25 rate-1000 new-conn-25; do
   case $run in
     keepalive-25) args=(-c 25) ;;
@@ -84,9 +91,9 @@ for run in keepalive-25 rate-1000 new-conn-25; do
     new-conn-25) args=(-c 25 --disable-keepalive) ;;
   esac
   for server in serve bare; do
-    port=$SERVE_PORT
-    [[ $server == bare ]] && port=$BARE_PORT
-    printf '%-34s %-8s %9s %9s %9s %9s %8s %6s\n' "$run" "$server" $(load $port "${args[@]}")
+    port=$SERVE_PORT pid=$serve_pid
+    [[ $server == bare ]] && port=$BARE_PORT pid=$bare_pid
+    printf '%-14s %-6s %7s %8s %8s %9s %7s %6s %10s\n' "$run" "$server" $(load $port $pid "${args[@]}")
   done
 done
 echo "peak RSS MiB (VmHWM): serve $(rss $serve_pid VmHWM) bare $(rss $bare_pid VmHWM)"

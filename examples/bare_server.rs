@@ -16,6 +16,10 @@ use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+// The same allocator as `portcullis`, so the ratio compares judging, not allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Deserialize)]
 struct Review {
     request: ReviewRequest,

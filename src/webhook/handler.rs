@@ -2,7 +2,9 @@
 //!
 //! Once a review has a `uid`, the apiserver always gets an `AdmissionReview` back; a body that is
 //! not a well-formed review gets a 400 with a JSON error body naming what is wrong, and never a
-//! panic. Evaluation errors follow the policies' failure policy, as in Kyverno.
+//! panic. Evaluation errors follow the policies' failure policy, as in Kyverno. A body must
+//! arrive within the body read timeout (408 otherwise) and the limit (413), and the apiserver's
+//! `?timeout=` sets when the answer is due (`deadline`).
 
 use super::deadline::{self, OnTimeout};
 use super::review::{
@@ -117,8 +119,8 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
 /// The whole body, within the body limit and the body read timeout; axum's rejections become
 /// our JSON errors with their own status (413 for a body over the limit).
 async fn read_body(request: Request, state: &Arc<AppState>) -> Result<Bytes, BadReview> {
-    let limit = state.options.body_read_timeout;
-    match tokio::time::timeout(limit, Bytes::from_request(request, state)).await {
+    let patience = state.options.body_read_timeout;
+    match tokio::time::timeout(patience, Bytes::from_request(request, state)).await {
         Ok(Ok(body)) => Ok(body),
         Ok(Err(rejection)) => Err(BadReview {
             status: rejection.status(),
@@ -132,7 +134,7 @@ async fn read_body(request: Request, state: &Arc<AppState>) -> Result<Bytes, Bad
         Err(_) => Err(BadReview {
             status: StatusCode::REQUEST_TIMEOUT,
             reason: "body_timeout",
-            message: format!("request body not received within {limit:?}"),
+            message: format!("request body not received within {patience:?}"),
         }),
     }
 }

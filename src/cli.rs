@@ -65,6 +65,14 @@ pub struct ServeArgs {
     /// How long in-flight requests may take to finish once the listener has stopped.
     #[arg(long, env = "PORTCULLIS_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+    /// The verdict for a review not fully evaluated by 80% of the apiserver's `?timeout=`:
+    /// `deny` matches `failurePolicy: Fail` (the apiserver would deny once it gives up), with a
+    /// message saying why; `allow` admits with a warning.
+    #[arg(long, env = "PORTCULLIS_ON_TIMEOUT", value_enum, default_value_t = crate::webhook::deadline::OnTimeout::Deny)]
+    pub on_timeout: crate::webhook::deadline::OnTimeout,
+    /// How long a client may take to send a request body once its headers are in.
+    #[arg(long, env = "PORTCULLIS_BODY_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub body_read_timeout: Duration,
     #[arg(long, env = "PORTCULLIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Follow the cluster (in-cluster service account, else kubeconfig): namespace labels for

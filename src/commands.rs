@@ -246,7 +246,11 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
     let tls_config = tls::server_config(resolver.clone(), args.client_ca.as_deref())
         .map_err(|error| error.to_string())?;
 
-    let state = webhook::AppState::new(set, metrics.clone());
+    let webhook_options = webhook::WebhookOptions {
+        on_timeout: args.on_timeout,
+        body_read_timeout: args.body_read_timeout,
+    };
+    let state = webhook::AppState::with_options(set, metrics.clone(), webhook_options);
     let readiness = Readiness::new();
     let certificate_metrics = metrics.clone();
     let _certificate_reloader = tls::spawn_certificate_reloader(

@@ -1,5 +1,5 @@
 //! Prometheus metrics, owned by application state (no globals), so tests can encode a registry
-//! of their own. Labels stay bounded: policy, rule, result, mode, operation, kind, reason —
+//! of their own. Labels stay bounded: policy, rule, result, mode, operation, kind, reason, on_timeout —
 //! never namespace, name or image.
 
 use prometheus::{
@@ -20,6 +20,7 @@ pub struct Metrics {
     pub admission_review_duration: Histogram,
     pub admission_request_errors: IntCounterVec,
     pub in_flight: IntGauge,
+    pub admission_deadline_exceeded: IntCounterVec,
     pub policy_results: IntCounterVec,
     pub policy_execution_duration: HistogramVec,
     pub policy_reloads: IntCounterVec,
@@ -58,6 +59,13 @@ impl Metrics {
             in_flight: IntGauge::new(
                 "portcullis_admission_requests_in_flight",
                 "Admission reviews being evaluated now.",
+            )?,
+            admission_deadline_exceeded: IntCounterVec::new(
+                Opts::new(
+                    "portcullis_admission_deadline_exceeded_total",
+                    "Reviews not fully evaluated by the apiserver's deadline, by the verdict --on-timeout gave.",
+                ),
+                &["on_timeout"],
             )?,
             policy_results: IntCounterVec::new(
                 Opts::new(
@@ -114,8 +122,9 @@ impl Metrics {
     }
 
     fn register_all(&self) -> Result<(), prometheus::Error> {
-        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
             Box::new(self.admission_requests.clone()),
+            Box::new(self.admission_deadline_exceeded.clone()),
             Box::new(self.admission_review_duration.clone()),
             Box::new(self.admission_request_errors.clone()),
             Box::new(self.in_flight.clone()),

@@ -2,20 +2,22 @@
 //!
 //! Once a review has a `uid`, the apiserver always gets an `AdmissionReview` back; a body that is
 //! not a well-formed review gets a 400 with a JSON error body naming what is wrong, and never a
-//! panic. Evaluation errors follow the policies' failure policy, as in Kyverno.
+//! panic. Evaluation errors follow the policies' failure policy, as in Kyverno. A body must
+//! arrive within the body read timeout (408 otherwise) and the limit (413), and the apiserver's
+//! `?timeout=` sets when the answer is due (`deadline`).
 
+use super::deadline::{self, OnTimeout};
 use super::review::{
     API_VERSIONS, AdmissionResponse, AdmissionReviewIn, AdmissionReviewOut, ResponseStatus,
 };
 use super::state::AppState;
 use crate::eval::admission::{self, ResourceName};
-use crate::eval::{self, Report, Request};
+use crate::eval::{self, Report};
 use crate::matching::{Gvk, Operation, UserInfo};
 use crate::server::{self, Readiness};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -74,39 +76,35 @@ impl BadReview {
     }
 }
 
-async fn validate(
-    State(state): State<Arc<AppState>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let started = Instant::now();
+async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let arrived = Instant::now();
     let _in_flight = InFlight::enter(&state);
-    let outcome = match body {
-        Ok(body) => answer(&state, &body),
-        Err(rejection) => Err(BadReview {
-            status: rejection.status(),
-            reason: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "too_large"
-            } else {
-                "unreadable_body"
-            },
-            message: rejection.body_text(),
-        }),
-    };
+    let outcome = async {
+        let timeout = deadline::requested_timeout(request.uri().query())
+            .map_err(|message| BadReview::new("bad_timeout", message))?;
+        let body = read_body(request, &state).await?;
+        let body_read = Instant::now();
+        let answered = answer(&state, &body, deadline::answer_by(arrived, timeout))?;
+        state
+            .metrics
+            .admission_review_duration
+            .observe(body_read.elapsed().as_secs_f64());
+        Ok::<_, BadReview>(answered)
+    }
+    .await;
     match outcome {
-        Ok(body) => {
-            state
-                .metrics
-                .admission_review_duration
-                .observe(started.elapsed().as_secs_f64());
-            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
-        }
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(bad) => {
             state
                 .metrics
                 .admission_request_errors
                 .with_label_values(&[bad.reason])
                 .inc();
-            tracing::warn!(reason = bad.reason, status = bad.status.as_u16(), error = %bad.message, "refused admission request");
+            if bad.status.is_server_error() {
+                tracing::error!(reason = bad.reason, status = bad.status.as_u16(), error = %bad.message, "admission request failed");
+            } else {
+                tracing::warn!(reason = bad.reason, status = bad.status.as_u16(), error = %bad.message, "refused admission request");
+            }
             let body = json!({"error": bad.message, "reason": bad.reason}).to_string();
             (
                 bad.status,
@@ -115,6 +113,29 @@ async fn validate(
             )
                 .into_response()
         }
+    }
+}
+
+/// The whole body, within the body limit and the body read timeout; axum's rejections become
+/// our JSON errors with their own status (413 for a body over the limit).
+async fn read_body(request: Request, state: &Arc<AppState>) -> Result<Bytes, BadReview> {
+    let patience = state.options.body_read_timeout;
+    match tokio::time::timeout(patience, Bytes::from_request(request, state)).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(rejection)) => Err(BadReview {
+            status: rejection.status(),
+            reason: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "unreadable_body"
+            },
+            message: rejection.body_text(),
+        }),
+        Err(_) => Err(BadReview {
+            status: StatusCode::REQUEST_TIMEOUT,
+            reason: "body_timeout",
+            message: format!("request body not received within {patience:?}"),
+        }),
     }
 }
 
@@ -133,8 +154,13 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Judges one serialized review and serializes the answer.
-pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
+/// Judges one serialized review and serializes the answer; evaluation that has not finished by
+/// `answer_by` stops between policies and is answered as `--on-timeout` says.
+pub fn answer(
+    state: &AppState,
+    body: &[u8],
+    answer_by: Option<Instant>,
+) -> Result<Vec<u8>, BadReview> {
     let started = Instant::now();
     let review: AdmissionReviewIn = serde_json::from_slice(body).map_err(|error| {
         BadReview::new(
@@ -221,7 +247,7 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
         ..UserInfo::default()
     });
     let namespace_labels = state.namespace_labels(&request.namespace);
-    let eval_request = Request {
+    let eval_request = eval::Request {
         operation,
         gvk: &gvk,
         subresource: &request.sub_resource,
@@ -232,28 +258,28 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
         user: user.as_ref(),
         admission: true,
     };
-    let policies = state.policies();
+    let active = state.policies();
     let mut report = Report::default();
-    for policy in &policies.policies {
-        let policy_started = Instant::now();
+    let mut out_of_time = false;
+    let mut clock = Instant::now();
+    for (index, policy) in active.set.policies.iter().enumerate() {
+        if answer_by.is_some_and(|by| clock >= by) {
+            out_of_time = true;
+            break;
+        }
+        let first_result = report.results.len();
         eval::evaluate_policy(policy, &eval_request, &mut report);
-        state
-            .metrics
-            .policy_execution_duration
-            .with_label_values(&[&policy.name])
-            .observe(policy_started.elapsed().as_secs_f64());
-    }
-    for result in &report.results {
-        state
-            .metrics
-            .policy_results
-            .with_label_values(&[
-                &result.policy.name,
-                &result.rule.name,
-                result.outcome.status().as_str(),
-                result.action.as_str(),
-            ])
-            .inc();
+        // One clock read per policy: this policy's end is the next one's start.
+        let finished = Instant::now();
+        let metrics = &active.metrics;
+        metrics.observe_execution(
+            &state.metrics,
+            index,
+            policy,
+            finished.duration_since(clock).as_secs_f64(),
+        );
+        metrics.count_results(&state.metrics, index, &report.results[first_result..]);
+        clock = finished;
     }
     let name = match request.name.as_str() {
         "" => judged
@@ -262,14 +288,35 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
             .unwrap_or(""),
         name => name,
     };
-    let decision = admission::decide(
-        &report,
-        ResourceName {
-            kind: &gvk.kind,
-            namespace: &request.namespace,
-            name,
-        },
-    );
+    let resource = ResourceName {
+        kind: &gvk.kind,
+        namespace: &request.namespace,
+        name,
+    };
+    let mut decision = admission::decide(&report, resource);
+    let mut code = 403;
+    // A violation found before the deadline stands; only an unfinished "allow" is in doubt.
+    if out_of_time && decision.allowed {
+        let on_timeout = state.options.on_timeout;
+        state
+            .metrics
+            .admission_deadline_exceeded
+            .with_label_values(&[on_timeout.as_str()])
+            .inc();
+        let why = format!(
+            "portcullis did not finish evaluating {}/{}/{} within the apiserver's timeout",
+            gvk.kind, request.namespace, name
+        );
+        tracing::warn!(uid = %request.uid, on_timeout = on_timeout.as_str(), "{why}");
+        match on_timeout {
+            OnTimeout::Deny => {
+                decision.allowed = false;
+                decision.message = Some(why);
+                code = 504;
+            }
+            OnTimeout::Allow => decision.warnings.push(format!("{why}; allowed unchecked")),
+        }
+    }
     let allowed = if decision.allowed { "true" } else { "false" };
     state
         .metrics
@@ -277,11 +324,18 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
         .with_label_values(&[operation.as_str(), &gvk.kind, allowed])
         .inc();
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    if decision.allowed {
-        tracing::debug!(uid = %request.uid, kind = %gvk.kind, namespace = %request.namespace, name, operation = %operation, allowed = true, latency_us, "admission review");
-    } else {
-        tracing::info!(uid = %request.uid, kind = %gvk.kind, namespace = %request.namespace, name, operation = %operation, allowed = false, latency_us, "admission review denied");
-    }
+    tracing::info!(
+        uid = %request.uid,
+        kind = %gvk.kind,
+        namespace = %request.namespace,
+        name,
+        operation = %operation,
+        subresource = %request.sub_resource,
+        dry_run = request.dry_run.unwrap_or(false),
+        decision = if decision.allowed { "allow" } else { "deny" },
+        latency_us,
+        "admission review"
+    );
     let response = AdmissionReviewOut {
         api_version: &review.api_version,
         kind: "AdmissionReview",
@@ -290,7 +344,7 @@ pub fn answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, BadReview> {
             allowed: decision.allowed,
             status: decision.message.map(|message| ResponseStatus {
                 status: "Failure",
-                code: 403,
+                code,
                 message,
             }),
             warnings: decision.warnings,

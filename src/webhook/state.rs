@@ -4,6 +4,8 @@
 //! The active set is the policies from files followed by the policies from the cluster; each
 //! source is replaced whole by its own reloader and the union is swapped in atomically.
 
+use super::deadline::OnTimeout;
+use super::policy_metrics::PolicyMetrics;
 use crate::metrics::Metrics;
 use crate::policy::{self, PolicySet};
 use crate::reload::{self, ReloadError, WatchOptions};
@@ -11,6 +13,7 @@ use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
 /// Where the webhook finds the labels of a request's namespace.
 pub trait NamespaceLabelLookup: Send + Sync {
@@ -18,11 +21,37 @@ pub trait NamespaceLabelLookup: Send + Sync {
     fn labels(&self, namespace: &str) -> Option<Arc<BTreeMap<String, String>>>;
 }
 
+/// How the webhook treats slow clients and reviews that run out of time.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookOptions {
+    /// The verdict when evaluation has not finished by the apiserver's deadline.
+    pub on_timeout: OnTimeout,
+    /// How long a client may take to send a request's body once its headers are in; hyper's
+    /// header timeout does not cover the body, so a client dribbling one would hold a task.
+    pub body_read_timeout: Duration,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            on_timeout: OnTimeout::Deny,
+            body_read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The policy set requests are judged by, with its metric handles; replaced whole on reload.
+pub struct ActivePolicies {
+    pub set: PolicySet,
+    pub metrics: PolicyMetrics,
+}
+
 pub struct AppState {
-    policies: ArcSwap<PolicySet>,
+    policies: ArcSwap<ActivePolicies>,
     sources: Mutex<PolicySources>,
     namespaces: OnceLock<Arc<dyn NamespaceLabelLookup>>,
     pub metrics: Metrics,
+    pub options: WebhookOptions,
 }
 
 #[derive(Default)]
@@ -33,17 +62,30 @@ struct PolicySources {
 
 impl AppState {
     pub fn new(policies: PolicySet, metrics: Metrics) -> Arc<Self> {
+        Self::with_options(policies, metrics, WebhookOptions::default())
+    }
+
+    pub fn with_options(
+        policies: PolicySet,
+        metrics: Metrics,
+        options: WebhookOptions,
+    ) -> Arc<Self> {
         let state = Arc::new(Self {
-            policies: ArcSwap::from_pointee(PolicySet::default()),
+            policies: ArcSwap::from_pointee(ActivePolicies {
+                set: PolicySet::default(),
+                metrics: PolicyMetrics::new(&PolicySet::default()),
+            }),
             sources: Mutex::default(),
             namespaces: OnceLock::new(),
             metrics,
+            options,
         });
         state.replace_policies(policies);
         state
     }
 
-    pub fn policies(&self) -> Arc<PolicySet> {
+    /// The active set with its metric handles; a request keeps the one it loaded.
+    pub fn policies(&self) -> Arc<ActivePolicies> {
         self.policies.load_full()
     }
 
@@ -98,7 +140,11 @@ impl AppState {
         self.metrics
             .policy_rules_loaded
             .set(i64::try_from(policies.rule_count()).unwrap_or(i64::MAX));
-        self.policies.store(Arc::new(policies));
+        let metrics = PolicyMetrics::new(&policies);
+        self.policies.store(Arc::new(ActivePolicies {
+            set: policies,
+            metrics,
+        }));
     }
 
     /// Makes the webhook look up namespace labels (`serve --kube`); without it they are unknown

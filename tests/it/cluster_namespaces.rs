@@ -13,8 +13,12 @@ const WAIT: Duration = Duration::from_secs(20);
 /// Answers a CREATE of a pod running `nginx:latest` in `namespace`.
 pub fn decide(state: &AppState, namespace: &str) -> Value {
     let body = review("uid-ns", &pod("web", namespace, &["nginx:latest"]));
-    let answer = handler::answer(state, &serde_json::to_vec(&body).expect("review encodes"))
-        .expect("the review is well formed");
+    let answer = handler::answer(
+        state,
+        &serde_json::to_vec(&body).expect("review encodes"),
+        None,
+    )
+    .expect("the review is well formed");
     serde_json::from_slice::<Value>(&answer).expect("answer is JSON")["response"].clone()
 }
 

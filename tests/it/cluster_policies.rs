@@ -142,7 +142,7 @@ async fn an_invalid_cluster_policy_is_left_out_with_its_error_in_status() {
 
     // The valid policy is enforced although its neighbour is broken.
     assert!(!allowed(&state), "{}", decide(&state, "shop"));
-    assert_eq!(state.policies().policies.len(), 1);
+    assert_eq!(state.policies().set.policies.len(), 1);
 
     let path = "/apis/portcullis.dev/v1alpha1/clusterpolicies/misspelt/status";
     eventually("the invalid policy gets its status", WAIT, || {
@@ -173,7 +173,7 @@ async fn an_invalid_cluster_policy_is_left_out_with_its_error_in_status() {
             })
     })
     .await;
-    assert_eq!(state.policies().policies.len(), 2);
+    assert_eq!(state.policies().set.policies.len(), 2);
     let writes = status_patches(&api, path).len();
     api.put(CLUSTER_POLICY, refusing("valid", "*:beta"));
     eventually(
@@ -215,7 +215,7 @@ async fn kyverno_policies_are_enforced_read_only() {
     let (state, _cluster) = started(&api, options).await;
     assert!(!allowed(&state), "{}", decide(&state, "shop"));
     assert_eq!(
-        state.policies().policies.len(),
+        state.policies().set.policies.len(),
         1,
         "the mutate policy is left out"
     );

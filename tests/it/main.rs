@@ -20,3 +20,7 @@ mod policy_load;
 mod serve_tls;
 mod transport;
 mod webhook;
+mod webhook_hostile;
+mod webhook_process;
+mod webhook_semantics;
+mod webhook_support;

@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> SocketAddr {
+pub fn free_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local address")
 }
@@ -26,7 +26,7 @@ impl Drop for Running {
     }
 }
 
-async fn wait_ready(metrics: SocketAddr, child: &mut Child) {
+pub async fn wait_ready(metrics: SocketAddr, child: &mut Child) {
     let deadline = Instant::now() + PATIENCE * 3;
     loop {
         if let Ok((status, _)) = plain_request(metrics, "/readyz").await {

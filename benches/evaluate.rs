@@ -1,0 +1,145 @@
+//! Per-review CPU cost of one Pod review against 1, 10 and 100 policies: the engine alone
+//! (`evaluate` on a parsed object), the whole handler path from request bytes to response
+//! bytes (`answer`: parse, evaluate, metrics, decision, serialization), body parsing alone,
+//! and the per-policy execution-time metric alone. Run: `cargo bench --bench evaluate`.
+
+use portcullis::eval::{self, Request};
+use portcullis::matching::{Gvk, Operation};
+use portcullis::metrics::Metrics;
+use portcullis::policy::{self, PolicySet};
+use portcullis::webhook::{AppState, handler};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+const REVIEW: &str = include_str!("fixtures/pod-review.json");
+const POLICY_FILES: [(&str, &str); 2] = [
+    (
+        "disallow-latest-tag",
+        include_str!("../policies/disallow-latest-tag.yaml"),
+    ),
+    (
+        "require-image-digest",
+        include_str!("../policies/require-image-digest.yaml"),
+    ),
+];
+const SIZES: [usize; 3] = [1, 10, 100];
+
+fn main() {
+    divan::main();
+}
+
+/// `count` policies: the two default ones in turn, renamed so every name is unique.
+fn policy_set(count: usize) -> PolicySet {
+    let mut policies = Vec::new();
+    for index in 0..count {
+        let (name, text) = POLICY_FILES[index % POLICY_FILES.len()];
+        let renamed = text.replacen(
+            &format!("name: {name}"),
+            &format!("name: {name}-{index}"),
+            1,
+        );
+        let loaded = policy::load::load_str(&renamed, Path::new("bench.yaml"))
+            .unwrap_or_else(|errors| panic!("bench policy: {errors:?}"));
+        policies.extend(loaded);
+    }
+    PolicySet { policies }
+}
+
+fn state(count: usize) -> Arc<AppState> {
+    AppState::new(policy_set(count), Metrics::new().expect("metrics"))
+}
+
+#[divan::bench(args = SIZES)]
+fn evaluate(bencher: divan::Bencher, policies: usize) {
+    let set = policy_set(policies);
+    let review: Value = serde_json::from_str(REVIEW).expect("review JSON");
+    let object = &review["request"]["object"];
+    let gvk = Gvk {
+        group: String::new(),
+        version: "v1".to_owned(),
+        kind: "Pod".to_owned(),
+    };
+    let request = Request {
+        operation: Operation::Create,
+        gvk: &gvk,
+        subresource: "",
+        object,
+        old_object: &Value::Null,
+        namespace: "shop",
+        namespace_labels: None,
+        user: None,
+        admission: true,
+    };
+    bencher.bench_local(|| {
+        let report = eval::evaluate(divan::black_box(&set), divan::black_box(&request));
+        assert!(report.failures().next().is_none());
+        report.results.len()
+    });
+}
+
+#[divan::bench(args = SIZES)]
+fn answer(bencher: divan::Bencher, policies: usize) {
+    let state = state(policies);
+    bencher.bench_local(|| {
+        let body = handler::answer(&state, divan::black_box(REVIEW.as_bytes()), None);
+        body.expect("answered").len()
+    });
+}
+
+#[divan::bench]
+fn parse_review_body() -> usize {
+    let review: Value = serde_json::from_str(divan::black_box(REVIEW)).expect("review JSON");
+    review.as_object().map_or(0, serde_json::Map::len)
+}
+
+/// What `answer` spends per policy on `portcullis_policy_execution_duration_seconds`: two
+/// clock reads and a labelled histogram observation.
+#[divan::bench(args = SIZES)]
+fn policy_timing_metric(bencher: divan::Bencher, policies: usize) {
+    let metrics = Metrics::new().expect("metrics");
+    let names: Vec<String> = (0..policies)
+        .map(|index| format!("policy-{index}"))
+        .collect();
+    bencher.bench_local(|| {
+        for name in &names {
+            let started = Instant::now();
+            metrics
+                .policy_execution_duration
+                .with_label_values(&[name])
+                .observe(started.elapsed().as_secs_f64());
+        }
+    });
+}
+
+/// What running the handler on tokio's blocking pool (so a deadline could preempt it) would add
+/// per review, against running it on the request's own task as `serve` does.
+#[divan::bench(args = ["inline", "blocking_pool"])]
+fn answer_placement(bencher: divan::Bencher, placement: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    let state = state(10);
+    let on_pool = placement == "blocking_pool";
+    bencher.bench_local(|| {
+        runtime.block_on(async {
+            let state = state.clone();
+            // Spawned, as a request's task is, so both variants pay the same task overhead.
+            let task = tokio::spawn(async move {
+                if on_pool {
+                    let state = state.clone();
+                    tokio::task::spawn_blocking(move || {
+                        handler::answer(&state, REVIEW.as_bytes(), None).map(|body| body.len())
+                    })
+                    .await
+                    .expect("blocking task")
+                } else {
+                    handler::answer(&state, REVIEW.as_bytes(), None).map(|body| body.len())
+                }
+            });
+            task.await.expect("task").expect("answered")
+        })
+    });
+}

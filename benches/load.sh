@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Load test of `portcullis serve` against the bare axum+rustls baseline (examples/bare_server.rs),
+# in one run on loopback: HTTPS/1.1 keep-alive with 25 connections (the kube-apiserver's idle
+# connection limit per host), then a fixed 1,000 req/s, then new connections only (a full TLS
+# handshake per request). Reports req/s, p50/p99/p99.9 latency, idle and peak RSS (VmHWM).
+#
+# Usage: bash benches/load.sh            (needs `oha`: cargo install oha)
+# Env:   DURATION=10s  POLICIES=10  RUST_LOG=info (portcullis' log, written to a file)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+POLICIES=${POLICIES:-10}
+OHA=${OHA:-oha}
+TARGET=${CARGO_TARGET_DIR:-target}
+SERVE_PORT=18443 METRICS_PORT=19090 BARE_PORT=18444
+
+cargo build --release --quiet --bin portcullis --example bare_server
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$TARGET/release/portcullis" certs --dir "$work/certs" >/dev/null
+# $POLICIES policies: the two defaults in turn, renamed so every name is unique.
+mkdir "$work/policies"
+for ((i = 0; i < POLICIES; i++)); do
+  if ((i % 2 == 0)); then name=disallow-latest-tag; else name=require-image-digest; fi
+  sed "0,/name: $name/s//name: $name-$i/" "policies/$name.yaml" >"$work/policies/$name-$i.yaml"
+done
+body=benches/fixtures/pod-review.json
+
+# CPU seconds (user + system) the process has used so far.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
+
+rss() { awk -v key="$2:" '$1 == key { print $2 / 1024 }' "/proc/$1/status"; }
+
+wait_port() {
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing listens on $1" >&2
+  exit 1
+}
+
+RUST_LOG=${RUST_LOG:-info} "$TARGET/release/portcullis" serve \
+  --listen 127.0.0.1:$SERVE_PORT --metrics-listen 127.0.0.1:$METRICS_PORT \
+  --policies "$work/policies" --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" \
+  --shutdown-delay 0s 2>"$work/serve.log" &
+pids+=($!)
+serve_pid=$!
+"$TARGET/release/examples/bare_server" 127.0.0.1:$BARE_PORT "$work/certs/tls.crt" "$work/certs/tls.key" 2>/dev/null &
+pids+=($!)
+bare_pid=$!
+wait_port $SERVE_PORT
+wait_port $BARE_PORT
+sleep 1
+
+# One run of oha; prints "req/s p50 p99 p99.9 ok errors cpu_us_per_request" (latencies in ms;
+# errors exclude requests cut off by the end of the run).
+load() {
+  local port=$1 pid=$2
+  shift 2
+  local before
+  before=$(cpu "$pid")
+  "$OHA" --no-tui --output-format json -z "$DURATION" --insecure -m POST -T application/json \
+    -D "$body" "$@" "https://127.0.0.1:$port/validate" >"$work/oha.json"
+  python3 - "$work/oha.json" "$before" "$(cpu "$pid")" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+p = r["latencyPercentiles"]
+ok = r["statusCodeDistribution"].get("200", 0)
+errors = sum(v for k, v in r.get("errorDistribution", {}).items() if "deadline" not in k) + sum(
+    v for k, v in r["statusCodeDistribution"].items() if k != "200")
+cpu_us = (float(sys.argv[3]) - float(sys.argv[2])) * 1e6 / max(ok, 1)
+print(f'{r["summary"]["requestsPerSec"]:.0f} {p["p50"]*1e3:.3f} {p["p99"]*1e3:.3f} {p["p99.9"]*1e3:.3f} {ok} {errors} {cpu_us:.1f}')
+PY
+}
+
+echo "# $(date -u +%FT%TZ), $(nproc) cores, $POLICIES policies, $DURATION per run, body $(wc -c <$body) B"
+echo "idle RSS MiB: serve $(rss $serve_pid VmRSS) bare $(rss $bare_pid VmRSS)"
+printf '%-14s %-6s %7s %8s %8s %9s %7s %6s %10s\n' run server req/s p50_ms p99_ms p99.9_ms ok errors cpu_us/req
+for run in keepalive-25 rate-1000 new-conn-25; do
+  case $run in
+    keepalive-25) args=(-c 25) ;;
+    rate-1000) args=(-c 25 -q 1000) ;;
+    new-conn-25) args=(-c 25 --disable-keepalive) ;;
+  esac
+  for server in serve bare; do
+    port=$SERVE_PORT pid=$serve_pid
+    [[ $server == bare ]] && port=$BARE_PORT pid=$bare_pid
+    printf '%-14s %-6s %7s %8s %8s %9s %7s %6s %10s\n' "$run" "$server" $(load $port $pid "${args[@]}")
+  done
+done
+echo "peak RSS MiB (VmHWM): serve $(rss $serve_pid VmHWM) bare $(rss $bare_pid VmHWM)"
+echo "serve log lines: $(wc -l <"$work/serve.log")"

@@ -17,37 +17,43 @@ pub fn matches(pattern: &str, text: &str) -> bool {
     if !has_wildcard(pattern) {
         return false;
     }
-    let pat: Vec<char> = pattern.chars().collect();
-    let txt: Vec<char> = text.chars().collect();
+    // Bytes give the same answer as characters unless a `?` must consume one multi-byte
+    // character: a literal pattern character is a whole UTF-8 sequence, whose lead byte never
+    // matches a continuation byte, so a byte-wise match cannot end inside a character.
+    if text.is_ascii() || !pattern.contains('?') {
+        return matches_units(pattern.as_bytes(), text.as_bytes(), b'*', b'?');
+    }
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    matches_units(&pattern, &text, '*', '?')
+}
+
+fn matches_units<T: Copy + PartialEq>(pat: &[T], txt: &[T], star: T, one: T) -> bool {
     let (mut p, mut t) = (0usize, 0usize);
     // Position of the last `*` seen and of the text index it is currently assumed to cover up to.
     let mut backtrack: Option<(usize, usize)> = None;
     while t < txt.len() {
         match pat.get(p) {
-            Some('*') => {
+            Some(&unit) if unit == star => {
                 backtrack = Some((p, t));
                 p += 1;
             }
-            Some('?') => {
-                p += 1;
-                t += 1;
-            }
-            Some(&c) if c == txt[t] => {
+            Some(&unit) if unit == one || unit == txt[t] => {
                 p += 1;
                 t += 1;
             }
             _ => match backtrack {
                 // Let the last star swallow one more character and retry from just after it.
-                Some((star, covered)) => {
-                    p = star + 1;
+                Some((star_at, covered)) => {
+                    p = star_at + 1;
                     t = covered + 1;
-                    backtrack = Some((star, covered + 1));
+                    backtrack = Some((star_at, covered + 1));
                 }
                 None => return false,
             },
         }
     }
-    pat[p..].iter().all(|&c| c == '*')
+    pat[p..].iter().all(|&unit| unit == star)
 }
 
 /// Whether `text` contains a character that makes it a wildcard pattern.
@@ -58,6 +64,24 @@ pub fn has_wildcard(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_byte_text_matches_by_characters() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("*é*", "xéy", true),
+            ("é*", "éa", true),
+            ("*a", "éa", true),
+            ("a*b", "aéb", true),
+            ("é", "e", false),
+            ("a?b", "aéb", true),
+            ("a??b", "aéb", false),
+            ("*?", "é", true),
+            ("caf?", "café", true),
+        ];
+        for &(pattern, text, expected) in cases {
+            assert_eq!(matches(pattern, text), expected, "{pattern:?} vs {text:?}");
+        }
+    }
 
     #[test]
     fn wildcard_table() {

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => args.log_format,
         _ => LogFormat::Text,
     };
-    init_tracing(log_format);
+    let _log_flush = init_tracing(log_format);
     // One crypto provider for the whole process; a second one would make rustls ambiguous.
     let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
@@ -31,17 +31,25 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(format: LogFormat) {
+/// Logs go through a background writer: one line per admission review is written under load,
+/// and a blocking write to stderr on the request path costs as much as evaluating a policy. The
+/// returned guard flushes what is queued when `main` returns. Lines are never dropped: when the
+/// queue is full, logging waits.
+fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colour only for a person at a terminal: log collectors store escape codes verbatim.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(colour);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+    guard
 }

@@ -3,27 +3,14 @@
 //! the cluster policies it compiles.
 
 use crate::cluster_fake_api::{CLUSTER_POLICY, FakeApi, NAMESPACE, eventually};
+use crate::serve_tls::{Running, free_port};
 use crate::transport::support::plain_request;
 use serde_json::json;
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn free_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address")
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn readyz(metrics: SocketAddr) -> Option<u16> {
     plain_request(metrics, "/readyz")

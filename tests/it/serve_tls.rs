@@ -17,7 +17,8 @@ pub fn free_port() -> SocketAddr {
     listener.local_addr().expect("local address")
 }
 
-struct Running(Child);
+/// A child process that is killed when the test lets go of it, pass or fail.
+pub struct Running(pub Child);
 
 impl Drop for Running {
     fn drop(&mut self) {

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 mod commands;
 
-// glibc's malloc took ~30% of `serve`'s CPU under load (a review allocates a whole JSON tree
-// and frees it on another worker as often as not); mimalloc halves that. See BENCHMARKS.md.
+// Both jobs are allocation-bound: a review builds and frees a whole JSON tree (glibc's malloc
+// took ~30% of `serve`'s CPU under load), and `check` builds one per manifest. mimalloc cuts
+// both; see BENCHMARKS.md.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

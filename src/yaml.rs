@@ -30,6 +30,13 @@ const MAX_DEPTH: usize = 256;
 /// beyond is an expansion attack ("billion laughs"), not a manifest.
 const MAX_ALIASED_NODES: usize = 400_000;
 
+/// Beyond this many nodes a document's source map grows as it goes rather than being sized up
+/// front from a guess.
+const MAX_PRESIZED_NODES: usize = 1024;
+
+/// Collections open at once in a typical manifest, to size the stack once.
+const TYPICAL_DEPTH: usize = 16;
+
 /// A 1-based line and column in a source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Location {
@@ -106,14 +113,18 @@ pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
     let mut parser = Parser::new_from_str(text);
     let mut documents = Vec::new();
     let mut builder: Option<Builder> = None;
+    // Nodes are about one per line; the documents of one stream tend to look alike, so each
+    // later document starts with the size of the one before (growing the array costs copies).
+    let mut expected_nodes = text.lines().take(MAX_PRESIZED_NODES).count() + 8;
     loop {
         let (event, mark) = parser.next_token()?;
         let location = Location::of(mark);
         match event {
             Event::StreamEnd => return Ok(documents),
-            Event::DocumentStart => builder = Some(Builder::new(location)),
+            Event::DocumentStart => builder = Some(Builder::new(location, expected_nodes)),
             Event::DocumentEnd => {
                 if let Some(done) = builder.take() {
+                    expected_nodes = done.source_map.nodes.len().min(MAX_PRESIZED_NODES);
                     documents.push(done.finish(documents.len()));
                 }
             }
@@ -180,11 +191,11 @@ fn tag_text(tag: Option<Tag>) -> Option<String> {
 }
 
 impl Builder {
-    fn new(start: Location) -> Self {
+    fn new(start: Location, expected_nodes: usize) -> Self {
         Self {
             start,
-            frames: Vec::new(),
-            source_map: SourceMap::default(),
+            frames: Vec::with_capacity(TYPICAL_DEPTH),
+            source_map: SourceMap::with_capacity(expected_nodes),
             anchors: HashMap::new(),
             aliased: 0,
             root: Value::Null,

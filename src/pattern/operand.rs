@@ -71,11 +71,17 @@ impl Operand {
 
     /// Whether `value` stands in relation `op` to this operand.
     pub fn compare(&self, op: Op, value: &ValueView<'_>) -> bool {
-        if let (Some(expected), Some(actual)) = (self.duration, value.duration()) {
-            return op.accepts(actual.cmp(&expected));
+        // The resource value is read as a duration or quantity only when the operand is one:
+        // most operands are plain text, and reading the value costs a copy and a parse.
+        if let Some(expected) = self.duration {
+            if let Some(actual) = value.duration() {
+                return op.accepts(actual.cmp(&expected));
+            }
         }
-        if let (Some(expected), Some(actual)) = (&self.quantity, value.quantity()) {
-            return op.accepts(actual.cmp(expected));
+        if let Some(expected) = &self.quantity {
+            if let Some(actual) = value.quantity() {
+                return op.accepts(actual.cmp(expected));
+            }
         }
         let matched = match op {
             Op::Equal => true,

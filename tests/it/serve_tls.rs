@@ -4,9 +4,7 @@
 
 use crate::fixtures::{pod, review};
 use crate::transport::support::{Connection, PATIENCE, SERVICE_NAME, client_config, plain_request};
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper::body::Bytes;
+use crate::webhook_support::post;
 use serde_json::Value;
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
@@ -43,28 +41,14 @@ pub async fn wait_ready(metrics: SocketAddr, child: &mut Child) {
     }
 }
 
+/// Posts a review on the connection; the webhook must answer it with an `AdmissionReview`.
 async fn post_review(connection: &mut Connection, body: &Value) -> Value {
-    connection.sender.ready().await.expect("connection ready");
-    let request = Request::post("/validate")
-        .header("host", SERVICE_NAME)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(
-            serde_json::to_vec(body).expect("serialize"),
-        )))
-        .expect("request");
-    let response = connection
-        .sender
-        .send_request(request)
+    let bytes = serde_json::to_vec(body).expect("serialize");
+    let (status, answer) = post(connection, "/validate", bytes)
         .await
         .expect("response");
-    assert_eq!(response.status(), 200);
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    serde_json::from_slice(&bytes).expect("AdmissionReview JSON")
+    assert_eq!(status, 200);
+    answer
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ mod kind;
 mod selector;
 
 pub use kind::KindSelector;
-pub use selector::{LabelExpression, LabelSelector};
+pub use selector::{LabelExpression, LabelSelector, labels_of};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -422,7 +422,9 @@ impl Filter {
             }
         }
         if let Some(selector) = &self.selector {
-            if !selector.matches_object_labels(target.metadata_map("labels")) {
+            if !selector
+                .matches_object_labels(target.metadata().and_then(|meta| meta.get("labels")))
+            {
                 return Ok(false);
             }
         }

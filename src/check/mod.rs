@@ -11,7 +11,7 @@ pub mod progress;
 pub mod render;
 
 use crate::eval::{self, Request, RuleOutcome, Status};
-use crate::matching::Operation;
+use crate::matching::{Operation, labels_of};
 use crate::policy::{FailureAction, Policy, PolicySet, Rule};
 use crate::yaml::Location;
 use input::{Inputs, Manifest};
@@ -112,18 +112,7 @@ fn namespace_labels(inputs: &Inputs) -> BTreeMap<String, BTreeMap<String, String
         .iter()
         .filter(|manifest| manifest.gvk.kind == "Namespace" && manifest.gvk.group.is_empty())
     {
-        let found = inputs
-            .object(manifest)
-            .pointer("/metadata/labels")
-            .and_then(Value::as_object)
-            .map(|map| {
-                map.iter()
-                    .filter_map(|(key, value)| {
-                        value.as_str().map(|value| (key.clone(), value.to_owned()))
-                    })
-                    .collect()
-            });
-        let mut found: BTreeMap<String, String> = found.unwrap_or_default();
+        let mut found = labels_of(inputs.object(manifest).pointer("/metadata/labels"));
         found.insert(NAMESPACE_NAME_LABEL.to_owned(), manifest.name.clone());
         labels.insert(manifest.name.clone(), found);
     }

@@ -1,7 +1,7 @@
 //! The side files a Kyverno test names: a `Values` file (namespace labels, the request
 //! operation) and a `UserInfo` file (who sends the requests).
 
-use crate::matching::UserInfo;
+use crate::matching::{UserInfo, labels_of};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -94,7 +94,7 @@ impl Values {
                                 .to_owned();
                             values
                                 .namespace_labels
-                                .insert(name, string_map(entry.get("labels")));
+                                .insert(name, labels_of(entry.get("labels")));
                         }
                     }
                     "namespaces" => {
@@ -106,7 +106,7 @@ impl Values {
                                 .to_owned();
                             values
                                 .namespace_labels
-                                .insert(name, string_map(namespace.pointer("/metadata/labels")));
+                                .insert(name, labels_of(namespace.pointer("/metadata/labels")));
                         }
                     }
                     "globalValues" => {
@@ -127,17 +127,4 @@ impl Values {
         }
         Ok(values)
     }
-}
-
-fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
-    value
-        .and_then(Value::as_object)
-        .map(|map| {
-            map.iter()
-                .filter_map(|(key, value)| {
-                    value.as_str().map(|text| (key.clone(), text.to_owned()))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }

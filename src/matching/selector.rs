@@ -4,7 +4,7 @@
 use super::MatchSpecError;
 use crate::pattern::wildcard;
 use crate::policy::spec::LabelSelectorSpec;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default)]
@@ -78,13 +78,8 @@ impl LabelSelector {
         })
     }
 
-    pub(super) fn matches_object_labels(&self, labels: Option<&Map<String, Value>>) -> bool {
-        let labels: BTreeMap<String, String> = labels
-            .into_iter()
-            .flatten()
-            .filter_map(|(key, value)| value.as_str().map(|value| (key.clone(), value.to_owned())))
-            .collect();
-        self.matches_labels(&labels)
+    pub(super) fn matches_object_labels(&self, labels: Option<&Value>) -> bool {
+        self.matches_labels(&labels_of(labels))
     }
 
     /// Kubernetes label-selector semantics, plus Kyverno's wildcard extension for matchLabels.
@@ -110,6 +105,17 @@ impl LabelSelector {
                 LabelExpression::DoesNotExist(key) => !labels.contains_key(key),
             })
     }
+}
+
+/// The string entries of a JSON object as a label map, as Kubernetes reads `labels`; other
+/// values (and a missing or non-object value) contribute nothing.
+pub fn labels_of(value: Option<&Value>) -> BTreeMap<String, String> {
+    value
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(key, value)| value.as_str().map(|value| (key.clone(), value.to_owned())))
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
 //! Per-review CPU cost of one Pod review against 1, 10 and 100 policies: the engine alone
 //! (`evaluate` on a parsed object), the whole handler path from request bytes to response
-//! bytes (`answer`: parse, evaluate, metrics, decision, serialization), body parsing alone,
+//! bytes (`answer`: parse, evaluate, metrics, decision, serialization), body parsing alone
+//! (whole, and through the policies' projection as the webhook reads it),
 //! and the per-policy execution-time metric alone. Run: `cargo bench --bench evaluate`.
 
 use portcullis::eval::{self, Request};
 use portcullis::matching::{Gvk, Operation};
 use portcullis::metrics::Metrics;
 use portcullis::policy::{self, PolicySet};
+use portcullis::projection::Projection;
+use portcullis::webhook::review::read_review;
 use portcullis::webhook::{AppState, handler};
 use serde_json::Value;
 use std::path::Path;
@@ -88,10 +91,25 @@ fn answer(bencher: divan::Bencher, policies: usize) {
     });
 }
 
+/// The review body parsed whole, as a `serde_json::Value`.
 #[divan::bench]
 fn parse_review_body() -> usize {
     let review: Value = serde_json::from_str(divan::black_box(REVIEW)).expect("review JSON");
     review.as_object().map_or(0, serde_json::Map::len)
+}
+
+/// The review body read as the webhook reads it: its objects through the projection of the
+/// policies' set (10 policies).
+#[divan::bench]
+fn read_review_projected(bencher: divan::Bencher) {
+    let projection = Projection::of_set(&policy_set(10));
+    bencher.bench_local(|| {
+        let review = read_review(divan::black_box(REVIEW.as_bytes()), &projection);
+        review
+            .expect("review")
+            .request
+            .map_or(0, |request| request.uid.len())
+    });
 }
 
 /// What `answer` spends per policy on `portcullis_policy_execution_duration_seconds`: two

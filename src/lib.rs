@@ -16,6 +16,7 @@ pub mod matching;
 pub mod metrics;
 pub mod pattern;
 pub mod policy;
+pub mod projection;
 pub mod reload;
 pub mod server;
 pub mod tls;

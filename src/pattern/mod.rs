@@ -14,6 +14,7 @@ mod validate;
 pub mod wildcard;
 
 use crate::json_path::JsonPath;
+use crate::projection::Projection;
 use serde_json::Value;
 use std::fmt;
 use tree::{Compiler, Node};
@@ -76,6 +77,11 @@ impl Pattern {
         })
     }
 
+    /// The parts of a resource this pattern can read.
+    pub fn reads(&self) -> Projection {
+        reads(&self.root)
+    }
+
     pub fn evaluate(&self, resource: &Value) -> PatternOutcome {
         let mut evaluation = Evaluation::new(self.tags);
         let Err(failure) = evaluation.check(resource, &self.root, &mut JsonPath::root()) else {
@@ -110,6 +116,38 @@ impl Pattern {
                 message: failure.message,
             },
         }
+    }
+}
+
+/// What of a resource a pattern can look at: the keys its maps name, each element of an array
+/// under the union of the array's element patterns, and whole values under scalars. A map with
+/// a wildcard key (and an empty map, which Kyverno compares as a value) reads everything.
+fn reads(node: &Node) -> Projection {
+    match node {
+        Node::Scalar(_) => Projection::Whole,
+        Node::Array(items) if items.is_empty() => Projection::Whole,
+        Node::Array(items) => items.iter().fold(Projection::nothing(), |mut union, item| {
+            union.merge(reads(item));
+            union
+        }),
+        Node::Map(map)
+            if map.entries.is_empty()
+                || map
+                    .entries
+                    .iter()
+                    .any(|entry| wildcard::has_wildcard(&entry.name)) =>
+        {
+            Projection::Whole
+        }
+        Node::Map(map) => map
+            .entries
+            .iter()
+            .fold(Projection::nothing(), |mut union, entry| {
+                union.merge(Projection::Fields(
+                    [(entry.name.clone(), reads(&entry.value))].into(),
+                ));
+                union
+            }),
     }
 }
 

@@ -8,7 +8,7 @@
 
 use super::deadline::{self, OnTimeout};
 use super::review::{
-    API_VERSIONS, AdmissionResponse, AdmissionReviewIn, AdmissionReviewOut, ResponseStatus,
+    API_VERSIONS, AdmissionResponse, AdmissionReviewOut, ResponseStatus, read_review,
 };
 use super::state::AppState;
 use crate::eval::admission::{self, ResourceName};
@@ -162,7 +162,8 @@ pub fn answer(
     answer_by: Option<Instant>,
 ) -> Result<Vec<u8>, BadReview> {
     let started = Instant::now();
-    let review: AdmissionReviewIn = serde_json::from_slice(body).map_err(|error| {
+    let active = state.policies();
+    let review = read_review(body, &active.projection).map_err(|error| {
         BadReview::new(
             "malformed_json",
             format!("request body is not a valid AdmissionReview: {error}"),
@@ -258,7 +259,6 @@ pub fn answer(
         user: user.as_ref(),
         admission: true,
     };
-    let active = state.policies();
     let mut report = Report::default();
     let mut out_of_time = false;
     let mut clock = Instant::now();
@@ -324,18 +324,30 @@ pub fn answer(
         .with_label_values(&[operation.as_str(), &gvk.kind, allowed])
         .inc();
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    tracing::info!(
-        uid = %request.uid,
-        kind = %gvk.kind,
-        namespace = %request.namespace,
-        name,
-        operation = %operation,
-        subresource = %request.sub_resource,
-        dry_run = request.dry_run.unwrap_or(false),
-        decision = if decision.allowed { "allow" } else { "deny" },
-        latency_us,
-        "admission review"
-    );
+    // Denials are news; an allowed review is routine, and at thousands a second its line
+    // would cost more than judging it, so it waits for `debug`.
+    macro_rules! review_line {
+        ($level:expr) => {
+            tracing::event!(
+                $level,
+                uid = %request.uid,
+                kind = %gvk.kind,
+                namespace = %request.namespace,
+                name,
+                operation = %operation,
+                subresource = %request.sub_resource,
+                dry_run = request.dry_run.unwrap_or(false),
+                decision = if decision.allowed { "allow" } else { "deny" },
+                latency_us,
+                "admission review"
+            )
+        };
+    }
+    if decision.allowed {
+        review_line!(tracing::Level::DEBUG);
+    } else {
+        review_line!(tracing::Level::INFO);
+    }
     let response = AdmissionReviewOut {
         api_version: &review.api_version,
         kind: "AdmissionReview",

@@ -1,42 +1,222 @@
-//! `admission.k8s.io` `AdmissionReview` wire types: only the fields the engine needs are typed,
-//! which keeps parsing cheap (the object itself stays a `serde_json::Value` for patterns).
+//! `admission.k8s.io` `AdmissionReview` wire types: only the fields the engine needs are read,
+//! and of the objects only what the active policies can look at, which keeps parsing cheap.
 
+use crate::projection::{Projected, Projection};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::fmt;
 
 pub const API_VERSIONS: [&str; 2] = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"];
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct AdmissionReviewIn {
-    #[serde(default)]
     pub api_version: String,
-    #[serde(default)]
     pub kind: String,
     pub request: Option<AdmissionRequest>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// `object` and `oldObject` hold only what the active policies can read (see `projection`).
+#[derive(Debug, Default)]
 pub struct AdmissionRequest {
-    #[serde(default)]
     pub uid: String,
     pub kind: Option<GroupVersionKind>,
-    #[serde(default)]
     pub sub_resource: String,
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub namespace: String,
-    #[serde(default)]
     pub operation: String,
     pub user_info: Option<UserInfoIn>,
-    #[serde(default)]
     pub object: Value,
-    #[serde(default)]
     pub old_object: Value,
-    #[serde(default)]
     pub dry_run: Option<bool>,
+}
+
+/// Parses a review, building of its objects only what `projection` covers; a body that is not
+/// one JSON document of the review's shape is an error with serde_json's position.
+pub fn read_review(body: &[u8], projection: &Projection) -> serde_json::Result<AdmissionReviewIn> {
+    // One check of the whole body is cheaper than serde_json's check of each string it reads.
+    let text = std::str::from_utf8(body).map_err(|error| {
+        <serde_json::Error as de::Error>::custom(format!(
+            "invalid UTF-8 at byte {}",
+            error.valid_up_to()
+        ))
+    })?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let review = deserializer.deserialize_map(ReviewVisitor(projection))?;
+    deserializer.end()?;
+    Ok(review)
+}
+
+/// Which of `names` a map key is, without allocating it; `None` for keys we do not read.
+struct FieldName(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for FieldName {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for FieldName {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|name| *name == key))
+    }
+}
+
+/// Stores a field's value, refusing a second occurrence as serde's derive does.
+fn set_once<T, E: de::Error>(slot: &mut Option<T>, name: &'static str, value: T) -> Result<(), E> {
+    if slot.replace(value).is_some() {
+        return Err(E::duplicate_field(name));
+    }
+    Ok(())
+}
+
+struct ReviewVisitor<'p>(&'p Projection);
+
+impl<'de> Visitor<'de> for ReviewVisitor<'_> {
+    type Value = AdmissionReviewIn;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an AdmissionReview object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        const NAMES: &[&str] = &["apiVersion", "kind", "request"];
+        let (mut api_version, mut kind, mut request) = (None, None, None);
+        while let Some(field) = map.next_key_seed(FieldName(NAMES))? {
+            match field {
+                Some(0) => set_once(&mut api_version, NAMES[0], map.next_value()?)?,
+                Some(1) => set_once(&mut kind, NAMES[1], map.next_value()?)?,
+                Some(2) => set_once(
+                    &mut request,
+                    NAMES[2],
+                    map.next_value_seed(OptionalRequest(self.0))?,
+                )?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(AdmissionReviewIn {
+            api_version: api_version.unwrap_or_default(),
+            kind: kind.unwrap_or_default(),
+            request: request.flatten(),
+        })
+    }
+}
+
+/// `request`, which may be `null`.
+struct OptionalRequest<'p>(&'p Projection);
+
+impl<'de> DeserializeSeed<'de> for OptionalRequest<'_> {
+    type Value = Option<AdmissionRequest>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OptionalRequest<'_> {
+    type Value = Option<AdmissionRequest>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an AdmissionRequest object or null")
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer
+            .deserialize_map(RequestVisitor(self.0))
+            .map(Some)
+    }
+}
+
+struct RequestVisitor<'p>(&'p Projection);
+
+impl<'de> Visitor<'de> for RequestVisitor<'_> {
+    type Value = AdmissionRequest;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an AdmissionRequest object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        const NAMES: &[&str] = &[
+            "uid",
+            "kind",
+            "subResource",
+            "name",
+            "namespace",
+            "operation",
+            "userInfo",
+            "object",
+            "oldObject",
+            "dryRun",
+        ];
+        let mut uid = None;
+        let mut kind = None;
+        let mut sub_resource = None;
+        let mut name = None;
+        let mut namespace = None;
+        let mut operation = None;
+        let mut user_info = None;
+        let mut object = None;
+        let mut old_object = None;
+        let mut dry_run = None;
+        while let Some(field) = map.next_key_seed(FieldName(NAMES))? {
+            let Some(index) = field else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let name_of = NAMES[index];
+            match index {
+                0 => set_once(&mut uid, name_of, map.next_value()?)?,
+                1 => set_once(&mut kind, name_of, map.next_value()?)?,
+                2 => set_once(&mut sub_resource, name_of, map.next_value()?)?,
+                3 => set_once(&mut name, name_of, map.next_value()?)?,
+                4 => set_once(&mut namespace, name_of, map.next_value()?)?,
+                5 => set_once(&mut operation, name_of, map.next_value()?)?,
+                6 => set_once(&mut user_info, name_of, map.next_value()?)?,
+                7 => set_once(
+                    &mut object,
+                    name_of,
+                    map.next_value_seed(Projected(self.0))?,
+                )?,
+                8 => set_once(
+                    &mut old_object,
+                    name_of,
+                    map.next_value_seed(Projected(self.0))?,
+                )?,
+                _ => set_once(&mut dry_run, name_of, map.next_value()?)?,
+            }
+        }
+        Ok(AdmissionRequest {
+            uid: uid.unwrap_or_default(),
+            kind: kind.flatten(),
+            sub_resource: sub_resource.unwrap_or_default(),
+            name: name.unwrap_or_default(),
+            namespace: namespace.unwrap_or_default(),
+            operation: operation.unwrap_or_default(),
+            user_info: user_info.flatten(),
+            object: object.unwrap_or_default(),
+            old_object: old_object.unwrap_or_default(),
+            dry_run: dry_run.flatten(),
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,7 @@ use super::deadline::OnTimeout;
 use super::policy_metrics::PolicyMetrics;
 use crate::metrics::Metrics;
 use crate::policy::{self, PolicySet};
+use crate::projection::Projection;
 use crate::reload::{self, ReloadError, WatchOptions};
 use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashSet};
@@ -44,6 +45,18 @@ impl Default for WebhookOptions {
 pub struct ActivePolicies {
     pub set: PolicySet,
     pub metrics: PolicyMetrics,
+    /// What of a review's objects the set can read; the rest is checked, not built.
+    pub projection: Projection,
+}
+
+impl ActivePolicies {
+    fn new(set: PolicySet) -> Self {
+        Self {
+            metrics: PolicyMetrics::new(&set),
+            projection: Projection::of_set(&set),
+            set,
+        }
+    }
 }
 
 pub struct AppState {
@@ -71,10 +84,7 @@ impl AppState {
         options: WebhookOptions,
     ) -> Arc<Self> {
         let state = Arc::new(Self {
-            policies: ArcSwap::from_pointee(ActivePolicies {
-                set: PolicySet::default(),
-                metrics: PolicyMetrics::new(&PolicySet::default()),
-            }),
+            policies: ArcSwap::from_pointee(ActivePolicies::new(PolicySet::default())),
             sources: Mutex::default(),
             namespaces: OnceLock::new(),
             metrics,
@@ -140,11 +150,7 @@ impl AppState {
         self.metrics
             .policy_rules_loaded
             .set(i64::try_from(policies.rule_count()).unwrap_or(i64::MAX));
-        let metrics = PolicyMetrics::new(&policies);
-        self.policies.store(Arc::new(ActivePolicies {
-            set: policies,
-            metrics,
-        }));
+        self.policies.store(Arc::new(ActivePolicies::new(policies)));
     }
 
     /// Makes the webhook look up namespace labels (`serve --kube`); without it they are unknown

@@ -17,6 +17,7 @@ mod engine;
 mod fixtures;
 mod kyverno_suites;
 mod policy_load;
+mod projection;
 mod serve_tls;
 mod transport;
 mod webhook;

@@ -1,0 +1,120 @@
+//! A policy set judges the projected object exactly as it judges the whole one. Every suite of
+//! our Kyverno fixtures (and of the conformance corpus, when it is beside the checkout) is
+//! replayed twice per resource: once parsed whole, once read through the set's projection as
+//! the webhook reads it. Reports must be identical, rule by rule, message by message.
+
+use crate::fixtures::repo_path;
+use portcullis::eval::{self, Request};
+use portcullis::kyverno_test::find_test_files;
+use portcullis::matching::{Gvk, Operation};
+use portcullis::policy::{PolicySet, load_paths};
+use portcullis::projection::{self, Projection};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Policies and resources a `kyverno-test.yaml` names, relative to its folder.
+fn suite_files(test_file: &Path, key: &str) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string(test_file).unwrap();
+    let test: Value = first_document(&text);
+    let base = test_file.parent().unwrap();
+    test[key]
+        .as_array()
+        .map(|paths| {
+            paths
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|path| base.join(path))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn first_document(text: &str) -> Value {
+    portcullis::yaml::parse_documents(text)
+        .unwrap()
+        .into_iter()
+        .next()
+        .map(|document| document.value)
+        .unwrap_or(Value::Null)
+}
+
+fn resources(paths: &[PathBuf]) -> Vec<Value> {
+    paths
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .filter_map(|text| portcullis::yaml::parse_documents(&text).ok())
+        .flatten()
+        .map(|document| document.value)
+        .filter(Value::is_object)
+        .collect()
+}
+
+/// Every rule result for `object` as text, so two reports compare field by field; the request
+/// facts come from the whole `resource`, as the webhook takes them from the review.
+fn judged(set: &PolicySet, resource: &Value, object: &Value) -> Vec<String> {
+    let gvk = Gvk::from_api_version(
+        resource["apiVersion"].as_str().unwrap_or(""),
+        resource["kind"].as_str().unwrap_or(""),
+    );
+    let request = Request {
+        operation: Operation::Create,
+        gvk: &gvk,
+        subresource: "",
+        object,
+        old_object: &Value::Null,
+        namespace: resource["metadata"]["namespace"].as_str().unwrap_or(""),
+        namespace_labels: None,
+        user: None,
+        admission: true,
+    };
+    eval::evaluate(set, &request)
+        .results
+        .iter()
+        .map(|result| {
+            format!(
+                "{}/{} {:?} {:?}",
+                result.policy.name, result.rule.name, result.outcome, result.action
+            )
+        })
+        .collect()
+}
+
+/// Replays every suite under `root`; returns how many (set, resource) pairs were compared.
+fn replay(root: &Path) -> usize {
+    let mut compared = 0;
+    for test_file in find_test_files(&[root.to_path_buf()]).unwrap() {
+        let Ok(set) = load_paths(&suite_files(&test_file, "policies")) else {
+            continue;
+        };
+        let projection = Projection::of_set(&set);
+        for resource in resources(&suite_files(&test_file, "resources")) {
+            let text = serde_json::to_string(&resource).unwrap();
+            let projected = projection::from_str(&text, &projection).unwrap();
+            assert_eq!(
+                judged(&set, &resource, &resource),
+                judged(&set, &resource, &projected),
+                "{}: {text}\nprojected: {projected}",
+                test_file.display()
+            );
+            compared += 1;
+        }
+    }
+    compared
+}
+
+#[test]
+fn projected_objects_are_judged_as_whole_ones_in_our_suites() {
+    let compared = replay(&repo_path("tests/fixtures/kyverno"));
+    assert!(compared >= 40, "only {compared} resources compared");
+}
+
+#[test]
+fn projected_objects_are_judged_as_whole_ones_in_the_conformance_corpus() {
+    let corpus = repo_path("../shared/conformance/kyverno-policies");
+    if !corpus.is_dir() {
+        eprintln!("skipping: {} is not present", corpus.display());
+        return;
+    }
+    let compared = replay(&corpus);
+    assert!(compared >= 100, "only {compared} resources compared");
+}

@@ -358,6 +358,17 @@ impl Filter {
         !(self.roles.is_empty() && self.cluster_roles.is_empty() && self.subjects.is_empty())
     }
 
+    /// The `metadata` keys of the object this filter reads, besides `name`.
+    pub fn metadata_keys(&self) -> impl Iterator<Item = &'static str> {
+        [
+            (!self.names.is_empty(), "generateName"),
+            (!self.annotations.is_empty(), "annotations"),
+            (self.selector.is_some(), "labels"),
+        ]
+        .into_iter()
+        .filter_map(|(read, key)| read.then_some(key))
+    }
+
     /// Whether autogen may rewrite rules using this filter: it must not pick pods by identity.
     pub fn selects_by_identity(&self) -> bool {
         !self.names.is_empty() || self.selector.is_some() || !self.annotations.is_empty()

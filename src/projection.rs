@@ -50,11 +50,17 @@ impl Projection {
     }
 
     /// What every rule of `set` can read of the object it judges: its patterns (autogen rules
-    /// included) and what matching reads of `metadata`.
+    /// included), what its match and exclude filters read of `metadata`, and the object's name
+    /// and namespace, which denials and namespaced policies use.
     pub fn of_set(set: &PolicySet) -> Self {
-        let mut projection = Self::matching();
+        let mut metadata = vec!["name", "namespace"];
+        let mut projection = Self::nothing();
         for policy in &set.policies {
             for rule in policy.rules.iter().chain(&policy.autogen_rules) {
+                let blocks = std::iter::once(&rule.match_block).chain(&rule.exclude);
+                for filter in blocks.flat_map(|block| &block.filters) {
+                    metadata.extend(filter.metadata_keys());
+                }
                 match &rule.validation {
                     Validation::Pattern(pattern) => projection.merge(pattern.compiled.reads()),
                     Validation::AnyPattern(patterns) => {
@@ -65,19 +71,15 @@ impl Projection {
                 }
             }
         }
-        projection
-    }
-
-    /// Names, namespaces, label and annotation selectors, and the name a denial reports.
-    fn matching() -> Self {
-        let metadata = ["name", "generateName", "namespace", "labels", "annotations"]
+        let metadata = metadata
             .into_iter()
             .map(|key| (key.to_owned(), Self::Whole))
             .collect();
-        Self::Fields(BTreeMap::from([(
+        projection.merge(Self::Fields(BTreeMap::from([(
             "metadata".to_owned(),
             Self::Fields(metadata),
-        )]))
+        )])));
+        projection
     }
 }
 
@@ -339,9 +341,15 @@ mod tests {
         let object = review["request"]["object"].to_string();
         let read = from_str(&object, &projection).unwrap();
         let whole = &review["request"]["object"];
-        assert_eq!(read["metadata"]["labels"], whole["metadata"]["labels"]);
         assert_eq!(read["metadata"]["name"], whole["metadata"]["name"]);
-        assert!(read["metadata"].get("managedFields").is_none());
+        assert_eq!(
+            read["metadata"]["namespace"],
+            whole["metadata"]["namespace"]
+        );
+        // No rule selects by labels or annotations.
+        for unread in ["labels", "annotations", "managedFields"] {
+            assert!(read["metadata"].get(unread).is_none(), "{unread}");
+        }
         assert!(read["spec"].get("volumes").is_none());
         let containers = read["spec"]["containers"].as_array().unwrap();
         assert_eq!(containers.len(), 2);

@@ -163,7 +163,7 @@ pub fn answer(
 ) -> Result<Vec<u8>, BadReview> {
     let started = Instant::now();
     let active = state.policies();
-    let review = read_review(body, &active.projection).map_err(|error| {
+    let mut review = read_review(body, &active.projection).map_err(|error| {
         BadReview::new(
             "malformed_json",
             format!("request body is not a valid AdmissionReview: {error}"),
@@ -178,8 +178,9 @@ pub fn answer(
             ),
         ));
     }
-    let request = review
+    let mut request = review
         .request
+        .take()
         .ok_or_else(|| BadReview::new("missing_request", "AdmissionReview has no request"))?;
     if request.uid.is_empty() {
         return Err(BadReview::new(
@@ -198,7 +199,7 @@ pub fn answer(
     })?;
     let kind = request
         .kind
-        .as_ref()
+        .take()
         .filter(|kind| !kind.kind.is_empty() && !kind.version.is_empty())
         .ok_or_else(|| {
             BadReview::new(
@@ -238,13 +239,13 @@ pub fn answer(
     }
 
     let gvk = Gvk {
-        group: kind.group.clone(),
-        version: kind.version.clone(),
-        kind: kind.kind.clone(),
+        group: kind.group,
+        version: kind.version,
+        kind: kind.kind,
     };
-    let user = request.user_info.as_ref().map(|info| UserInfo {
-        username: info.username.clone(),
-        groups: info.groups.clone(),
+    let user = request.user_info.take().map(|info| UserInfo {
+        username: info.username,
+        groups: info.groups,
         ..UserInfo::default()
     });
     let namespace_labels = state.namespace_labels(&request.namespace);

@@ -9,7 +9,7 @@ use portcullis::kyverno_test::find_test_files;
 use portcullis::matching::{Gvk, Operation};
 use portcullis::policy::{PolicySet, load_paths};
 use portcullis::projection::{self, Projection};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 /// Policies and resources a `kyverno-test.yaml` names, relative to its folder.
@@ -117,4 +117,93 @@ fn projected_objects_are_judged_as_whole_ones_in_the_conformance_corpus() {
     }
     let compared = replay(&corpus);
     assert!(compared >= 100, "only {compared} resources compared");
+}
+
+/// What match and exclude filters read of `metadata` (names, annotations, labels) survives the
+/// projection, whichever way the filters decide.
+#[test]
+fn projected_objects_keep_what_filters_select_by() {
+    let policy = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: filters
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: by-annotation
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+          annotations:
+            team: "pay*"
+    validate:
+      pattern:
+        spec:
+          containers:
+          - image: "!*:latest"
+  - name: by-name-and-label
+    match:
+      all:
+      - resources:
+          kinds: [Pod]
+          names: ["web-*"]
+          selector:
+            matchLabels:
+              tier: front
+    exclude:
+      any:
+      - resources:
+          annotations:
+            skip: "yes"
+    validate:
+      pattern:
+        spec:
+          =(hostNetwork): false
+"#;
+    let set = PolicySet {
+        policies: portcullis::policy::load_str(policy, Path::new("filters.yaml")).unwrap(),
+    };
+    let projection = Projection::of_set(&set);
+    let mut decided = 0;
+    for (name, generate_name, annotations, labels) in [
+        (
+            "web-1",
+            "",
+            json!({"team": "payments"}),
+            json!({"tier": "front"}),
+        ),
+        (
+            "",
+            "web-",
+            json!({"team": "search"}),
+            json!({"tier": "front"}),
+        ),
+        (
+            "web-2",
+            "",
+            json!({"skip": "yes"}),
+            json!({"tier": "front"}),
+        ),
+        ("api", "", json!({}), json!({"tier": "back"})),
+    ] {
+        let resource = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "generateName": generate_name,
+                "namespace": "shop",
+                "annotations": annotations,
+                "labels": labels,
+            },
+            "spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "nginx:latest"}]},
+        });
+        let projected =
+            projection::from_str(&serde_json::to_string(&resource).unwrap(), &projection).unwrap();
+        let whole = judged(&set, &resource, &resource);
+        assert_eq!(whole, judged(&set, &resource, &projected), "{resource}");
+        decided += whole.len();
+    }
+    assert!(decided >= 2, "the filters selected too little to compare");
 }

@@ -171,7 +171,11 @@ mod tests {
 
     /// Both matchers must give `want`: the compiled one is only a faster route to `matches`.
     fn assert_both(pattern: &str, text: &str, want: bool) {
-        assert_eq!(matches(pattern, text), want, "matches({pattern:?}, {text:?})");
+        assert_eq!(
+            matches(pattern, text),
+            want,
+            "matches({pattern:?}, {text:?})"
+        );
         assert_eq!(
             Wildcard::new(pattern).matches(text),
             want,

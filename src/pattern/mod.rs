@@ -18,7 +18,7 @@ use crate::projection::Projection;
 use serde_json::Value;
 use std::fmt;
 use tree::{Compiler, Node};
-use validate::{Evaluation, Kind};
+use validate::{Evaluation, Kind, Trail};
 
 /// How numbers written in the pattern are typed. Kyverno keeps integers in `pattern` but
 /// re-decodes `anyPattern` through Go's JSON decoder, turning every number into a float.
@@ -84,7 +84,7 @@ impl Pattern {
 
     pub fn evaluate(&self, resource: &Value) -> PatternOutcome {
         let mut evaluation = Evaluation::new(self.tags);
-        let Err(failure) = evaluation.check(resource, &self.root, &mut JsonPath::root()) else {
+        let Err(failure) = evaluation.check(resource, &self.root, &mut Trail::default()) else {
             return PatternOutcome::Pass;
         };
         if failure.is_skip() {

@@ -23,7 +23,7 @@ mod quantity;
 pub use gofmt::{format_v, type_name};
 pub use quantity::Quantity;
 
-use super::wildcard;
+use super::wildcard::Wildcard;
 use serde_json::Value;
 use std::cell::OnceCell;
 use std::cmp::Ordering;
@@ -55,7 +55,7 @@ impl Op {
 /// An operand with its duration and quantity readings decided once, at policy load.
 #[derive(Debug, Clone)]
 pub struct Operand {
-    text: String,
+    wildcard: Wildcard,
     duration: Option<i64>,
     quantity: Option<Quantity>,
 }
@@ -63,7 +63,7 @@ pub struct Operand {
 impl Operand {
     pub fn new(text: &str) -> Self {
         Self {
-            text: text.to_owned(),
+            wildcard: Wildcard::new(text),
             duration: duration::parse(text),
             quantity: Quantity::parse(text),
         }
@@ -89,7 +89,7 @@ impl Operand {
             _ => return false,
         };
         match value.text() {
-            Some(text) => wildcard::matches(&self.text, &text) == matched,
+            Some(text) => self.wildcard.matches(&text) == matched,
             None => false,
         }
     }

@@ -11,6 +11,7 @@ use super::tree::{Entry, MapNode, Node, TagLink};
 use super::wildcard;
 use crate::json_path::JsonPath;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -38,10 +39,10 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn plain(path: &JsonPath, message: String) -> Self {
+    fn plain(path: &Trail<'_>, message: String) -> Self {
         Self {
             kind: Kind::Plain,
-            path: Some(path.clone()),
+            path: Some(path.to_path()),
             message,
         }
     }
@@ -54,7 +55,7 @@ impl Failure {
         matches!(self.kind, Kind::Conditional | Kind::Global)
     }
 
-    fn skipped(failures: Vec<Failure>, path: &JsonPath) -> Self {
+    fn skipped(failures: Vec<Failure>, path: &Trail<'_>) -> Self {
         let message = failures
             .iter()
             .map(|f| f.message.as_str())
@@ -62,13 +63,60 @@ impl Failure {
             .join("; ");
         Self {
             kind: Kind::Skipped,
-            path: Some(path.clone()),
+            path: Some(path.to_path()),
             message,
         }
     }
 }
 
 type Checked = Result<(), Failure>;
+
+/// Where the check stands in the resource. Keys are borrowed from the resource itself, so
+/// descending costs no allocation; a [`JsonPath`] is built only when a failure reports one.
+#[derive(Debug, Default)]
+pub struct Trail<'r> {
+    steps: Vec<Step<'r>>,
+}
+
+#[derive(Debug)]
+enum Step<'r> {
+    /// Owned only for a key the resource lacks.
+    Key(Cow<'r, str>),
+    Index(usize),
+}
+
+impl<'r> Trail<'r> {
+    fn push_key(&mut self, key: Cow<'r, str>) {
+        self.steps.push(Step::Key(key));
+    }
+
+    fn push_index(&mut self, index: usize) {
+        self.steps.push(Step::Index(index));
+    }
+
+    fn pop(&mut self) {
+        self.steps.pop();
+    }
+
+    fn to_path(&self) -> JsonPath {
+        let mut path = JsonPath::root();
+        for step in &self.steps {
+            match step {
+                Step::Key(key) => path.push_key(key.as_ref()),
+                Step::Index(index) => path.push_index(*index),
+            }
+        }
+        path
+    }
+
+    fn kyverno(&self) -> String {
+        self.to_path().kyverno()
+    }
+
+    fn child_key(&self, key: &str) -> JsonPath {
+        self.to_path().child_key(key)
+    }
+}
 
 pub struct Evaluation {
     /// Raw anchor key → whether any visited resource map had its key.
@@ -91,7 +139,7 @@ impl Evaluation {
         self.anchors.values().any(|present| !present)
     }
 
-    pub fn check(&mut self, resource: &Value, node: &Node, path: &mut JsonPath) -> Checked {
+    pub fn check<'r>(&mut self, resource: &'r Value, node: &Node, path: &mut Trail<'r>) -> Checked {
         match node {
             Node::Map(map) => {
                 let Value::Object(object) = resource else {
@@ -140,11 +188,11 @@ impl Evaluation {
         }
     }
 
-    fn check_map(
+    fn check_map<'r>(
         &mut self,
-        object: &Map<String, Value>,
+        object: &'r Map<String, Value>,
         map: &MapNode,
-        path: &mut JsonPath,
+        path: &mut Trail<'r>,
     ) -> Checked {
         self.rewrite_metadata(object, map);
         let mut applied = 0usize;
@@ -167,40 +215,43 @@ impl Evaluation {
         Ok(())
     }
 
-    fn check_entry(
+    fn check_entry<'r>(
         &mut self,
-        object: &Map<String, Value>,
+        object: &'r Map<String, Value>,
         entry: &Entry,
-        path: &mut JsonPath,
+        path: &mut Trail<'r>,
     ) -> Checked {
-        let found = object.get(&entry.name);
+        let found = object.get_key_value(entry.name.as_str());
         match entry.anchor {
             None | Some(AnchorKind::AddIfNotPresent) => {
                 if let Node::Scalar(scalar) = &entry.value
                     && scalar.as_str() == Some("*")
                 {
                     return match found {
-                        Some(value) if !value.is_null() => Ok(()),
+                        Some((_, value)) if !value.is_null() => Ok(()),
                         _ => Err(Failure::plain(path, format!("{}/{} not found", path.kyverno(), entry.name))),
                     };
                 }
-                self.check_child(found.unwrap_or(&NULL), entry, path)
+                match found {
+                    Some((key, value)) => self.check_child(value, key.into(), entry, path),
+                    None => self.check_child(&NULL, entry.name.clone().into(), entry, path),
+                }
             }
             Some(AnchorKind::Conditional) => match found {
-                Some(value) => self.check_child(value, entry, path).map_err(|failure| Failure {
+                Some((key, value)) => self.check_child(value, key.into(), entry, path).map_err(|failure| Failure {
                     kind: Kind::Conditional,
                     path: failure.path,
                     message: format!("conditional anchor mismatch: {}", failure.message),
                 }),
                 None => Err(Failure {
                     kind: Kind::Conditional,
-                    path: Some(path.child_key(entry.name.as_str())),
+                    path: Some(path.child_key(&entry.name)),
                     message: "conditional anchor mismatch: conditional anchor key doesn't exist in the resource"
                         .to_owned(),
                 }),
             },
             Some(AnchorKind::Global) => match found {
-                Some(value) => self.check_child(value, entry, path).map_err(|failure| Failure {
+                Some((key, value)) => self.check_child(value, key.into(), entry, path).map_err(|failure| Failure {
                     kind: Kind::Global,
                     path: failure.path,
                     message: format!("global anchor mismatch: {}", failure.message),
@@ -208,20 +259,20 @@ impl Evaluation {
                 None => Ok(()),
             },
             Some(AnchorKind::Equality) => match found {
-                Some(value) => self.check_child(value, entry, path),
+                Some((key, value)) => self.check_child(value, key.into(), entry, path),
                 None => Ok(()),
             },
             Some(AnchorKind::Negation) => match found {
                 Some(_) => {
-                    let at = path.child_key(entry.name.as_str());
+                    let at = path.child_key(&entry.name);
                     let message = format!("negation anchor matched in resource: {} is not allowed", at.kyverno());
                     Err(Failure { kind: Kind::Negation, path: Some(at), message })
                 }
                 None => Ok(()),
             },
             Some(AnchorKind::Existence) => match found {
-                Some(value) => {
-                    path.push_key(entry.name.as_str());
+                Some((key, value)) => {
+                    path.push_key(key.into());
                     let result = self.check_existence(value, &entry.value, path);
                     path.pop();
                     result
@@ -231,14 +282,26 @@ impl Evaluation {
         }
     }
 
-    fn check_child(&mut self, value: &Value, entry: &Entry, path: &mut JsonPath) -> Checked {
-        path.push_key(entry.name.as_str());
+    /// `key` is the resource's own key when it has one, so that pushing it copies nothing.
+    fn check_child<'r>(
+        &mut self,
+        value: &'r Value,
+        key: Cow<'r, str>,
+        entry: &Entry,
+        path: &mut Trail<'r>,
+    ) -> Checked {
+        path.push_key(key);
         let result = self.check(value, &entry.value, path);
         path.pop();
         result
     }
 
-    fn check_existence(&mut self, value: &Value, pattern: &Node, path: &mut JsonPath) -> Checked {
+    fn check_existence<'r>(
+        &mut self,
+        value: &'r Value,
+        pattern: &Node,
+        path: &mut Trail<'r>,
+    ) -> Checked {
         let Value::Array(elements) = value else {
             return Err(Failure::plain(
                 path,
@@ -286,12 +349,12 @@ impl Evaluation {
         Ok(())
     }
 
-    fn check_array(
+    fn check_array<'r>(
         &mut self,
-        resource: &Value,
-        elements: &[Value],
+        resource: &'r Value,
+        elements: &'r [Value],
         items: &[Node],
-        path: &mut JsonPath,
+        path: &mut Trail<'r>,
     ) -> Checked {
         let Some(first) = items.first() else {
             return Err(Failure::plain(path, "pattern Array empty".to_owned()));
@@ -318,10 +381,10 @@ impl Evaluation {
     }
 
     /// Elements are checked in order; skipped ones are ignored unless none applied.
-    fn check_elements<'v, 'n>(
+    fn check_elements<'r, 'n>(
         &mut self,
-        pairs: impl Iterator<Item = (&'v Value, &'n Node)>,
-        path: &mut JsonPath,
+        pairs: impl Iterator<Item = (&'r Value, &'n Node)>,
+        path: &mut Trail<'r>,
     ) -> Checked {
         let mut applied = 0usize;
         let mut skips = Vec::new();
@@ -439,7 +502,7 @@ fn first_match<'r>(pattern: &str, keys: &[&'r str]) -> Option<&'r str> {
         .find(|key| wildcard::matches(pattern, key))
 }
 
-fn mismatch(resource: &Value, scalar: &ScalarPattern, path: &JsonPath) -> Failure {
+fn mismatch(resource: &Value, scalar: &ScalarPattern, path: &Trail<'_>) -> Failure {
     Failure::plain(
         path,
         format!(
@@ -453,7 +516,7 @@ fn mismatch(resource: &Value, scalar: &ScalarPattern, path: &JsonPath) -> Failur
 
 /// A scalar against an array means every element must match it (an empty array passes); the
 /// message then quotes the whole array.
-fn check_scalar(resource: &Value, scalar: &ScalarPattern, path: &JsonPath) -> Checked {
+fn check_scalar(resource: &Value, scalar: &ScalarPattern, path: &Trail<'_>) -> Checked {
     let matched = match resource {
         Value::Array(elements) => elements.iter().all(|e| scalar.matches(e)),
         _ => scalar.matches(resource),

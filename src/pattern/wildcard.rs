@@ -56,6 +56,110 @@ fn matches_units<T: Copy + PartialEq>(pat: &[T], txt: &[T], star: T, one: T) -> 
     pat[p..].iter().all(|&unit| unit == star)
 }
 
+/// A wildcard pattern sorted at policy load into the cheapest matcher that gives the same
+/// answers as [`matches`], so the per-request work is a comparison or a few substring searches
+/// instead of the general backtracking loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wildcard {
+    shape: Shape,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shape {
+    /// No wildcard character: the text must equal it.
+    Exact(Box<str>),
+    /// Only stars (at least one): every text matches.
+    Any,
+    /// Stars but no `?`: the text starts with `first`, ends with `last` and holds every one of
+    /// `middle` in order between them, none overlapping.
+    Stars {
+        first: Box<str>,
+        middle: Box<[Box<str>]>,
+        last: Box<str>,
+    },
+    /// A `?` somewhere: the general matcher.
+    General(Box<str>),
+}
+
+impl Wildcard {
+    pub fn new(pattern: &str) -> Self {
+        let shape = if !has_wildcard(pattern) {
+            Shape::Exact(pattern.into())
+        } else if pattern.contains('?') {
+            Shape::General(pattern.into())
+        } else if pattern.bytes().all(|byte| byte == b'*') {
+            Shape::Any
+        } else {
+            let mut segments: Vec<&str> = pattern.split('*').collect();
+            // A star-containing pattern splits into at least two segments.
+            let last = segments.pop().unwrap_or_default();
+            let first = if segments.is_empty() {
+                ""
+            } else {
+                segments.remove(0)
+            };
+            Shape::Stars {
+                first: first.into(),
+                middle: segments
+                    .into_iter()
+                    .filter(|segment| !segment.is_empty())
+                    .map(Box::from)
+                    .collect(),
+                last: last.into(),
+            }
+        };
+        Self { shape }
+    }
+
+    /// Whether `text` matches as a whole; always the same answer as [`matches`].
+    pub fn matches(&self, text: &str) -> bool {
+        match &self.shape {
+            Shape::Exact(exact) => same_bytes(exact.as_bytes(), text.as_bytes()),
+            Shape::Any => true,
+            Shape::Stars {
+                first,
+                middle,
+                last,
+            } => {
+                // Checking the length first keeps prefix and suffix from overlapping.
+                let (first, last, bytes) = (first.as_bytes(), last.as_bytes(), text.as_bytes());
+                if bytes.len() < first.len() + last.len()
+                    || !same_bytes(&bytes[..first.len()], first)
+                    || !same_bytes(&bytes[bytes.len() - last.len()..], last)
+                {
+                    return false;
+                }
+                let mut rest = &text[first.len()..text.len() - last.len()];
+                // The leftmost occurrence of each segment leaves the most room for the next,
+                // so a greedy scan finds a match whenever one exists.
+                for segment in middle.iter() {
+                    match find(rest, segment) {
+                        Some(at) => rest = &rest[at + segment.len()..],
+                        None => return false,
+                    }
+                }
+                true
+            }
+            Shape::General(pattern) => matches(pattern, text),
+        }
+    }
+}
+
+/// Slice equality without a call into the C library: the segments compared here are a few
+/// bytes long, often none, where `memcmp`'s fixed cost dominates.
+fn same_bytes(left: &[u8], right: &[u8]) -> bool {
+    left.len() == right.len() && left.iter().zip(right).all(|(a, b)| a == b)
+}
+
+/// Byte offset of the first occurrence of `needle`; a one-byte needle is ASCII, so a byte scan
+/// finds it without the substring searcher's setup.
+fn find(haystack: &str, needle: &str) -> Option<usize> {
+    match needle.as_bytes() {
+        &[byte] => haystack.bytes().position(|candidate| candidate == byte),
+        _ => haystack.find(needle),
+    }
+}
+
 /// Whether `text` contains a character that makes it a wildcard pattern.
 pub fn has_wildcard(text: &str) -> bool {
     text.contains(['*', '?'])
@@ -64,6 +168,20 @@ pub fn has_wildcard(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both matchers must give `want`: the compiled one is only a faster route to `matches`.
+    fn assert_both(pattern: &str, text: &str, want: bool) {
+        assert_eq!(
+            matches(pattern, text),
+            want,
+            "matches({pattern:?}, {text:?})"
+        );
+        assert_eq!(
+            Wildcard::new(pattern).matches(text),
+            want,
+            "Wildcard::new({pattern:?}).matches({text:?})"
+        );
+    }
 
     #[test]
     fn multi_byte_text_matches_by_characters() {
@@ -79,7 +197,7 @@ mod tests {
             ("caf?", "café", true),
         ];
         for &(pattern, text, expected) in cases {
-            assert_eq!(matches(pattern, text), expected, "{pattern:?} vs {text:?}");
+            assert_both(pattern, text, expected);
         }
     }
 
@@ -127,13 +245,62 @@ mod tests {
             ("*a*b*c", "xaybzc", true),
             ("*a*b*c", "xaybzcd", false),
             ("a**b", "ab", true),
+            ("**", "", true),
+            ("**", "xyz", true),
+            ("a*a", "a", false),
+            ("a*a", "aa", true),
+            ("ab*bc", "abc", false),
+            ("ab*bc", "abbc", true),
+            ("*ab*ab*", "xabyab", true),
+            ("*ab*ab*", "xaby", false),
+            ("*ab*ab*", "aab", false),
+            ("*aab", "aaab", true),
+            ("*:*/*:*", "registry:5000/shop/web:1.2", true),
+            ("*:*/*:*", "registry:5000/shop/web", false),
+            ("*/*:*", "ghcr.io/shop/web:1.2", true),
+            ("*/*:*", "nginx:1.2", false),
+            ("*:*/*", "ghcr.io/shop/web:1.2", false),
+            ("*:*/*", "registry:5000/web", true),
+            ("*@*", "web@sha256:abc", true),
+            ("*@*", "web:1.2", false),
+            ("*é*é", "aébé", true),
+            ("*é*é", "aéb", false),
+            ("é*", "e", false),
+            ("*?*", "", false),
+            ("x*?*y", "xy", false),
+            ("x*?*y", "xéy", true),
         ];
         for &(pattern, text, want) in cases {
-            assert_eq!(
-                matches(pattern, text),
-                want,
-                "matches({pattern:?}, {text:?})"
-            );
+            assert_both(pattern, text, want);
+        }
+    }
+
+    /// Every pattern over `a`, `é`, `*` and `?` up to four characters against every text over
+    /// `a`, `b` and `é` up to four characters: the compiled matcher never disagrees.
+    #[test]
+    fn compiled_agrees_with_matches_exhaustively() {
+        fn words(alphabet: &[char], max: usize) -> Vec<String> {
+            let mut all = vec![String::new()];
+            let mut layer = vec![String::new()];
+            for _ in 0..max {
+                layer = layer
+                    .iter()
+                    .flat_map(|word| alphabet.iter().map(move |c| format!("{word}{c}")))
+                    .collect();
+                all.extend(layer.iter().cloned());
+            }
+            all
+        }
+        let texts = words(&['a', 'b', 'é'], 4);
+        for pattern in words(&['a', 'é', '*', '?'], 4) {
+            let compiled = Wildcard::new(&pattern);
+            for text in &texts {
+                assert_eq!(
+                    compiled.matches(text),
+                    matches(&pattern, text),
+                    "{pattern:?} vs {text:?}"
+                );
+            }
         }
     }
 
@@ -142,7 +309,10 @@ mod tests {
         let text = "a".repeat(5000);
         let pattern = format!("{}b", "*a".repeat(30));
         assert!(!matches(&pattern, &text));
-        assert!(matches(&format!("{}*", "*a".repeat(30)), &text));
+        assert!(!Wildcard::new(&pattern).matches(&text));
+        let trailing = format!("{}*", "*a".repeat(30));
+        assert!(matches(&trailing, &text));
+        assert!(Wildcard::new(&trailing).matches(&text));
     }
 
     #[test]

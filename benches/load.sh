@@ -5,7 +5,8 @@
 # handshake per request). Reports req/s, p50/p99/p99.9 latency, idle and peak RSS (VmHWM).
 #
 # Usage: bash benches/load.sh            (needs `oha`: cargo install oha)
-# Env:   DURATION=10s  POLICIES=10  RUST_LOG=info (portcullis' log, written to a file)
+# Env:   DURATION=10s  POLICIES=10  RUST_LOG=info (portcullis' log, written to a file; allowed
+#        reviews log at debug, so RUST_LOG=info,portcullis=debug measures a line per review)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
@@ -83,6 +84,10 @@ PY
 
 echo "# $(date -u +%FT%TZ), $(nproc) cores, $POLICIES policies, $DURATION per run, body $(wc -c <$body) B"
 echo "idle RSS MiB: serve $(rss $serve_pid VmRSS) bare $(rss $bare_pid VmRSS)"
+# A first run of either server is slower (allocator arenas, TLS sessions, page faults), and
+# whichever ran first would pay it alone.
+DURATION=2s load $SERVE_PORT $serve_pid -c 25 >/dev/null
+DURATION=2s load $BARE_PORT $bare_pid -c 25 >/dev/null
 printf '%-14s %-6s %7s %8s %8s %9s %7s %6s %10s\n' run server req/s p50_ms p99_ms p99.9_ms ok errors cpu_us/req
 for run in keepalive-25 rate-1000 new-conn-25; do
   case $run in

@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 /// An UPDATE carries both objects; 8 MiB is well above what etcd accepts for one object.
@@ -120,23 +121,32 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
 /// our JSON errors with their own status (413 for a body over the limit).
 async fn read_body(request: Request, state: &Arc<AppState>) -> Result<Bytes, BadReview> {
     let patience = state.options.body_read_timeout;
-    match tokio::time::timeout(patience, Bytes::from_request(request, state)).await {
-        Ok(Ok(body)) => Ok(body),
-        Ok(Err(rejection)) => Err(BadReview {
-            status: rejection.status(),
-            reason: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "too_large"
-            } else {
-                "unreadable_body"
-            },
-            message: rejection.body_text(),
-        }),
-        Err(_) => Err(BadReview {
-            status: StatusCode::REQUEST_TIMEOUT,
-            reason: "body_timeout",
-            message: format!("request body not received within {patience:?}"),
-        }),
-    }
+    let mut reading = std::pin::pin!(Bytes::from_request(request, state));
+    // A review usually arrives with its headers; arming a timer for it would cost more than
+    // reading it.
+    let first_try = std::future::poll_fn(|cx| Poll::Ready(reading.as_mut().poll(cx))).await;
+    let read = match first_try {
+        Poll::Ready(read) => read,
+        Poll::Pending => match tokio::time::timeout(patience, reading).await {
+            Ok(read) => read,
+            Err(_) => {
+                return Err(BadReview {
+                    status: StatusCode::REQUEST_TIMEOUT,
+                    reason: "body_timeout",
+                    message: format!("request body not received within {patience:?}"),
+                });
+            }
+        },
+    };
+    read.map_err(|rejection| BadReview {
+        status: rejection.status(),
+        reason: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "unreadable_body"
+        },
+        message: rejection.body_text(),
+    })
 }
 
 struct InFlight<'a>(&'a AppState);

@@ -12,7 +12,6 @@ use super::wildcard;
 use crate::json_path::JsonPath;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 static NULL: Value = Value::Null;
@@ -118,25 +117,23 @@ impl<'r> Trail<'r> {
     }
 }
 
+/// Both tables start empty and unallocated: most patterns track no anchor and rewrite no
+/// metadata key, and every rule of every review makes a new evaluation.
+#[derive(Default)]
 pub struct Evaluation {
-    /// Raw anchor key → whether any visited resource map had its key.
-    anchors: HashMap<String, bool>,
-    /// Rewritten `labels`/`annotations` maps, by tag id; once rewritten, later visits (other
-    /// array elements included) see the rewritten map, as Kyverno's in-place edit does.
+    /// Raw anchor key → whether any visited resource map had its key; one entry per distinct
+    /// key, and patterns hold a handful at most, so a list beats hashing.
+    anchors: Vec<(String, bool)>,
+    /// Rewritten `labels`/`annotations` maps, by tag id (grown on the first rewrite); once
+    /// rewritten, later visits (other array elements included) see the rewritten map, as
+    /// Kyverno's in-place edit does.
     rewritten: Vec<Option<Rc<MapNode>>>,
 }
 
 impl Evaluation {
-    pub fn new(tags: usize) -> Self {
-        Self {
-            anchors: HashMap::new(),
-            rewritten: vec![None; tags],
-        }
-    }
-
     /// Whether a conditional or existence anchor key was never found in the resource.
     pub fn anchor_keys_missing(&self) -> bool {
-        self.anchors.values().any(|present| !present)
+        self.anchors.iter().any(|(_, present)| !present)
     }
 
     pub fn check<'r>(&mut self, resource: &'r Value, node: &Node, path: &mut Trail<'r>) -> Checked {
@@ -179,11 +176,9 @@ impl Evaluation {
         for &i in &map.tracked {
             let entry = &map.entries[i];
             let present = object.contains_key(&entry.name);
-            match self.anchors.get_mut(entry.raw.as_str()) {
-                Some(seen) => *seen |= present,
-                None => {
-                    self.anchors.insert(entry.raw.clone(), present);
-                }
+            match self.anchors.iter_mut().find(|(raw, _)| *raw == entry.raw) {
+                Some((_, seen)) => *seen |= present,
+                None => self.anchors.push((entry.raw.clone(), present)),
             }
         }
     }
@@ -467,9 +462,10 @@ impl Evaluation {
                 None => entries.push(rewritten),
             }
         }
-        if let Some(slot) = self.rewritten.get_mut(link.id) {
-            *slot = Some(Rc::new(MapNode::from_entries(entries, Some(link.id))));
+        if self.rewritten.len() <= link.id {
+            self.rewritten.resize(link.id + 1, None);
         }
+        self.rewritten[link.id] = Some(Rc::new(MapNode::from_entries(entries, Some(link.id))));
     }
 }
 

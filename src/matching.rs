@@ -394,11 +394,7 @@ impl Filter {
                 "" => target.metadata_str("generateName"),
                 name => name,
             };
-            if !self
-                .names
-                .iter()
-                .any(|pattern| pattern.matches(name))
-            {
+            if !self.names.iter().any(|pattern| pattern.matches(name)) {
                 return Ok(false);
             }
         }

@@ -79,7 +79,7 @@ impl Pattern {
 
     pub fn evaluate(&self, resource: &Value) -> PatternOutcome {
         let mut evaluation = Evaluation::default();
-        let Err(failure) = evaluation.check(resource, &self.root, &mut Trail::default()) else {
+        let Err(failure) = evaluation.check(resource, &self.root, &Trail::root()) else {
             return PatternOutcome::Pass;
         };
         if failure.is_skip() {

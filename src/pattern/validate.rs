@@ -11,7 +11,6 @@ use super::tree::{Entry, MapNode, Node, TagLink};
 use super::wildcard;
 use crate::json_path::JsonPath;
 use serde_json::{Map, Value};
-use std::borrow::Cow;
 use std::rc::Rc;
 
 static NULL: Value = Value::Null;
@@ -70,38 +69,57 @@ impl Failure {
 
 type Checked = Result<(), Failure>;
 
-/// Where the check stands in the resource. Keys are borrowed from the resource itself, so
-/// descending costs no allocation; a [`JsonPath`] is built only when a failure reports one.
-#[derive(Debug, Default)]
-pub struct Trail<'r> {
-    steps: Vec<Step<'r>>,
+/// Where the check stands in the resource: one frame per step, each on the stack of the call
+/// that took the step and linked to its parent's, so descending costs no allocation and keys
+/// are borrowed from the resource or the pattern. A [`JsonPath`] is built only when a failure
+/// reports one.
+#[derive(Debug, Clone, Copy)]
+pub struct Trail<'a> {
+    parent: Option<&'a Trail<'a>>,
+    step: Step<'a>,
 }
 
-#[derive(Debug)]
-enum Step<'r> {
-    /// Owned only for a key the resource lacks.
-    Key(Cow<'r, str>),
+#[derive(Debug, Clone, Copy)]
+enum Step<'a> {
+    Root,
+    Key(&'a str),
     Index(usize),
 }
 
-impl<'r> Trail<'r> {
-    fn push_key(&mut self, key: Cow<'r, str>) {
-        self.steps.push(Step::Key(key));
+impl<'a> Trail<'a> {
+    pub fn root() -> Self {
+        Self {
+            parent: None,
+            step: Step::Root,
+        }
     }
 
-    fn push_index(&mut self, index: usize) {
-        self.steps.push(Step::Index(index));
+    fn key(&'a self, key: &'a str) -> Self {
+        Self {
+            parent: Some(self),
+            step: Step::Key(key),
+        }
     }
 
-    fn pop(&mut self) {
-        self.steps.pop();
+    fn index(&'a self, index: usize) -> Self {
+        Self {
+            parent: Some(self),
+            step: Step::Index(index),
+        }
     }
 
     fn to_path(&self) -> JsonPath {
+        let mut steps = Vec::new();
+        let mut frame = Some(self);
+        while let Some(current) = frame {
+            steps.push(current.step);
+            frame = current.parent;
+        }
         let mut path = JsonPath::root();
-        for step in &self.steps {
+        for step in steps.iter().rev() {
             match step {
-                Step::Key(key) => path.push_key(key.as_ref()),
+                Step::Root => {}
+                Step::Key(key) => path.push_key(*key),
                 Step::Index(index) => path.push_index(*index),
             }
         }
@@ -136,7 +154,7 @@ impl Evaluation {
         self.anchors.iter().any(|(_, present)| !present)
     }
 
-    pub fn check<'r>(&mut self, resource: &'r Value, node: &Node, path: &mut Trail<'r>) -> Checked {
+    pub fn check(&mut self, resource: &Value, node: &Node, path: &Trail<'_>) -> Checked {
         match node {
             Node::Map(map) => {
                 let Value::Object(object) = resource else {
@@ -183,11 +201,11 @@ impl Evaluation {
         }
     }
 
-    fn check_map<'r>(
+    fn check_map(
         &mut self,
-        object: &'r Map<String, Value>,
+        object: &Map<String, Value>,
         map: &MapNode,
-        path: &mut Trail<'r>,
+        path: &Trail<'_>,
     ) -> Checked {
         self.rewrite_metadata(object, map);
         let mut applied = 0usize;
@@ -210,11 +228,11 @@ impl Evaluation {
         Ok(())
     }
 
-    fn check_entry<'r>(
+    fn check_entry(
         &mut self,
-        object: &'r Map<String, Value>,
+        object: &Map<String, Value>,
         entry: &Entry,
-        path: &mut Trail<'r>,
+        path: &Trail<'_>,
     ) -> Checked {
         let found = object.get_key_value(entry.name.as_str());
         match entry.anchor {
@@ -228,12 +246,12 @@ impl Evaluation {
                     };
                 }
                 match found {
-                    Some((key, value)) => self.check_child(value, key.into(), entry, path),
-                    None => self.check_child(&NULL, entry.name.clone().into(), entry, path),
+                    Some((key, value)) => self.check_child(value, key, entry, path),
+                    None => self.check_child(&NULL, &entry.name, entry, path),
                 }
             }
             Some(AnchorKind::Conditional) => match found {
-                Some((key, value)) => self.check_child(value, key.into(), entry, path).map_err(|failure| Failure {
+                Some((key, value)) => self.check_child(value, key, entry, path).map_err(|failure| Failure {
                     kind: Kind::Conditional,
                     path: failure.path,
                     message: format!("conditional anchor mismatch: {}", failure.message),
@@ -246,7 +264,7 @@ impl Evaluation {
                 }),
             },
             Some(AnchorKind::Global) => match found {
-                Some((key, value)) => self.check_child(value, key.into(), entry, path).map_err(|failure| Failure {
+                Some((key, value)) => self.check_child(value, key, entry, path).map_err(|failure| Failure {
                     kind: Kind::Global,
                     path: failure.path,
                     message: format!("global anchor mismatch: {}", failure.message),
@@ -254,7 +272,7 @@ impl Evaluation {
                 None => Ok(()),
             },
             Some(AnchorKind::Equality) => match found {
-                Some((key, value)) => self.check_child(value, key.into(), entry, path),
+                Some((key, value)) => self.check_child(value, key, entry, path),
                 None => Ok(()),
             },
             Some(AnchorKind::Negation) => match found {
@@ -267,36 +285,24 @@ impl Evaluation {
             },
             Some(AnchorKind::Existence) => match found {
                 Some((key, value)) => {
-                    path.push_key(key.into());
-                    let result = self.check_existence(value, &entry.value, path);
-                    path.pop();
-                    result
+                    self.check_existence(value, &entry.value, &path.key(key))
                 }
                 None => Ok(()),
             },
         }
     }
 
-    /// `key` is the resource's own key when it has one, so that pushing it copies nothing.
-    fn check_child<'r>(
+    fn check_child(
         &mut self,
-        value: &'r Value,
-        key: Cow<'r, str>,
+        value: &Value,
+        key: &str,
         entry: &Entry,
-        path: &mut Trail<'r>,
+        path: &Trail<'_>,
     ) -> Checked {
-        path.push_key(key);
-        let result = self.check(value, &entry.value, path);
-        path.pop();
-        result
+        self.check(value, &entry.value, &path.key(key))
     }
 
-    fn check_existence<'r>(
-        &mut self,
-        value: &'r Value,
-        pattern: &Node,
-        path: &mut Trail<'r>,
-    ) -> Checked {
+    fn check_existence(&mut self, value: &Value, pattern: &Node, path: &Trail<'_>) -> Checked {
         let Value::Array(elements) = value else {
             return Err(Failure::plain(
                 path,
@@ -323,9 +329,7 @@ impl Evaluation {
             }
             let mut satisfied = false;
             for (i, element) in elements.iter().enumerate() {
-                path.push_index(i);
-                let result = self.check(element, item, path);
-                path.pop();
+                let result = self.check(element, item, &path.index(i));
                 if result.is_ok() {
                     satisfied = true;
                     break;
@@ -344,12 +348,12 @@ impl Evaluation {
         Ok(())
     }
 
-    fn check_array<'r>(
+    fn check_array(
         &mut self,
-        resource: &'r Value,
-        elements: &'r [Value],
+        resource: &Value,
+        elements: &[Value],
         items: &[Node],
-        path: &mut Trail<'r>,
+        path: &Trail<'_>,
     ) -> Checked {
         let Some(first) = items.first() else {
             return Err(Failure::plain(path, "pattern Array empty".to_owned()));
@@ -376,17 +380,15 @@ impl Evaluation {
     }
 
     /// Elements are checked in order; skipped ones are ignored unless none applied.
-    fn check_elements<'r, 'n>(
+    fn check_elements<'v, 'n>(
         &mut self,
-        pairs: impl Iterator<Item = (&'r Value, &'n Node)>,
-        path: &mut Trail<'r>,
+        pairs: impl Iterator<Item = (&'v Value, &'n Node)>,
+        path: &Trail<'_>,
     ) -> Checked {
         let mut applied = 0usize;
         let mut skips = Vec::new();
         for (i, (element, node)) in pairs.enumerate() {
-            path.push_index(i);
-            let result = self.check(element, node, path);
-            path.pop();
+            let result = self.check(element, node, &path.index(i));
             match result {
                 Ok(()) => applied += 1,
                 Err(failure) if failure.is_skip() => skips.push(failure),

@@ -73,7 +73,7 @@ type Checked = Result<(), Failure>;
 /// that took the step and linked to its parent's, so descending costs no allocation and keys
 /// are borrowed from the resource or the pattern. A [`JsonPath`] is built only when a failure
 /// reports one.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Trail<'a> {
     parent: Option<&'a Trail<'a>>,
     step: Step<'a>,

@@ -4,7 +4,7 @@
 //! typed lists. Kind entries follow Kyverno's `group/version/Kind/subresource` grammar and every
 //! name, namespace, kind and annotation comparison uses Kyverno's wildcard, as Kyverno does.
 
-use crate::pattern::wildcard;
+use crate::pattern::wildcard::{self, Wildcard};
 use crate::policy::spec::{FilterSpec, MatchSpec, ResourceSpec, SubjectSpec};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -161,9 +161,10 @@ pub struct Filter {
     pub kinds: Vec<KindSelector>,
     /// The kinds as written, which autogen inspects by their exact text.
     pub kind_texts: Vec<String>,
-    pub names: Vec<String>,
-    pub namespaces: Vec<String>,
-    pub annotations: Vec<(String, String)>,
+    /// Name, namespace and annotation wildcards, compiled at load: every review tests them.
+    pub names: Vec<Wildcard>,
+    pub namespaces: Vec<Wildcard>,
+    pub annotations: Vec<(Wildcard, Wildcard)>,
     pub selector: Option<LabelSelector>,
     pub namespace_selector: Option<LabelSelector>,
     pub operations: Vec<Operation>,
@@ -307,16 +308,15 @@ impl Filter {
             filter.kinds.push(kind);
             filter.kind_texts.push(text.clone());
         }
-        filter.names.extend(resources.name.iter().cloned());
-        filter
-            .names
-            .extend(resources.names.iter().flatten().cloned());
-        filter.namespaces = resources.namespaces.clone().unwrap_or_default();
-        filter.annotations = resources
-            .annotations
-            .iter()
-            .flatten()
-            .map(|(key, value)| (key.clone(), value.clone()))
+        filter.names = (resources.name.iter())
+            .chain(resources.names.iter().flatten())
+            .map(|name| Wildcard::new(name))
+            .collect();
+        filter.namespaces = (resources.namespaces.iter().flatten())
+            .map(|namespace| Wildcard::new(namespace))
+            .collect();
+        filter.annotations = (resources.annotations.iter().flatten())
+            .map(|(key, value)| (Wildcard::new(key), Wildcard::new(value)))
             .collect();
         if let Some(selector) = &resources.selector {
             filter.selector = Some(
@@ -394,11 +394,7 @@ impl Filter {
                 "" => target.metadata_str("generateName"),
                 name => name,
             };
-            if !self
-                .names
-                .iter()
-                .any(|pattern| wildcard::matches(pattern, name))
-            {
+            if !self.names.iter().any(|pattern| pattern.matches(name)) {
                 return Ok(false);
             }
         }
@@ -411,7 +407,7 @@ impl Filter {
             if !self
                 .namespaces
                 .iter()
-                .any(|pattern| wildcard::matches(pattern, namespace))
+                .any(|pattern| pattern.matches(namespace))
             {
                 return Ok(false);
             }
@@ -421,10 +417,10 @@ impl Filter {
             let all_present = self.annotations.iter().all(|(key, value)| {
                 actual.is_some_and(|actual| {
                     actual.iter().any(|(actual_key, actual_value)| {
-                        wildcard::matches(key, actual_key)
+                        key.matches(actual_key)
                             && actual_value
                                 .as_str()
-                                .is_some_and(|actual_value| wildcard::matches(value, actual_value))
+                                .is_some_and(|actual_value| value.matches(actual_value))
                     })
                 })
             });

@@ -63,10 +63,11 @@ impl KindSelector {
         } else {
             wildcard::matches(&self.subresource, subresource)
         };
+        // The kind first: it is what tells most entries apart.
         subresource_matches
+            && wildcard::matches(&self.kind, &gvk.kind)
             && wildcard::matches(&self.group, &gvk.group)
             && wildcard::matches(&self.version, &gvk.version)
-            && wildcard::matches(&self.kind, &gvk.kind)
     }
 }
 

@@ -33,8 +33,6 @@ pub enum NumberMode {
 #[derive(Debug, Clone)]
 pub struct Pattern {
     root: Node,
-    /// How many `labels`/`annotations` maps the metadata wildcard rewrite may touch.
-    tags: usize,
 }
 
 /// The outcome of one pattern against one resource, before the rule wraps it in a message.
@@ -71,10 +69,7 @@ impl Pattern {
     pub fn compile_with(value: &Value, mode: NumberMode) -> Result<Self, PatternError> {
         let mut compiler = Compiler::new(mode);
         let root = compiler.compile(value, &mut JsonPath::root())?;
-        Ok(Self {
-            root,
-            tags: compiler.tags,
-        })
+        Ok(Self { root })
     }
 
     /// The parts of a resource this pattern can read.
@@ -83,8 +78,8 @@ impl Pattern {
     }
 
     pub fn evaluate(&self, resource: &Value) -> PatternOutcome {
-        let mut evaluation = Evaluation::new(self.tags);
-        let Err(failure) = evaluation.check(resource, &self.root, &mut Trail::default()) else {
+        let mut evaluation = Evaluation::default();
+        let Err(failure) = evaluation.check(resource, &self.root, &Trail::root()) else {
             return PatternOutcome::Pass;
         };
         if failure.is_skip() {

@@ -11,8 +11,6 @@ use super::tree::{Entry, MapNode, Node, TagLink};
 use super::wildcard;
 use crate::json_path::JsonPath;
 use serde_json::{Map, Value};
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 static NULL: Value = Value::Null;
@@ -71,38 +69,57 @@ impl Failure {
 
 type Checked = Result<(), Failure>;
 
-/// Where the check stands in the resource. Keys are borrowed from the resource itself, so
-/// descending costs no allocation; a [`JsonPath`] is built only when a failure reports one.
-#[derive(Debug, Default)]
-pub struct Trail<'r> {
-    steps: Vec<Step<'r>>,
+/// Where the check stands in the resource: one frame per step, each on the stack of the call
+/// that took the step and linked to its parent's, so descending costs no allocation and keys
+/// are borrowed from the resource or the pattern. A [`JsonPath`] is built only when a failure
+/// reports one.
+#[derive(Debug)]
+pub struct Trail<'a> {
+    parent: Option<&'a Trail<'a>>,
+    step: Step<'a>,
 }
 
-#[derive(Debug)]
-enum Step<'r> {
-    /// Owned only for a key the resource lacks.
-    Key(Cow<'r, str>),
+#[derive(Debug, Clone, Copy)]
+enum Step<'a> {
+    Root,
+    Key(&'a str),
     Index(usize),
 }
 
-impl<'r> Trail<'r> {
-    fn push_key(&mut self, key: Cow<'r, str>) {
-        self.steps.push(Step::Key(key));
+impl<'a> Trail<'a> {
+    pub fn root() -> Self {
+        Self {
+            parent: None,
+            step: Step::Root,
+        }
     }
 
-    fn push_index(&mut self, index: usize) {
-        self.steps.push(Step::Index(index));
+    fn key(&'a self, key: &'a str) -> Self {
+        Self {
+            parent: Some(self),
+            step: Step::Key(key),
+        }
     }
 
-    fn pop(&mut self) {
-        self.steps.pop();
+    fn index(&'a self, index: usize) -> Self {
+        Self {
+            parent: Some(self),
+            step: Step::Index(index),
+        }
     }
 
     fn to_path(&self) -> JsonPath {
+        let mut steps = Vec::new();
+        let mut frame = Some(self);
+        while let Some(current) = frame {
+            steps.push(current.step);
+            frame = current.parent;
+        }
         let mut path = JsonPath::root();
-        for step in &self.steps {
+        for step in steps.iter().rev() {
             match step {
-                Step::Key(key) => path.push_key(key.as_ref()),
+                Step::Root => {}
+                Step::Key(key) => path.push_key(*key),
                 Step::Index(index) => path.push_index(*index),
             }
         }
@@ -118,28 +135,26 @@ impl<'r> Trail<'r> {
     }
 }
 
+/// Both tables start empty and unallocated: most patterns track no anchor and rewrite no
+/// metadata key, and every rule of every review makes a new evaluation.
+#[derive(Default)]
 pub struct Evaluation {
-    /// Raw anchor key → whether any visited resource map had its key.
-    anchors: HashMap<String, bool>,
-    /// Rewritten `labels`/`annotations` maps, by tag id; once rewritten, later visits (other
-    /// array elements included) see the rewritten map, as Kyverno's in-place edit does.
+    /// Raw anchor key → whether any visited resource map had its key; one entry per distinct
+    /// key, and patterns hold a handful at most, so a list beats hashing.
+    anchors: Vec<(String, bool)>,
+    /// Rewritten `labels`/`annotations` maps, by tag id (grown on the first rewrite); once
+    /// rewritten, later visits (other array elements included) see the rewritten map, as
+    /// Kyverno's in-place edit does.
     rewritten: Vec<Option<Rc<MapNode>>>,
 }
 
 impl Evaluation {
-    pub fn new(tags: usize) -> Self {
-        Self {
-            anchors: HashMap::new(),
-            rewritten: vec![None; tags],
-        }
-    }
-
     /// Whether a conditional or existence anchor key was never found in the resource.
     pub fn anchor_keys_missing(&self) -> bool {
-        self.anchors.values().any(|present| !present)
+        self.anchors.iter().any(|(_, present)| !present)
     }
 
-    pub fn check<'r>(&mut self, resource: &'r Value, node: &Node, path: &mut Trail<'r>) -> Checked {
+    pub fn check(&mut self, resource: &Value, node: &Node, path: &Trail<'_>) -> Checked {
         match node {
             Node::Map(map) => {
                 let Value::Object(object) = resource else {
@@ -179,20 +194,18 @@ impl Evaluation {
         for &i in &map.tracked {
             let entry = &map.entries[i];
             let present = object.contains_key(&entry.name);
-            match self.anchors.get_mut(entry.raw.as_str()) {
-                Some(seen) => *seen |= present,
-                None => {
-                    self.anchors.insert(entry.raw.clone(), present);
-                }
+            match self.anchors.iter_mut().find(|(raw, _)| *raw == entry.raw) {
+                Some((_, seen)) => *seen |= present,
+                None => self.anchors.push((entry.raw.clone(), present)),
             }
         }
     }
 
-    fn check_map<'r>(
+    fn check_map(
         &mut self,
-        object: &'r Map<String, Value>,
+        object: &Map<String, Value>,
         map: &MapNode,
-        path: &mut Trail<'r>,
+        path: &Trail<'_>,
     ) -> Checked {
         self.rewrite_metadata(object, map);
         let mut applied = 0usize;
@@ -215,11 +228,11 @@ impl Evaluation {
         Ok(())
     }
 
-    fn check_entry<'r>(
+    fn check_entry(
         &mut self,
-        object: &'r Map<String, Value>,
+        object: &Map<String, Value>,
         entry: &Entry,
-        path: &mut Trail<'r>,
+        path: &Trail<'_>,
     ) -> Checked {
         let found = object.get_key_value(entry.name.as_str());
         match entry.anchor {
@@ -233,12 +246,12 @@ impl Evaluation {
                     };
                 }
                 match found {
-                    Some((key, value)) => self.check_child(value, key.into(), entry, path),
-                    None => self.check_child(&NULL, entry.name.clone().into(), entry, path),
+                    Some((key, value)) => self.check_child(value, key, entry, path),
+                    None => self.check_child(&NULL, &entry.name, entry, path),
                 }
             }
             Some(AnchorKind::Conditional) => match found {
-                Some((key, value)) => self.check_child(value, key.into(), entry, path).map_err(|failure| Failure {
+                Some((key, value)) => self.check_child(value, key, entry, path).map_err(|failure| Failure {
                     kind: Kind::Conditional,
                     path: failure.path,
                     message: format!("conditional anchor mismatch: {}", failure.message),
@@ -251,7 +264,7 @@ impl Evaluation {
                 }),
             },
             Some(AnchorKind::Global) => match found {
-                Some((key, value)) => self.check_child(value, key.into(), entry, path).map_err(|failure| Failure {
+                Some((key, value)) => self.check_child(value, key, entry, path).map_err(|failure| Failure {
                     kind: Kind::Global,
                     path: failure.path,
                     message: format!("global anchor mismatch: {}", failure.message),
@@ -259,7 +272,7 @@ impl Evaluation {
                 None => Ok(()),
             },
             Some(AnchorKind::Equality) => match found {
-                Some((key, value)) => self.check_child(value, key.into(), entry, path),
+                Some((key, value)) => self.check_child(value, key, entry, path),
                 None => Ok(()),
             },
             Some(AnchorKind::Negation) => match found {
@@ -272,36 +285,24 @@ impl Evaluation {
             },
             Some(AnchorKind::Existence) => match found {
                 Some((key, value)) => {
-                    path.push_key(key.into());
-                    let result = self.check_existence(value, &entry.value, path);
-                    path.pop();
-                    result
+                    self.check_existence(value, &entry.value, &path.key(key))
                 }
                 None => Ok(()),
             },
         }
     }
 
-    /// `key` is the resource's own key when it has one, so that pushing it copies nothing.
-    fn check_child<'r>(
+    fn check_child(
         &mut self,
-        value: &'r Value,
-        key: Cow<'r, str>,
+        value: &Value,
+        key: &str,
         entry: &Entry,
-        path: &mut Trail<'r>,
+        path: &Trail<'_>,
     ) -> Checked {
-        path.push_key(key);
-        let result = self.check(value, &entry.value, path);
-        path.pop();
-        result
+        self.check(value, &entry.value, &path.key(key))
     }
 
-    fn check_existence<'r>(
-        &mut self,
-        value: &'r Value,
-        pattern: &Node,
-        path: &mut Trail<'r>,
-    ) -> Checked {
+    fn check_existence(&mut self, value: &Value, pattern: &Node, path: &Trail<'_>) -> Checked {
         let Value::Array(elements) = value else {
             return Err(Failure::plain(
                 path,
@@ -328,9 +329,7 @@ impl Evaluation {
             }
             let mut satisfied = false;
             for (i, element) in elements.iter().enumerate() {
-                path.push_index(i);
-                let result = self.check(element, item, path);
-                path.pop();
+                let result = self.check(element, item, &path.index(i));
                 if result.is_ok() {
                     satisfied = true;
                     break;
@@ -349,12 +348,12 @@ impl Evaluation {
         Ok(())
     }
 
-    fn check_array<'r>(
+    fn check_array(
         &mut self,
-        resource: &'r Value,
-        elements: &'r [Value],
+        resource: &Value,
+        elements: &[Value],
         items: &[Node],
-        path: &mut Trail<'r>,
+        path: &Trail<'_>,
     ) -> Checked {
         let Some(first) = items.first() else {
             return Err(Failure::plain(path, "pattern Array empty".to_owned()));
@@ -381,17 +380,15 @@ impl Evaluation {
     }
 
     /// Elements are checked in order; skipped ones are ignored unless none applied.
-    fn check_elements<'r, 'n>(
+    fn check_elements<'v, 'n>(
         &mut self,
-        pairs: impl Iterator<Item = (&'r Value, &'n Node)>,
-        path: &mut Trail<'r>,
+        pairs: impl Iterator<Item = (&'v Value, &'n Node)>,
+        path: &Trail<'_>,
     ) -> Checked {
         let mut applied = 0usize;
         let mut skips = Vec::new();
         for (i, (element, node)) in pairs.enumerate() {
-            path.push_index(i);
-            let result = self.check(element, node, path);
-            path.pop();
+            let result = self.check(element, node, &path.index(i));
             match result {
                 Ok(()) => applied += 1,
                 Err(failure) if failure.is_skip() => skips.push(failure),
@@ -467,9 +464,10 @@ impl Evaluation {
                 None => entries.push(rewritten),
             }
         }
-        if let Some(slot) = self.rewritten.get_mut(link.id) {
-            *slot = Some(Rc::new(MapNode::from_entries(entries, Some(link.id))));
+        if self.rewritten.len() <= link.id {
+            self.rewritten.resize(link.id + 1, None);
         }
+        self.rewritten[link.id] = Some(Rc::new(MapNode::from_entries(entries, Some(link.id))));
     }
 }
 

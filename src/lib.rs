@@ -20,6 +20,7 @@ pub mod projection;
 pub mod reload;
 pub mod server;
 pub mod tls;
+pub mod walk;
 pub mod webhook;
 pub mod webhook_config;
 pub mod yaml;

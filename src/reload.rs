@@ -269,6 +269,7 @@ fn fingerprint(targets: &[Target]) -> Fingerprint {
     out
 }
 
+/// Not [`crate::walk`]: a change must show in every entry, directories and links included.
 fn walk(dir: &Path, depth: usize, out: &mut Fingerprint) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;

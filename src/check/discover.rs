@@ -2,6 +2,7 @@
 //! in sorted order so output is stable, filtered by `--include` / `--exclude` globs matched
 //! against the path relative to the directory that was given.
 
+use crate::walk::{self, Hidden, Kind};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use std::path::{Path, PathBuf};
 
@@ -57,47 +58,17 @@ fn glob_set(globs: &[String], flag: &str) -> Result<Option<GlobSet>, String> {
         .map_err(|error| format!("{flag}: {error}"))
 }
 
-/// The files under `path` (or `path` itself when it is a file: a file named on the command line
-/// is always read, whatever the filters say).
+/// The files under `path` (or `path` itself when it is not a directory: a file named on the
+/// command line is always read, whatever the filters say).
 pub fn files(path: &Path, filter: &PathFilter) -> std::io::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
-    if std::fs::metadata(path)?.is_dir() {
-        walk(path, path, filter, &mut found)?;
-    } else {
-        found.push(path.to_owned());
-    }
+    walk::files(path, Hidden::Skip, &mut found, |entry, kind| {
+        let relative = entry.strip_prefix(path).unwrap_or(entry);
+        !filter.excluded(relative)
+            && (kind == Kind::Dir || (is_manifest_file(entry) && filter.included(relative)))
+    })
+    .map_err(|error| error.source)?;
     Ok(found)
-}
-
-fn walk(
-    root: &Path,
-    dir: &Path,
-    filter: &PathFilter,
-    found: &mut Vec<PathBuf>,
-) -> std::io::Result<()> {
-    let mut entries = std::fs::read_dir(dir)?
-        .map(|entry| entry.map(|entry| entry.path()))
-        .collect::<Result<Vec<_>, _>>()?;
-    entries.sort();
-    for entry in entries {
-        let name = entry
-            .file_name()
-            .and_then(|name| name.to_str())
-            .unwrap_or("");
-        if name.starts_with('.') {
-            continue;
-        }
-        let relative = entry.strip_prefix(root).unwrap_or(&entry);
-        if filter.excluded(relative) {
-            continue;
-        }
-        if entry.is_dir() {
-            walk(root, &entry, filter, found)?;
-        } else if is_manifest_file(&entry) && filter.included(relative) {
-            found.push(entry);
-        }
-    }
-    Ok(())
 }
 
 fn is_manifest_file(path: &Path) -> bool {

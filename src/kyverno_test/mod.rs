@@ -10,6 +10,7 @@ use crate::cli::TestArgs;
 use crate::eval::{self, Request, Status};
 use crate::matching::{Operation, UserInfo};
 use crate::policy::{self, LoadErrorKind, PolicySet};
+use crate::walk::{self, Hidden, Kind};
 mod values;
 
 use serde::Deserialize;
@@ -94,31 +95,18 @@ pub enum Verdict {
 pub fn find_test_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     for path in paths {
-        walk(path, &mut found)?;
+        walk::files(path, Hidden::Enter, &mut found, |entry, kind| {
+            kind == Kind::Dir
+                || entry
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| TEST_FILE_NAMES.contains(&name))
+        })
+        .map_err(|error| error.source)?;
     }
     found.sort();
     found.dedup();
     Ok(found)
-}
-
-fn walk(path: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if !std::fs::metadata(path)?.is_dir() {
-        found.push(path.to_owned());
-        return Ok(());
-    }
-    for entry in std::fs::read_dir(path)? {
-        let entry = entry?.path();
-        if entry.is_dir() {
-            walk(&entry, found)?;
-        } else if entry
-            .file_name()
-            .and_then(|name| name.to_str())
-            .is_some_and(|name| TEST_FILE_NAMES.contains(&name))
-        {
-            found.push(entry);
-        }
-    }
-    Ok(())
 }
 
 /// Runs every test of one test file.

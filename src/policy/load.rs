@@ -8,6 +8,7 @@ use super::compile::{self, Located};
 use super::spec::PolicyDocument;
 use super::{Policy, PolicySet};
 use crate::json_path::{JsonPath, Segment};
+use crate::walk::{self, Hidden, Kind};
 use crate::yaml::{self, Location};
 use std::collections::HashMap;
 use std::fmt;
@@ -76,8 +77,8 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<PolicySet, Vec<LoadError>> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
-        if let Err((failed, error)) = collect_policy_files(path, &mut files) {
-            errors.push(io_error(&failed, &error));
+        if let Err(failed) = collect_policy_files(path, &mut files) {
+            errors.push(io_error(&failed.path, &failed.source));
         }
     }
     let mut policies = Vec::new();
@@ -254,41 +255,26 @@ fn check_unique_names(policies: &[Policy], errors: &mut Vec<LoadError>) {
 
 /// Collects policy files in a stable order. Entries starting with `.` are skipped: Kubernetes
 /// mounts ConfigMaps with `..data` and timestamped `..2024_…` directories beside the
-/// symlinks, and reading those too would load every policy twice.
-fn collect_policy_files(
-    path: &Path,
-    files: &mut Vec<PathBuf>,
-) -> Result<(), (PathBuf, std::io::Error)> {
-    let failed = |error| (path.to_owned(), error);
-    if std::fs::metadata(path).map_err(failed)?.is_file() {
+/// symlinks, and reading those too would load every policy twice. Only a regular file is read as
+/// given; anything else is walked as a directory, so a pipe or device fails here by name instead
+/// of blocking a load or a reload.
+fn collect_policy_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), walk::WalkError> {
+    let metadata = std::fs::metadata(path).map_err(|source| walk::WalkError {
+        path: path.to_owned(),
+        source,
+    })?;
+    if metadata.is_file() {
         files.push(path.to_owned());
         return Ok(());
     }
-    let mut entries = std::fs::read_dir(path)
-        .map_err(failed)?
-        .map(|entry| entry.map(|entry| entry.path()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(failed)?;
-    entries.sort();
-    for entry in entries {
-        let hidden = entry
-            .file_name()
-            .and_then(|name| name.to_str())
-            .is_some_and(|name| name.starts_with('.'));
-        if hidden || is_kustomization(&entry) {
-            continue;
-        }
-        if entry.is_dir() {
-            collect_policy_files(&entry, files)?;
-        } else if entry
-            .extension()
-            .and_then(|ext| ext.to_str())
-            .is_some_and(|ext| ext == "yaml" || ext == "yml")
-        {
-            files.push(entry);
-        }
-    }
-    Ok(())
+    walk::dir(path, Hidden::Skip, files, |entry, kind| {
+        !is_kustomization(entry)
+            && (kind == Kind::Dir
+                || entry
+                    .extension()
+                    .and_then(|ext| ext.to_str())
+                    .is_some_and(|ext| ext == "yaml" || ext == "yml"))
+    })
 }
 
 /// Kustomize's own file, which lives beside policies so that deployments can generate their

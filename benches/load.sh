@@ -5,8 +5,7 @@
 # handshake per request). Reports req/s, p50/p99/p99.9 latency, idle and peak RSS (VmHWM).
 #
 # Usage: bash benches/load.sh            (needs `oha`: cargo install oha)
-# Env:   DURATION=10s  POLICIES=10  RUST_LOG=info (portcullis' log, written to a file; allowed
-#        reviews log at debug, so RUST_LOG=info,portcullis=debug measures a line per review)
+# Env:   DURATION=10s  POLICIES=10  RUST_LOG=info (portcullis' log, written to a file)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}

@@ -335,30 +335,18 @@ pub fn answer(
         .with_label_values(&[operation.as_str(), &gvk.kind, allowed])
         .inc();
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    // Denials are news; an allowed review is routine, and at thousands a second its line
-    // would cost more than judging it, so it waits for `debug`.
-    macro_rules! review_line {
-        ($level:expr) => {
-            tracing::event!(
-                $level,
-                uid = %request.uid,
-                kind = %gvk.kind,
-                namespace = %request.namespace,
-                name,
-                operation = %operation,
-                subresource = %request.sub_resource,
-                dry_run = request.dry_run.unwrap_or(false),
-                decision = if decision.allowed { "allow" } else { "deny" },
-                latency_us,
-                "admission review"
-            )
-        };
-    }
-    if decision.allowed {
-        review_line!(tracing::Level::DEBUG);
-    } else {
-        review_line!(tracing::Level::INFO);
-    }
+    tracing::info!(
+        uid = %request.uid,
+        kind = %gvk.kind,
+        namespace = %request.namespace,
+        name,
+        operation = %operation,
+        subresource = %request.sub_resource,
+        dry_run = request.dry_run.unwrap_or(false),
+        decision = if decision.allowed { "allow" } else { "deny" },
+        latency_us,
+        "admission review"
+    );
     let response = AdmissionReviewOut {
         api_version: &review.api_version,
         kind: "AdmissionReview",

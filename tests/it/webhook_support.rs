@@ -92,15 +92,9 @@ pub struct Serve {
 impl Serve {
     /// Starts the binary in `workdir` (where it writes `certs-dev/`) and waits until it is ready.
     pub async fn start(workdir: &Path, extra: &[&str]) -> Serve {
-        Self::start_with_log_filter(workdir, extra, "info").await
-    }
-
-    /// As [`Serve::start`], with `RUST_LOG` set to `filter`.
-    pub async fn start_with_log_filter(workdir: &Path, extra: &[&str], filter: &str) -> Serve {
         let (listen, metrics) = (free_port(), free_port());
         let log = workdir.join("serve.log");
         let mut child = serve_command(workdir, &listen, &metrics, extra, &log)
-            .env("RUST_LOG", filter)
             .spawn()
             .expect("spawn portcullis serve");
         wait_ready(metrics, &mut child).await;

@@ -261,3 +261,104 @@ pub struct ResponseStatus {
     pub code: u16,
     pub message: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn only_image() -> Projection {
+        let container = Projection::Fields([("image".to_owned(), Projection::Whole)].into());
+        let spec = Projection::Fields([("containers".to_owned(), container)].into());
+        Projection::Fields([("spec".to_owned(), spec)].into())
+    }
+
+    #[test]
+    fn reads_the_envelope_and_the_projected_objects() {
+        let body = json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "extra": {"ignored": [1, 2]},
+            "request": {
+                "uid": "u1",
+                "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "subResource": "ephemeralcontainers",
+                "name": "web",
+                "namespace": "shop",
+                "operation": "UPDATE",
+                "userInfo": {"username": "alice", "groups": ["dev"], "uid": "x"},
+                "object": {"spec": {"containers": [{"name": "c", "image": "nginx:1"}]}},
+                "oldObject": {"spec": {"nodeName": "n1"}},
+                "dryRun": true,
+                "options": {"kind": "UpdateOptions"},
+            },
+        });
+        let review = read_review(body.to_string().as_bytes(), &only_image()).unwrap();
+        assert_eq!(review.api_version, "admission.k8s.io/v1");
+        let request = review.request.unwrap();
+        assert_eq!(
+            (
+                request.uid.as_str(),
+                request.name.as_str(),
+                request.namespace.as_str()
+            ),
+            ("u1", "web", "shop")
+        );
+        assert_eq!(request.sub_resource, "ephemeralcontainers");
+        assert_eq!(request.operation, "UPDATE");
+        assert_eq!(request.kind.unwrap().kind, "Pod");
+        assert_eq!(request.user_info.unwrap().groups, ["dev"]);
+        assert_eq!(request.dry_run, Some(true));
+        assert_eq!(
+            request.object,
+            json!({"spec": {"containers": [{"image": "nginx:1"}]}})
+        );
+        assert_eq!(request.old_object, json!({"spec": {}}));
+    }
+
+    #[test]
+    fn a_null_or_missing_request_and_objects_read_as_absent() {
+        let review = read_review(
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":null}"#,
+            &only_image(),
+        )
+        .unwrap();
+        assert!(review.request.is_none());
+        let review = read_review(
+            br#"{"request":{"uid":"u","oldObject":null}}"#,
+            &only_image(),
+        )
+        .unwrap();
+        let request = review.request.unwrap();
+        assert!(request.object.is_null() && request.old_object.is_null());
+    }
+
+    #[test]
+    fn refuses_what_serde_would_refuse() {
+        for (body, wanted) in [
+            (
+                &br#"{"request":{"uid":"a","uid":"b"}}"#[..],
+                "duplicate field `uid`",
+            ),
+            (
+                br#"{"kind":"AdmissionReview","kind":"x"}"#,
+                "duplicate field `kind`",
+            ),
+            (br#"{"request":{"uid":7}}"#, "invalid type"),
+            (br#"{"request":"req"}"#, "invalid type"),
+            (br#"[]"#, "invalid type"),
+            (
+                b"{\"request\":{\"name\":\"\xff\"}}",
+                "invalid UTF-8 at byte 20",
+            ),
+            (br#"{"request":{}} x"#, "trailing characters"),
+        ] {
+            let error = read_review(body, &only_image()).unwrap_err().to_string();
+            assert!(
+                error.contains(wanted),
+                "{}: {error}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}

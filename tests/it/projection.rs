@@ -207,3 +207,45 @@ spec:
     }
     assert!(decided >= 2, "the filters selected too little to compare");
 }
+
+/// A reload that brings policies reading other fields brings their projection with it: the
+/// webhook must see `hostNetwork` as soon as a policy about it is installed.
+#[test]
+fn a_reloaded_set_reads_what_its_new_policies_read() {
+    let state = crate::fixtures::state(&["policies"]);
+    let mut host_pod = crate::fixtures::pod("web", "shop", &["nginx:1.25.3"]);
+    host_pod["spec"]["hostNetwork"] = json!(true);
+    let body = serde_json::to_vec(&crate::fixtures::review("reload", &host_pod)).unwrap();
+    let allowed = |answer: Vec<u8>| {
+        let answer: Value = serde_json::from_slice(&answer).unwrap();
+        answer["response"]["allowed"].as_bool().unwrap()
+    };
+    let answer = portcullis::webhook::handler::answer(&state, &body, None).unwrap();
+    assert!(
+        allowed(answer),
+        "the default policies do not look at hostNetwork"
+    );
+
+    let no_host_network = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: no-host-network
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: host-network
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      message: host networking is not allowed
+      pattern:
+        spec:
+          =(hostNetwork): false
+"#;
+    let policies = portcullis::policy::load_str(no_host_network, Path::new("reload.yaml")).unwrap();
+    state.replace_policies(PolicySet { policies });
+    let answer = portcullis::webhook::handler::answer(&state, &body, None).unwrap();
+    assert!(!allowed(answer), "the reloaded policy must see hostNetwork");
+}

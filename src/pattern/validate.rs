@@ -71,8 +71,7 @@ type Checked = Result<(), Failure>;
 
 /// Where the check stands in the resource: one frame per step, each on the stack of the call
 /// that took the step and linked to its parent's, so descending costs no allocation and keys
-/// are borrowed from the resource or the pattern. A [`JsonPath`] is built only when a failure
-/// reports one.
+/// are borrowed from the pattern. A [`JsonPath`] is built only when a failure reports one.
 #[derive(Debug)]
 pub struct Trail<'a> {
     parent: Option<&'a Trail<'a>>,
@@ -234,24 +233,21 @@ impl Evaluation {
         entry: &Entry,
         path: &Trail<'_>,
     ) -> Checked {
-        let found = object.get_key_value(entry.name.as_str());
+        let found = object.get(&entry.name);
         match entry.anchor {
             None | Some(AnchorKind::AddIfNotPresent) => {
                 if let Node::Scalar(scalar) = &entry.value
                     && scalar.as_str() == Some("*")
                 {
                     return match found {
-                        Some((_, value)) if !value.is_null() => Ok(()),
+                        Some(value) if !value.is_null() => Ok(()),
                         _ => Err(Failure::plain(path, format!("{}/{} not found", path.kyverno(), entry.name))),
                     };
                 }
-                match found {
-                    Some((key, value)) => self.check_child(value, key, entry, path),
-                    None => self.check_child(&NULL, &entry.name, entry, path),
-                }
+                self.check_child(found.unwrap_or(&NULL), entry, path)
             }
             Some(AnchorKind::Conditional) => match found {
-                Some((key, value)) => self.check_child(value, key, entry, path).map_err(|failure| Failure {
+                Some(value) => self.check_child(value, entry, path).map_err(|failure| Failure {
                     kind: Kind::Conditional,
                     path: failure.path,
                     message: format!("conditional anchor mismatch: {}", failure.message),
@@ -264,7 +260,7 @@ impl Evaluation {
                 }),
             },
             Some(AnchorKind::Global) => match found {
-                Some((key, value)) => self.check_child(value, key, entry, path).map_err(|failure| Failure {
+                Some(value) => self.check_child(value, entry, path).map_err(|failure| Failure {
                     kind: Kind::Global,
                     path: failure.path,
                     message: format!("global anchor mismatch: {}", failure.message),
@@ -272,7 +268,7 @@ impl Evaluation {
                 None => Ok(()),
             },
             Some(AnchorKind::Equality) => match found {
-                Some((key, value)) => self.check_child(value, key, entry, path),
+                Some(value) => self.check_child(value, entry, path),
                 None => Ok(()),
             },
             Some(AnchorKind::Negation) => match found {
@@ -284,22 +280,14 @@ impl Evaluation {
                 None => Ok(()),
             },
             Some(AnchorKind::Existence) => match found {
-                Some((key, value)) => {
-                    self.check_existence(value, &entry.value, &path.key(key))
-                }
+                Some(value) => self.check_existence(value, &entry.value, &path.key(&entry.name)),
                 None => Ok(()),
             },
         }
     }
 
-    fn check_child(
-        &mut self,
-        value: &Value,
-        key: &str,
-        entry: &Entry,
-        path: &Trail<'_>,
-    ) -> Checked {
-        self.check(value, &entry.value, &path.key(key))
+    fn check_child(&mut self, value: &Value, entry: &Entry, path: &Trail<'_>) -> Checked {
+        self.check(value, &entry.value, &path.key(&entry.name))
     }
 
     fn check_existence(&mut self, value: &Value, pattern: &Node, path: &Trail<'_>) -> Checked {

@@ -90,18 +90,13 @@ impl Wildcard {
         } else if pattern.bytes().all(|byte| byte == b'*') {
             Shape::Any
         } else {
-            let mut segments: Vec<&str> = pattern.split('*').collect();
-            // A star-containing pattern splits into at least two segments.
-            let last = segments.pop().unwrap_or_default();
-            let first = if segments.is_empty() {
-                ""
-            } else {
-                segments.remove(0)
-            };
+            // A pattern with a star always splits around its first and its last one.
+            let (first, rest) = pattern.split_once('*').unwrap_or((pattern, ""));
+            let (middle, last) = rest.rsplit_once('*').unwrap_or(("", rest));
             Shape::Stars {
                 first: first.into(),
-                middle: segments
-                    .into_iter()
+                middle: middle
+                    .split('*')
                     .filter(|segment| !segment.is_empty())
                     .map(Box::from)
                     .collect(),

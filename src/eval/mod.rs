@@ -9,7 +9,6 @@ pub use outcome::{Report, RuleOutcome, RuleResult, Status};
 use crate::autogen;
 use crate::matching::{Gvk, MatchError, MatchTarget, Operation, UserInfo};
 use crate::pattern::PatternOutcome;
-use crate::pattern::wildcard;
 use crate::policy::{
     ActionOverride, FailureAction, Policy, PolicySet, Rule, SourcedPattern, Validation,
 };
@@ -282,7 +281,7 @@ fn override_matches(candidate: &ActionOverride, request: &Request<'_>) -> bool {
         || candidate
             .namespaces
             .iter()
-            .any(|pattern| wildcard::matches(pattern, request.namespace));
+            .any(|pattern| pattern.matches(request.namespace));
     let selector = match &candidate.namespace_selector {
         None => true,
         Some(selector) => request

@@ -12,6 +12,7 @@ use super::{
 use crate::autogen;
 use crate::json_path::JsonPath;
 use crate::matching::{LabelSelector, MatchBlock, MatchSpecError};
+use crate::pattern::wildcard::Wildcard;
 use crate::pattern::{NumberMode, Pattern};
 use crate::yaml::Document;
 use serde_json::Value;
@@ -431,7 +432,11 @@ fn compile_overrides(
         };
         overrides.push(ActionOverride {
             action,
-            namespaces: spec.namespaces.clone(),
+            namespaces: spec
+                .namespaces
+                .iter()
+                .map(|namespace| Wildcard::new(namespace))
+                .collect(),
             namespace_selector,
         });
     }

@@ -7,6 +7,7 @@ pub mod spec;
 
 use crate::matching::{LabelSelector, MatchBlock};
 use crate::pattern::Pattern;
+use crate::pattern::wildcard::Wildcard;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -60,7 +61,8 @@ pub enum FailurePolicy {
 #[derive(Debug, Clone)]
 pub struct ActionOverride {
     pub action: FailureAction,
-    pub namespaces: Vec<String>,
+    /// Compiled at load, as match filters' namespaces are: every review's action is decided here.
+    pub namespaces: Vec<Wildcard>,
     pub namespace_selector: Option<LabelSelector>,
 }
 

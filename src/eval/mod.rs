@@ -52,11 +52,7 @@ impl<'a> Request<'a> {
 }
 
 pub fn evaluate<'p>(set: &'p PolicySet, request: &Request<'_>) -> Report<'p> {
-    // Room for every rule at once spares the reallocations of growing one result at a time.
-    let rules = set.policies.iter().map(|policy| policy.rules.len()).sum();
-    let mut report = Report {
-        results: Vec::with_capacity(rules),
-    };
+    let mut report = Report::with_room_for(set);
     for policy in &set.policies {
         evaluate_policy(policy, request, &mut report);
     }

@@ -1,7 +1,7 @@
 //! Outcomes are data: what one rule concluded about one resource, with Kyverno's messages.
 
 use crate::json_path::JsonPath;
-use crate::policy::{FailureAction, Policy, Rule};
+use crate::policy::{FailureAction, Policy, PolicySet, Rule};
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +105,15 @@ pub struct Report<'p> {
 }
 
 impl Report<'_> {
+    /// An empty report with room for a result from every rule of `set`, so judging a resource
+    /// does not reallocate it result by result.
+    pub fn with_room_for(set: &PolicySet) -> Self {
+        let rules = set.policies.iter().map(|policy| policy.rules.len()).sum();
+        Self {
+            results: Vec::with_capacity(rules),
+        }
+    }
+
     pub fn failures(&self) -> impl Iterator<Item = &RuleResult<'_>> {
         self.results
             .iter()

@@ -270,7 +270,7 @@ pub fn answer(
         user: user.as_ref(),
         admission: true,
     };
-    let mut report = Report::default();
+    let mut report = Report::with_room_for(&active.set);
     let mut out_of_time = false;
     let mut clock = Instant::now();
     for (index, policy) in active.set.policies.iter().enumerate() {

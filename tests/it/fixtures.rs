@@ -11,6 +11,17 @@ pub fn repo_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
+/// The Kyverno policy library corpus when `../shared/conformance` is beside the checkout; its
+/// absence is reported, and the tests that need it pass without it.
+pub fn conformance_corpus() -> Option<PathBuf> {
+    let corpus = repo_path("../shared/conformance/kyverno-policies");
+    if !corpus.is_dir() {
+        eprintln!("skipping: {} is not present", corpus.display());
+        return None;
+    }
+    Some(corpus)
+}
+
 pub fn load(paths: &[&str]) -> PolicySet {
     let paths: Vec<PathBuf> = paths.iter().map(|path| repo_path(path)).collect();
     policy::load_paths(&paths).unwrap_or_else(|errors| panic!("policies load: {errors:?}"))

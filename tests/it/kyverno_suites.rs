@@ -1,7 +1,7 @@
 //! `portcullis test` on Kyverno test files: our own semantic cases, deliberately broken ones, and
 //! the Kyverno policy library corpus when `../shared/conformance` is beside the checkout.
 
-use crate::fixtures::repo_path;
+use crate::fixtures::{conformance_corpus, repo_path};
 use portcullis::kyverno_test::{self, CaseResult, Verdict};
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -100,11 +100,9 @@ fn test_command_exit_codes() {
 /// with Kyverno's; the rest are reported unsupported by feature, never passed or crashed.
 #[test]
 fn kyverno_policy_library_conformance() {
-    let corpus = repo_path("../shared/conformance/kyverno-policies");
-    if !corpus.is_dir() {
-        eprintln!("skipping: {} is not present", corpus.display());
+    let Some(corpus) = conformance_corpus() else {
         return;
-    }
+    };
     let results = run_under(&corpus);
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for case in &results {

@@ -3,7 +3,7 @@
 //! replayed twice per resource: once parsed whole, once read through the set's projection as
 //! the webhook reads it. Reports must be identical, rule by rule, message by message.
 
-use crate::fixtures::repo_path;
+use crate::fixtures::{conformance_corpus, repo_path};
 use portcullis::eval::{self, Request};
 use portcullis::kyverno_test::find_test_files;
 use portcullis::matching::{Gvk, Operation};
@@ -110,11 +110,9 @@ fn projected_objects_are_judged_as_whole_ones_in_our_suites() {
 
 #[test]
 fn projected_objects_are_judged_as_whole_ones_in_the_conformance_corpus() {
-    let corpus = repo_path("../shared/conformance/kyverno-policies");
-    if !corpus.is_dir() {
-        eprintln!("skipping: {} is not present", corpus.display());
+    let Some(corpus) = conformance_corpus() else {
         return;
-    }
+    };
     let compared = replay(&corpus);
     assert!(compared >= 100, "only {compared} resources compared");
 }

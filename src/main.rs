@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use portcullis::cli::{Cli, Command, LogFormat};
+use portcullis::log_output::{BatchedWriter, FLUSH_INTERVAL, FlushGuard};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -32,22 +33,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go through a background writer: a blocking write to stderr on the request path costs as
-/// much as evaluating a policy. The writer buffers what it drains from its queue and writes it
-/// in one call, so a burst of review lines costs one system call, not one per line. The returned
-/// guard flushes what is queued when `main` returns. Lines are never dropped: when the queue is
-/// full, logging waits.
-fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// Logs go through a batching writer (`log_output`): a write to stderr per line on the request
+/// path costs as much as evaluating a policy. The returned guard writes what is buffered when
+/// `main` returns.
+fn init_tracing(format: LogFormat) -> FlushGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colour only for a person at a terminal: log collectors store escape codes verbatim.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+    let (writer, guard) = BatchedWriter::new(std::io::stderr(), FLUSH_INTERVAL);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)

@@ -1,0 +1,328 @@
+//! Where log lines go: a shared buffer that a background thread writes out in batches.
+//!
+//! Under load the webhook writes a line per review, tens of thousands a second. Writing each
+//! one to stderr costs a system call on the request path; handing each to a writer thread
+//! through a queue costs an allocation and, often, a wake-up of that thread. Here a line is
+//! only appended to a buffer under a lock: the writer thread wakes on a short interval, or when
+//! the buffer has grown large, and writes everything in one call. Warnings and errors are
+//! written at once, with everything before them, so they are never late. Nothing is dropped:
+//! when the output cannot keep up and the buffer reaches its cap, the logging thread writes
+//! the buffer itself. Lines keep their order, and [`FlushGuard`] writes what is left.
+
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+use tracing::{Level, Metadata};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// When the writer thread writes without being woken: late enough to batch many lines, soon
+/// enough that `kubectl logs -f` looks live.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(25);
+/// A buffer this full wakes the writer thread before its interval is up.
+const WAKE_AT: usize = 64 * 1024;
+/// A buffer this full is written by the thread that logs, which slows logging to the speed of
+/// the output instead of growing without bound.
+const CAP: usize = 4 * 1024 * 1024;
+
+struct Shared {
+    pending: Mutex<Pending>,
+    /// Held while writing, and taken before `pending`, so batches reach the output in the
+    /// order their lines were logged.
+    output: Mutex<Box<dyn Write + Send>>,
+}
+
+#[derive(Default)]
+struct Pending {
+    lines: Vec<u8>,
+    closed: bool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves bytes, not broken invariants; keep logging.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Writes everything logged so far; `spare` is reused as the next buffer.
+    fn flush(&self, spare: &mut Vec<u8>) -> io::Result<()> {
+        let mut output = lock(&self.output);
+        std::mem::swap(&mut lock(&self.pending).lines, spare);
+        let written = output.write_all(spare).and_then(|()| output.flush());
+        spare.clear();
+        written
+    }
+}
+
+/// The [`MakeWriter`] for `tracing_subscriber::fmt`. Cheap to clone.
+#[derive(Clone)]
+pub struct BatchedWriter {
+    shared: Arc<Shared>,
+    writer_thread: Arc<thread::Thread>,
+}
+
+/// Writes what is still buffered and stops the writer thread when dropped.
+pub struct FlushGuard {
+    shared: Arc<Shared>,
+    writer_thread: Option<JoinHandle<()>>,
+}
+
+impl BatchedWriter {
+    /// Starts the writer thread for `output`.
+    pub fn new(output: impl Write + Send + 'static, interval: Duration) -> (Self, FlushGuard) {
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            output: Mutex::new(Box::new(output)),
+        });
+        let for_thread = shared.clone();
+        let handle = thread::Builder::new()
+            .name("log-writer".to_owned())
+            .spawn(move || write_until_closed(&for_thread, interval))
+            .unwrap_or_else(|error| panic!("cannot start the log writer thread: {error}"));
+        let writer = BatchedWriter {
+            shared: shared.clone(),
+            writer_thread: Arc::new(handle.thread().clone()),
+        };
+        let guard = FlushGuard {
+            shared,
+            writer_thread: Some(handle),
+        };
+        (writer, guard)
+    }
+}
+
+fn write_until_closed(shared: &Shared, interval: Duration) {
+    let mut spare = Vec::new();
+    loop {
+        thread::park_timeout(interval);
+        let closed = lock(&shared.pending).closed;
+        // Nowhere is left to report a failing stderr; the next batch tries again.
+        let _ = shared.flush(&mut spare);
+        if closed {
+            return;
+        }
+    }
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        lock(&self.shared.pending).closed = true;
+        if let Some(handle) = self.writer_thread.take() {
+            handle.thread().unpark();
+            let _ = handle.join();
+        }
+    }
+}
+
+/// One event's bytes; `urgent` for warnings and errors.
+pub struct LineWriter<'a> {
+    writer: &'a BatchedWriter,
+    urgent: bool,
+}
+
+impl Write for LineWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let buffered = {
+            let mut pending = lock(&self.writer.shared.pending);
+            if pending.closed {
+                None
+            } else {
+                pending.lines.extend_from_slice(bytes);
+                Some(pending.lines.len())
+            }
+        };
+        match buffered {
+            // After the guard has flushed, nobody else will: write straight through.
+            None => {
+                let mut output = lock(&self.writer.shared.output);
+                output.write_all(bytes)?;
+                output.flush()?;
+            }
+            Some(len) if len >= CAP => self.writer.shared.flush(&mut Vec::new())?,
+            Some(len) if len >= WAKE_AT => self.writer.writer_thread.unpark(),
+            Some(_) => {}
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.urgent {
+            self.writer.shared.flush(&mut Vec::new())?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter<'_> {
+    fn drop(&mut self) {
+        // `fmt` writes an event with one `write_all` and never calls `flush`.
+        if self.urgent {
+            let _ = Write::flush(self);
+        }
+    }
+}
+
+impl<'a> MakeWriter<'a> for BatchedWriter {
+    type Writer = LineWriter<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LineWriter {
+            writer: self,
+            urgent: false,
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
+        LineWriter {
+            writer: self,
+            urgent: *meta.level() <= Level::WARN,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            lock(&self.0).extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Sink {
+        fn text(&self) -> String {
+            String::from_utf8(lock(&self.0).clone()).expect("log output is UTF-8")
+        }
+    }
+
+    const NEVER: Duration = Duration::from_secs(3600);
+
+    fn line(writer: &mut LineWriter<'_>, text: &str) {
+        writer.write_all(text.as_bytes()).expect("buffered write");
+    }
+
+    #[test]
+    fn lines_wait_for_the_interval_and_the_guard_writes_the_rest() {
+        let sink = Sink::default();
+        let (writer, guard) = BatchedWriter::new(sink.clone(), NEVER);
+        line(&mut writer.make_writer(), "one\n");
+        line(&mut writer.make_writer(), "two\n");
+        assert_eq!(sink.text(), "");
+        drop(guard);
+        assert_eq!(sink.text(), "one\ntwo\n");
+        // A line logged after shutdown still gets out.
+        line(&mut writer.make_writer(), "late\n");
+        assert_eq!(sink.text(), "one\ntwo\nlate\n");
+    }
+
+    #[test]
+    fn the_writer_thread_writes_on_its_interval() {
+        let sink = Sink::default();
+        let (writer, _guard) = BatchedWriter::new(sink.clone(), Duration::from_millis(5));
+        line(&mut writer.make_writer(), "tick\n");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sink.text().is_empty() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(sink.text(), "tick\n");
+    }
+
+    #[test]
+    fn warnings_are_written_at_once_after_what_came_before() {
+        let sink = Sink::default();
+        let (writer, _guard) = BatchedWriter::new(sink.clone(), NEVER);
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(writer)
+            .with_ansi(false)
+            .without_time()
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("allowed");
+            assert_eq!(sink.text(), "");
+            tracing::warn!("refused");
+            let text = sink.text();
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 2, "{text}");
+            assert!(
+                lines[0].ends_with("allowed") && lines[0].contains("INFO"),
+                "{text}"
+            );
+            assert!(
+                lines[1].ends_with("refused") && lines[1].contains("WARN"),
+                "{text}"
+            );
+        });
+    }
+
+    #[test]
+    fn a_full_buffer_wakes_the_writer_thread() {
+        let sink = Sink::default();
+        let (writer, _guard) = BatchedWriter::new(sink.clone(), NEVER);
+        let chunk = "x".repeat(1023) + "\n";
+        for _ in 0..=WAKE_AT / chunk.len() {
+            line(&mut writer.make_writer(), &chunk);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sink.text().is_empty() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert!(sink.text().len() >= WAKE_AT);
+    }
+
+    #[test]
+    fn the_buffer_never_grows_past_its_cap_and_nothing_is_lost() {
+        let sink = Sink::default();
+        let (writer, guard) = BatchedWriter::new(sink.clone(), NEVER);
+        let chunk = "y".repeat(64 * 1024 - 1) + "\n";
+        let mut logged = 0;
+        while logged < 3 * CAP {
+            line(&mut writer.make_writer(), &chunk);
+            logged += chunk.len();
+            assert!(lock(&writer.shared.pending).lines.len() < CAP);
+        }
+        drop(guard);
+        assert_eq!(sink.text().len(), logged);
+    }
+
+    #[test]
+    fn concurrent_lines_stay_whole_and_none_is_lost() {
+        let sink = Sink::default();
+        let (writer, guard) = BatchedWriter::new(sink.clone(), Duration::from_millis(1));
+        thread::scope(|scope| {
+            for thread_index in 0..4 {
+                let writer = writer.clone();
+                scope.spawn(move || {
+                    for n in 0..5_000 {
+                        line(&mut writer.make_writer(), &format!("{thread_index}:{n}\n"));
+                    }
+                });
+            }
+        });
+        drop(guard);
+        let text = sink.text();
+        let mut seen: Vec<&str> = text.lines().collect();
+        assert_eq!(seen.len(), 20_000);
+        // Each thread's lines arrive in the order it logged them.
+        for thread_index in 0..4 {
+            let prefix = format!("{thread_index}:");
+            let numbers: Vec<usize> = seen
+                .iter()
+                .filter_map(|l| l.strip_prefix(&prefix))
+                .map(|n| n.parse().expect("a whole line"))
+                .collect();
+            assert_eq!(numbers, (0..5_000).collect::<Vec<_>>());
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), 20_000);
+    }
+}

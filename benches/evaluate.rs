@@ -113,20 +113,42 @@ fn read_review_projected(bencher: divan::Bencher) {
 }
 
 /// What `answer` spends per policy on `portcullis_policy_execution_duration_seconds`: two
-/// clock reads and a labelled histogram observation.
-#[divan::bench(args = SIZES)]
+/// clock reads and an observation through the handle the active set keeps; with two threads,
+/// as two workers share the series under load.
+#[divan::bench(args = SIZES, threads = [1, 2])]
 fn policy_timing_metric(bencher: divan::Bencher, policies: usize) {
     let metrics = Metrics::new().expect("metrics");
-    let names: Vec<String> = (0..policies)
-        .map(|index| format!("policy-{index}"))
-        .collect();
-    bencher.bench_local(|| {
-        for name in &names {
-            let started = Instant::now();
+    let handles: Vec<_> = (0..policies)
+        .map(|index| {
             metrics
                 .policy_execution_duration
-                .with_label_values(&[name])
-                .observe(started.elapsed().as_secs_f64());
+                .with_label_values(&[&format!("policy-{index}")])
+        })
+        .collect();
+    bencher.bench(|| {
+        for handle in &handles {
+            let started = Instant::now();
+            handle.observe(started.elapsed().as_secs_f64());
+        }
+    });
+}
+
+/// The same with the `prometheus` crate's histogram, whose shared atomics the sharded one avoids.
+#[divan::bench(args = SIZES, threads = [1, 2])]
+fn policy_timing_metric_unsharded(bencher: divan::Bencher, policies: usize) {
+    let histograms = prometheus::HistogramVec::new(
+        prometheus::HistogramOpts::new("seconds", "How long.")
+            .buckets(prometheus::exponential_buckets(0.0001, 2.5, 15).expect("buckets")),
+        &["policy"],
+    )
+    .expect("metric");
+    let handles: Vec<_> = (0..policies)
+        .map(|index| histograms.with_label_values(&[&format!("policy-{index}")]))
+        .collect();
+    bencher.bench(|| {
+        for handle in &handles {
+            let started = Instant::now();
+            handle.observe(started.elapsed().as_secs_f64());
         }
     });
 }

@@ -2,10 +2,11 @@
 //! of their own. Labels stay bounded: policy, rule, result, mode, operation, kind, reason, on_timeout —
 //! never namespace, name or image.
 
-use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
-};
+mod sharded;
+
+pub use sharded::{ShardedHistogram, ShardedHistogramVec};
+
+use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// Buckets from half a millisecond up to the apiserver's 10 s webhook timeout.
 const LATENCY_BUCKETS: [f64; 15] = [
@@ -17,12 +18,13 @@ const LATENCY_BUCKETS: [f64; 15] = [
 pub struct Metrics {
     registry: Registry,
     pub admission_requests: IntCounterVec,
-    pub admission_review_duration: Histogram,
+    admission_review_durations: ShardedHistogramVec,
+    pub admission_review_duration: ShardedHistogram,
     pub admission_request_errors: IntCounterVec,
     pub in_flight: IntGauge,
     pub admission_deadline_exceeded: IntCounterVec,
     pub policy_results: IntCounterVec,
-    pub policy_execution_duration: HistogramVec,
+    pub policy_execution_duration: ShardedHistogramVec,
     pub policy_reloads: IntCounterVec,
     pub policies_loaded: IntGauge,
     pub policy_rules_loaded: IntGauge,
@@ -34,9 +36,12 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let histogram = |name: &str, help: &str| {
-            HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec())
-        };
+        let admission_review_durations = ShardedHistogramVec::new(
+            "portcullis_admission_review_duration_seconds",
+            "Time from a review's body being read to its answer being ready.",
+            &[],
+            &LATENCY_BUCKETS,
+        )?;
         let metrics = Self {
             admission_requests: IntCounterVec::new(
                 Opts::new(
@@ -45,10 +50,8 @@ impl Metrics {
                 ),
                 &["operation", "kind", "allowed"],
             )?,
-            admission_review_duration: Histogram::with_opts(histogram(
-                "portcullis_admission_review_duration_seconds",
-                "Time from a review's body being read to its answer being ready.",
-            ))?,
+            admission_review_duration: admission_review_durations.with_label_values(&[]),
+            admission_review_durations,
             admission_request_errors: IntCounterVec::new(
                 Opts::new(
                     "portcullis_admission_request_errors_total",
@@ -74,12 +77,11 @@ impl Metrics {
                 ),
                 &["policy", "rule", "result", "mode"],
             )?,
-            policy_execution_duration: HistogramVec::new(
-                histogram(
-                    "portcullis_policy_execution_duration_seconds",
-                    "Time spent evaluating one policy for one review.",
-                ),
+            policy_execution_duration: ShardedHistogramVec::new(
+                "portcullis_policy_execution_duration_seconds",
+                "Time spent evaluating one policy for one review.",
                 &["policy"],
+                &LATENCY_BUCKETS,
             )?,
             policy_reloads: IntCounterVec::new(
                 Opts::new(
@@ -125,7 +127,7 @@ impl Metrics {
         let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
             Box::new(self.admission_requests.clone()),
             Box::new(self.admission_deadline_exceeded.clone()),
-            Box::new(self.admission_review_duration.clone()),
+            Box::new(self.admission_review_durations.clone()),
             Box::new(self.admission_request_errors.clone()),
             Box::new(self.in_flight.clone()),
             Box::new(self.policy_results.clone()),

@@ -6,8 +6,9 @@
 
 use crate::eval::{RuleResult, Status};
 use crate::metrics::Metrics;
+use crate::metrics::ShardedHistogram;
 use crate::policy::{FailureAction, Policy, PolicySet};
-use prometheus::{Histogram, IntCounter};
+use prometheus::IntCounter;
 use std::sync::OnceLock;
 
 const STATUSES: [Status; 5] = [
@@ -26,7 +27,7 @@ pub struct PolicyMetrics {
 }
 
 struct PolicyHandles {
-    execution_time: OnceLock<Histogram>,
+    execution_time: OnceLock<ShardedHistogram>,
     /// One entry per rule of `rules` followed by `autogen_rules`.
     results: Vec<ResultCounters>,
 }

@@ -1,0 +1,294 @@
+//! A latency histogram that threads observe without sharing cache lines.
+//!
+//! Every review observes its own duration and one per policy. The `prometheus` crate's
+//! histogram makes four atomic writes to lines every worker thread shares, so under load each
+//! observation waits for the line to come over from the other core: about 100 ns, ten times an
+//! uncontended one, and a tenth of a microsecond per policy per review. Here each thread writes
+//! to a shard of its own (threads are spread over the shards in turn), and a scrape adds the
+//! shards up. The exposition is the same as `prometheus::Histogram`'s, and a sample's count is
+//! the sum of its bucket counts, so `_count` always equals the `+Inf` bucket.
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// More shards than worker threads on the machines we run on; more only cost memory.
+const SHARDS: usize = 8;
+
+/// This thread's shard, assigned on first use.
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|shard| *shard)
+}
+
+/// Aligned so no two shards share a cache line (two lines, for adjacent-line prefetching).
+#[repr(align(128))]
+struct Shard {
+    /// One per upper bound, then one for values above the last (`+Inf`).
+    buckets: Box<[AtomicU64]>,
+    /// The `f64` sum's bits; only its own thread usually writes it, so the update loop rarely
+    /// repeats.
+    sum: AtomicU64,
+}
+
+/// One histogram series: fixed label values, shared by every clone.
+#[derive(Clone)]
+pub struct ShardedHistogram(Arc<Series>);
+
+struct Series {
+    upper_bounds: &'static [f64],
+    label_pairs: Vec<LabelPair>,
+    shards: Box<[Shard]>,
+}
+
+impl ShardedHistogram {
+    fn new(upper_bounds: &'static [f64], label_pairs: Vec<LabelPair>) -> Self {
+        let shards = (0..SHARDS)
+            .map(|_| Shard {
+                buckets: (0..=upper_bounds.len())
+                    .map(|_| AtomicU64::new(0))
+                    .collect(),
+                sum: AtomicU64::new(0f64.to_bits()),
+            })
+            .collect();
+        Self(Arc::new(Series {
+            upper_bounds,
+            label_pairs,
+            shards,
+        }))
+    }
+
+    pub fn observe(&self, value: f64) {
+        let series = &self.0;
+        let Some(shard) = series.shards.get(shard_index()) else {
+            return;
+        };
+        let bucket = series
+            .upper_bounds
+            .iter()
+            .position(|bound| value <= *bound)
+            .unwrap_or(series.upper_bounds.len());
+        if let Some(count) = shard.buckets.get(bucket) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = shard
+            .sum
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + value).to_bits())
+            });
+    }
+
+    fn metric(&self) -> proto::Metric {
+        let series = &self.0;
+        let mut per_bucket = vec![0u64; series.upper_bounds.len() + 1];
+        let mut sum = 0.0;
+        for shard in &series.shards {
+            for (total, count) in per_bucket.iter_mut().zip(&shard.buckets) {
+                *total += count.load(Ordering::Relaxed);
+            }
+            sum += f64::from_bits(shard.sum.load(Ordering::Relaxed));
+        }
+        let mut histogram = proto::Histogram::default();
+        let mut cumulative = 0;
+        let buckets = series
+            .upper_bounds
+            .iter()
+            .zip(&per_bucket)
+            .map(|(bound, count)| {
+                cumulative += count;
+                let mut bucket = proto::Bucket::default();
+                bucket.set_upper_bound(*bound);
+                bucket.set_cumulative_count(cumulative);
+                bucket
+            })
+            .collect();
+        histogram.set_bucket(buckets);
+        histogram.set_sample_count(per_bucket.iter().sum());
+        histogram.set_sample_sum(sum);
+        let mut metric = proto::Metric::default();
+        metric.set_label(series.label_pairs.clone());
+        metric.set_histogram(histogram);
+        metric
+    }
+}
+
+/// A histogram family with variable labels, like `prometheus::HistogramVec`.
+#[derive(Clone)]
+pub struct ShardedHistogramVec(Arc<Family>);
+
+struct Family {
+    desc: Desc,
+    upper_bounds: &'static [f64],
+    series: RwLock<BTreeMap<Vec<String>, ShardedHistogram>>,
+}
+
+impl ShardedHistogramVec {
+    pub fn new(
+        name: &str,
+        help: &str,
+        label_names: &[&str],
+        upper_bounds: &'static [f64],
+    ) -> Result<Self, prometheus::Error> {
+        let desc = Desc::new(
+            name.to_owned(),
+            help.to_owned(),
+            label_names
+                .iter()
+                .map(|label| (*label).to_owned())
+                .collect(),
+            HashMap::new(),
+        )?;
+        Ok(Self(Arc::new(Family {
+            desc,
+            upper_bounds,
+            series: RwLock::new(BTreeMap::new()),
+        })))
+    }
+
+    /// The series for these label values, created on first use. Callers on a hot path keep
+    /// the handle: this takes a lock.
+    pub fn with_label_values(&self, values: &[&str]) -> ShardedHistogram {
+        let family = &self.0;
+        let key: Vec<String> = values.iter().map(|value| (*value).to_owned()).collect();
+        if let Some(series) = read(&family.series).get(&key) {
+            return series.clone();
+        }
+        let mut all = family
+            .series
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.entry(key)
+            .or_insert_with(|| {
+                let label_pairs = family
+                    .desc
+                    .variable_labels
+                    .iter()
+                    .zip(values)
+                    .map(|(name, value)| {
+                        let mut pair = LabelPair::default();
+                        pair.set_name(name.clone());
+                        pair.set_value((*value).to_owned());
+                        pair
+                    })
+                    .collect();
+                ShardedHistogram::new(family.upper_bounds, label_pairs)
+            })
+            .clone()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Collector for ShardedHistogramVec {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.0.desc]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let family = &self.0;
+        let mut out = MetricFamily::default();
+        out.set_name(family.desc.fq_name.clone());
+        out.set_help(family.desc.help.clone());
+        out.set_field_type(MetricType::HISTOGRAM);
+        out.set_metric(
+            read(&family.series)
+                .values()
+                .map(ShardedHistogram::metric)
+                .collect(),
+        );
+        vec![out]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus::{Encoder, HistogramOpts, HistogramVec, Registry, TextEncoder};
+
+    const BOUNDS: [f64; 4] = [0.001, 0.01, 0.1, 1.0];
+
+    fn encode(collector: impl Collector + 'static) -> String {
+        let registry = Registry::new();
+        registry
+            .register(Box::new(collector))
+            .expect("registers once");
+        let mut text = Vec::new();
+        TextEncoder::new()
+            .encode(&registry.gather(), &mut text)
+            .expect("encodes");
+        String::from_utf8(text).expect("text format is UTF-8")
+    }
+
+    #[test]
+    fn exposes_what_the_prometheus_histogram_exposes() {
+        let ours = ShardedHistogramVec::new("latency_seconds", "How long.", &["policy"], &BOUNDS)
+            .expect("valid metric");
+        let reference = HistogramVec::new(
+            HistogramOpts::new("latency_seconds", "How long.").buckets(BOUNDS.to_vec()),
+            &["policy"],
+        )
+        .expect("valid metric");
+        // Values on a bound, between bounds, above the last, from several threads.
+        let observations = [
+            ("b", 0.001),
+            ("a", 0.0005),
+            ("a", 0.05),
+            ("b", 2.0),
+            ("a", 1.0),
+            ("a", 0.25),
+        ];
+        std::thread::scope(|scope| {
+            for (policy, value) in observations {
+                let ours = ours.clone();
+                let reference = reference.clone();
+                scope.spawn(move || {
+                    ours.with_label_values(&[policy]).observe(value);
+                    reference.with_label_values(&[policy]).observe(value);
+                });
+            }
+        });
+        let expected = encode(reference);
+        assert!(expected.contains(r#"latency_seconds_bucket{policy="a",le="0.1"} 2"#));
+        assert_eq!(encode(ours), expected);
+    }
+
+    #[test]
+    fn threads_spread_over_shards_and_every_observation_counts() {
+        let histogram = ShardedHistogramVec::new("seconds", "How long.", &[], &BOUNDS)
+            .expect("valid metric")
+            .with_label_values(&[]);
+        let used: std::collections::HashSet<usize> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let histogram = histogram.clone();
+                    scope.spawn(move || {
+                        for _ in 0..10_000 {
+                            histogram.observe(0.002);
+                        }
+                        shard_index()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().expect("observing thread"))
+                .collect()
+        });
+        assert!(used.len() > 1, "threads share one shard: {used:?}");
+        let metric = histogram.metric();
+        assert_eq!(metric.get_histogram().get_sample_count(), 40_000);
+        let buckets = metric.get_histogram().get_bucket();
+        assert_eq!(buckets[0].cumulative_count(), 0);
+        assert_eq!(buckets[1].cumulative_count(), 40_000);
+        assert!((metric.get_histogram().get_sample_sum() - 80.0).abs() < 1e-6);
+    }
+}

@@ -94,9 +94,11 @@ impl AppState {
         state
     }
 
-    /// The active set with its metric handles; a request keeps the one it loaded.
-    pub fn policies(&self) -> Arc<ActivePolicies> {
-        self.policies.load_full()
+    /// The active set with its metric handles; a request keeps the one it loaded. The guard
+    /// spares the two workers a shared reference count to bump per review; it is for holding
+    /// while judging, not across an `await`.
+    pub fn policies(&self) -> arc_swap::Guard<Arc<ActivePolicies>> {
+        self.policies.load()
     }
 
     /// Installs a complete, already compiled set of file policies; requests in flight keep the

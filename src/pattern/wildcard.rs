@@ -124,11 +124,13 @@ impl Wildcard {
                 {
                     return false;
                 }
-                let mut rest = &text[first.len()..text.len() - last.len()];
+                // Bytes, not characters: a segment is whole UTF-8 sequences, so wherever its
+                // bytes occur they are whole characters of the text too.
+                let mut rest = &bytes[first.len()..bytes.len() - last.len()];
                 // The leftmost occurrence of each segment leaves the most room for the next,
                 // so a greedy scan finds a match whenever one exists.
                 for segment in middle.iter() {
-                    match find(rest, segment) {
+                    match find(rest, segment.as_bytes()) {
                         Some(at) => rest = &rest[at + segment.len()..],
                         None => return false,
                     }
@@ -146,12 +148,12 @@ fn same_bytes(left: &[u8], right: &[u8]) -> bool {
     left.len() == right.len() && left.iter().zip(right).all(|(a, b)| a == b)
 }
 
-/// Byte offset of the first occurrence of `needle`; a one-byte needle is ASCII, so a byte scan
-/// finds it without the substring searcher's setup.
-fn find(haystack: &str, needle: &str) -> Option<usize> {
-    match needle.as_bytes() {
-        &[byte] => haystack.bytes().position(|candidate| candidate == byte),
-        _ => haystack.find(needle),
+/// Byte offset of the first occurrence of `needle`; a one-byte needle (`*:*`, `*@*`, `*/*`) is
+/// found by a vectorized byte search without the substring searcher's setup.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    match needle {
+        &[byte] => memchr::memchr(byte, haystack),
+        _ => memchr::memmem::find(haystack, needle),
     }
 }
 

@@ -191,11 +191,7 @@ fn single_pattern<'p>(rule: &'p Rule, pattern: &SourcedPattern, object: &Value) 
     }
 }
 
-fn any_pattern<'p>(
-    rule: &'p Rule,
-    patterns: &[SourcedPattern],
-    object: &Value,
-) -> RuleOutcome<'p> {
+fn any_pattern<'p>(rule: &'p Rule, patterns: &[SourcedPattern], object: &Value) -> RuleOutcome<'p> {
     let mut failures = Vec::new();
     let mut skips = Vec::new();
     let mut first_failure_path = None;

@@ -96,6 +96,7 @@ impl Operand {
 
     /// The string rule: only `=` and `!` apply, as a wildcard match. This is the whole of
     /// [`Self::compare`] for a text-only operand against a string value.
+    #[inline]
     pub fn compare_text(&self, op: Op, text: &str) -> bool {
         match op {
             Op::Equal => self.wildcard.matches(text),

@@ -106,7 +106,9 @@ impl Wildcard {
         Self { shape }
     }
 
-    /// Whether `text` matches as a whole; always the same answer as [`matches`].
+    /// Whether `text` matches as a whole; always the same answer as [`matches`]. Inlined, so
+    /// the common exact and match-all shapes (kinds, names, namespaces) cost no call.
+    #[inline]
     pub fn matches(&self, text: &str) -> bool {
         match &self.shape {
             Shape::Exact(exact) => same_bytes(exact.as_bytes(), text.as_bytes()),
@@ -115,31 +117,34 @@ impl Wildcard {
                 first,
                 middle,
                 last,
-            } => {
-                // Checking the length first keeps prefix and suffix from overlapping.
-                let (first, last, bytes) = (first.as_bytes(), last.as_bytes(), text.as_bytes());
-                if bytes.len() < first.len() + last.len()
-                    || !same_bytes(&bytes[..first.len()], first)
-                    || !same_bytes(&bytes[bytes.len() - last.len()..], last)
-                {
-                    return false;
-                }
-                // Bytes, not characters: a segment is whole UTF-8 sequences, so wherever its
-                // bytes occur they are whole characters of the text too.
-                let mut rest = &bytes[first.len()..bytes.len() - last.len()];
-                // The leftmost occurrence of each segment leaves the most room for the next,
-                // so a greedy scan finds a match whenever one exists.
-                for segment in middle.iter() {
-                    match find(rest, segment.as_bytes()) {
-                        Some(at) => rest = &rest[at + segment.len()..],
-                        None => return false,
-                    }
-                }
-                true
-            }
+            } => matches_stars(first, middle, last, text),
             Shape::General(pattern) => matches(pattern, text),
         }
     }
+}
+
+/// The [`Shape::Stars`] matcher.
+fn matches_stars(first: &str, middle: &[Box<str>], last: &str, text: &str) -> bool {
+    // Checking the length first keeps prefix and suffix from overlapping.
+    let (first, last, bytes) = (first.as_bytes(), last.as_bytes(), text.as_bytes());
+    if bytes.len() < first.len() + last.len()
+        || !same_bytes(&bytes[..first.len()], first)
+        || !same_bytes(&bytes[bytes.len() - last.len()..], last)
+    {
+        return false;
+    }
+    // Bytes, not characters: a segment is whole UTF-8 sequences, so wherever its bytes occur
+    // they are whole characters of the text too.
+    let mut rest = &bytes[first.len()..bytes.len() - last.len()];
+    // The leftmost occurrence of each segment leaves the most room for the next, so a greedy
+    // scan finds a match whenever one exists.
+    for segment in middle.iter() {
+        match find(rest, segment.as_bytes()) {
+            Some(at) => rest = &rest[at + segment.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Slice equality without a call into the C library: the segments compared here are a few

@@ -76,27 +76,56 @@ pub fn evaluate_policy<'p>(policy: &'p Policy, request: &Request<'_>, report: &m
             return;
         }
     }
+    // Generated rules are only for controller kinds; for those they replace any rule of the
+    // policy written under a generated name. Two plain loops, not a filtered chain: every
+    // policy of every review takes this path.
     let controller = autogen::is_controller_kind(&request.gvk.kind);
-    let original = policy
-        .rules
-        .iter()
-        .filter(|rule| !(controller && rule.name.starts_with("autogen-")));
-    let generated = policy.autogen_rules.iter().filter(|_| controller);
-    for rule in original.chain(generated) {
-        let Some(outcome) = evaluate_rule(policy, rule, request) else {
+    for rule in &policy.rules {
+        if controller && rule.name.starts_with("autogen-") {
             continue;
-        };
-        let decisive = matches!(outcome, RuleOutcome::Pass { .. } | RuleOutcome::Fail { .. });
-        let action = effective_action(policy, rule, request);
-        report.results.push(RuleResult {
-            policy,
-            rule,
-            outcome,
-            action,
-        });
-        if policy.apply_one && decisive {
-            break;
         }
+        if judge(policy, rule, request, report) == Next::Stop {
+            return;
+        }
+    }
+    if controller {
+        for rule in &policy.autogen_rules {
+            if judge(policy, rule, request, report) == Next::Stop {
+                return;
+            }
+        }
+    }
+}
+
+#[derive(PartialEq, Eq)]
+enum Next {
+    Continue,
+    /// `applyRules: One` and the rule passed or failed.
+    Stop,
+}
+
+/// One rule into the report, if it applies.
+fn judge<'p>(
+    policy: &'p Policy,
+    rule: &'p Rule,
+    request: &Request<'_>,
+    report: &mut Report<'p>,
+) -> Next {
+    let Some(outcome) = evaluate_rule(policy, rule, request) else {
+        return Next::Continue;
+    };
+    let decisive = matches!(outcome, RuleOutcome::Pass { .. } | RuleOutcome::Fail { .. });
+    let action = effective_action(policy, rule, request);
+    report.results.push(RuleResult {
+        policy,
+        rule,
+        outcome,
+        action,
+    });
+    if policy.apply_one && decisive {
+        Next::Stop
+    } else {
+        Next::Continue
     }
 }
 
@@ -263,16 +292,21 @@ fn execution_error(rule: &Rule, error: &str) -> String {
 
 /// The first that applies: rule overrides, the rule's action, policy overrides, the policy's.
 pub fn effective_action(policy: &Policy, rule: &Rule, request: &Request<'_>) -> FailureAction {
-    let matching_override = |overrides: &[ActionOverride]| {
-        overrides
-            .iter()
-            .find(|candidate| override_matches(candidate, request))
-            .map(|found| found.action)
-    };
-    matching_override(&rule.action_overrides)
+    matching_override(&rule.action_overrides, request)
         .or(rule.failure_action)
-        .or_else(|| matching_override(&policy.action_overrides))
+        .or_else(|| matching_override(&policy.action_overrides, request))
         .unwrap_or(policy.action)
+}
+
+/// The action of the first override that applies. A plain loop: most rules and policies have
+/// no overrides, and every result of every review asks.
+fn matching_override(overrides: &[ActionOverride], request: &Request<'_>) -> Option<FailureAction> {
+    for candidate in overrides {
+        if override_matches(candidate, request) {
+            return Some(candidate.action);
+        }
+    }
+    None
 }
 
 fn override_matches(candidate: &ActionOverride, request: &Request<'_>) -> bool {

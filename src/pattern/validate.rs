@@ -250,17 +250,17 @@ impl Evaluation {
     ) -> Checked {
         let found = object.get(&entry.name);
         match entry.anchor {
-            None | Some(AnchorKind::AddIfNotPresent) => {
-                if let Node::Scalar(scalar) = &entry.value
-                    && scalar.as_str() == Some("*")
-                {
-                    return match found {
-                        Some(value) if !value.is_null() => Ok(()),
-                        _ => Err(Failure::plain(path, format!("{}/{} not found", path.kyverno(), entry.name))),
-                    };
+            None | Some(AnchorKind::AddIfNotPresent) => match &entry.value {
+                Node::Scalar(scalar) if scalar.as_str() == Some("*") => match found {
+                    Some(value) if !value.is_null() => Ok(()),
+                    _ => Err(Failure::plain(path, format!("{}/{} not found", path.kyverno(), entry.name))),
+                },
+                // A leaf is judged here, as `check` would, without another trip through it.
+                Node::Scalar(scalar) => {
+                    check_scalar(found.unwrap_or(&NULL), scalar, &path.key(&entry.name))
                 }
-                self.check_child(found.unwrap_or(&NULL), entry, path)
-            }
+                _ => self.check_child(found.unwrap_or(&NULL), entry, path),
+            },
             Some(AnchorKind::Conditional) => match found {
                 Some(value) => self.check_child(value, entry, path).map_err(|failure| Failure {
                     kind: Kind::Conditional,

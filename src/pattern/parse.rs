@@ -450,4 +450,61 @@ mod tests {
         assert_eq!(ScalarPattern::Float(5.0).display(), "5");
         assert_eq!(ScalarPattern::Null.display(), "<nil>");
     }
+    /// The text-only shortcut for strings gives the answer the operand rules give through
+    /// [`ValueView`], for text-only patterns; patterns with a duration or quantity operand keep
+    /// taking the general path.
+    #[test]
+    fn text_only_shortcut_agrees_with_the_operand_rules() {
+        let patterns = [
+            "*@* | !*/* & *:* | */*:* & !*:*/* | *:*/*:*",
+            "!*:latest",
+            "?*",
+            "a*&!*b|x",
+            "!a | !b & c*",
+            "",
+            "*",
+            "<10 | *s",
+            "1Gi | big*",
+            ">= 3",
+        ];
+        let texts = [
+            "registry.example.com/shop/web:1.42.0",
+            "nginx",
+            "nginx:latest",
+            "registry:5000/app",
+            "web@sha256:abc",
+            "ab",
+            "axb",
+            "x",
+            "c1",
+            "",
+            "5s",
+            "1Gi",
+            "bigger",
+            "4",
+        ];
+        for pattern in patterns {
+            let compiled = StrPattern::new(pattern);
+            let text_only = compiled
+                .alternatives
+                .iter()
+                .flatten()
+                .flat_map(Part::operands)
+                .all(Operand::is_text_only);
+            assert_eq!(compiled.text_only, text_only, "{pattern:?}");
+            for text in texts {
+                let value = json!(text);
+                let view = ValueView::new(&value);
+                let by_operands = compiled.raw == text
+                    || compiled.holds(|operand: &Operand, op| operand.compare(op, &view));
+                assert_eq!(
+                    compiled.matches(&value),
+                    by_operands,
+                    "{pattern:?} vs {text:?}"
+                );
+            }
+        }
+        assert!(StrPattern::new("!*:latest").text_only);
+        assert!(!StrPattern::new("<10 | *s").text_only);
+    }
 }

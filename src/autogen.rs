@@ -193,8 +193,10 @@ fn rewrite(
                 .collect::<Result<_, _>>()?,
         ),
     };
+    let name = truncate(name);
     Ok(Rule {
-        name: truncate(name),
+        pass_message: Rule::pass_message_for(&name),
+        name,
         match_block: retarget(&rule.match_block, cronjob),
         exclude,
         validation,

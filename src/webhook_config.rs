@@ -258,12 +258,7 @@ fn rule_selections(rule: &Rule) -> Vec<(Vec<KindSelector>, Vec<Operation>)> {
 }
 
 fn wildcard_kind() -> KindSelector {
-    KindSelector {
-        group: "*".to_owned(),
-        version: "*".to_owned(),
-        kind: "*".to_owned(),
-        subresource: String::new(),
-    }
+    KindSelector::new("*", "*", "*", "")
 }
 
 /// The kind as the policy wrote it, for error messages.

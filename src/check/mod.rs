@@ -28,7 +28,7 @@ pub struct Finding<'p> {
     pub rule: &'p Rule,
     /// The rule's own result as `kyverno test` reports it (`warn` only for unscored policies).
     pub status: Status,
-    pub outcome: RuleOutcome,
+    pub outcome: RuleOutcome<'p>,
     pub action: FailureAction,
     pub location: Location,
 }

@@ -13,6 +13,7 @@ use crate::policy::{
     ActionOverride, FailureAction, Policy, PolicySet, Rule, SourcedPattern, Validation,
 };
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// One resource to judge, with the request facts rules can match on.
@@ -75,32 +76,65 @@ pub fn evaluate_policy<'p>(policy: &'p Policy, request: &Request<'_>, report: &m
             return;
         }
     }
+    // Generated rules are only for controller kinds; for those they replace any rule of the
+    // policy written under a generated name. Two plain loops, not a filtered chain: every
+    // policy of every review takes this path.
     let controller = autogen::is_controller_kind(&request.gvk.kind);
-    let original = policy
-        .rules
-        .iter()
-        .filter(|rule| !(controller && rule.name.starts_with("autogen-")));
-    let generated = policy.autogen_rules.iter().filter(|_| controller);
-    for rule in original.chain(generated) {
-        let Some(outcome) = evaluate_rule(policy, rule, request) else {
+    for rule in &policy.rules {
+        if controller && rule.name.starts_with("autogen-") {
             continue;
-        };
-        let decisive = matches!(outcome, RuleOutcome::Pass { .. } | RuleOutcome::Fail { .. });
-        let action = effective_action(policy, rule, request);
-        report.results.push(RuleResult {
-            policy,
-            rule,
-            outcome,
-            action,
-        });
-        if policy.apply_one && decisive {
-            break;
+        }
+        if judge(policy, rule, request, report) == Next::Stop {
+            return;
+        }
+    }
+    if controller {
+        for rule in &policy.autogen_rules {
+            if judge(policy, rule, request, report) == Next::Stop {
+                return;
+            }
         }
     }
 }
 
+#[derive(PartialEq, Eq)]
+enum Next {
+    Continue,
+    /// `applyRules: One` and the rule passed or failed.
+    Stop,
+}
+
+/// One rule into the report, if it applies.
+fn judge<'p>(
+    policy: &'p Policy,
+    rule: &'p Rule,
+    request: &Request<'_>,
+    report: &mut Report<'p>,
+) -> Next {
+    let Some(outcome) = evaluate_rule(policy, rule, request) else {
+        return Next::Continue;
+    };
+    let decisive = matches!(outcome, RuleOutcome::Pass { .. } | RuleOutcome::Fail { .. });
+    let action = effective_action(policy, rule, request);
+    report.results.push(RuleResult {
+        policy,
+        rule,
+        outcome,
+        action,
+    });
+    if policy.apply_one && decisive {
+        Next::Stop
+    } else {
+        Next::Continue
+    }
+}
+
 /// `None` when the rule does not apply: no response at all, not even a skip.
-fn evaluate_rule(policy: &Policy, rule: &Rule, request: &Request<'_>) -> Option<RuleOutcome> {
+fn evaluate_rule<'p>(
+    policy: &Policy,
+    rule: &'p Rule,
+    request: &Request<'_>,
+) -> Option<RuleOutcome<'p>> {
     match rule_applies(rule, request) {
         Ok(false) => return None,
         Ok(true) => {}
@@ -132,8 +166,9 @@ fn evaluate_rule(policy: &Policy, rule: &Rule, request: &Request<'_>) -> Option<
             && matches!(validate(rule, request.old_object), RuleOutcome::Fail { .. })
         {
             return Some(RuleOutcome::Skip {
-                message: "skipping the rule evaluation as pre-existing violations are allowed"
-                    .to_owned(),
+                message: Cow::Borrowed(
+                    "skipping the rule evaluation as pre-existing violations are allowed",
+                ),
             });
         }
     }
@@ -157,14 +192,14 @@ fn rule_applies(rule: &Rule, request: &Request<'_>) -> Result<bool, MatchError> 
 }
 
 /// Runs the rule's pattern(s) against one object and words the outcome as Kyverno does.
-pub fn validate(rule: &Rule, object: &Value) -> RuleOutcome {
+pub fn validate<'p>(rule: &'p Rule, object: &Value) -> RuleOutcome<'p> {
     match &rule.validation {
         Validation::Pattern(pattern) => single_pattern(rule, pattern, object),
         Validation::AnyPattern(patterns) => any_pattern(rule, patterns, object),
     }
 }
 
-fn single_pattern(rule: &Rule, pattern: &SourcedPattern, object: &Value) -> RuleOutcome {
+fn single_pattern<'p>(rule: &'p Rule, pattern: &SourcedPattern, object: &Value) -> RuleOutcome<'p> {
     match pattern.compiled.evaluate(object) {
         PatternOutcome::Pass => passed(rule),
         PatternOutcome::Fail { path, .. } => RuleOutcome::Fail {
@@ -176,14 +211,16 @@ fn single_pattern(rule: &Rule, pattern: &SourcedPattern, object: &Value) -> Rule
             ),
             path: Some(path),
         },
-        PatternOutcome::Skip { message } => RuleOutcome::Skip { message },
+        PatternOutcome::Skip { message } => RuleOutcome::Skip {
+            message: Cow::Owned(message),
+        },
         PatternOutcome::Error { message } => RuleOutcome::Error {
             message: execution_error(rule, &message),
         },
     }
 }
 
-fn any_pattern(rule: &Rule, patterns: &[SourcedPattern], object: &Value) -> RuleOutcome {
+fn any_pattern<'p>(rule: &'p Rule, patterns: &[SourcedPattern], object: &Value) -> RuleOutcome<'p> {
     let mut failures = Vec::new();
     let mut skips = Vec::new();
     let mut first_failure_path = None;
@@ -191,10 +228,10 @@ fn any_pattern(rule: &Rule, patterns: &[SourcedPattern], object: &Value) -> Rule
         match pattern.compiled.evaluate(object) {
             PatternOutcome::Pass => {
                 return RuleOutcome::Pass {
-                    message: format!(
+                    message: Cow::Owned(format!(
                         "validation rule '{}' anyPattern[{index}] passed.",
                         rule.name
-                    ),
+                    )),
                 };
             }
             PatternOutcome::Skip { message } => {
@@ -221,22 +258,17 @@ fn any_pattern(rule: &Rule, patterns: &[SourcedPattern], object: &Value) -> Rule
     }
     if !skips.is_empty() {
         return RuleOutcome::Skip {
-            message: skips.join(" "),
+            message: Cow::Owned(skips.join(" ")),
         };
     }
     passed(rule)
 }
 
-/// `validation rule '<name>' passed.`, put together without the formatting machinery: every
-/// passing rule of every review pays for this message, though only reports ever read it.
-fn passed(rule: &Rule) -> RuleOutcome {
-    const BEFORE: &str = "validation rule '";
-    const AFTER: &str = "' passed.";
-    let mut message = String::with_capacity(BEFORE.len() + rule.name.len() + AFTER.len());
-    message.push_str(BEFORE);
-    message.push_str(&rule.name);
-    message.push_str(AFTER);
-    RuleOutcome::Pass { message }
+/// The rule's pass message, worded at load and borrowed here.
+fn passed(rule: &Rule) -> RuleOutcome<'_> {
+    RuleOutcome::Pass {
+        message: Cow::Borrowed(&rule.pass_message),
+    }
 }
 
 /// `validation error: <message>. ` — the period is added only when the message lacks one.
@@ -260,16 +292,21 @@ fn execution_error(rule: &Rule, error: &str) -> String {
 
 /// The first that applies: rule overrides, the rule's action, policy overrides, the policy's.
 pub fn effective_action(policy: &Policy, rule: &Rule, request: &Request<'_>) -> FailureAction {
-    let matching_override = |overrides: &[ActionOverride]| {
-        overrides
-            .iter()
-            .find(|candidate| override_matches(candidate, request))
-            .map(|found| found.action)
-    };
-    matching_override(&rule.action_overrides)
+    matching_override(&rule.action_overrides, request)
         .or(rule.failure_action)
-        .or_else(|| matching_override(&policy.action_overrides))
+        .or_else(|| matching_override(&policy.action_overrides, request))
         .unwrap_or(policy.action)
+}
+
+/// The action of the first override that applies. A plain loop: most rules and policies have
+/// no overrides, and every result of every review asks.
+fn matching_override(overrides: &[ActionOverride], request: &Request<'_>) -> Option<FailureAction> {
+    for candidate in overrides {
+        if override_matches(candidate, request) {
+            return Some(candidate.action);
+        }
+    }
+    None
 }
 
 fn override_matches(candidate: &ActionOverride, request: &Request<'_>) -> bool {

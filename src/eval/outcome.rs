@@ -2,12 +2,16 @@
 
 use crate::json_path::JsonPath;
 use crate::policy::{FailureAction, Policy, PolicySet, Rule};
+use std::borrow::Cow;
 use std::fmt;
 
+/// Pass and skip messages are mostly fixed text worded at load (a rule's pass message) or
+/// constants, so they borrow from the policy set for `'p`; every rule of every review makes
+/// one of these, and only reports ever read the message.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RuleOutcome {
+pub enum RuleOutcome<'p> {
     Pass {
-        message: String,
+        message: Cow<'p, str>,
     },
     /// `path` is where the resource departs from the pattern, when there is one place.
     Fail {
@@ -15,7 +19,7 @@ pub enum RuleOutcome {
         message: String,
     },
     Skip {
-        message: String,
+        message: Cow<'p, str>,
     },
     Error {
         message: String,
@@ -61,7 +65,7 @@ impl fmt::Display for Status {
     }
 }
 
-impl RuleOutcome {
+impl RuleOutcome<'_> {
     pub fn status(&self) -> Status {
         match self {
             Self::Pass { .. } => Status::Pass,
@@ -73,10 +77,8 @@ impl RuleOutcome {
 
     pub fn message(&self) -> &str {
         match self {
-            Self::Pass { message }
-            | Self::Fail { message, .. }
-            | Self::Skip { message }
-            | Self::Error { message } => message,
+            Self::Pass { message } | Self::Skip { message } => message,
+            Self::Fail { message, .. } | Self::Error { message } => message,
         }
     }
 
@@ -93,7 +95,7 @@ impl RuleOutcome {
 pub struct RuleResult<'p> {
     pub policy: &'p Policy,
     pub rule: &'p Rule,
-    pub outcome: RuleOutcome,
+    pub outcome: RuleOutcome<'p>,
     /// The effective failure action for this resource, overrides applied.
     pub action: FailureAction,
 }

@@ -2,7 +2,7 @@
 //! how an entry matches a request's kind and subresource.
 
 use super::Gvk;
-use crate::pattern::wildcard;
+use crate::pattern::wildcard::{self, Wildcard};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KindSelector {
@@ -10,49 +10,59 @@ pub struct KindSelector {
     pub version: String,
     pub kind: String,
     pub subresource: String,
+    /// Kind, group and version compiled when the selector is made, as match filters' names
+    /// are: every rule tests them against every review.
+    compiled: Compiled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Compiled {
+    kind: Wildcard,
+    group: Wildcard,
+    version: Wildcard,
 }
 
 impl KindSelector {
+    pub fn new(group: &str, version: &str, kind: &str, subresource: &str) -> Self {
+        Self {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind: kind.to_owned(),
+            subresource: subresource.to_owned(),
+            compiled: Compiled {
+                kind: Wildcard::new(kind),
+                group: Wildcard::new(group),
+                version: Wildcard::new(version),
+            },
+        }
+    }
+
     /// Kyverno's kind grammar; `None` for more than four `/`-separated parts.
     pub fn parse(text: &str) -> Option<Self> {
         let parts: Vec<&str> = text.split('/').collect();
-        let any = || "*".to_owned();
         let (group, version, kind_part, subresource) = match parts.as_slice() {
-            [kind] => (any(), any(), *kind, None),
-            ["*", "*"] => (any(), any(), "*", Some("*")),
+            [kind] => ("*", "*", *kind, None),
+            ["*", "*"] => ("*", "*", "*", Some("*")),
             ["*", subresource] if subresource.starts_with(|c: char| c.is_ascii_lowercase()) => {
-                (any(), any(), "*", Some(*subresource))
+                ("*", "*", "*", Some(*subresource))
             }
-            [first, second] if is_version(first) => (any(), (*first).to_owned(), *second, None),
-            [kind, subresource] => (any(), any(), *kind, Some(*subresource)),
+            [first, second] if is_version(first) => ("*", *first, *second, None),
+            [kind, subresource] => ("*", "*", *kind, Some(*subresource)),
             [first, kind, subresource] if is_version(first) => {
-                (any(), (*first).to_owned(), *kind, Some(*subresource))
+                ("*", *first, *kind, Some(*subresource))
             }
-            [group, version, kind] => ((*group).to_owned(), (*version).to_owned(), *kind, None),
-            [group, version, kind, subresource] => (
-                (*group).to_owned(),
-                (*version).to_owned(),
-                *kind,
-                Some(*subresource),
-            ),
+            [group, version, kind] => (*group, *version, *kind, None),
+            [group, version, kind, subresource] => (*group, *version, *kind, Some(*subresource)),
             _ => return None,
         };
         let (kind, subresource) = match subresource {
-            Some(subresource) => (kind_part.to_owned(), subresource.to_owned()),
-            None => match kind_part.split_once('.') {
-                Some((kind, subresource)) => (kind.to_owned(), subresource.to_owned()),
-                None => (kind_part.to_owned(), String::new()),
-            },
+            Some(subresource) => (kind_part, subresource),
+            None => kind_part.split_once('.').unwrap_or((kind_part, "")),
         };
         if kind.is_empty() {
             return None;
         }
-        Some(Self {
-            group,
-            version,
-            kind,
-            subresource,
-        })
+        Some(Self::new(group, version, kind, subresource))
     }
 
     pub fn matches(&self, gvk: &Gvk, subresource: &str) -> bool {
@@ -65,9 +75,9 @@ impl KindSelector {
         };
         // The kind first: it is what tells most entries apart.
         subresource_matches
-            && wildcard::matches(&self.kind, &gvk.kind)
-            && wildcard::matches(&self.group, &gvk.group)
-            && wildcard::matches(&self.version, &gvk.version)
+            && self.compiled.kind.matches(&gvk.kind)
+            && self.compiled.group.matches(&gvk.group)
+            && self.compiled.version.matches(&gvk.version)
     }
 }
 

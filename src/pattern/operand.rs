@@ -83,14 +83,25 @@ impl Operand {
                 return op.accepts(actual.cmp(expected));
             }
         }
-        let matched = match op {
-            Op::Equal => true,
-            Op::NotEqual => false,
-            _ => return false,
-        };
         match value.text() {
-            Some(text) => self.wildcard.matches(&text) == matched,
+            Some(text) => self.compare_text(op, &text),
             None => false,
+        }
+    }
+
+    /// Neither a duration nor a quantity: [`Self::compare`] then only ever matches text.
+    pub fn is_text_only(&self) -> bool {
+        self.duration.is_none() && self.quantity.is_none()
+    }
+
+    /// The string rule: only `=` and `!` apply, as a wildcard match. This is the whole of
+    /// [`Self::compare`] for a text-only operand against a string value.
+    #[inline]
+    pub fn compare_text(&self, op: Op, text: &str) -> bool {
+        match op {
+            Op::Equal => self.wildcard.matches(text),
+            Op::NotEqual => !self.wildcard.matches(text),
+            _ => false,
         }
     }
 }

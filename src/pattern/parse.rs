@@ -136,16 +136,23 @@ impl Part {
         Part::Compare(Op::Equal, Operand::new(part.trim()))
     }
 
-    fn matches(&self, value: &ValueView<'_>) -> bool {
+    /// Whether the part holds, given how one operand compares under one operator.
+    fn holds(&self, compare: impl Fn(&Operand, Op) -> bool) -> bool {
         match self {
-            Part::Compare(op, operand) => operand.compare(*op, value),
+            Part::Compare(op, operand) => compare(operand, *op),
             Part::InRange(low, high) => {
-                low.compare(Op::GreaterEqual, value) && high.compare(Op::LessEqual, value)
+                compare(low, Op::GreaterEqual) && compare(high, Op::LessEqual)
             }
-            Part::NotInRange(low, high) => {
-                low.compare(Op::Less, value) || high.compare(Op::Greater, value)
-            }
+            Part::NotInRange(low, high) => compare(low, Op::Less) || compare(high, Op::Greater),
         }
+    }
+
+    fn operands(&self) -> impl Iterator<Item = &Operand> {
+        let (first, second) = match self {
+            Part::Compare(_, operand) => (operand, None),
+            Part::InRange(low, high) | Part::NotInRange(low, high) => (low, Some(high)),
+        };
+        std::iter::once(first).chain(second)
     }
 }
 
@@ -185,6 +192,10 @@ fn is_range_number(text: &str) -> bool {
 pub struct StrPattern {
     raw: String,
     alternatives: Vec<Vec<Part>>,
+    /// No operand is a duration or a quantity, so a string value is judged by wildcards on its
+    /// text alone, without the numeric readings of [`ValueView`]. Image, name and label
+    /// patterns are all of this kind.
+    text_only: bool,
 }
 
 impl StrPattern {
@@ -198,21 +209,37 @@ impl StrPattern {
                     .map(|part| Part::parse(part.trim_matches(' ')))
                     .collect()
             })
-            .collect();
+            .collect::<Vec<Vec<Part>>>();
+        let text_only = alternatives
+            .iter()
+            .flatten()
+            .flat_map(Part::operands)
+            .all(Operand::is_text_only);
         Self {
             raw: raw.to_owned(),
             alternatives,
+            text_only,
         }
     }
 
     pub fn matches(&self, value: &Value) -> bool {
-        if matches!(value, Value::String(s) if *s == self.raw) {
-            return true;
+        if let Value::String(text) = value {
+            if *text == self.raw {
+                return true;
+            }
+            if self.text_only {
+                return self.holds(|operand, op| operand.compare_text(op, text));
+            }
         }
         let view = ValueView::new(value);
+        self.holds(|operand, op| operand.compare(op, &view))
+    }
+
+    /// Whether some alternative has every part holding.
+    fn holds(&self, compare: impl Fn(&Operand, Op) -> bool) -> bool {
         self.alternatives
             .iter()
-            .any(|parts| parts.iter().all(|part| part.matches(&view)))
+            .any(|parts| parts.iter().all(|part| part.holds(&compare)))
     }
 }
 
@@ -422,5 +449,62 @@ mod tests {
         }
         assert_eq!(ScalarPattern::Float(5.0).display(), "5");
         assert_eq!(ScalarPattern::Null.display(), "<nil>");
+    }
+    /// The text-only shortcut for strings gives the answer the operand rules give through
+    /// [`ValueView`], for text-only patterns; patterns with a duration or quantity operand keep
+    /// taking the general path.
+    #[test]
+    fn text_only_shortcut_agrees_with_the_operand_rules() {
+        let patterns = [
+            "*@* | !*/* & *:* | */*:* & !*:*/* | *:*/*:*",
+            "!*:latest",
+            "?*",
+            "a*&!*b|x",
+            "!a | !b & c*",
+            "",
+            "*",
+            "<10 | *s",
+            "1Gi | big*",
+            ">= 3",
+        ];
+        let texts = [
+            "registry.example.com/shop/web:1.42.0",
+            "nginx",
+            "nginx:latest",
+            "registry:5000/app",
+            "web@sha256:abc",
+            "ab",
+            "axb",
+            "x",
+            "c1",
+            "",
+            "5s",
+            "1Gi",
+            "bigger",
+            "4",
+        ];
+        for pattern in patterns {
+            let compiled = StrPattern::new(pattern);
+            let text_only = compiled
+                .alternatives
+                .iter()
+                .flatten()
+                .flat_map(Part::operands)
+                .all(Operand::is_text_only);
+            assert_eq!(compiled.text_only, text_only, "{pattern:?}");
+            for text in texts {
+                let value = json!(text);
+                let view = ValueView::new(&value);
+                let by_operands = compiled.raw == text
+                    || compiled.holds(|operand: &Operand, op| operand.compare(op, &view));
+                assert_eq!(
+                    compiled.matches(&value),
+                    by_operands,
+                    "{pattern:?} vs {text:?}"
+                );
+            }
+        }
+        assert!(StrPattern::new("!*:latest").text_only);
+        assert!(!StrPattern::new("<10 | *s").text_only);
     }
 }

@@ -207,6 +207,24 @@ impl Evaluation {
         path: &Trail<'_>,
     ) -> Checked {
         self.rewrite_metadata(object, map);
+        // Most maps hold no anchor: they skip the bookkeeping, whose list of skips alone would
+        // cost every visit a drop.
+        if !map.anchor_order.is_empty() {
+            self.check_anchors(object, map, path)?;
+        }
+        for &i in &map.other_order {
+            self.check_entry(object, &map.entries[i], path)?;
+        }
+        Ok(())
+    }
+
+    /// The anchor keys of a map, which go first: a map where none applied is skipped.
+    fn check_anchors(
+        &mut self,
+        object: &Map<String, Value>,
+        map: &MapNode,
+        path: &Trail<'_>,
+    ) -> Checked {
         let mut applied = 0usize;
         let mut skips: Vec<Failure> = Vec::new();
         for &i in &map.anchor_order {
@@ -221,9 +239,6 @@ impl Evaluation {
         if !skips.is_empty() && (applied == 0 || skips.iter().any(Failure::is_direct_skip)) {
             return Err(Failure::skipped(skips, path));
         }
-        for &i in &map.other_order {
-            self.check_entry(object, &map.entries[i], path)?;
-        }
         Ok(())
     }
 
@@ -235,17 +250,17 @@ impl Evaluation {
     ) -> Checked {
         let found = object.get(&entry.name);
         match entry.anchor {
-            None | Some(AnchorKind::AddIfNotPresent) => {
-                if let Node::Scalar(scalar) = &entry.value
-                    && scalar.as_str() == Some("*")
-                {
-                    return match found {
-                        Some(value) if !value.is_null() => Ok(()),
-                        _ => Err(Failure::plain(path, format!("{}/{} not found", path.kyverno(), entry.name))),
-                    };
+            None | Some(AnchorKind::AddIfNotPresent) => match &entry.value {
+                Node::Scalar(scalar) if scalar.as_str() == Some("*") => match found {
+                    Some(value) if !value.is_null() => Ok(()),
+                    _ => Err(Failure::plain(path, format!("{}/{} not found", path.kyverno(), entry.name))),
+                },
+                // A leaf is judged here, as `check` would, without another trip through it.
+                Node::Scalar(scalar) => {
+                    check_scalar(found.unwrap_or(&NULL), scalar, &path.key(&entry.name))
                 }
-                self.check_child(found.unwrap_or(&NULL), entry, path)
-            }
+                _ => self.check_child(found.unwrap_or(&NULL), entry, path),
+            },
             Some(AnchorKind::Conditional) => match found {
                 Some(value) => self.check_child(value, entry, path).map_err(|failure| Failure {
                     kind: Kind::Conditional,
@@ -374,19 +389,22 @@ impl Evaluation {
         path: &Trail<'_>,
     ) -> Checked {
         let mut applied = 0usize;
-        let mut skips = Vec::new();
+        // Allocated by the first skip; most arrays have none, and then there is nothing to drop.
+        let mut skips: Option<Vec<Failure>> = None;
         for (i, (element, node)) in pairs.enumerate() {
             let result = self.check(element, node, &path.index(i));
             match result {
                 Ok(()) => applied += 1,
-                Err(failure) if failure.is_skip() => skips.push(failure),
+                Err(failure) if failure.is_skip() => {
+                    skips.get_or_insert_with(Vec::new).push(failure)
+                }
                 Err(failure) => return Err(failure),
             }
         }
-        if applied == 0 && !skips.is_empty() {
-            return Err(Failure::skipped(skips, path));
+        match skips {
+            Some(skips) if applied == 0 => Err(Failure::skipped(skips, path)),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Kyverno's `ExpandInMetadata`: wildcard keys under `metadata.labels`/`annotations` become

@@ -106,7 +106,9 @@ impl Wildcard {
         Self { shape }
     }
 
-    /// Whether `text` matches as a whole; always the same answer as [`matches`].
+    /// Whether `text` matches as a whole; always the same answer as [`matches`]. Inlined, so
+    /// the common exact and match-all shapes (kinds, names, namespaces) cost no call.
+    #[inline]
     pub fn matches(&self, text: &str) -> bool {
         match &self.shape {
             Shape::Exact(exact) => same_bytes(exact.as_bytes(), text.as_bytes()),
@@ -115,29 +117,34 @@ impl Wildcard {
                 first,
                 middle,
                 last,
-            } => {
-                // Checking the length first keeps prefix and suffix from overlapping.
-                let (first, last, bytes) = (first.as_bytes(), last.as_bytes(), text.as_bytes());
-                if bytes.len() < first.len() + last.len()
-                    || !same_bytes(&bytes[..first.len()], first)
-                    || !same_bytes(&bytes[bytes.len() - last.len()..], last)
-                {
-                    return false;
-                }
-                let mut rest = &text[first.len()..text.len() - last.len()];
-                // The leftmost occurrence of each segment leaves the most room for the next,
-                // so a greedy scan finds a match whenever one exists.
-                for segment in middle.iter() {
-                    match find(rest, segment) {
-                        Some(at) => rest = &rest[at + segment.len()..],
-                        None => return false,
-                    }
-                }
-                true
-            }
+            } => matches_stars(first, middle, last, text),
             Shape::General(pattern) => matches(pattern, text),
         }
     }
+}
+
+/// The [`Shape::Stars`] matcher.
+fn matches_stars(first: &str, middle: &[Box<str>], last: &str, text: &str) -> bool {
+    // Checking the length first keeps prefix and suffix from overlapping.
+    let (first, last, bytes) = (first.as_bytes(), last.as_bytes(), text.as_bytes());
+    if bytes.len() < first.len() + last.len()
+        || !same_bytes(&bytes[..first.len()], first)
+        || !same_bytes(&bytes[bytes.len() - last.len()..], last)
+    {
+        return false;
+    }
+    // Bytes, not characters: a segment is whole UTF-8 sequences, so wherever its bytes occur
+    // they are whole characters of the text too.
+    let mut rest = &bytes[first.len()..bytes.len() - last.len()];
+    // The leftmost occurrence of each segment leaves the most room for the next, so a greedy
+    // scan finds a match whenever one exists.
+    for segment in middle.iter() {
+        match find(rest, segment.as_bytes()) {
+            Some(at) => rest = &rest[at + segment.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Slice equality without a call into the C library: the segments compared here are a few
@@ -146,12 +153,12 @@ fn same_bytes(left: &[u8], right: &[u8]) -> bool {
     left.len() == right.len() && left.iter().zip(right).all(|(a, b)| a == b)
 }
 
-/// Byte offset of the first occurrence of `needle`; a one-byte needle is ASCII, so a byte scan
-/// finds it without the substring searcher's setup.
-fn find(haystack: &str, needle: &str) -> Option<usize> {
-    match needle.as_bytes() {
-        &[byte] => haystack.bytes().position(|candidate| candidate == byte),
-        _ => haystack.find(needle),
+/// Byte offset of the first occurrence of `needle`; a one-byte needle (`*:*`, `*@*`, `*/*`) is
+/// found by a vectorized byte search without the substring searcher's setup.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    match needle {
+        &[byte] => memchr::memchr(byte, haystack),
+        _ => memchr::memmem::find(haystack, needle),
     }
 }
 

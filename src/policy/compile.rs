@@ -250,6 +250,7 @@ fn compile_rule(
     match (match_block, validation) {
         (Some(match_block), Some(validation)) if errors.is_empty() => Ok(Rule {
             name: rule.to_owned(),
+            pass_message: Rule::pass_message_for(rule),
             match_block,
             exclude,
             validation,

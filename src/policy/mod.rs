@@ -111,6 +111,9 @@ impl Policy {
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub name: String,
+    /// What a pass reports, worded once at load (see [`Rule::pass_message_for`]): every rule
+    /// that passes any review reports it, so results borrow it instead of building it.
+    pub pass_message: String,
     pub match_block: MatchBlock,
     pub exclude: Option<MatchBlock>,
     pub validation: Validation,
@@ -118,6 +121,13 @@ pub struct Rule {
     pub failure_action: Option<FailureAction>,
     pub action_overrides: Vec<ActionOverride>,
     pub allow_existing_violations: bool,
+}
+
+impl Rule {
+    /// Kyverno's `validation rule '<name>' passed.`
+    pub fn pass_message_for(name: &str) -> String {
+        format!("validation rule '{name}' passed.")
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -7,6 +7,8 @@
 //! checked as strictly as a full parse (UTF-8, number range, nesting depth), so whether a body
 //! is accepted never depends on which policies are loaded.
 
+pub mod scan;
+
 use crate::policy::{PolicySet, Validation};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -264,6 +266,12 @@ impl<'de> Visitor<'de> for Checked {
 
 /// Builds the projected value of a whole JSON text.
 pub fn from_str(text: &str, projection: &Projection) -> Result<Value, serde_json::Error> {
+    let mut scanner = scan::Scanner::new(text);
+    if let Some(value) = scanner.projected(projection, 0)
+        && scanner.at_end()
+    {
+        return Ok(value);
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = Projected(projection).deserialize(&mut deserializer)?;
     deserializer.end()?;

@@ -264,7 +264,7 @@ impl<'de> Visitor<'de> for Checked {
     }
 }
 
-/// Builds the projected value of a whole JSON text.
+/// Builds the projected value of a whole JSON text: `scan` first, serde_json when it gives up.
 pub fn from_str(text: &str, projection: &Projection) -> Result<Value, serde_json::Error> {
     let mut scanner = scan::Scanner::new(text);
     if let Some(value) = scanner.projected(projection, 0)
@@ -272,6 +272,11 @@ pub fn from_str(text: &str, projection: &Projection) -> Result<Value, serde_json
     {
         return Ok(value);
     }
+    from_str_strictly(text, projection)
+}
+
+/// The reading that decides, for texts `scan` is not sure of: serde_json's, with its errors.
+fn from_str_strictly(text: &str, projection: &Projection) -> Result<Value, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = Projected(projection).deserialize(&mut deserializer)?;
     deserializer.end()?;

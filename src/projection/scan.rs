@@ -155,9 +155,9 @@ impl<'a> Scanner<'a> {
         })
     }
 
-    /// A number at the next token: its value when it is a plain integer that needs no range
-    /// check, else its text.
-    fn number(&mut self) -> Option<Result<Value, &'a str>> {
+    /// A number at the next token: its text, and whether it is a plain integer that fits
+    /// `i64` or `u64` as it is, so that it needs no range check.
+    fn number(&mut self) -> Option<(&'a str, bool)> {
         self.next_token()?;
         let start = self.pos;
         let negative = self.peek()? == b'-';
@@ -176,12 +176,13 @@ impl<'a> Scanner<'a> {
             b'1'..=b'9' => self.digits(),
             _ => return None,
         }
-        let digits = &self.text[digits_start..self.pos];
-        let mut integer = true;
+        let digits = self.pos - digits_start;
+        // serde_json reads `-0` as the float -0.0.
+        let mut plain = digits <= SAFE_DIGITS && !(negative && self.bytes()[digits_start] == b'0');
         if self.peek() == Some(b'.') {
             self.pos += 1;
             self.some_digits()?;
-            integer = false;
+            plain = false;
         }
         if matches!(self.peek(), Some(b'e' | b'E')) {
             self.pos += 1;
@@ -189,19 +190,21 @@ impl<'a> Scanner<'a> {
                 self.pos += 1;
             }
             self.some_digits()?;
-            integer = false;
+            plain = false;
         }
-        let text = &self.text[start..self.pos];
-        // serde_json reads `-0` as the float -0.0.
-        if !integer || digits.len() > SAFE_DIGITS || (negative && digits == "0") {
-            return Some(Err(text));
+        Some((&self.text[start..self.pos], plain))
+    }
+
+    /// A number at the next token, as serde_json builds it.
+    fn number_value(&mut self) -> Option<Value> {
+        let (text, plain) = self.number()?;
+        if !plain {
+            return checked_number(text);
         }
-        let magnitude: u64 = digits.parse().ok()?;
-        Some(Ok(if negative {
-            Value::from(-i64::try_from(magnitude).ok()?)
-        } else {
-            Value::from(magnitude)
-        }))
+        Some(match text.strip_prefix('-') {
+            Some(magnitude) => Value::from(-magnitude.parse::<i64>().ok()?),
+            None => Value::from(text.parse::<u64>().ok()?),
+        })
     }
 
     fn digits(&mut self) {
@@ -255,8 +258,9 @@ impl<'a> Scanner<'a> {
                 b'n' => pos = literal_end(bytes, pos, b"null")?,
                 _ => {
                     self.pos = pos;
-                    if let Err(text) = self.number()? {
-                        checked_number(text).ok()?;
+                    let (text, plain) = self.number()?;
+                    if !plain {
+                        checked_number(text)?;
                     }
                     pos = self.pos;
                 }
@@ -301,7 +305,7 @@ impl<'a> Scanner<'a> {
             b't' => self.literal(b"true").map(|()| Value::Bool(true)),
             b'f' => self.literal(b"false").map(|()| Value::Bool(false)),
             b'n' => self.literal(b"null").map(|()| Value::Null),
-            _ => self.number()?.or_else(checked_number).ok(),
+            _ => self.number_value(),
         }
     }
 
@@ -408,8 +412,8 @@ fn hex4(bytes: &[u8], pos: usize) -> Option<u32> {
 }
 
 /// A number serde_json must judge (range, and `-0`), judged by it alone.
-fn checked_number(text: &str) -> Result<Value, ()> {
-    serde_json::from_str(text).map_err(drop)
+fn checked_number(text: &str) -> Option<Value> {
+    serde_json::from_str(text).ok()
 }
 
 /// How many bytes at the start of `bytes` a string takes as they are: up to its closing

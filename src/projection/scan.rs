@@ -21,28 +21,13 @@ pub struct Scanner<'a> {
     pos: usize,
 }
 
-/// A string as it appears in the text, quotes excluded.
+/// Where a string is in the text, quotes included. Small enough to come back in registers:
+/// a wider one (a slice and a flag) went through the stack, and reading it back stalled.
 #[derive(Debug, Clone, Copy)]
-pub struct Str<'a> {
-    /// Including the quotes.
-    quoted: &'a str,
+pub struct Str {
+    start: u32,
+    end: u32,
     escaped: bool,
-}
-
-impl<'a> Str<'a> {
-    /// The text without escapes, borrowed when there were none.
-    pub fn decoded(self) -> Option<Cow<'a, str>> {
-        if self.escaped {
-            serde_json::from_str::<String>(self.quoted).ok().map(Cow::Owned)
-        } else {
-            Some(Cow::Borrowed(&self.quoted[1..self.quoted.len() - 1]))
-        }
-    }
-
-    /// The text, when it had no escapes.
-    pub fn plain(self) -> Option<&'a str> {
-        (!self.escaped).then(|| &self.quoted[1..self.quoted.len() - 1])
-    }
 }
 
 /// Where the reader is in a container: before its first entry or after one.
@@ -110,7 +95,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The object's next key with its colon consumed, or `None` at its `}`.
-    pub fn next_key(&mut self, entries: &mut Entries) -> Option<Option<Str<'a>>> {
+    pub fn next_key(&mut self, entries: &mut Entries) -> Option<Option<Str>> {
         if !self.next_entry(entries, b'}')? {
             return Some(None);
         }
@@ -142,7 +127,7 @@ impl<'a> Scanner<'a> {
 
     /// A string at the next token, its escapes checked as serde_json checks them for a
     /// `String`: known escapes only, and a `\u` surrogate only as half of a pair.
-    pub fn string(&mut self) -> Option<Str<'a>> {
+    pub fn string(&mut self) -> Option<Str> {
         if self.next_token()? != b'"' {
             return None;
         }
@@ -150,9 +135,26 @@ impl<'a> Scanner<'a> {
         let (end, escaped) = string_end(self.bytes(), start + 1)?;
         self.pos = end;
         Some(Str {
-            quoted: &self.text[start..end],
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
             escaped,
         })
+    }
+
+    /// The text of `string` without escapes, borrowed when there were none.
+    pub fn decoded(&self, string: Str) -> Option<Cow<'a, str>> {
+        let quoted = &self.text[string.start as usize..string.end as usize];
+        if string.escaped {
+            serde_json::from_str::<String>(quoted).ok().map(Cow::Owned)
+        } else {
+            Some(Cow::Borrowed(&quoted[1..quoted.len() - 1]))
+        }
+    }
+
+    /// The text of `string`, when it had no escapes.
+    pub fn plain(&self, string: Str) -> Option<&'a str> {
+        let inner = &self.text[string.start as usize + 1..string.end as usize - 1];
+        (!string.escaped).then_some(inner)
     }
 
     /// A number at the next token: its text, and whether it is a plain integer that fits
@@ -295,7 +297,10 @@ impl<'a> Scanner<'a> {
     /// One value nested `depth` containers deep, built whole.
     pub fn whole(&mut self, depth: usize) -> Option<Value> {
         match self.next_token()? {
-            b'"' => Some(Value::String(self.string()?.decoded()?.into_owned())),
+            b'"' => {
+                let string = self.string()?;
+                Some(Value::String(self.decoded(string)?.into_owned()))
+            }
             b'{' | b'[' => {
                 self.next_token()?;
                 let start = self.pos;
@@ -319,7 +324,7 @@ impl<'a> Scanner<'a> {
                 let mut entries = self.object(depth + 1)?;
                 let mut kept = Map::new();
                 while let Some(key) = self.next_key(&mut entries)? {
-                    let key = key.decoded()?;
+                    let key = self.decoded(key)?;
                     match fields.get(key.as_ref()) {
                         Some(projection) => {
                             let value = self.projected(projection, depth + 1)?;
@@ -611,11 +616,11 @@ mod tests {
     fn strings_borrow_unless_they_hold_escapes() {
         let mut scanner = Scanner::new(r#" "plain" "t\u0061b\tbed""#);
         let plain = scanner.string().unwrap();
-        assert_eq!(plain.plain(), Some("plain"));
-        assert!(matches!(plain.decoded(), Some(Cow::Borrowed("plain"))));
+        assert_eq!(scanner.plain(plain), Some("plain"));
+        assert!(matches!(scanner.decoded(plain), Some(Cow::Borrowed("plain"))));
         let escaped = scanner.string().unwrap();
-        assert_eq!(escaped.plain(), None);
-        assert_eq!(escaped.decoded().unwrap(), "tab\tbed");
+        assert_eq!(scanner.plain(escaped), None);
+        assert_eq!(scanner.decoded(escaped).unwrap(), "tab\tbed");
         assert!(scanner.at_end());
     }
 

@@ -15,7 +15,7 @@ pub fn read_review<'a>(text: &'a str, projection: &Projection) -> Option<Admissi
     let mut seen = Seen::default();
     let mut entries = scanner.object(1)?;
     while let Some(key) = scanner.next_key(&mut entries)? {
-        match key.plain()? {
+        match scanner.plain(key)? {
             "apiVersion" => {
                 seen.once(0)?;
                 review.api_version = string(&mut scanner)?;
@@ -52,7 +52,8 @@ impl Seen {
 }
 
 fn string<'a>(scanner: &mut Scanner<'a>) -> Option<Cow<'a, str>> {
-    scanner.string()?.decoded()
+    let string = scanner.string()?;
+    scanner.decoded(string)
 }
 
 fn owned_string(scanner: &mut Scanner<'_>) -> Option<String> {
@@ -65,7 +66,7 @@ fn request<'a>(scanner: &mut Scanner<'a>, projection: &Projection) -> Option<Adm
     let mut seen = Seen::default();
     let mut entries = scanner.object(2)?;
     while let Some(key) = scanner.next_key(&mut entries)? {
-        match key.plain()? {
+        match scanner.plain(key)? {
             "uid" => {
                 seen.once(0)?;
                 request.uid = string(scanner)?;
@@ -141,7 +142,7 @@ fn group_version_kind(scanner: &mut Scanner<'_>) -> Option<GroupVersionKind> {
     let mut seen = Seen::default();
     let mut entries = scanner.object(3)?;
     while let Some(key) = scanner.next_key(&mut entries)? {
-        match key.plain()? {
+        match scanner.plain(key)? {
             "group" => {
                 seen.once(0)?;
                 kind.group = owned_string(scanner)?;
@@ -169,7 +170,7 @@ fn user_info(scanner: &mut Scanner<'_>) -> Option<UserInfoIn> {
     let mut seen = Seen::default();
     let mut entries = scanner.object(3)?;
     while let Some(key) = scanner.next_key(&mut entries)? {
-        match key.plain()? {
+        match scanner.plain(key)? {
             "username" => {
                 seen.once(0)?;
                 info.username = owned_string(scanner)?;

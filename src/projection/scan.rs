@@ -8,6 +8,7 @@
 use super::Projection;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 /// Containers nested deeper than this are left to serde_json, which refuses the 128th; the
 /// review's own envelope counts towards it too.
@@ -325,7 +326,7 @@ impl<'a> Scanner<'a> {
                 let mut kept = Map::new();
                 while let Some(key) = self.next_key(&mut entries)? {
                     let key = self.decoded(key)?;
-                    match fields.get(key.as_ref()) {
+                    match field(fields, &key) {
                         Some(projection) => {
                             let value = self.projected(projection, depth + 1)?;
                             kept.insert(key.into_owned(), value);
@@ -414,6 +415,18 @@ fn hex4(bytes: &[u8], pos: usize) -> Option<u32> {
         value = value << 4 | char::from(digit).to_digit(16)?;
     }
     Some(value)
+}
+
+/// The projection of `key` in `fields`. A few names are compared by length first, which rules
+/// most out without a call to compare bytes, as a map's ordered search would make.
+fn field<'p>(fields: &'p BTreeMap<String, Projection>, key: &str) -> Option<&'p Projection> {
+    if fields.len() > 8 {
+        return fields.get(key);
+    }
+    fields
+        .iter()
+        .find(|(name, _)| name.len() == key.len() && name.as_str() == key)
+        .map(|(_, projection)| projection)
 }
 
 /// A number serde_json must judge (range, and `-0`), judged by it alone.

@@ -5,7 +5,8 @@
 //! Patterns name their keys statically, so a compiled set knows every path it can read: the
 //! webhook builds those parts and checks the rest without keeping it. What is skipped is still
 //! checked as strictly as a full parse (UTF-8, number range, nesting depth), so whether a body
-//! is accepted never depends on which policies are loaded.
+//! is accepted never depends on which policies are loaded. `scan` reads the usual text at byte
+//! level; serde_json reads, and judges, whatever `scan` is not sure of.
 
 pub mod scan;
 

@@ -211,7 +211,12 @@ mod tests {
             .ok()
             .and_then(|text| read_review(text, projection));
         if let Some(review) = &fast {
-            assert_eq!(Ok(review), strict.as_ref(), "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                Ok(review),
+                strict.as_ref(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
         if let Ok(text) = std::str::from_utf8(body) {
             let combined = super::super::read_review(text.as_bytes(), projection);
@@ -233,7 +238,10 @@ mod tests {
         assert!(matches!(request.uid, Cow::Borrowed(_)));
         assert_eq!(request.kind.unwrap().kind, "Pod");
         assert_eq!(request.user_info.unwrap().groups.len(), 3);
-        assert_eq!(request.object["spec"]["containers"][1]["image"], "registry.example.com/shop/exporter:0.9.1");
+        assert_eq!(
+            request.object["spec"]["containers"][1]["image"],
+            "registry.example.com/shop/exporter:0.9.1"
+        );
     }
 
     #[test]
@@ -300,7 +308,10 @@ mod tests {
             let deep = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
             for (at, with) in [
                 (r#""restartPolicy":"Always""#, format!(r#""unread":{deep}"#)),
-                (r#""image":"registry.example.com/shop/web:1.42.0""#, format!(r#""image":{deep}"#)),
+                (
+                    r#""image":"registry.example.com/shop/web:1.42.0""#,
+                    format!(r#""image":{deep}"#),
+                ),
                 (r#""options":"#, format!(r#""unread":{deep},"options":"#)),
                 (r#""uid":"1f2e"#, format!(r#""extra":{deep},"uid":"1f2e"#)),
             ] {

@@ -5,7 +5,10 @@
 //! Patterns name their keys statically, so a compiled set knows every path it can read: the
 //! webhook builds those parts and checks the rest without keeping it. What is skipped is still
 //! checked as strictly as a full parse (UTF-8, number range, nesting depth), so whether a body
-//! is accepted never depends on which policies are loaded.
+//! is accepted never depends on which policies are loaded. `scan` reads the usual text at byte
+//! level; serde_json reads, and judges, whatever `scan` is not sure of.
+
+pub mod scan;
 
 use crate::policy::{PolicySet, Validation};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -262,8 +265,19 @@ impl<'de> Visitor<'de> for Checked {
     }
 }
 
-/// Builds the projected value of a whole JSON text.
+/// Builds the projected value of a whole JSON text: `scan` first, serde_json when it gives up.
 pub fn from_str(text: &str, projection: &Projection) -> Result<Value, serde_json::Error> {
+    let mut scanner = scan::Scanner::new(text);
+    if let Some(value) = scanner.projected(projection, 0)
+        && scanner.at_end()
+    {
+        return Ok(value);
+    }
+    from_str_strictly(text, projection)
+}
+
+/// The reading that decides, for texts `scan` is not sure of: serde_json's, with its errors.
+fn from_str_strictly(text: &str, projection: &Projection) -> Result<Value, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = Projected(projection).deserialize(&mut deserializer)?;
     deserializer.end()?;

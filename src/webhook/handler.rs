@@ -179,7 +179,7 @@ pub fn answer(
             format!("request body is not a valid AdmissionReview: {error}"),
         )
     })?;
-    if !API_VERSIONS.contains(&review.api_version.as_str()) || review.kind != "AdmissionReview" {
+    if !API_VERSIONS.contains(&review.api_version.as_ref()) || review.kind != "AdmissionReview" {
         return Err(BadReview::new(
             "wrong_type",
             format!(
@@ -292,7 +292,7 @@ pub fn answer(
         metrics.count_results(&state.metrics, index, &report.results[first_result..]);
         clock = finished;
     }
-    let name = match request.name.as_str() {
+    let name = match request.name.as_ref() {
         "" => judged
             .pointer("/metadata/name")
             .and_then(Value::as_str)

@@ -1,30 +1,34 @@
 //! `admission.k8s.io` `AdmissionReview` wire types: only the fields the engine needs are read,
 //! and of the objects only what the active policies can look at, which keeps parsing cheap.
 
+mod fast;
+
 use crate::projection::{Projected, Projection};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 
 pub const API_VERSIONS: [&str; 2] = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"];
 
-#[derive(Debug, Default)]
-pub struct AdmissionReviewIn {
-    pub api_version: String,
-    pub kind: String,
-    pub request: Option<AdmissionRequest>,
+/// Strings borrow from the body when they hold no escapes.
+#[derive(Debug, Default, PartialEq)]
+pub struct AdmissionReviewIn<'a> {
+    pub api_version: Cow<'a, str>,
+    pub kind: Cow<'a, str>,
+    pub request: Option<AdmissionRequest<'a>>,
 }
 
 /// `object` and `oldObject` hold only what the active policies can read (see `projection`).
-#[derive(Debug, Default)]
-pub struct AdmissionRequest {
-    pub uid: String,
+#[derive(Debug, Default, PartialEq)]
+pub struct AdmissionRequest<'a> {
+    pub uid: Cow<'a, str>,
     pub kind: Option<GroupVersionKind>,
-    pub sub_resource: String,
-    pub name: String,
-    pub namespace: String,
-    pub operation: String,
+    pub sub_resource: Cow<'a, str>,
+    pub name: Cow<'a, str>,
+    pub namespace: Cow<'a, str>,
+    pub operation: Cow<'a, str>,
     pub user_info: Option<UserInfoIn>,
     pub object: Value,
     pub old_object: Value,
@@ -33,7 +37,13 @@ pub struct AdmissionRequest {
 
 /// Parses a review, building of its objects only what `projection` covers; a body that is not
 /// one JSON document of the review's shape is an error with serde_json's position.
-pub fn read_review(body: &[u8], projection: &Projection) -> serde_json::Result<AdmissionReviewIn> {
+///
+/// A byte-level reader (`fast`) takes the body first; whatever it is not sure of, serde_json
+/// reads again from the start and judges, so both accept and refuse the same bodies.
+pub fn read_review<'a>(
+    body: &'a [u8],
+    projection: &Projection,
+) -> serde_json::Result<AdmissionReviewIn<'a>> {
     // One check of the whole body is cheaper than serde_json's check of each string it reads.
     let text = std::str::from_utf8(body).map_err(|error| {
         <serde_json::Error as de::Error>::custom(format!(
@@ -41,6 +51,17 @@ pub fn read_review(body: &[u8], projection: &Projection) -> serde_json::Result<A
             error.valid_up_to()
         ))
     })?;
+    if let Some(review) = fast::read_review(text, projection) {
+        return Ok(review);
+    }
+    read_review_strictly(text, projection)
+}
+
+/// The reading that decides: serde_json's, with its errors.
+fn read_review_strictly<'a>(
+    text: &'a str,
+    projection: &Projection,
+) -> serde_json::Result<AdmissionReviewIn<'a>> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let review = deserializer.deserialize_map(ReviewVisitor(projection))?;
     deserializer.end()?;
@@ -81,7 +102,7 @@ fn set_once<T, E: de::Error>(slot: &mut Option<T>, name: &'static str, value: T)
 struct ReviewVisitor<'p>(&'p Projection);
 
 impl<'de> Visitor<'de> for ReviewVisitor<'_> {
-    type Value = AdmissionReviewIn;
+    type Value = AdmissionReviewIn<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an AdmissionReview object")
@@ -92,8 +113,8 @@ impl<'de> Visitor<'de> for ReviewVisitor<'_> {
         let (mut api_version, mut kind, mut request) = (None, None, None);
         while let Some(field) = map.next_key_seed(FieldName(NAMES))? {
             match field {
-                Some(0) => set_once(&mut api_version, NAMES[0], map.next_value()?)?,
-                Some(1) => set_once(&mut kind, NAMES[1], map.next_value()?)?,
+                Some(0) => set_once(&mut api_version, NAMES[0], owned(map.next_value()?))?,
+                Some(1) => set_once(&mut kind, NAMES[1], owned(map.next_value()?))?,
                 Some(2) => set_once(
                     &mut request,
                     NAMES[2],
@@ -116,7 +137,7 @@ impl<'de> Visitor<'de> for ReviewVisitor<'_> {
 struct OptionalRequest<'p>(&'p Projection);
 
 impl<'de> DeserializeSeed<'de> for OptionalRequest<'_> {
-    type Value = Option<AdmissionRequest>;
+    type Value = Option<AdmissionRequest<'de>>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_option(self)
@@ -124,7 +145,7 @@ impl<'de> DeserializeSeed<'de> for OptionalRequest<'_> {
 }
 
 impl<'de> Visitor<'de> for OptionalRequest<'_> {
-    type Value = Option<AdmissionRequest>;
+    type Value = Option<AdmissionRequest<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an AdmissionRequest object or null")
@@ -148,7 +169,7 @@ impl<'de> Visitor<'de> for OptionalRequest<'_> {
 struct RequestVisitor<'p>(&'p Projection);
 
 impl<'de> Visitor<'de> for RequestVisitor<'_> {
-    type Value = AdmissionRequest;
+    type Value = AdmissionRequest<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an AdmissionRequest object")
@@ -184,12 +205,12 @@ impl<'de> Visitor<'de> for RequestVisitor<'_> {
             };
             let name_of = NAMES[index];
             match index {
-                0 => set_once(&mut uid, name_of, map.next_value()?)?,
+                0 => set_once(&mut uid, name_of, owned(map.next_value()?))?,
                 1 => set_once(&mut kind, name_of, map.next_value()?)?,
-                2 => set_once(&mut sub_resource, name_of, map.next_value()?)?,
-                3 => set_once(&mut name, name_of, map.next_value()?)?,
-                4 => set_once(&mut namespace, name_of, map.next_value()?)?,
-                5 => set_once(&mut operation, name_of, map.next_value()?)?,
+                2 => set_once(&mut sub_resource, name_of, owned(map.next_value()?))?,
+                3 => set_once(&mut name, name_of, owned(map.next_value()?))?,
+                4 => set_once(&mut namespace, name_of, owned(map.next_value()?))?,
+                5 => set_once(&mut operation, name_of, owned(map.next_value()?))?,
                 6 => set_once(&mut user_info, name_of, map.next_value()?)?,
                 7 => set_once(
                     &mut object,
@@ -219,7 +240,12 @@ impl<'de> Visitor<'de> for RequestVisitor<'_> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A `String` field read the strict way, as the struct holds it.
+fn owned<'a>(text: String) -> Cow<'a, str> {
+    Cow::Owned(text)
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
 pub struct GroupVersionKind {
     #[serde(default)]
     pub group: String,
@@ -229,7 +255,7 @@ pub struct GroupVersionKind {
     pub kind: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 pub struct UserInfoIn {
     #[serde(default)]
     pub username: String,
@@ -293,14 +319,15 @@ mod tests {
                 "options": {"kind": "UpdateOptions"},
             },
         });
-        let review = read_review(body.to_string().as_bytes(), &only_image()).unwrap();
+        let body = body.to_string();
+        let review = read_review(body.as_bytes(), &only_image()).unwrap();
         assert_eq!(review.api_version, "admission.k8s.io/v1");
         let request = review.request.unwrap();
         assert_eq!(
             (
-                request.uid.as_str(),
-                request.name.as_str(),
-                request.namespace.as_str()
+                request.uid.as_ref(),
+                request.name.as_ref(),
+                request.namespace.as_ref()
             ),
             ("u1", "web", "shop")
         );

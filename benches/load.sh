@@ -60,16 +60,19 @@ wait_port $SERVE_PORT
 wait_port $BARE_PORT
 sleep 1
 
-# One run of oha; prints "req/s p50 p99 p99.9 ok errors cpu_us_per_request" (latencies in ms;
-# errors exclude requests cut off by the end of the run).
+# One run of oha; prints "req/s p50 p99 p99.9 ok errors cpu_us_per_request oha_cpu_us_per_request"
+# (latencies in ms; errors exclude requests cut off by the end of the run). The generator shares
+# the cores, so its own CPU per request is part of what sets the throughput.
 load() {
   local port=$1 pid=$2
   shift 2
   local before
   before=$(cpu "$pid")
-  "$OHA" --no-tui --output-format json -z "$DURATION" --insecure -m POST -T application/json \
-    -D "$body" "$@" "https://127.0.0.1:$port/validate" >"$work/oha.json"
-  python3 - "$work/oha.json" "$before" "$(cpu "$pid")" <<'PY'
+  local TIMEFORMAT='%U %S'
+  { time "$OHA" --no-tui --output-format json -z "$DURATION" --insecure -m POST \
+    -T application/json -D "$body" "$@" "https://127.0.0.1:$port/validate" \
+    >"$work/oha.json" 2>"$work/oha.err"; } 2>"$work/oha.time"
+  python3 - "$work/oha.json" "$before" "$(cpu "$pid")" "$work/oha.time" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 p = r["latencyPercentiles"]
@@ -77,7 +80,8 @@ ok = r["statusCodeDistribution"].get("200", 0)
 errors = sum(v for k, v in r.get("errorDistribution", {}).items() if "deadline" not in k) + sum(
     v for k, v in r["statusCodeDistribution"].items() if k != "200")
 cpu_us = (float(sys.argv[3]) - float(sys.argv[2])) * 1e6 / max(ok, 1)
-print(f'{r["summary"]["requestsPerSec"]:.0f} {p["p50"]*1e3:.3f} {p["p99"]*1e3:.3f} {p["p99.9"]*1e3:.3f} {ok} {errors} {cpu_us:.1f}')
+oha_us = sum(map(float, open(sys.argv[4]).read().split())) * 1e6 / max(ok, 1)
+print(f'{r["summary"]["requestsPerSec"]:.0f} {p["p50"]*1e3:.3f} {p["p99"]*1e3:.3f} {p["p99.9"]*1e3:.3f} {ok} {errors} {cpu_us:.1f} {oha_us:.1f}')
 PY
 }
 
@@ -87,7 +91,7 @@ echo "idle RSS MiB: serve $(rss $serve_pid VmRSS) bare $(rss $bare_pid VmRSS)"
 # whichever ran first would pay it alone.
 DURATION=2s load $SERVE_PORT $serve_pid -c 25 >/dev/null
 DURATION=2s load $BARE_PORT $bare_pid -c 25 >/dev/null
-printf '%-14s %-6s %7s %8s %8s %9s %7s %6s %10s\n' run server req/s p50_ms p99_ms p99.9_ms ok errors cpu_us/req
+printf '%-14s %-6s %7s %8s %8s %9s %7s %6s %10s %10s\n' run server req/s p50_ms p99_ms p99.9_ms ok errors cpu_us/req oha_us/req
 for run in keepalive-25 rate-1000 new-conn-25; do
   case $run in
     keepalive-25) args=(-c 25) ;;
@@ -97,7 +101,7 @@ for run in keepalive-25 rate-1000 new-conn-25; do
   for server in serve bare; do
     port=$SERVE_PORT pid=$serve_pid
     [[ $server == bare ]] && port=$BARE_PORT pid=$bare_pid
-    printf '%-14s %-6s %7s %8s %8s %9s %7s %6s %10s\n' "$run" "$server" $(load $port $pid "${args[@]}")
+    printf '%-14s %-6s %7s %8s %8s %9s %7s %6s %10s %10s\n' "$run" "$server" $(load $port $pid "${args[@]}")
   done
 done
 echo "peak RSS MiB (VmHWM): serve $(rss $serve_pid VmHWM) bare $(rss $bare_pid VmHWM)"

@@ -58,7 +58,7 @@ impl Shared {
 #[derive(Clone)]
 pub struct BatchedWriter {
     shared: Arc<Shared>,
-    writer_thread: Arc<thread::Thread>,
+    writer_thread: thread::Thread,
 }
 
 /// Writes what is still buffered and stops the writer thread when dropped.
@@ -81,7 +81,7 @@ impl BatchedWriter {
             .unwrap_or_else(|error| panic!("cannot start the log writer thread: {error}"));
         let writer = BatchedWriter {
             shared: shared.clone(),
-            writer_thread: Arc::new(handle.thread().clone()),
+            writer_thread: handle.thread().clone(),
         };
         let guard = FlushGuard {
             shared,
@@ -122,25 +122,17 @@ pub struct LineWriter<'a> {
 
 impl Write for LineWriter<'_> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let buffered = {
+        let (buffered, closed) = {
             let mut pending = lock(&self.writer.shared.pending);
-            if pending.closed {
-                None
-            } else {
-                pending.lines.extend_from_slice(bytes);
-                Some(pending.lines.len())
-            }
+            pending.lines.extend_from_slice(bytes);
+            (pending.lines.len(), pending.closed)
         };
-        match buffered {
-            // After the guard has flushed, nobody else will: write straight through.
-            None => {
-                let mut output = lock(&self.writer.shared.output);
-                output.write_all(bytes)?;
-                output.flush()?;
-            }
-            Some(len) if len >= CAP => self.writer.shared.flush(&mut Vec::new())?,
-            Some(len) if len >= WAKE_AT => self.writer.writer_thread.unpark(),
-            Some(_) => {}
+        // Once the guard has closed the buffer, nobody else will write it out; going through
+        // the buffer even then keeps this line behind any the writer thread has yet to write.
+        if closed || buffered >= CAP {
+            self.writer.shared.flush(&mut Vec::new())?;
+        } else if buffered >= WAKE_AT {
+            self.writer.writer_thread.unpark();
         }
         Ok(bytes.len())
     }

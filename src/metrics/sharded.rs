@@ -27,14 +27,34 @@ fn shard_index() -> usize {
     SHARD.with(|shard| *shard)
 }
 
-/// Aligned so no two shards share a cache line (two lines, for adjacent-line prefetching).
+/// Two cache lines of counters (adjacent-line prefetching moves lines in pairs).
 #[repr(align(128))]
-struct Shard {
-    /// One per upper bound, then one for values above the last (`+Inf`).
-    buckets: Box<[AtomicU64]>,
-    /// The `f64` sum's bits; only its own thread usually writes it, so the update loop rarely
-    /// repeats.
-    sum: AtomicU64,
+#[derive(Default)]
+struct Lines([AtomicU64; COUNTERS_PER_LINES]);
+
+const COUNTERS_PER_LINES: usize = 16;
+
+/// One thread's counters, in an allocation of whole aligned line pairs, so no two shards share
+/// a cache line: the buckets, one per upper bound and one for values above the last (`+Inf`),
+/// then the bits of the `f64` sum. Only its own thread usually writes a shard, so the sum's
+/// update loop rarely repeats.
+struct Shard(Box<[Lines]>);
+
+impl Shard {
+    fn new(counters: usize) -> Self {
+        Self(
+            (0..counters.div_ceil(COUNTERS_PER_LINES))
+                .map(|_| Lines::default())
+                .collect(),
+        )
+    }
+
+    fn counter(&self, index: usize) -> Option<&AtomicU64> {
+        self.0
+            .get(index / COUNTERS_PER_LINES)?
+            .0
+            .get(index % COUNTERS_PER_LINES)
+    }
 }
 
 /// One histogram series: fixed label values, shared by every clone.
@@ -47,15 +67,18 @@ struct Series {
     shards: Box<[Shard]>,
 }
 
+impl Series {
+    /// After the buckets and the `+Inf` bucket.
+    fn sum_index(&self) -> usize {
+        self.upper_bounds.len() + 1
+    }
+}
+
 impl ShardedHistogram {
     fn new(upper_bounds: &'static [f64], label_pairs: Vec<LabelPair>) -> Self {
+        // The buckets and the sum; a zeroed counter is also the sum 0.0.
         let shards = (0..SHARDS)
-            .map(|_| Shard {
-                buckets: (0..=upper_bounds.len())
-                    .map(|_| AtomicU64::new(0))
-                    .collect(),
-                sum: AtomicU64::new(0f64.to_bits()),
-            })
+            .map(|_| Shard::new(upper_bounds.len() + 2))
             .collect();
         Self(Arc::new(Series {
             upper_bounds,
@@ -74,14 +97,14 @@ impl ShardedHistogram {
             .iter()
             .position(|bound| value <= *bound)
             .unwrap_or(series.upper_bounds.len());
-        if let Some(count) = shard.buckets.get(bucket) {
+        if let Some(count) = shard.counter(bucket) {
             count.fetch_add(1, Ordering::Relaxed);
         }
-        let _ = shard
-            .sum
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+        if let Some(sum) = shard.counter(series.sum_index()) {
+            let _ = sum.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
                 Some((f64::from_bits(bits) + value).to_bits())
             });
+        }
     }
 
     fn metric(&self) -> proto::Metric {
@@ -89,10 +112,14 @@ impl ShardedHistogram {
         let mut per_bucket = vec![0u64; series.upper_bounds.len() + 1];
         let mut sum = 0.0;
         for shard in &series.shards {
-            for (total, count) in per_bucket.iter_mut().zip(&shard.buckets) {
-                *total += count.load(Ordering::Relaxed);
+            for (index, total) in per_bucket.iter_mut().enumerate() {
+                *total += shard
+                    .counter(index)
+                    .map_or(0, |count| count.load(Ordering::Relaxed));
             }
-            sum += f64::from_bits(shard.sum.load(Ordering::Relaxed));
+            sum += shard
+                .counter(series.sum_index())
+                .map_or(0.0, |bits| f64::from_bits(bits.load(Ordering::Relaxed)));
         }
         let mut histogram = proto::Histogram::default();
         let mut cumulative = 0;

@@ -5,8 +5,7 @@
 //! series is first observed, so `/metrics` shows no zero series for combinations never seen.
 
 use crate::eval::{RuleResult, Status};
-use crate::metrics::Metrics;
-use crate::metrics::ShardedHistogram;
+use crate::metrics::{Metrics, ShardedHistogram};
 use crate::policy::{FailureAction, Policy, PolicySet};
 use prometheus::IntCounter;
 use std::sync::OnceLock;

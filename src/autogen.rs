@@ -101,7 +101,7 @@ fn autogen_allowed(rules: &[Rule]) -> bool {
 }
 
 fn names_pod(filter: &Filter) -> bool {
-    filter.kinds.iter().any(|kind| kind.kind == "Pod")
+    filter.kinds.iter().any(|kind| kind.kind() == "Pod")
 }
 
 fn rule_applies_to_pods(rule: &Rule) -> bool {

@@ -9,7 +9,7 @@
 //! registered. The output is generated once and checked in; nothing patches it at runtime.
 
 use crate::matching::{Combine, Filter, KindSelector, Operation};
-use crate::pattern::wildcard;
+use crate::pattern::wildcard::{self, has_wildcard};
 use crate::policy::{Origin, PolicySet, Rule};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -268,11 +268,7 @@ fn kind_text(rule: &Rule, kind: &KindSelector) -> String {
         .iter()
         .flat_map(|filter| filter.kinds.iter().zip(&filter.kind_texts))
         .find(|(selector, _)| *selector == kind)
-        .map_or_else(|| kind.kind.clone(), |(_, text)| text.clone())
-}
-
-fn has_wildcard(text: &str) -> bool {
-    text.contains(['*', '?'])
+        .map_or_else(|| kind.kind().to_owned(), |(_, text)| text.clone())
 }
 
 /// `None` when the kind is neither built in nor qualified by a group.
@@ -284,14 +280,14 @@ fn targets_for(kind: &KindSelector) -> Option<Vec<Target>> {
             text.to_owned()
         }
     };
-    let with_subresource = |resource: &str| match kind.subresource.as_str() {
+    let with_subresource = |resource: &str| match kind.subresource() {
         "" => resource.to_owned(),
         subresource => format!("{resource}/{}", concrete(subresource)),
     };
     let mut targets = Vec::new();
-    if has_wildcard(&kind.kind) {
-        let group = concrete(&kind.group);
-        let version = concrete(&kind.version);
+    if has_wildcard(kind.kind()) {
+        let group = concrete(kind.group());
+        let version = concrete(kind.version());
         targets.push(Target {
             group: group.clone(),
             version: version.clone(),
@@ -299,21 +295,21 @@ fn targets_for(kind: &KindSelector) -> Option<Vec<Target>> {
             resource: with_subresource("*"),
         });
         // `*` covers no subresource, but a plain kind also matches ephemeral-container updates.
-        if kind.subresource.is_empty() && wildcard::matches(&kind.group, "") {
+        if kind.subresource().is_empty() && wildcard::matches(kind.group(), "") {
             targets.push(ephemeral_containers(&version));
         }
         return Some(targets);
     }
     let matching_built_ins = built_ins().filter(|known| {
-        known.kind == kind.kind
-            && wildcard::matches(&kind.group, known.group)
-            && wildcard::matches(&kind.version, known.version)
+        known.kind == kind.kind()
+            && wildcard::matches(kind.group(), known.group)
+            && wildcard::matches(kind.version(), known.version)
     });
     for known in matching_built_ins {
-        let version = if has_wildcard(&kind.version) {
+        let version = if has_wildcard(kind.version()) {
             known.version.to_owned()
         } else {
-            kind.version.clone()
+            kind.version().to_owned()
         };
         targets.push(Target {
             group: known.group.to_owned(),
@@ -321,19 +317,19 @@ fn targets_for(kind: &KindSelector) -> Option<Vec<Target>> {
             scope: known.scope,
             resource: with_subresource(known.resource),
         });
-        if known.kind == "Pod" && kind.subresource.is_empty() {
+        if known.kind == "Pod" && kind.subresource().is_empty() {
             targets.push(ephemeral_containers(&version));
         }
     }
     if targets.is_empty() {
-        if has_wildcard(&kind.group) {
+        if has_wildcard(kind.group()) {
             return None;
         }
         targets.push(Target {
-            group: kind.group.clone(),
-            version: concrete(&kind.version),
+            group: kind.group().to_owned(),
+            version: concrete(kind.version()),
             scope: Scope::Any,
-            resource: with_subresource(&guess_plural(&kind.kind)),
+            resource: with_subresource(&guess_plural(kind.kind())),
         });
     }
     Some(targets)

@@ -4,12 +4,13 @@
 use super::Gvk;
 use crate::pattern::wildcard::{self, Wildcard};
 
+/// The texts are read-only, so the compiled wildcards always say what they say.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KindSelector {
-    pub group: String,
-    pub version: String,
-    pub kind: String,
-    pub subresource: String,
+    group: String,
+    version: String,
+    kind: String,
+    subresource: String,
     /// Kind, group and version compiled when the selector is made, as match filters' names
     /// are: every rule tests them against every review.
     compiled: Compiled,
@@ -35,6 +36,23 @@ impl KindSelector {
                 version: Wildcard::new(version),
             },
         }
+    }
+
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// Empty when the entry names none.
+    pub fn subresource(&self) -> &str {
+        &self.subresource
     }
 
     /// Kyverno's kind grammar; `None` for more than four `/`-separated parts.
@@ -140,10 +158,10 @@ mod tests {
             let parsed = selector(text);
             assert_eq!(
                 (
-                    parsed.group.as_str(),
-                    parsed.version.as_str(),
-                    parsed.kind.as_str(),
-                    parsed.subresource.as_str()
+                    parsed.group(),
+                    parsed.version(),
+                    parsed.kind(),
+                    parsed.subresource()
                 ),
                 (group, version, kind, subresource),
                 "{text}"

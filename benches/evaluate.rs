@@ -1,7 +1,7 @@
 //! Per-review CPU cost of one Pod review against 1, 10 and 100 policies: the engine alone
 //! (`evaluate` on a parsed object), the whole handler path from request bytes to response
-//! bytes (`answer`: parse, evaluate, metrics, decision, serialization), body parsing alone
-//! (whole, and through the policies' projection as the webhook reads it),
+//! bytes (`answer`: parse, evaluate, metrics, decision, serialization; also with cold caches),
+//! body parsing alone (whole, and through the policies' projection as the webhook reads it),
 //! and the per-policy execution-time metric alone. Run: `cargo bench --bench evaluate`.
 
 use portcullis::eval::{self, Request};
@@ -89,6 +89,27 @@ fn answer(bencher: divan::Bencher, policies: usize) {
         let body = handler::answer(&state, divan::black_box(REVIEW.as_bytes()), None);
         body.expect("answered").len()
     });
+}
+
+/// `answer` after 2 MiB of other memory has been written, as under load, where the TLS stack,
+/// the kernel and the load generator run on the same core between two reviews and leave the
+/// policies and the code out of the core's caches. With 0 policies this is the cost of reading
+/// and answering alone.
+#[divan::bench(args = [0, 1, 10, 100])]
+fn answer_cold_cache(bencher: divan::Bencher, policies: usize) {
+    let state = state(policies);
+    let mut other_memory = vec![0u64; (2 << 20) / std::mem::size_of::<u64>()];
+    bencher
+        .with_inputs(|| {
+            // One write per cache line is enough to evict it.
+            for word in other_memory.iter_mut().step_by(8) {
+                *word = word.wrapping_add(1);
+            }
+        })
+        .bench_local_values(|()| {
+            let body = handler::answer(&state, divan::black_box(REVIEW.as_bytes()), None);
+            body.expect("answered").len()
+        });
 }
 
 /// The review body parsed whole, as a `serde_json::Value`.

@@ -3,13 +3,18 @@
 # in one run on loopback: HTTPS/1.1 keep-alive with 25 connections (the kube-apiserver's idle
 # connection limit per host), then a fixed 1,000 req/s, then new connections only (a full TLS
 # handshake per request). Reports req/s, p50/p99/p99.9 latency, idle and peak RSS (VmHWM).
+# The keep-alive runs alternate between the servers RUNS times: on a shared, noisy machine a
+# single pair of runs can be off by a fifth either way, so the ratio reported is the median of
+# the pairs'.
 #
 # Usage: bash benches/load.sh            (needs `oha`: cargo install oha)
-# Env:   DURATION=10s  POLICIES=10  RUST_LOG=info (portcullis' log, written to a file)
+# Env:   DURATION=10s  POLICIES=10 (0 is allowed)  RUNS=3  RUST_LOG=info (portcullis' log,
+#        written to a file)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 POLICIES=${POLICIES:-10}
+RUNS=${RUNS:-3}
 OHA=${OHA:-oha}
 TARGET=${CARGO_TARGET_DIR:-target}
 SERVE_PORT=18443 METRICS_PORT=19090 BARE_PORT=18444
@@ -91,18 +96,24 @@ echo "idle RSS MiB: serve $(rss $serve_pid VmRSS) bare $(rss $bare_pid VmRSS)"
 # whichever ran first would pay it alone.
 DURATION=2s load $SERVE_PORT $serve_pid -c 25 >/dev/null
 DURATION=2s load $BARE_PORT $bare_pid -c 25 >/dev/null
-printf '%-14s %-6s %7s %8s %8s %9s %7s %6s %10s %10s\n' run server req/s p50_ms p99_ms p99.9_ms ok errors cpu_us/req oha_us/req
-for run in keepalive-25 rate-1000 new-conn-25; do
+row() { printf '%-14s %-6s %7s %8s %8s %9s %7s %6s %10s %10s\n' "$@"; }
+row run server req/s p50_ms p99_ms p99.9_ms ok errors cpu_us/req oha_us/req
+ratios=()
+for ((i = 1; i <= RUNS; i++)); do
+  serve_row=$(load $SERVE_PORT $serve_pid -c 25)
+  bare_row=$(load $BARE_PORT $bare_pid -c 25)
+  row keepalive-25 serve $serve_row
+  row keepalive-25 bare $bare_row
+  ratios+=("$(awk -v s="${serve_row%% *}" -v b="${bare_row%% *}" 'BEGIN { printf "%.2f", s / b }')")
+done
+echo "keep-alive throughput ratio serve/bare: ${ratios[*]}; median $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END { print r[int((NR + 1) / 2)] }')"
+for run in rate-1000 new-conn-25; do
   case $run in
-    keepalive-25) args=(-c 25) ;;
     rate-1000) args=(-c 25 -q 1000) ;;
     new-conn-25) args=(-c 25 --disable-keepalive) ;;
   esac
-  for server in serve bare; do
-    port=$SERVE_PORT pid=$serve_pid
-    [[ $server == bare ]] && port=$BARE_PORT pid=$bare_pid
-    printf '%-14s %-6s %7s %8s %8s %9s %7s %6s %10s %10s\n' "$run" "$server" $(load $port $pid "${args[@]}")
-  done
+  row "$run" serve $(load $SERVE_PORT $serve_pid "${args[@]}")
+  row "$run" bare $(load $BARE_PORT $bare_pid "${args[@]}")
 done
 echo "peak RSS MiB (VmHWM): serve $(rss $serve_pid VmHWM) bare $(rss $bare_pid VmHWM)"
 echo "serve log lines: $(wc -l <"$work/serve.log")"

@@ -2,8 +2,10 @@
 //! of their own. Labels stay bounded: policy, rule, result, mode, operation, kind, reason, on_timeout —
 //! never namespace, name or image.
 
+mod review_counts;
 mod sharded;
 
+pub use review_counts::{MAX_KIND_LABELS, OTHER_KIND, ReviewCounts};
 pub use sharded::{ShardedHistogram, ShardedHistogramVec};
 
 use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
@@ -17,7 +19,7 @@ const LATENCY_BUCKETS: [f64; 15] = [
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
-    pub admission_requests: IntCounterVec,
+    pub admission_requests: ReviewCounts,
     admission_review_durations: ShardedHistogramVec,
     pub admission_review_duration: ShardedHistogram,
     pub admission_request_errors: IntCounterVec,
@@ -43,13 +45,13 @@ impl Metrics {
             &LATENCY_BUCKETS,
         )?;
         let metrics = Self {
-            admission_requests: IntCounterVec::new(
+            admission_requests: ReviewCounts::new(IntCounterVec::new(
                 Opts::new(
                     "portcullis_admission_requests_total",
                     "Admission reviews answered, by operation, kind and decision.",
                 ),
                 &["operation", "kind", "allowed"],
-            )?,
+            )?),
             admission_review_duration: admission_review_durations.with_label_values(&[]),
             admission_review_durations,
             admission_request_errors: IntCounterVec::new(
@@ -125,7 +127,7 @@ impl Metrics {
 
     fn register_all(&self) -> Result<(), prometheus::Error> {
         let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
-            Box::new(self.admission_requests.clone()),
+            Box::new(self.admission_requests.family().clone()),
             Box::new(self.admission_deadline_exceeded.clone()),
             Box::new(self.admission_review_durations.clone()),
             Box::new(self.admission_request_errors.clone()),

@@ -217,7 +217,9 @@ impl ClusterPolicies {
             value["kind"] = json!(resource.kind);
             let compiled = compile_object(&key, &value);
             if let Err(error) = &compiled {
-                tracing::warn!(policy = %key.label(), error = %error, "cluster policy left out");
+                // As an escaped string: a namespaced Policy's text, and so its errors, are
+                // written by whoever may create one, and must not start lines of their own.
+                tracing::warn!(policy = %key.label(), error = error.to_string().as_str(), "cluster policy left out");
             }
             entries.insert(
                 key,
@@ -390,7 +392,7 @@ async fn write_status(client: &kube::Client, key: &ObjectKey, status: &PolicySta
             true
         }
         Err(error) => {
-            tracing::warn!(policy = %key.label(), error = %error, "cannot write the policy status");
+            tracing::warn!(policy = %key.label(), error = error.to_string().as_str(), "cannot write the policy status");
             false
         }
     }

@@ -102,9 +102,19 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
                 .with_label_values(&[bad.reason])
                 .inc();
             if bad.status.is_server_error() {
-                tracing::error!(reason = bad.reason, status = bad.status.as_u16(), error = %bad.message, "admission request failed");
+                tracing::error!(
+                    reason = bad.reason,
+                    status = bad.status.as_u16(),
+                    error = bad.message.as_str(),
+                    "admission request failed"
+                );
             } else {
-                tracing::warn!(reason = bad.reason, status = bad.status.as_u16(), error = %bad.message, "refused admission request");
+                tracing::warn!(
+                    reason = bad.reason,
+                    status = bad.status.as_u16(),
+                    error = bad.message.as_str(),
+                    "refused admission request"
+                );
             }
             let body = json!({"error": bad.message, "reason": bad.reason}).to_string();
             (
@@ -318,7 +328,14 @@ pub fn answer(
             "portcullis did not finish evaluating {}/{}/{} within the apiserver's timeout",
             gvk.kind, request.namespace, name
         );
-        tracing::warn!(uid = %request.uid, on_timeout = on_timeout.as_str(), "{why}");
+        tracing::warn!(
+            uid = request.uid.as_ref(),
+            kind = gvk.kind.as_str(),
+            namespace = request.namespace.as_ref(),
+            name,
+            on_timeout = on_timeout.as_str(),
+            "evaluation did not finish within the apiserver's timeout"
+        );
         match on_timeout {
             OnTimeout::Deny => {
                 decision.allowed = false;
@@ -328,20 +345,18 @@ pub fn answer(
             OnTimeout::Allow => decision.warnings.push(format!("{why}; allowed unchecked")),
         }
     }
-    let allowed = if decision.allowed { "true" } else { "false" };
     state
         .metrics
         .admission_requests
-        .with_label_values(&[operation.as_str(), &gvk.kind, allowed])
-        .inc();
+        .count(operation, &gvk.kind, decision.allowed);
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     tracing::info!(
-        uid = %request.uid,
-        kind = %gvk.kind,
-        namespace = %request.namespace,
+        uid = request.uid.as_ref(),
+        kind = gvk.kind.as_str(),
+        namespace = request.namespace.as_ref(),
         name,
-        operation = %operation,
-        subresource = %request.sub_resource,
+        operation = operation.as_str(),
+        subresource = request.sub_resource.as_ref(),
         dry_run = request.dry_run.unwrap_or(false),
         decision = if decision.allowed { "allow" } else { "deny" },
         latency_us,

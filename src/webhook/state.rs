@@ -208,7 +208,10 @@ pub fn spawn_policy_reloader(
                         .with_label_values(&["error"])
                         .inc();
                     for error in &errors {
-                        tracing::error!(error = %error, "policy reload refused; keeping the running policies");
+                        tracing::error!(
+                            error = error.to_string().as_str(),
+                            "policy reload refused; keeping the running policies"
+                        );
                     }
                 }
                 Err(error) => {

@@ -1,5 +1,6 @@
 //! `portcullis serve` as a process: SIGTERM in the middle of a burst, startup failures that
-//! exit at once with a clear message, the JSON log line of each review, and policy hot reload
+//! exit at once with a clear message, the JSON log line of each review, request fields escaped in
+//! the text log, and policy hot reload
 //! (a file written in place, a Kubernetes `..data` symlink swap, an invalid set refused)
 //! followed by a scrape of every metric family.
 
@@ -221,6 +222,86 @@ async fn one_json_log_line_per_review_and_no_request_bodies() {
     assert_eq!(refused.len(), 1, "{log}");
     assert_eq!(refused[0]["level"], "WARN");
     assert_eq!(refused[0]["reason"], "malformed_json");
+}
+
+/// The text log writes request fields escaped, so a client that reaches the port cannot start a
+/// line of its own (a newline in a `uid`) or send terminal escapes to whoever reads the log.
+#[tokio::test]
+async fn request_fields_cannot_forge_or_colour_text_log_lines() {
+    let workdir = tempfile::tempdir().unwrap();
+    let mut server = Serve::start(
+        workdir.path(),
+        &["--log-format", "text", "--shutdown-delay", "0s"],
+    )
+    .await;
+    let mut connection = server.connect().await;
+    let forged = "2001-01-01T00:00:00.000000Z  INFO portcullis::webhook::handler: admission review uid=forged decision=\"allow\"";
+    let hostile = format!("hostile\n{forged}\r\u{1b}[31m");
+    let mut judged = review(&hostile, &pod("web", "shop", &["nginx:1.25.3"]));
+    judged["request"]["namespace"] = json!(format!("shop\n{forged}"));
+    judged["request"]["kind"]["kind"] = json!(format!("Pod\n{forged}"));
+    let (status, answer) = post(
+        &mut connection,
+        "/validate",
+        judged.to_string().into_bytes(),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["response"]["uid"], hostile.as_str());
+    let mut refused = review(&hostile, &pod("web", "shop", &["nginx:1.25.3"]));
+    refused["request"]["operation"] = json!("BOGUS");
+    let (status, _) = post(
+        &mut connection,
+        "/validate",
+        refused.to_string().into_bytes(),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(status, 400);
+    server.sigterm();
+    assert!(server.exit(PATIENCE).await.success());
+
+    let log = server.log_text();
+    assert!(
+        !log.contains('\u{1b}'),
+        "a terminal escape reached the log:\n{log}"
+    );
+    assert!(
+        !log.contains('\r'),
+        "a carriage return reached the log:\n{log}"
+    );
+    let forged_lines: Vec<&str> = log
+        .lines()
+        .filter(|line| line.starts_with("2001-01-01"))
+        .collect();
+    assert!(
+        forged_lines.is_empty(),
+        "forged lines: {forged_lines:?}\n{log}"
+    );
+    let review_line = log
+        .lines()
+        .find(|line| line.contains("admission review uid="))
+        .unwrap_or_else(|| panic!("no review line:\n{log}"));
+    for field in [
+        r#"uid="hostile\n2001-01-01"#,
+        r#"kind="Pod\n2001-01-01"#,
+        r#"namespace="shop\n2001-01-01"#,
+    ] {
+        assert!(
+            review_line.contains(field),
+            "{field} not escaped: {review_line}"
+        );
+    }
+    let refused_line = log
+        .lines()
+        .find(|line| line.contains("refused admission request"))
+        .unwrap_or_else(|| panic!("no refusal line:\n{log}"));
+    assert!(
+        refused_line.contains(r#"reason="bad_operation""#)
+            && refused_line.contains(r#"hostile\n2001"#),
+        "{refused_line}"
+    );
 }
 
 const REQUIRE_TEAM: &str = r#"apiVersion: kyverno.io/v1

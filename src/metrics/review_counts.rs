@@ -1,0 +1,189 @@
+//! `portcullis_admission_requests_total`, whose `kind` label comes from the request.
+//!
+//! The apiserver sends only the kinds the webhook configuration registers, but a client that
+//! reaches the port directly could send a new kind with every request, and every new label value
+//! is a series the registry keeps for good. So the first [`MAX_KIND_LABELS`] kinds are named and
+//! any later one is counted as [`OTHER_KIND`]. The handles of each kind are kept, so a review pays
+//! one map lookup instead of hashing three label values.
+
+use crate::matching::Operation;
+use prometheus::{IntCounter, IntCounterVec};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+
+/// Far more kinds than a webhook configuration registers (pods, the pod controllers, the odd
+/// custom resource), few enough that the series stay cheap.
+pub const MAX_KIND_LABELS: usize = 64;
+
+/// The `kind` label of reviews of kinds beyond the first [`MAX_KIND_LABELS`]; parentheses cannot
+/// occur in a Kubernetes kind, so it names no real one.
+pub const OTHER_KIND: &str = "(other)";
+
+const OPERATIONS: [Operation; 4] = [
+    Operation::Create,
+    Operation::Update,
+    Operation::Delete,
+    Operation::Connect,
+];
+
+#[derive(Clone)]
+pub struct ReviewCounts {
+    family: IntCounterVec,
+    by_kind: Arc<RwLock<HashMap<String, KindCounts>>>,
+}
+
+/// One kind's counters by operation and decision, each created when first counted, so the
+/// exposition shows no zero series for combinations never seen.
+struct KindCounts {
+    label: String,
+    counters: [[OnceLock<IntCounter>; 2]; OPERATIONS.len()],
+}
+
+impl KindCounts {
+    fn new(label: &str) -> Self {
+        Self {
+            label: label.to_owned(),
+            counters: Default::default(),
+        }
+    }
+
+    fn count(&self, family: &IntCounterVec, operation: Operation, allowed: bool) {
+        let Some(by_decision) = OPERATIONS
+            .iter()
+            .position(|known| *known == operation)
+            .and_then(|index| self.counters.get(index))
+        else {
+            return;
+        };
+        by_decision[usize::from(allowed)]
+            .get_or_init(|| {
+                family.with_label_values(&[
+                    operation.as_str(),
+                    &self.label,
+                    if allowed { "true" } else { "false" },
+                ])
+            })
+            .inc();
+    }
+}
+
+impl ReviewCounts {
+    pub fn new(family: IntCounterVec) -> Self {
+        Self {
+            family,
+            by_kind: Arc::default(),
+        }
+    }
+
+    /// The family, for registration.
+    pub fn family(&self) -> &IntCounterVec {
+        &self.family
+    }
+
+    pub fn count(&self, operation: Operation, kind: &str, allowed: bool) {
+        if let Some(counts) = self
+            .by_kind
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(kind)
+        {
+            counts.count(&self.family, operation, allowed);
+            return;
+        }
+        let mut by_kind = self.by_kind.write().unwrap_or_else(PoisonError::into_inner);
+        // Another review may have added the kind, or filled the last place, since the read.
+        let label = if by_kind.contains_key(kind) || by_kind.len() < MAX_KIND_LABELS {
+            kind
+        } else {
+            OTHER_KIND
+        };
+        by_kind
+            .entry(label.to_owned())
+            .or_insert_with(|| KindCounts::new(label))
+            .count(&self.family, operation, allowed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus::Opts;
+
+    fn counts() -> ReviewCounts {
+        ReviewCounts::new(
+            IntCounterVec::new(
+                Opts::new("reviews_total", "Reviews."),
+                &["operation", "kind", "allowed"],
+            )
+            .expect("valid metric"),
+        )
+    }
+
+    fn value(counts: &ReviewCounts, labels: [&str; 3]) -> u64 {
+        counts
+            .family()
+            .get_metric_with_label_values(&labels)
+            .expect("labels fit the family")
+            .get()
+    }
+
+    #[test]
+    fn kinds_beyond_the_limit_are_counted_as_other() {
+        let counts = counts();
+        counts.count(Operation::Create, "Pod", true);
+        for index in 0..MAX_KIND_LABELS + 10 {
+            counts.count(Operation::Create, &format!("Kind{index}"), false);
+        }
+        // A kind named while there was room keeps its name after the limit is reached.
+        counts.count(Operation::Create, "Pod", true);
+        counts.count(Operation::Update, "Pod", false);
+
+        assert_eq!(value(&counts, ["CREATE", "Pod", "true"]), 2);
+        assert_eq!(value(&counts, ["UPDATE", "Pod", "false"]), 1);
+        assert_eq!(value(&counts, ["CREATE", "Kind0", "false"]), 1);
+        let named = MAX_KIND_LABELS - 1;
+        assert_eq!(
+            value(&counts, ["CREATE", &format!("Kind{}", named - 1), "false"]),
+            1
+        );
+        assert_eq!(value(&counts, ["CREATE", OTHER_KIND, "false"]), 11);
+
+        let families = prometheus::core::Collector::collect(counts.family());
+        let series = families[0].get_metric();
+        let kinds: std::collections::BTreeSet<&str> = series
+            .iter()
+            .flat_map(|metric| metric.get_label())
+            .filter(|label| label.name() == "kind")
+            .map(|label| label.value())
+            .collect();
+        assert_eq!(kinds.len(), MAX_KIND_LABELS + 1, "{kinds:?}");
+        assert_eq!(series.len(), MAX_KIND_LABELS + 2);
+    }
+
+    #[test]
+    fn counts_from_many_threads_all_arrive() {
+        let counts = counts();
+        std::thread::scope(|scope| {
+            for thread in 0..4 {
+                let counts = counts.clone();
+                scope.spawn(move || {
+                    for index in 0..1_000 {
+                        let kind = format!("Kind{}", (thread * 1_000 + index) % 100);
+                        counts.count(Operation::Delete, &kind, true);
+                    }
+                });
+            }
+        });
+        let families = prometheus::core::Collector::collect(counts.family());
+        let total: f64 = families[0]
+            .get_metric()
+            .iter()
+            .map(|metric| metric.get_counter().get_value())
+            .sum();
+        assert_eq!(total, 4_000.0);
+        assert_eq!(
+            value(&counts, ["DELETE", OTHER_KIND, "true"]),
+            4_000 - 64 * 40
+        );
+    }
+}

@@ -73,6 +73,14 @@ pub struct ServeArgs {
     /// How long a client may take to send a request body once its headers are in.
     #[arg(long, env = "PORTCULLIS_BODY_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub body_read_timeout: Duration,
+    /// MiB of request bodies held at once over all requests; a request that would go over
+    /// waits up to --body-read-timeout for others to finish, then gets 503.
+    #[arg(long, env = "PORTCULLIS_BODY_MEMORY_MIB", default_value_t = (crate::webhook::state::DEFAULT_BODY_MEMORY >> 20) as u16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub body_memory_mib: u16,
+    /// Webhook connections open at once; at the limit, new ones wait in the listen queue until
+    /// one closes.
+    #[arg(long, env = "PORTCULLIS_MAX_CONNECTIONS", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     #[arg(long, env = "PORTCULLIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Follow the cluster (in-cluster service account, else kubeconfig): namespace labels for

@@ -249,6 +249,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
     let webhook_options = webhook::WebhookOptions {
         on_timeout: args.on_timeout,
         body_read_timeout: args.body_read_timeout,
+        body_memory: usize::from(args.body_memory_mib) << 20,
     };
     let state = webhook::AppState::with_options(set, metrics.clone(), webhook_options);
     let readiness = Readiness::new();
@@ -331,6 +332,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
     let options = ServeOptions {
         shutdown_delay: args.shutdown_delay,
         shutdown_timeout: args.shutdown_timeout,
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         ..ServeOptions::default()
     };
     server::serve(

@@ -22,7 +22,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -82,7 +82,17 @@ pub struct ServeOptions {
     /// How long a TLS handshake may take before the connection is dropped, so a client that
     /// connects and says nothing cannot hold a task.
     pub handshake_timeout: Duration,
+    /// TLS connections open at once. Each idle one holds ≈ 33 KiB (TLS and HTTP buffers, its
+    /// task), so without a limit a client opening connections and keeping them alive could take
+    /// all the container's memory.
+    pub max_connections: usize,
 }
+
+/// Far more than the kube-apiservers of a cluster keep open, at ≈ 33 MiB if all are idle.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 1000;
+
+/// Plain-HTTP connections open at once: the kubelet's probes and a few scrapers need a handful.
+const PLAIN_MAX_CONNECTIONS: usize = 64;
 
 impl Default for ServeOptions {
     fn default() -> Self {
@@ -91,6 +101,7 @@ impl Default for ServeOptions {
             shutdown_timeout: Duration::from_secs(20),
             header_read_timeout: Duration::from_secs(100),
             handshake_timeout: Duration::from_secs(10),
+            max_connections: DEFAULT_MAX_CONNECTIONS as usize,
         }
     }
 }
@@ -144,6 +155,8 @@ pub async fn serve(
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut drain_deadline = None;
+    let tls_slots = Slots::new("webhook", options.max_connections);
+    let plain_slots = Slots::new("metrics", PLAIN_MAX_CONNECTIONS);
 
     loop {
         tokio::select! {
@@ -159,15 +172,19 @@ pub async fn serve(
                 drain_deadline = Some(tokio::time::Instant::now() + options.shutdown_delay);
             }
             () = sleep_until(drain_deadline) => break,
-            stream = accept(&tls_listener) => {
+            (stream, slot) = tls_slots.accept(&tls_listener) => {
                 let (acceptor, app, closing) = (acceptor.clone(), app.clone(), closing_rx.clone());
                 connections.spawn(async move {
                     serve_tls(stream, acceptor, app, options, closing).await;
+                    drop(slot);
                 });
             }
-            stream = accept(&plain_listener) => {
+            (stream, slot) = plain_slots.accept(&plain_listener) => {
                 let (app, closing) = (plain_app.clone(), closing_rx.clone());
-                connections.spawn(serve_http(stream, app, options, closing));
+                connections.spawn(async move {
+                    serve_http(stream, app, options, closing).await;
+                    drop(slot);
+                });
             }
             // Reap finished connections so the set does not grow with every one ever accepted.
             Some(joined) = connections.join_next() => {
@@ -210,6 +227,61 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+/// A listener's limit on open connections: one slot per connection, freed when it closes.
+struct Slots {
+    listener: &'static str,
+    limit: usize,
+    free: Arc<Semaphore>,
+    /// Whether the limit has been reported and not yet eased: one warning per time the
+    /// listener fills, not one per connection while it stays full.
+    reported: AtomicBool,
+}
+
+impl Slots {
+    fn new(listener: &'static str, limit: usize) -> Self {
+        let limit = limit.clamp(1, Semaphore::MAX_PERMITS);
+        Self {
+            listener,
+            limit,
+            free: Arc::new(Semaphore::new(limit)),
+            reported: AtomicBool::new(false),
+        }
+    }
+
+    /// The next connection once a slot is free. At the limit nothing is accepted, so new
+    /// connections wait in the kernel's listen queue (and time out there) instead of each
+    /// taking memory here.
+    async fn accept(
+        &self,
+        listener: &TcpListener,
+    ) -> ((TcpStream, SocketAddr), OwnedSemaphorePermit) {
+        let slot = match self.free.clone().try_acquire_owned() {
+            Ok(slot) => {
+                // Eased once a tenth of the slots are free again.
+                if self.free.available_permits() >= self.limit / 10 {
+                    self.reported.store(false, Ordering::Relaxed);
+                }
+                slot
+            }
+            Err(_) => {
+                if !self.reported.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        listener = self.listener,
+                        limit = self.limit,
+                        "connection limit reached; new connections wait until one closes"
+                    );
+                }
+                match self.free.clone().acquire_owned().await {
+                    Ok(slot) => slot,
+                    // The semaphore is never closed; without a slot there is nothing to accept.
+                    Err(_) => std::future::pending().await,
+                }
+            }
+        };
+        (accept(listener).await, slot)
     }
 }
 

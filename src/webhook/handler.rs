@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
+use tokio::sync::SemaphorePermit;
 
 /// An UPDATE carries both objects; 8 MiB is well above what etcd accepts for one object.
 pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -83,6 +84,7 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
     let outcome = async {
         let timeout = deadline::requested_timeout(request.uri().query())
             .map_err(|message| BadReview::new("bad_timeout", message))?;
+        let _body_memory = reserve_body_memory(declared_length(&request), &state).await?;
         let body = read_body(request, &state).await?;
         let body_read = Instant::now();
         let answered = answer(&state, &body, deadline::answer_by(arrived, timeout))?;
@@ -101,7 +103,8 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
                 .admission_request_errors
                 .with_label_values(&[bad.reason])
                 .inc();
-            if bad.status.is_server_error() {
+            // A 503 for lack of body memory is load shed, not a fault of ours.
+            if bad.status == StatusCode::INTERNAL_SERVER_ERROR {
                 tracing::error!(
                     reason = bad.reason,
                     status = bad.status.as_u16(),
@@ -125,6 +128,45 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
                 .into_response()
         }
     }
+}
+
+/// The room the body may take, from the memory all bodies share: its declared length (hyper
+/// ends a body there, so it cannot take more), or the body limit when no length is declared. A
+/// request that finds too little waits, as long as it may take to send its body, for requests
+/// before it to finish, then gets 503.
+async fn reserve_body_memory(
+    declared: Option<usize>,
+    state: &AppState,
+) -> Result<SemaphorePermit<'_>, BadReview> {
+    // A declared length over the limit is refused with 413 by the read, before any of it.
+    let wanted = declared
+        .unwrap_or(BODY_LIMIT)
+        .min(BODY_LIMIT)
+        .min(state.options.body_memory);
+    let permits = u32::try_from(wanted).unwrap_or(u32::MAX);
+    if let Ok(room) = state.body_memory.try_acquire_many(permits) {
+        return Ok(room);
+    }
+    let patience = state.options.body_read_timeout;
+    match tokio::time::timeout(patience, state.body_memory.acquire_many(permits)).await {
+        Ok(Ok(room)) => Ok(room),
+        // The budget is never closed, so only the wait can end it.
+        Ok(Err(_)) | Err(_) => Err(BadReview {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            reason: "busy",
+            message: format!(
+                "the {} bytes of request bodies the server holds at once are taken; {wanted} more did not free up within {patience:?}",
+                state.options.body_memory
+            ),
+        }),
+    }
+}
+
+fn declared_length(request: &Request) -> Option<usize> {
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse().ok())
 }
 
 /// The whole body, within the body limit and the body read timeout; axum's rejections become

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// Where the webhook finds the labels of a request's namespace.
 pub trait NamespaceLabelLookup: Send + Sync {
@@ -30,13 +31,21 @@ pub struct WebhookOptions {
     /// How long a client may take to send a request's body once its headers are in; hyper's
     /// header timeout does not cover the body, so a client dribbling one would hold a task.
     pub body_read_timeout: Duration,
+    /// The most request-body bytes held at once, over all requests. The body limit bounds one
+    /// request, not how many arrive together: without this, a few clients sending the largest
+    /// bodies at once would take more memory than the container has.
+    pub body_memory: usize,
 }
+
+/// Room for four bodies at the limit together, or thousands of ordinary reviews.
+pub const DEFAULT_BODY_MEMORY: usize = 4 * super::handler::BODY_LIMIT;
 
 impl Default for WebhookOptions {
     fn default() -> Self {
         Self {
             on_timeout: OnTimeout::Deny,
             body_read_timeout: Duration::from_secs(10),
+            body_memory: DEFAULT_BODY_MEMORY,
         }
     }
 }
@@ -65,6 +74,8 @@ pub struct AppState {
     namespaces: OnceLock<Arc<dyn NamespaceLabelLookup>>,
     pub metrics: Metrics,
     pub options: WebhookOptions,
+    /// `options.body_memory` in bytes not yet taken by a request being read or judged.
+    pub body_memory: Semaphore,
 }
 
 #[derive(Default)]
@@ -88,6 +99,7 @@ impl AppState {
             sources: Mutex::default(),
             namespaces: OnceLock::new(),
             metrics,
+            body_memory: Semaphore::new(options.body_memory.min(Semaphore::MAX_PERMITS)),
             options,
         });
         state.replace_policies(policies);

@@ -1,6 +1,7 @@
 //! The transport through real sockets on `127.0.0.1:0`: TLS verification under the Service DNS
 //! name, certificate rotation in the Kubernetes Secret layout while a client keeps posting,
-//! mutual TLS, the graceful-shutdown sequence, and timeouts for clients that say nothing.
+//! mutual TLS, the graceful-shutdown sequence, timeouts for clients that say nothing, and the
+//! limit on open connections.
 
 pub mod support;
 
@@ -38,6 +39,7 @@ fn fast_options() -> ServeOptions {
         shutdown_timeout: Duration::from_secs(5),
         header_read_timeout: Duration::from_secs(5),
         handshake_timeout: Duration::from_secs(5),
+        ..ServeOptions::default()
     }
 }
 
@@ -335,6 +337,48 @@ async fn mutual_tls_requires_a_client_certificate_from_the_configured_ca() {
     let (status, _) = tls_request(server.tls_addr, apiserver, SERVICE_NAME, "/")
         .await
         .unwrap();
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// At the connection limit the listener accepts nothing: a new client's handshake waits in the
+/// kernel's queue until an open connection closes, the open ones keep working, and the plain
+/// listener, with slots of its own, still answers probes.
+#[tokio::test]
+async fn connections_over_the_limit_wait_until_one_closes() {
+    let options = ServeOptions {
+        max_connections: 2,
+        ..fast_options()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = dev_server(dir.path(), hello(), options).await;
+    let trusted = client_config(&[&dir.path().join("ca.crt")], None);
+    let mut first = Connection::tls(server.tls_addr, trusted.clone(), SERVICE_NAME)
+        .await
+        .unwrap();
+    let second = Connection::tls(server.tls_addr, trusted.clone(), SERVICE_NAME)
+        .await
+        .unwrap();
+    let third = tokio::spawn(Connection::tls(
+        server.tls_addr,
+        trusted.clone(),
+        SERVICE_NAME,
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!third.is_finished(), "a third connection was accepted");
+    let (status, _) = first.send("GET", "/").await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = plain_request(server.plain_addr, "/healthz").await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+
+    drop(second);
+    let mut third = timeout(PATIENCE, third)
+        .await
+        .expect("accepted once a connection closed")
+        .unwrap()
+        .unwrap();
+    let (status, body) = third.send("GET", "/").await.unwrap();
+    assert_eq!((status, &body[..]), (StatusCode::OK, &b"hello"[..]));
+    let (status, _) = first.send("GET", "/").await.unwrap();
     assert_eq!(status, StatusCode::OK);
 }
 

@@ -1,6 +1,7 @@
 //! Hostile and malformed requests against the webhook behind its real TLS listener: every one
 //! gets its status and a JSON error naming the reason, the server stays healthy, a client that
-//! dribbles a body is cut off, and many keep-alive connections at once each get their own answers.
+//! dribbles a body is cut off, request bodies share a memory budget, and many keep-alive
+//! connections at once each get their own answers.
 
 use crate::fixtures::{pod, review, state};
 use crate::transport::support::{Connection, PATIENCE, SERVICE_NAME, plain_request};
@@ -21,6 +22,7 @@ fn options() -> ServeOptions {
         shutdown_timeout: Duration::from_secs(5),
         header_read_timeout: Duration::from_secs(5),
         handshake_timeout: Duration::from_secs(5),
+        ..ServeOptions::default()
     }
 }
 
@@ -319,29 +321,27 @@ async fn every_hostile_request_gets_its_json_error_and_the_server_stays_healthy(
     );
 }
 
-#[tokio::test]
-async fn a_client_that_dribbles_its_body_is_cut_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let options = WebhookOptions {
-        body_read_timeout: Duration::from_millis(300),
-        ..WebhookOptions::default()
-    };
-    let state = AppState::with_options(
+/// The webhook with the default policies and `options`.
+fn state_with(options: WebhookOptions) -> std::sync::Arc<AppState> {
+    AppState::with_options(
         crate::fixtures::load(&["policies"]),
         portcullis::metrics::Metrics::new().unwrap(),
         options,
-    );
+    )
+}
+
+#[tokio::test]
+async fn a_client_that_dribbles_its_body_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_with(WebhookOptions {
+        body_read_timeout: Duration::from_millis(300),
+        ..WebhookOptions::default()
+    });
     let (server, client) = tls_webhook(dir.path(), state.clone(), self::options()).await;
-    let tcp = TcpStream::connect(server.tls_addr).await.unwrap();
-    let name = ServerName::try_from(SERVICE_NAME).unwrap();
-    let mut tls = TlsConnector::from(client).connect(name, tcp).await.unwrap();
-    let head = format!(
-        "POST /validate HTTP/1.1\r\nhost: {SERVICE_NAME}\r\ncontent-type: application/json\r\ncontent-length: 4000\r\n\r\n"
-    );
-    tls.write_all(head.as_bytes()).await.unwrap();
+    let mut tls = body_started(server.tls_addr, client, 4000).await;
     // A byte every 100 ms would take 400 s to finish the body.
     let dribble = async {
-        for byte in b"{\"apiVersion\": \"admission.k8s.io/v1\"" {
+        for byte in b"\"apiVersion\": \"admission.k8s.io/v1\"" {
             if tls.write_all(&[*byte]).await.is_err() {
                 break;
             }
@@ -349,13 +349,7 @@ async fn a_client_that_dribbles_its_body_is_cut_off() {
         }
     };
     let _ = tokio::time::timeout(Duration::from_millis(600), dribble).await;
-    let mut response = Vec::new();
-    let read = tokio::time::timeout(PATIENCE, tls.read_to_end(&mut response))
-        .await
-        .expect("the server closes the connection");
-    // The peer may reset rather than close cleanly after it answered; the answer is what counts.
-    let _ = read;
-    let text = String::from_utf8_lossy(&response);
+    let text = response_text(tls).await;
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains(r#""reason":"body_timeout""#), "{text}");
     assert!(
@@ -364,6 +358,90 @@ async fn a_client_that_dribbles_its_body_is_cut_off() {
             .encode()
             .contains(r#"portcullis_admission_request_errors_total{reason="body_timeout"} 1"#)
     );
+}
+
+/// A request that has sent its headers, declaring a body of `length` bytes, and one byte of it.
+async fn body_started(
+    addr: std::net::SocketAddr,
+    client: std::sync::Arc<rustls::ClientConfig>,
+    length: usize,
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from(SERVICE_NAME).unwrap();
+    let mut tls = TlsConnector::from(client).connect(name, tcp).await.unwrap();
+    let head = format!(
+        "POST /validate HTTP/1.1\r\nhost: {SERVICE_NAME}\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n{{"
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.flush().await.unwrap();
+    tls
+}
+
+async fn response_text(mut tls: tokio_rustls::client::TlsStream<TcpStream>) -> String {
+    let mut response = Vec::new();
+    // The peer may reset rather than close cleanly after it answered; the answer is what counts.
+    let _ = tokio::time::timeout(PATIENCE, tls.read_to_end(&mut response))
+        .await
+        .expect("the server answers and closes");
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// Request bodies share one memory budget. Two slow clients each declare a body as large as
+/// all of it, so the second waits for the first; a review behind them, in the same queue, waits
+/// for longer than it may and gets 503. Once the slow clients have been cut off, reviews are
+/// answered again.
+#[tokio::test]
+async fn request_bodies_share_a_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let budget = 64 * 1024;
+    let state = state_with(WebhookOptions {
+        body_read_timeout: Duration::from_millis(500),
+        body_memory: budget,
+        ..WebhookOptions::default()
+    });
+    let (server, client) = tls_webhook(dir.path(), state.clone(), self::options()).await;
+    let first = body_started(server.tls_addr, client.clone(), budget).await;
+    let second = body_started(server.tls_addr, client.clone(), budget).await;
+    // Both are in the handler (one reading, one queued for the budget) before the review comes.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while state.metrics.in_flight.get() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow requests never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let mut connection = Connection::tls(server.tls_addr, client, SERVICE_NAME)
+        .await
+        .unwrap();
+    let body = edited(|_| {});
+    let (status, answer) = post(&mut connection, "/validate", body.clone())
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["reason"], "busy", "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|error| error.contains(&budget.to_string())),
+        "{answer}"
+    );
+
+    for slow in [first, second] {
+        let text = response_text(slow).await;
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    }
+    let (status, answer) = post(&mut connection, "/validate", body).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["response"]["allowed"], true);
+    let metrics = state.metrics.encode();
+    for line in [
+        r#"portcullis_admission_request_errors_total{reason="busy"} 1"#,
+        r#"portcullis_admission_request_errors_total{reason="body_timeout"} 2"#,
+    ] {
+        assert!(metrics.contains(line), "lacks {line}:\n{metrics}");
+    }
 }
 
 #[tokio::test]

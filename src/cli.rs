@@ -73,8 +73,9 @@ pub struct ServeArgs {
     /// How long a client may take to send a request body once its headers are in.
     #[arg(long, env = "PORTCULLIS_BODY_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub body_read_timeout: Duration,
-    /// MiB of request bodies held at once over all requests; a request that would go over
-    /// waits up to --body-read-timeout for others to finish, then gets 503.
+    /// MiB held at once for request bodies and the values read from them, over all requests; a
+    /// request that would go over waits up to --body-read-timeout for others to finish, then
+    /// gets 503.
     #[arg(long, env = "PORTCULLIS_BODY_MEMORY_MIB", default_value_t = (crate::webhook::state::DEFAULT_BODY_MEMORY >> 20) as u16, value_parser = clap::value_parser!(u16).range(1..))]
     pub body_memory_mib: u16,
     /// Webhook connections open at once; at the limit, new ones wait in the listen queue until

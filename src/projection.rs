@@ -5,17 +5,53 @@
 //! Patterns name their keys statically, so a compiled set knows every path it can read: the
 //! webhook builds those parts and checks the rest without keeping it. What is skipped is still
 //! checked as strictly as a full parse (UTF-8, number range, nesting depth), so whether a body
-//! is accepted never depends on which policies are loaded. `scan` reads the usual text at byte
-//! level; serde_json reads, and judges, whatever `scan` is not sure of.
+//! is well-formed never depends on which policies are loaded; only the limit on values built,
+//! [`MAX_VALUES`], counts what they read. `scan` reads the usual text at byte level; serde_json
+//! reads, and judges, whatever `scan` is not sure of.
 
 pub mod scan;
 
 use crate::policy::{PolicySet, Validation};
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
+
+/// The most values one reading builds (every scalar, array and object kept counts; skipped
+/// ones do not). A value takes up to [`BYTES_PER_VALUE`] however few bytes of JSON it came
+/// from, so without a limit the 2-byte elements of `[0,0,…]` would turn an 8 MiB body into
+/// 270 MB. A quarter of a million is both objects of an update at etcd's 1.5 MiB limit, built
+/// whole at 12 bytes of JSON a value; policies read a few fields, and only those are built.
+pub const MAX_VALUES: usize = 250_000;
+
+/// What a built value can take, with its share of the array or map holding it while that
+/// grows (measured: 64 bytes per element of a long array of small numbers once built).
+pub const BYTES_PER_VALUE: usize = 96;
+
+const TOO_MANY_VALUES: &str = "the objects hold more values than can be judged";
+
+/// Whether a reading failed for building more than [`MAX_VALUES`] values.
+pub fn is_too_many_values(error: &serde_json::Error) -> bool {
+    error.to_string().starts_with(TOO_MANY_VALUES)
+}
+
+/// The values one reading has built, shared by the seeds of its strict path.
+#[derive(Debug, Default)]
+pub struct ValueCount(Cell<usize>);
+
+impl ValueCount {
+    /// Counts one more built value; an error once there are more than [`MAX_VALUES`].
+    fn add<E: de::Error>(&self) -> Result<(), E> {
+        let built = self.0.get() + 1;
+        self.0.set(built);
+        if built > MAX_VALUES {
+            return Err(E::custom(format_args!("{TOO_MANY_VALUES} ({MAX_VALUES})")));
+        }
+        Ok(())
+    }
+}
 
 /// Which parts of a value to build.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -86,83 +122,113 @@ impl Projection {
     }
 }
 
-/// Reads one JSON value through a projection.
-pub struct Projected<'p>(pub &'p Projection);
+/// Reads one JSON value through a projection, counting what it builds in `values`.
+pub struct Projected<'p> {
+    pub projection: &'p Projection,
+    pub values: &'p ValueCount,
+}
 
 impl<'de> DeserializeSeed<'de> for Projected<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        match self.0 {
-            Projection::Whole => serde::Deserialize::deserialize(deserializer),
-            Projection::Fields(fields) => deserializer.deserialize_any(FieldsVisitor {
-                projection: self.0,
-                fields,
-            }),
+        deserializer.deserialize_any(ProjectedVisitor {
+            projection: self.projection,
+            fields: match self.projection {
+                Projection::Whole => None,
+                Projection::Fields(fields) => Some(fields),
+            },
+            values: self.values,
+        })
+    }
+}
+
+/// Builds values exactly as `serde_json::Value`'s own visitor does (a later duplicate key
+/// replaces an earlier one), maps and arrays projected.
+struct ProjectedVisitor<'p> {
+    /// The projection itself, which applies to each element of an array.
+    projection: &'p Projection,
+    /// The keys of a map to build; `None` builds them all.
+    fields: Option<&'p BTreeMap<String, Projection>>,
+    values: &'p ValueCount,
+}
+
+impl<'p> ProjectedVisitor<'p> {
+    fn seed(&self, projection: &'p Projection) -> Projected<'p> {
+        Projected {
+            projection,
+            values: self.values,
         }
     }
 }
 
-/// Builds scalars exactly as `serde_json::Value`'s own visitor does, maps and arrays projected.
-struct FieldsVisitor<'p> {
-    /// The `Fields` projection itself, which applies to each element of an array.
-    projection: &'p Projection,
-    fields: &'p BTreeMap<String, Projection>,
-}
-
-impl<'de> Visitor<'de> for FieldsVisitor<'_> {
+impl<'de> Visitor<'de> for ProjectedVisitor<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any valid JSON value")
     }
 
-    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Value, E> {
+        self.values.add()?;
         Ok(Value::Bool(value))
     }
 
-    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Value, E> {
+        self.values.add()?;
         Ok(Value::Number(value.into()))
     }
 
-    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Value, E> {
+        self.values.add()?;
         Ok(Value::Number(value.into()))
     }
 
-    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Value, E> {
+        self.values.add()?;
         Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
     }
 
-    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Value, E> {
+        self.values.add()?;
         Ok(Value::String(value.to_owned()))
     }
 
-    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Value, E> {
+        self.values.add()?;
         Ok(Value::String(value))
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        self.values.add()?;
         Ok(Value::Null)
     }
 
-    fn visit_none<E>(self) -> Result<Value, E> {
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        self.values.add()?;
         Ok(Value::Null)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.values.add()?;
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element_seed(Projected(self.projection))? {
+        while let Some(item) = seq.next_element_seed(self.seed(self.projection))? {
             items.push(item);
         }
         Ok(Value::Array(items))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        self.values.add()?;
         let mut kept = Map::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            match self.fields.get(key.as_ref()) {
+            let projection = match self.fields {
+                None => Some(&Projection::Whole),
+                Some(fields) => fields.get(key.as_ref()),
+            };
+            match projection {
                 Some(projection) => {
-                    let value = map.next_value_seed(Projected(projection))?;
+                    let value = map.next_value_seed(self.seed(projection))?;
                     kept.insert(key.into_owned(), value);
                 }
                 None => map.next_value_seed(Checked)?,
@@ -279,7 +345,12 @@ pub fn from_str(text: &str, projection: &Projection) -> Result<Value, serde_json
 /// The reading that decides, for texts `scan` is not sure of: serde_json's, with its errors.
 fn from_str_strictly(text: &str, projection: &Projection) -> Result<Value, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = Projected(projection).deserialize(&mut deserializer)?;
+    let values = ValueCount::default();
+    let value = Projected {
+        projection,
+        values: &values,
+    }
+    .deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(value)
 }

@@ -5,7 +5,7 @@
 //! the caller then reads the text again through serde_json, which gives the verdict and its
 //! error. So this reader decides how fast a body is read, never whether it is accepted.
 
-use super::Projection;
+use super::{MAX_VALUES, Projection};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -20,6 +20,8 @@ const SAFE_DIGITS: usize = 18;
 pub struct Scanner<'a> {
     text: &'a str,
     pos: usize,
+    /// Values built so far, counted as `ValueCount` counts them on the strict path.
+    values: usize,
 }
 
 /// Where a string is in the text, quotes included. Small enough to come back in registers:
@@ -38,7 +40,17 @@ pub struct Entries {
 
 impl<'a> Scanner<'a> {
     pub fn new(text: &'a str) -> Self {
-        Self { text, pos: 0 }
+        Self {
+            text,
+            pos: 0,
+            values: 0,
+        }
+    }
+
+    /// Counts one more built value; past `MAX_VALUES` the strict path gives the error.
+    fn built(&mut self) -> Option<()> {
+        self.values += 1;
+        (self.values <= MAX_VALUES).then_some(())
     }
 
     fn bytes(&self) -> &'a [u8] {
@@ -297,16 +309,29 @@ impl<'a> Scanner<'a> {
 
     /// One value nested `depth` containers deep, built whole.
     pub fn whole(&mut self, depth: usize) -> Option<Value> {
+        self.built()?;
         match self.next_token()? {
             b'"' => {
                 let string = self.string()?;
                 Some(Value::String(self.decoded(string)?.into_owned()))
             }
-            b'{' | b'[' => {
-                self.next_token()?;
-                let start = self.pos;
-                self.skip(depth)?;
-                serde_json::from_str(&self.text[start..self.pos]).ok()
+            b'{' => {
+                let mut entries = self.object(depth + 1)?;
+                let mut kept = Map::new();
+                while let Some(key) = self.next_key(&mut entries)? {
+                    let key = self.decoded(key)?;
+                    let value = self.whole(depth + 1)?;
+                    kept.insert(key.into_owned(), value);
+                }
+                Some(Value::Object(kept))
+            }
+            b'[' => {
+                let mut entries = self.array(depth + 1)?;
+                let mut items = Vec::new();
+                while self.next_element(&mut entries)? {
+                    items.push(self.whole(depth + 1)?);
+                }
+                Some(Value::Array(items))
             }
             b't' => self.literal(b"true").map(|()| Value::Bool(true)),
             b'f' => self.literal(b"false").map(|()| Value::Bool(false)),
@@ -322,6 +347,7 @@ impl<'a> Scanner<'a> {
         };
         match self.next_token()? {
             b'{' => {
+                self.built()?;
                 let mut entries = self.object(depth + 1)?;
                 let mut kept = Map::new();
                 while let Some(key) = self.next_key(&mut entries)? {
@@ -337,6 +363,7 @@ impl<'a> Scanner<'a> {
                 Some(Value::Object(kept))
             }
             b'[' => {
+                self.built()?;
                 let mut entries = self.array(depth + 1)?;
                 let mut items = Vec::new();
                 while self.next_element(&mut entries)? {

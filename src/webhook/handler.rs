@@ -14,6 +14,7 @@ use super::state::AppState;
 use crate::eval::admission::{self, ResourceName};
 use crate::eval::{self, Report};
 use crate::matching::{Gvk, Operation, UserInfo};
+use crate::projection;
 use crate::server::{self, Readiness};
 use axum::Router;
 use axum::body::Bytes;
@@ -130,18 +131,23 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
     }
 }
 
-/// The room the body may take, from the memory all bodies share: its declared length (hyper
-/// ends a body there, so it cannot take more), or the body limit when no length is declared. A
-/// request that finds too little waits, as long as it may take to send its body, for requests
-/// before it to finish, then gets 503.
+/// The room a request may take, from the memory all requests share: its body twice (it
+/// arrives in chunks that are then copied whole), at its declared length (hyper ends a body
+/// there, so it cannot take more) or the body limit when none is declared, and the values the
+/// reader may build from it. A request that finds too little waits, as long as it may take to
+/// send its body, for requests before it to finish, then gets 503. One that needs more than
+/// all of it takes all of it.
 async fn reserve_body_memory(
     declared: Option<usize>,
     state: &AppState,
 ) -> Result<SemaphorePermit<'_>, BadReview> {
     // A declared length over the limit is refused with 413 by the read, before any of it.
-    let wanted = declared
-        .unwrap_or(BODY_LIMIT)
-        .min(BODY_LIMIT)
+    let body = declared.unwrap_or(BODY_LIMIT).min(BODY_LIMIT);
+    // A value takes at least two bytes of JSON (`0,`).
+    let values = (body / 2 + 1).min(projection::MAX_VALUES);
+    let wanted = body
+        .saturating_mul(2)
+        .saturating_add(values.saturating_mul(projection::BYTES_PER_VALUE))
         .min(state.options.body_memory);
     let permits = u32::try_from(wanted).unwrap_or(u32::MAX);
     if let Ok(room) = state.body_memory.try_acquire_many(permits) {
@@ -226,6 +232,13 @@ pub fn answer(
     let started = Instant::now();
     let active = state.policies();
     let mut review = read_review(body, &active.projection).map_err(|error| {
+        if projection::is_too_many_values(&error) {
+            return BadReview {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                reason: "too_many_values",
+                message: format!("request body is too large to judge: {error}"),
+            };
+        }
         BadReview::new(
             "malformed_json",
             format!("request body is not a valid AdmissionReview: {error}"),

@@ -3,7 +3,7 @@
 
 mod fast;
 
-use crate::projection::{Projected, Projection};
+use crate::projection::{Projected, Projection, ValueCount};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -63,9 +63,31 @@ fn read_review_strictly<'a>(
     projection: &Projection,
 ) -> serde_json::Result<AdmissionReviewIn<'a>> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let review = deserializer.deserialize_map(ReviewVisitor(projection))?;
+    let values = ValueCount::default();
+    let reading = Reading {
+        projection,
+        values: &values,
+    };
+    let review = deserializer.deserialize_map(ReviewVisitor(reading))?;
     deserializer.end()?;
     Ok(review)
+}
+
+/// What the strict reading carries down to the objects: their projection, and one count of
+/// the values built for both.
+#[derive(Clone, Copy)]
+struct Reading<'p> {
+    projection: &'p Projection,
+    values: &'p ValueCount,
+}
+
+impl<'p> Reading<'p> {
+    fn object(self) -> Projected<'p> {
+        Projected {
+            projection: self.projection,
+            values: self.values,
+        }
+    }
 }
 
 /// Which of `names` a map key is, without allocating it; `None` for keys we do not read.
@@ -99,7 +121,7 @@ fn set_once<T, E: de::Error>(slot: &mut Option<T>, name: &'static str, value: T)
     Ok(())
 }
 
-struct ReviewVisitor<'p>(&'p Projection);
+struct ReviewVisitor<'p>(Reading<'p>);
 
 impl<'de> Visitor<'de> for ReviewVisitor<'_> {
     type Value = AdmissionReviewIn<'de>;
@@ -134,7 +156,7 @@ impl<'de> Visitor<'de> for ReviewVisitor<'_> {
 }
 
 /// `request`, which may be `null`.
-struct OptionalRequest<'p>(&'p Projection);
+struct OptionalRequest<'p>(Reading<'p>);
 
 impl<'de> DeserializeSeed<'de> for OptionalRequest<'_> {
     type Value = Option<AdmissionRequest<'de>>;
@@ -166,7 +188,7 @@ impl<'de> Visitor<'de> for OptionalRequest<'_> {
     }
 }
 
-struct RequestVisitor<'p>(&'p Projection);
+struct RequestVisitor<'p>(Reading<'p>);
 
 impl<'de> Visitor<'de> for RequestVisitor<'_> {
     type Value = AdmissionRequest<'de>;
@@ -212,15 +234,11 @@ impl<'de> Visitor<'de> for RequestVisitor<'_> {
                 4 => set_once(&mut namespace, name_of, owned(map.next_value()?))?,
                 5 => set_once(&mut operation, name_of, owned(map.next_value()?))?,
                 6 => set_once(&mut user_info, name_of, map.next_value()?)?,
-                7 => set_once(
-                    &mut object,
-                    name_of,
-                    map.next_value_seed(Projected(self.0))?,
-                )?,
+                7 => set_once(&mut object, name_of, map.next_value_seed(self.0.object())?)?,
                 8 => set_once(
                     &mut old_object,
                     name_of,
-                    map.next_value_seed(Projected(self.0))?,
+                    map.next_value_seed(self.0.object())?,
                 )?,
                 _ => set_once(&mut dry_run, name_of, map.next_value()?)?,
             }

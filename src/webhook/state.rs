@@ -31,13 +31,14 @@ pub struct WebhookOptions {
     /// How long a client may take to send a request's body once its headers are in; hyper's
     /// header timeout does not cover the body, so a client dribbling one would hold a task.
     pub body_read_timeout: Duration,
-    /// The most request-body bytes held at once, over all requests. The body limit bounds one
-    /// request, not how many arrive together: without this, a few clients sending the largest
-    /// bodies at once would take more memory than the container has.
+    /// The most memory held at once for requests' bodies and the values read from them, over
+    /// all requests. The body limit bounds one request, not how many arrive together: without
+    /// this, a few clients sending the largest bodies at once would take more memory than the
+    /// container has.
     pub body_memory: usize,
 }
 
-/// Room for four bodies at the limit together, or thousands of ordinary reviews.
+/// Room for one body at the limit with all it can build, or hundreds of ordinary reviews.
 pub const DEFAULT_BODY_MEMORY: usize = 4 * super::handler::BODY_LIMIT;
 
 impl Default for WebhookOptions {

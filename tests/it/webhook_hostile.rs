@@ -242,6 +242,13 @@ fn cases() -> Vec<Case> {
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
         ),
+        // 600 KB of `0,` would build 300,000 values of 32 bytes and more each.
+        case(
+            "more values than can be judged",
+            edited(|r| r["request"]["object"]["spec"]["containers"] = json!(vec![0; 300_000])),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_values",
+        ),
         Case {
             path: "/validate?timeout=soon",
             ..case("unparseable timeout", edited(|_| {}), bad, "bad_timeout")

@@ -196,3 +196,48 @@ fn plain_runs_stop_at_the_first_quote_backslash_or_control_character() {
         );
     }
 }
+
+/// `[0,0,…]` with `count` elements where `place` puts it.
+fn zeros(place: &str, count: usize) -> String {
+    let array = format!("[{}]", vec!["0"; count].join(","));
+    place.replacen('V', &array, 1)
+}
+
+#[test]
+fn both_readers_build_at_most_max_values_and_refuse_more() {
+    use crate::projection::{MAX_VALUES, is_too_many_values};
+    // Built: the outer object, the array and its elements.
+    for (place, projection) in [
+        (r#"{"kept": V}"#, projection()),
+        (r#"{"kept": V}"#, Projection::Whole),
+        (r#"{"list": [{"kept": V}]}"#, projection()),
+    ] {
+        let containers = if place.contains("list") { 4 } else { 2 };
+        let fits = zeros(place, MAX_VALUES - containers);
+        let over = zeros(place, MAX_VALUES - containers + 1);
+
+        let mut scanner = Scanner::new(&fits);
+        assert!(scanner.projected(&projection, 0).is_some(), "{place}");
+        let built = from_str(&fits, &projection).unwrap();
+        assert_eq!(
+            built,
+            from_str_strictly(&fits, &projection).unwrap(),
+            "{place}"
+        );
+
+        let mut scanner = Scanner::new(&over);
+        assert!(scanner.projected(&projection, 0).is_none(), "{place}");
+        for error in [
+            from_str(&over, &projection).unwrap_err(),
+            from_str_strictly(&over, &projection).unwrap_err(),
+        ] {
+            assert!(is_too_many_values(&error), "{place}: {error}");
+        }
+    }
+    // What is skipped is checked, not built, and does not count.
+    let skipped = zeros(r#"{"skipped": V, "kept": 1}"#, MAX_VALUES * 2);
+    assert_eq!(
+        from_str(&skipped, &projection()).unwrap(),
+        serde_json::json!({"kept": 1})
+    );
+}

@@ -91,6 +91,12 @@ pub struct ServeOptions {
 /// Far more than the kube-apiservers of a cluster keep open, at ≈ 33 MiB if all are idle.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 1000;
 
+/// How much a connection buffers of what it has read: request headers must fit (hyper answers
+/// 431 otherwise), and a body streams through it. hyper's default, about 400 KB, times
+/// `max_connections` slow clients sending endless headers would be 400 MB; the apiserver's
+/// headers take a few hundred bytes.
+const READ_BUFFER_LIMIT: usize = 16 * 1024;
+
 /// Plain-HTTP connections open at once: the kubelet's probes and a few scrapers need a handful.
 const PLAIN_MAX_CONNECTIONS: usize = 64;
 
@@ -356,6 +362,7 @@ async fn serve_http<I>(
         .timer(TokioTimer::new())
         .keep_alive(true)
         .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(READ_BUFFER_LIMIT)
         .serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
     let mut connection = std::pin::pin!(connection);
     let result = tokio::select! {

@@ -393,6 +393,37 @@ async fn response_text(mut tls: tokio_rustls::client::TlsStream<TcpStream>) -> S
     String::from_utf8_lossy(&response).into_owned()
 }
 
+/// Headers larger than a connection's read buffer get 431 instead of growing it, and the
+/// server goes on answering.
+#[tokio::test]
+async fn oversized_headers_get_431() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(&["policies"]);
+    let (server, client) = tls_webhook(dir.path(), state, options()).await;
+    let tcp = TcpStream::connect(server.tls_addr).await.unwrap();
+    let name = ServerName::try_from(SERVICE_NAME).unwrap();
+    let mut tls = TlsConnector::from(client.clone())
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /validate HTTP/1.1\r\nhost: {SERVICE_NAME}\r\nx-padding: {}\r\ncontent-length: 2\r\n\r\n{{}}",
+        "a".repeat(64 * 1024)
+    );
+    // The server may answer and close before it has read everything.
+    let _ = tls.write_all(head.as_bytes()).await;
+    let text = response_text(tls).await;
+    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+
+    let mut connection = Connection::tls(server.tls_addr, client, SERVICE_NAME)
+        .await
+        .unwrap();
+    let (status, answer) = post(&mut connection, "/validate", edited(|_| {}))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
 /// Request bodies share one memory budget. Two slow clients each declare a body as large as
 /// all of it, so the second waits for the first; a review behind them, in the same queue, waits
 /// for longer than it may and gets 503. Once the slow clients have been cut off, reviews are

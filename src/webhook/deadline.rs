@@ -48,9 +48,10 @@ pub fn requested_timeout(query: Option<&str>) -> Result<Option<Duration>, String
         .ok_or_else(|| format!("invalid timeout query parameter {value:?}: expected e.g. 10s"))
 }
 
-/// The instant by which the answer must be ready, for a request that arrived at `arrived`.
+/// The instant by which the answer must be ready, for a request that arrived at `arrived`; none
+/// for a timeout so long that no clock reaches its end.
 pub fn answer_by(arrived: Instant, timeout: Option<Duration>) -> Option<Instant> {
-    timeout.map(|timeout| arrived + timeout.mul_f64(SHARE_OF_TIMEOUT))
+    arrived.checked_add(timeout?.mul_f64(SHARE_OF_TIMEOUT))
 }
 
 /// Go's `time.Duration` text as the apiserver writes it: `10s`, `1m30s`, `500ms`, `1.5s`.
@@ -132,5 +133,8 @@ mod tests {
             Some(now + Duration::from_secs(8))
         );
         assert_eq!(answer_by(now, None), None);
+        let endless = parse_go_duration("5000000000000000h");
+        assert!(endless.is_some());
+        assert_eq!(answer_by(now, endless), None);
     }
 }

@@ -254,6 +254,16 @@ fn cases() -> Vec<Case> {
             ..case("unparseable timeout", edited(|_| {}), bad, "bad_timeout")
         },
         Case {
+            path: "/validate?timeout=5000000000000000h",
+            reason: None,
+            ..case(
+                "a timeout past the end of the clock",
+                edited(|_| {}),
+                StatusCode::OK,
+                "",
+            )
+        },
+        Case {
             path: "/mutate",
             reason: None,
             ..case("unknown path", edited(|_| {}), StatusCode::NOT_FOUND, "")

@@ -3,7 +3,7 @@
 //! The apiserver sends only the kinds the webhook configuration registers, but a client that
 //! reaches the port directly could send a new kind with every request, and every new label value
 //! is a series the registry keeps for good. So the first [`MAX_KIND_LABELS`] kinds are named and
-//! any later one is counted as [`OTHER_KIND`]. The handles of each kind are kept, so a review pays
+//! any later one, or any text that cannot be a kind, is counted as [`OTHER_KIND`]. The handles of each kind are kept, so a review pays
 //! one map lookup instead of hashing three label values.
 
 use crate::matching::Operation;
@@ -81,6 +81,9 @@ impl ReviewCounts {
     }
 
     pub fn count(&self, operation: Operation, kind: &str, allowed: bool) {
+        // A label value lives as long as the registry: only what can be a Kubernetes kind
+        // (a DNS-1035 label once lower-cased) is kept as one.
+        let kind = if is_kind(kind) { kind } else { OTHER_KIND };
         if let Some(counts) = self
             .by_kind
             .read()
@@ -102,6 +105,16 @@ impl ReviewCounts {
             .or_insert_with(|| KindCounts::new(label))
             .count(&self.family, operation, allowed);
     }
+}
+
+fn is_kind(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes[0].is_ascii_alphabetic()
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || *byte == b'-')
+        && bytes.last() != Some(&b'-')
 }
 
 #[cfg(test)]
@@ -158,6 +171,28 @@ mod tests {
             .collect();
         assert_eq!(kinds.len(), MAX_KIND_LABELS + 1, "{kinds:?}");
         assert_eq!(series.len(), MAX_KIND_LABELS + 2);
+    }
+
+    #[test]
+    fn what_cannot_be_a_kind_is_counted_as_other() {
+        let counts = counts();
+        let long = "K".repeat(64);
+        for kind in [
+            "",
+            "pod\nFORGED",
+            "Pod Sandbox",
+            "-Pod",
+            "Pod-",
+            "9Pod",
+            long.as_str(),
+        ] {
+            counts.count(Operation::Create, kind, true);
+        }
+        counts.count(Operation::Create, &"K".repeat(63), true);
+        counts.count(Operation::Create, "Custom-Resource2", true);
+        assert_eq!(value(&counts, ["CREATE", OTHER_KIND, "true"]), 7);
+        assert_eq!(value(&counts, ["CREATE", &"K".repeat(63), "true"]), 1);
+        assert_eq!(value(&counts, ["CREATE", "Custom-Resource2", "true"]), 1);
     }
 
     #[test]

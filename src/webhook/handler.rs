@@ -23,6 +23,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
@@ -104,23 +105,26 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
                 .admission_request_errors
                 .with_label_values(&[bad.reason])
                 .inc();
+            // serde_json's errors quote what they found: a megabyte string where a boolean
+            // belongs would otherwise come back whole, and be logged whole.
+            let message = bounded(&bad.message, MESSAGE_LIMIT);
             // A 503 for lack of body memory is load shed, not a fault of ours.
             if bad.status == StatusCode::INTERNAL_SERVER_ERROR {
                 tracing::error!(
                     reason = bad.reason,
                     status = bad.status.as_u16(),
-                    error = bad.message.as_str(),
+                    error = message.as_ref(),
                     "admission request failed"
                 );
             } else {
                 tracing::warn!(
                     reason = bad.reason,
                     status = bad.status.as_u16(),
-                    error = bad.message.as_str(),
+                    error = message.as_ref(),
                     "refused admission request"
                 );
             }
-            let body = json!({"error": bad.message, "reason": bad.reason}).to_string();
+            let body = json!({"error": message, "reason": bad.reason}).to_string();
             (
                 bad.status,
                 [(header::CONTENT_TYPE, "application/json")],
@@ -129,6 +133,26 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
                 .into_response()
         }
     }
+}
+
+/// The longest error message a refusal carries.
+const MESSAGE_LIMIT: usize = 1024;
+
+/// The longest request field a log line carries: the apiserver's are far shorter (a name is
+/// at most 253 bytes, a uid 36).
+const FIELD_LIMIT: usize = 256;
+
+/// `text` as a log line or an error body carries it: cut at `limit` bytes, with its length,
+/// rather than written out whole for whoever sent it.
+fn bounded(text: &str, limit: usize) -> Cow<'_, str> {
+    if text.len() <= limit {
+        return Cow::Borrowed(text);
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len()))
 }
 
 /// The room a request may take, from the memory all requests share: its body twice (it
@@ -384,10 +408,10 @@ pub fn answer(
             gvk.kind, request.namespace, name
         );
         tracing::warn!(
-            uid = request.uid.as_ref(),
-            kind = gvk.kind.as_str(),
-            namespace = request.namespace.as_ref(),
-            name,
+            uid = bounded(&request.uid, FIELD_LIMIT).as_ref(),
+            kind = bounded(&gvk.kind, FIELD_LIMIT).as_ref(),
+            namespace = bounded(&request.namespace, FIELD_LIMIT).as_ref(),
+            name = bounded(name, FIELD_LIMIT).as_ref(),
             on_timeout = on_timeout.as_str(),
             "evaluation did not finish within the apiserver's timeout"
         );
@@ -406,12 +430,12 @@ pub fn answer(
         .count(operation, &gvk.kind, decision.allowed);
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     tracing::info!(
-        uid = request.uid.as_ref(),
-        kind = gvk.kind.as_str(),
-        namespace = request.namespace.as_ref(),
-        name,
+        uid = bounded(&request.uid, FIELD_LIMIT).as_ref(),
+        kind = bounded(&gvk.kind, FIELD_LIMIT).as_ref(),
+        namespace = bounded(&request.namespace, FIELD_LIMIT).as_ref(),
+        name = bounded(name, FIELD_LIMIT).as_ref(),
         operation = operation.as_str(),
-        subresource = request.sub_resource.as_ref(),
+        subresource = bounded(&request.sub_resource, FIELD_LIMIT).as_ref(),
         dry_run = request.dry_run.unwrap_or(false),
         decision = if decision.allowed { "allow" } else { "deny" },
         latency_us,
@@ -439,4 +463,18 @@ pub fn answer(
             request.uid
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_text_is_cut_on_a_character_boundary_with_its_length() {
+        assert_eq!(bounded("short", 8), "short");
+        assert_eq!(bounded("exactly8", 8), "exactly8");
+        assert_eq!(bounded("abcdefghij", 4), "abcd… (10 bytes)");
+        // "é" takes bytes 3 and 4; a cut at 4 falls inside it.
+        assert_eq!(bounded("abcéfg", 4), "abc… (7 bytes)");
+    }
 }

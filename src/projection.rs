@@ -30,11 +30,17 @@ pub const MAX_VALUES: usize = 250_000;
 /// grows (measured: 64 bytes per element of a long array of small numbers once built).
 pub const BYTES_PER_VALUE: usize = 96;
 
-const TOO_MANY_VALUES: &str = "the objects hold more values than can be judged";
+const TOO_MANY_VALUES: &str = "the review holds more values than can be judged";
 
-/// Whether a reading failed for building more than [`MAX_VALUES`] values.
+/// Whether a reading failed for building more than [`MAX_VALUES`] values, or more of another
+/// kept list than its limit allows ([`too_many_values`]).
 pub fn is_too_many_values(error: &serde_json::Error) -> bool {
     error.to_string().starts_with(TOO_MANY_VALUES)
+}
+
+/// The error of a reading that would keep more than `limit` of `what`.
+pub fn too_many_values<E: de::Error>(limit: usize, what: &str) -> E {
+    E::custom(format_args!("{TOO_MANY_VALUES} (more than {limit} {what})"))
 }
 
 /// The values one reading has built, shared by the seeds of its strict path.
@@ -47,7 +53,7 @@ impl ValueCount {
         let built = self.0.get() + 1;
         self.0.set(built);
         if built > MAX_VALUES {
-            return Err(E::custom(format_args!("{TOO_MANY_VALUES} ({MAX_VALUES})")));
+            return Err(too_many_values(MAX_VALUES, "values in its objects"));
         }
         Ok(())
     }

@@ -273,12 +273,41 @@ pub struct GroupVersionKind {
     pub kind: String,
 }
 
+/// More groups than any identity provider puts in a token; each is kept as a string, so a
+/// body of `"",` repeated would otherwise build millions of them.
+pub const MAX_GROUPS: usize = 4096;
+
 #[derive(Debug, Deserialize, PartialEq)]
 pub struct UserInfoIn {
     #[serde(default)]
     pub username: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "at_most_max_groups")]
     pub groups: Vec<String>,
+}
+
+fn at_most_max_groups<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    struct Groups;
+
+    impl<'de> Visitor<'de> for Groups {
+        type Value = Vec<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a sequence")
+        }
+
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut groups = Vec::new();
+            while let Some(group) = seq.next_element()? {
+                if groups.len() == MAX_GROUPS {
+                    return Err(crate::projection::too_many_values(MAX_GROUPS, "groups"));
+                }
+                groups.push(group);
+            }
+            Ok(groups)
+        }
+    }
+
+    deserializer.deserialize_seq(Groups)
 }
 
 #[derive(Debug, Serialize)]
@@ -376,6 +405,27 @@ mod tests {
         .unwrap();
         let request = review.request.unwrap();
         assert!(request.object.is_null() && request.old_object.is_null());
+    }
+
+    #[test]
+    fn keeps_at_most_max_groups_on_both_paths() {
+        let with_groups = |count: usize| {
+            let groups: Vec<String> = (0..count).map(|index| format!("g{index}")).collect();
+            json!({"request": {"uid": "u", "userInfo": {"groups": groups}}}).to_string()
+        };
+        let fits = with_groups(MAX_GROUPS);
+        assert!(fast::read_review(&fits, &only_image()).is_some());
+        let review = read_review(fits.as_bytes(), &only_image()).unwrap();
+        assert_eq!(
+            review.request.unwrap().user_info.unwrap().groups.len(),
+            MAX_GROUPS
+        );
+
+        let over = with_groups(MAX_GROUPS + 1);
+        assert!(fast::read_review(&over, &only_image()).is_none());
+        let error = read_review(over.as_bytes(), &only_image()).unwrap_err();
+        assert!(crate::projection::is_too_many_values(&error), "{error}");
+        assert!(error.to_string().contains("4096 groups"), "{error}");
     }
 
     #[test]

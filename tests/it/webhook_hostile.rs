@@ -249,6 +249,12 @@ fn cases() -> Vec<Case> {
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_values",
         ),
+        case(
+            "more groups than can be judged",
+            edited(|r| r["request"]["userInfo"]["groups"] = json!(vec![""; 5000])),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_values",
+        ),
         // serde_json quotes the string in its error; the refusal carries the start of it.
         case(
             "a megabyte string where a boolean belongs",

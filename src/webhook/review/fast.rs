@@ -179,6 +179,9 @@ fn user_info(scanner: &mut Scanner<'_>) -> Option<UserInfoIn> {
                 seen.once(1)?;
                 let mut groups = scanner.array(4)?;
                 while scanner.next_element(&mut groups)? {
+                    if info.groups.len() == super::MAX_GROUPS {
+                        return None;
+                    }
                     info.groups.push(owned_string(scanner)?);
                 }
             }

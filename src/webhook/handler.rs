@@ -407,11 +407,9 @@ pub fn answer(
             "portcullis did not finish evaluating {}/{}/{} within the apiserver's timeout",
             gvk.kind, request.namespace, name
         );
+        // The review's own line, with its uid, follows and names the resource.
         tracing::warn!(
             uid = bounded(&request.uid, FIELD_LIMIT).as_ref(),
-            kind = bounded(&gvk.kind, FIELD_LIMIT).as_ref(),
-            namespace = bounded(&request.namespace, FIELD_LIMIT).as_ref(),
-            name = bounded(name, FIELD_LIMIT).as_ref(),
             on_timeout = on_timeout.as_str(),
             "evaluation did not finish within the apiserver's timeout"
         );

@@ -185,7 +185,7 @@ async fn reserve_body_memory(
             status: StatusCode::SERVICE_UNAVAILABLE,
             reason: "busy",
             message: format!(
-                "the {} bytes of request bodies the server holds at once are taken; {wanted} more did not free up within {patience:?}",
+                "the {} bytes the server holds at once for request bodies and what is read from them are taken; the {wanted} this one needs did not free up within {patience:?}",
                 state.options.body_memory
             ),
         }),

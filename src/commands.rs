@@ -2,7 +2,7 @@
 
 use portcullis::check::discover::PathFilter;
 use portcullis::check::progress::Progress;
-use portcullis::check::render::{self, RenderOptions};
+use portcullis::check::render::{self, RenderOptions, printable};
 use portcullis::check::{self, Gate, input};
 use portcullis::cli::{
     CertsArgs, CheckArgs, CrdsArgs, OutputFormat, ServeArgs, TestArgs, WebhookConfigArgs,
@@ -84,11 +84,11 @@ pub fn check(args: &CheckArgs) -> ExitCode {
     });
     drop(progress);
     for error in &inputs.errors {
-        eprintln!("error: {error}");
+        eprintln!("error: {}", printable(error));
     }
     if args.verbose {
         for note in &inputs.notes {
-            eprintln!("note: {note}");
+            eprintln!("note: {}", printable(note));
         }
     }
     let gate = Gate {

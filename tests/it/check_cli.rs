@@ -134,3 +134,31 @@ fn unreadable_input_and_bad_policies_exit_2() {
             .contains("typo.yaml:15:7: unknown field \"patern\"")
     );
 }
+
+/// Names and file names come from whoever wrote the manifests under check: in the text report
+/// their control characters are escapes, so a newline cannot start a line a CI runner would
+/// read as a workflow command, nor an escape reach the terminal.
+#[test]
+fn manifest_text_cannot_start_lines_or_send_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("evil\n::error file=x::file.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"web\\n::add-mask::x\\u001b[31m\"\n  namespace: shop\nspec:\n  containers:\n  - name: c\n    image: nginx:latest\n",
+    )
+    .unwrap();
+    let output = check(&[file.to_str().expect("utf-8 path")]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(!text.contains('\u{1b}'), "{text}");
+    for line in text.lines() {
+        assert!(
+            !line.starts_with("::"),
+            "a line a runner would obey: {line}\n{text}"
+        );
+    }
+    assert!(
+        text.contains(r"evil\n::error file=x::file.yaml:9:12: fail (enforce) Pod shop/web\n::add-mask::x\u{1b}[31m: "),
+        "{text}"
+    );
+}

@@ -5,7 +5,7 @@
 
 use super::super::CheckReport;
 use super::super::input::Inputs;
-use super::{RenderOptions, Severity, file, resource, rule_id, summary_line};
+use super::{RenderOptions, Severity, file, printable, resource, rule_id, summary_line};
 use crate::eval::Status;
 use std::fmt::Write as _;
 
@@ -55,16 +55,16 @@ pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions
             paint(
                 colour,
                 BOLD,
-                &format!("{}:{}", file(finding, inputs), finding.location)
+                &format!("{}:{}", printable(file(finding, inputs)), finding.location)
             ),
             paint(
                 colour,
                 status_style(severity),
                 &format!("{}{action}", finding.status)
             ),
-            resource(finding, inputs),
-            rule_id(finding),
-            finding.outcome.message()
+            printable(&resource(finding, inputs)),
+            printable(&rule_id(finding)),
+            printable(finding.outcome.message())
         );
     }
     if current_file.is_some() {

@@ -2,7 +2,7 @@
 
 use portcullis::check::discover::PathFilter;
 use portcullis::check::progress::Progress;
-use portcullis::check::render::{self, RenderOptions, printable};
+use portcullis::check::render::{self, RenderOptions};
 use portcullis::check::{self, Gate, input};
 use portcullis::cli::{
     CertsArgs, CheckArgs, CrdsArgs, OutputFormat, ServeArgs, TestArgs, WebhookConfigArgs,
@@ -10,6 +10,7 @@ use portcullis::cli::{
 use portcullis::defaults::PolicySource;
 use portcullis::metrics::Metrics;
 use portcullis::policy::{LoadError, PolicySet};
+use portcullis::printable::printable;
 use portcullis::server::{self, Readiness, ServeOptions};
 use portcullis::{reload, tls, webhook};
 use std::io::{IsTerminal, Read};

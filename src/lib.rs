@@ -17,6 +17,7 @@ pub mod matching;
 pub mod metrics;
 pub mod pattern;
 pub mod policy;
+pub mod printable;
 pub mod projection;
 pub mod reload;
 pub mod server;

@@ -10,6 +10,7 @@ use crate::cli::TestArgs;
 use crate::eval::{self, Request, Status};
 use crate::matching::{Operation, UserInfo};
 use crate::policy::{self, LoadErrorKind, PolicySet};
+use crate::printable::printable;
 use crate::walk::{self, Hidden, Kind};
 mod values;
 
@@ -462,6 +463,7 @@ pub fn run_cli(args: &TestArgs) -> ExitCode {
                 case.rule,
                 case.resource
             );
+            let label = printable(&label);
             match &case.verdict {
                 Verdict::Pass => {
                     passed += 1;
@@ -471,11 +473,15 @@ pub fn run_cli(args: &TestArgs) -> ExitCode {
                 }
                 Verdict::Mismatch(why) => {
                     failed += 1;
-                    println!("FAIL        {label}: expected {}; {why}", case.expected);
+                    println!(
+                        "FAIL        {label}: expected {}; {}",
+                        case.expected,
+                        printable(why)
+                    );
                 }
                 Verdict::Error(why) => {
                     errors += 1;
-                    println!("ERROR       {label}: {why}");
+                    println!("ERROR       {label}: {}", printable(why));
                 }
                 Verdict::Unsupported(features) => {
                     unsupported_cases += 1;

@@ -96,6 +96,38 @@ fn test_command_exit_codes() {
     );
 }
 
+/// Resource and policy names in a test file are written with their control characters as
+/// escapes, so a test file cannot make the report start a line of its own.
+#[test]
+fn test_report_lines_cannot_be_forged_by_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = std::fs::read_to_string(repo_path("policies/disallow-latest-tag.yaml")).unwrap();
+    std::fs::write(dir.path().join("policy.yaml"), policy).unwrap();
+    std::fs::write(
+        dir.path().join("resource.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"web\\n::error::forged\\u001b[31m\"\nspec:\n  containers:\n  - name: c\n    image: nginx:latest\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("kyverno-test.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: forged\npolicies: [policy.yaml]\nresources: [resource.yaml]\nresults:\n- {policy: disallow-latest-tag, rule: validate-image-tag, kind: Pod, result: pass, resources: [\"web\\n::error::forged\\u001b[31m\"]}\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("test")
+        .arg(dir.path())
+        .output()
+        .expect("run portcullis test");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(
+        text.lines().all(|line| !line.starts_with("::")),
+        "a line a runner would obey:\n{text}"
+    );
+    assert!(text.contains(r"web\n::error::forged\u{1b}[31m"), "{text}");
+}
+
 /// Every expectation of the Kyverno library corpus whose policy Portcullis can evaluate agrees
 /// with Kyverno's; the rest are reported unsupported by feature, never passed or crashed.
 #[test]

@@ -5,8 +5,9 @@
 
 use super::super::CheckReport;
 use super::super::input::Inputs;
-use super::{RenderOptions, Severity, file, printable, resource, rule_id, summary_line};
+use super::{RenderOptions, Severity, file, resource, rule_id, summary_line};
 use crate::eval::Status;
+use crate::printable::printable;
 use std::fmt::Write as _;
 
 const RESET: &str = "\x1b[0m";

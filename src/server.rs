@@ -97,8 +97,14 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 1000;
 /// headers take a few hundred bytes.
 const READ_BUFFER_LIMIT: usize = 16 * 1024;
 
-/// Plain-HTTP connections open at once: the kubelet's probes and a few scrapers need a handful.
-const PLAIN_MAX_CONNECTIONS: usize = 64;
+/// Plain-HTTP connections open at once. The kubelet's probes and a few scrapers need a
+/// handful, but the probes wait behind whoever else holds the slots, so there are enough that
+/// a client must keep hundreds of connections going to starve them, at ≈ 8 MiB if all idle.
+const PLAIN_MAX_CONNECTIONS: usize = 256;
+
+/// How long a plain-HTTP connection may wait for its headers, idle keep-alive included: probes
+/// and scrapes send theirs at once, and a short wait frees the slots of clients that do not.
+const PLAIN_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Default for ServeOptions {
     fn default() -> Self {
@@ -163,6 +169,10 @@ pub async fn serve(
     let mut drain_deadline = None;
     let tls_slots = Slots::new("webhook", options.max_connections);
     let plain_slots = Slots::new("metrics", PLAIN_MAX_CONNECTIONS);
+    let plain_options = ServeOptions {
+        header_read_timeout: options.header_read_timeout.min(PLAIN_HEADER_READ_TIMEOUT),
+        ..options
+    };
 
     loop {
         tokio::select! {
@@ -188,7 +198,7 @@ pub async fn serve(
             (stream, slot) = plain_slots.accept(&plain_listener) => {
                 let (app, closing) = (plain_app.clone(), closing_rx.clone());
                 connections.spawn(async move {
-                    serve_http(stream, app, options, closing).await;
+                    serve_http(stream, app, plain_options, closing).await;
                     drop(slot);
                 });
             }

@@ -382,6 +382,37 @@ async fn connections_over_the_limit_wait_until_one_closes() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// The plain listener lets a silent client go after 10 s however long the webhook's header
+/// timeout is, so clients that hold its connections cannot keep the kubelet's probes out for
+/// long; the webhook keeps its own, longer, wait.
+#[tokio::test]
+async fn the_plain_listener_frees_silent_connections_sooner() {
+    let options = ServeOptions {
+        header_read_timeout: Duration::from_secs(100),
+        ..fast_options()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = dev_server(dir.path(), hello(), options).await;
+    let trusted = client_config(&[&dir.path().join("ca.crt")], None);
+    let mut webhook = Connection::tls(server.tls_addr, trusted, SERVICE_NAME)
+        .await
+        .unwrap();
+    let mut silent = TcpStream::connect(server.plain_addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = timeout(Duration::from_secs(30), silent.read_to_end(&mut buf))
+        .await
+        .expect("the plain listener let a silent client go");
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_secs(9)..Duration::from_secs(30)).contains(&waited),
+        "{waited:?}"
+    );
+    // The idle webhook connection, as old, is still served.
+    let (status, _) = webhook.send("GET", "/").await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn silent_clients_are_disconnected() {
     let options = ServeOptions {

@@ -307,9 +307,14 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// One value nested `depth` containers deep, built whole.
-    pub fn whole(&mut self, depth: usize) -> Option<Value> {
+    /// One value nested `depth` containers deep, built as `Projected` builds it: of a map under
+    /// `Fields` only the keys named, everything under `Whole`.
+    pub fn projected(&mut self, projection: &Projection, depth: usize) -> Option<Value> {
         self.built()?;
+        let fields = match projection {
+            Projection::Whole => None,
+            Projection::Fields(fields) => Some(fields),
+        };
         match self.next_token()? {
             b'"' => {
                 let string = self.string()?;
@@ -320,39 +325,7 @@ impl<'a> Scanner<'a> {
                 let mut kept = Map::new();
                 while let Some(key) = self.next_key(&mut entries)? {
                     let key = self.decoded(key)?;
-                    let value = self.whole(depth + 1)?;
-                    kept.insert(key.into_owned(), value);
-                }
-                Some(Value::Object(kept))
-            }
-            b'[' => {
-                let mut entries = self.array(depth + 1)?;
-                let mut items = Vec::new();
-                while self.next_element(&mut entries)? {
-                    items.push(self.whole(depth + 1)?);
-                }
-                Some(Value::Array(items))
-            }
-            b't' => self.literal(b"true").map(|()| Value::Bool(true)),
-            b'f' => self.literal(b"false").map(|()| Value::Bool(false)),
-            b'n' => self.literal(b"null").map(|()| Value::Null),
-            _ => self.number_value(),
-        }
-    }
-
-    /// One value nested `depth` containers deep, built as `Projected` builds it.
-    pub fn projected(&mut self, projection: &Projection, depth: usize) -> Option<Value> {
-        let Projection::Fields(fields) = projection else {
-            return self.whole(depth);
-        };
-        match self.next_token()? {
-            b'{' => {
-                self.built()?;
-                let mut entries = self.object(depth + 1)?;
-                let mut kept = Map::new();
-                while let Some(key) = self.next_key(&mut entries)? {
-                    let key = self.decoded(key)?;
-                    match field(fields, &key) {
+                    match fields.map_or(Some(&Projection::Whole), |fields| field(fields, &key)) {
                         Some(projection) => {
                             let value = self.projected(projection, depth + 1)?;
                             kept.insert(key.into_owned(), value);
@@ -363,7 +336,6 @@ impl<'a> Scanner<'a> {
                 Some(Value::Object(kept))
             }
             b'[' => {
-                self.built()?;
                 let mut entries = self.array(depth + 1)?;
                 let mut items = Vec::new();
                 while self.next_element(&mut entries)? {
@@ -371,7 +343,10 @@ impl<'a> Scanner<'a> {
                 }
                 Some(Value::Array(items))
             }
-            _ => self.whole(depth),
+            b't' => self.literal(b"true").map(|()| Value::Bool(true)),
+            b'f' => self.literal(b"false").map(|()| Value::Bool(false)),
+            b'n' => self.literal(b"null").map(|()| Value::Null),
+            _ => self.number_value(),
         }
     }
 }

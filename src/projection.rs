@@ -28,7 +28,13 @@ pub const MAX_VALUES: usize = 250_000;
 
 /// What a built value can take, with its share of the array or map holding it while that
 /// grows (measured: 64 bytes per element of a long array of small numbers once built).
-pub const BYTES_PER_VALUE: usize = 96;
+const BYTES_PER_VALUE: usize = 96;
+
+/// The most memory the values read from a text of `length` bytes can take: a value takes at
+/// least two bytes of JSON (`0,`), and no reading builds more than [`MAX_VALUES`].
+pub fn most_memory_built(length: usize) -> usize {
+    (length / 2 + 1).min(MAX_VALUES) * BYTES_PER_VALUE
+}
 
 const TOO_MANY_VALUES: &str = "the review holds more values than can be judged";
 

@@ -167,11 +167,9 @@ async fn reserve_body_memory(
 ) -> Result<SemaphorePermit<'_>, BadReview> {
     // A declared length over the limit is refused with 413 by the read, before any of it.
     let body = declared.unwrap_or(BODY_LIMIT).min(BODY_LIMIT);
-    // A value takes at least two bytes of JSON (`0,`).
-    let values = (body / 2 + 1).min(projection::MAX_VALUES);
     let wanted = body
         .saturating_mul(2)
-        .saturating_add(values.saturating_mul(projection::BYTES_PER_VALUE))
+        .saturating_add(projection::most_memory_built(body))
         .min(state.options.body_memory);
     let permits = u32::try_from(wanted).unwrap_or(u32::MAX);
     if let Ok(room) = state.body_memory.try_acquire_many(permits) {

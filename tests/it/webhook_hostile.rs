@@ -392,15 +392,23 @@ async fn a_client_that_dribbles_its_body_is_cut_off() {
     );
 }
 
+/// A TLS connection to write raw HTTP on.
+async fn raw_tls(
+    addr: std::net::SocketAddr,
+    client: std::sync::Arc<rustls::ClientConfig>,
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from(SERVICE_NAME).unwrap();
+    TlsConnector::from(client).connect(name, tcp).await.unwrap()
+}
+
 /// A request that has sent its headers, declaring a body of `length` bytes, and one byte of it.
 async fn body_started(
     addr: std::net::SocketAddr,
     client: std::sync::Arc<rustls::ClientConfig>,
     length: usize,
 ) -> tokio_rustls::client::TlsStream<TcpStream> {
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let name = ServerName::try_from(SERVICE_NAME).unwrap();
-    let mut tls = TlsConnector::from(client).connect(name, tcp).await.unwrap();
+    let mut tls = raw_tls(addr, client).await;
     let head = format!(
         "POST /validate HTTP/1.1\r\nhost: {SERVICE_NAME}\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n{{"
     );
@@ -425,12 +433,7 @@ async fn oversized_headers_get_431() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(&["policies"]);
     let (server, client) = tls_webhook(dir.path(), state, options()).await;
-    let tcp = TcpStream::connect(server.tls_addr).await.unwrap();
-    let name = ServerName::try_from(SERVICE_NAME).unwrap();
-    let mut tls = TlsConnector::from(client.clone())
-        .connect(name, tcp)
-        .await
-        .unwrap();
+    let mut tls = raw_tls(server.tls_addr, client.clone()).await;
     let head = format!(
         "POST /validate HTTP/1.1\r\nhost: {SERVICE_NAME}\r\nx-padding: {}\r\ncontent-length: 2\r\n\r\n{{}}",
         "a".repeat(64 * 1024)

@@ -135,6 +135,7 @@ impl Projection {
 }
 
 /// Reads one JSON value through a projection, counting what it builds in `values`.
+#[derive(Clone, Copy)]
 pub struct Projected<'p> {
     pub projection: &'p Projection,
     pub values: &'p ValueCount,

@@ -64,30 +64,14 @@ fn read_review_strictly<'a>(
 ) -> serde_json::Result<AdmissionReviewIn<'a>> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let values = ValueCount::default();
-    let reading = Reading {
+    // One count of the values built for both objects.
+    let objects = Projected {
         projection,
         values: &values,
     };
-    let review = deserializer.deserialize_map(ReviewVisitor(reading))?;
+    let review = deserializer.deserialize_map(ReviewVisitor(objects))?;
     deserializer.end()?;
     Ok(review)
-}
-
-/// What the strict reading carries down to the objects: their projection, and one count of
-/// the values built for both.
-#[derive(Clone, Copy)]
-struct Reading<'p> {
-    projection: &'p Projection,
-    values: &'p ValueCount,
-}
-
-impl<'p> Reading<'p> {
-    fn object(self) -> Projected<'p> {
-        Projected {
-            projection: self.projection,
-            values: self.values,
-        }
-    }
 }
 
 /// Which of `names` a map key is, without allocating it; `None` for keys we do not read.
@@ -121,7 +105,7 @@ fn set_once<T, E: de::Error>(slot: &mut Option<T>, name: &'static str, value: T)
     Ok(())
 }
 
-struct ReviewVisitor<'p>(Reading<'p>);
+struct ReviewVisitor<'p>(Projected<'p>);
 
 impl<'de> Visitor<'de> for ReviewVisitor<'_> {
     type Value = AdmissionReviewIn<'de>;
@@ -156,7 +140,7 @@ impl<'de> Visitor<'de> for ReviewVisitor<'_> {
 }
 
 /// `request`, which may be `null`.
-struct OptionalRequest<'p>(Reading<'p>);
+struct OptionalRequest<'p>(Projected<'p>);
 
 impl<'de> DeserializeSeed<'de> for OptionalRequest<'_> {
     type Value = Option<AdmissionRequest<'de>>;
@@ -188,7 +172,7 @@ impl<'de> Visitor<'de> for OptionalRequest<'_> {
     }
 }
 
-struct RequestVisitor<'p>(Reading<'p>);
+struct RequestVisitor<'p>(Projected<'p>);
 
 impl<'de> Visitor<'de> for RequestVisitor<'_> {
     type Value = AdmissionRequest<'de>;
@@ -234,12 +218,8 @@ impl<'de> Visitor<'de> for RequestVisitor<'_> {
                 4 => set_once(&mut namespace, name_of, owned(map.next_value()?))?,
                 5 => set_once(&mut operation, name_of, owned(map.next_value()?))?,
                 6 => set_once(&mut user_info, name_of, map.next_value()?)?,
-                7 => set_once(&mut object, name_of, map.next_value_seed(self.0.object())?)?,
-                8 => set_once(
-                    &mut old_object,
-                    name_of,
-                    map.next_value_seed(self.0.object())?,
-                )?,
+                7 => set_once(&mut object, name_of, map.next_value_seed(self.0)?)?,
+                8 => set_once(&mut old_object, name_of, map.next_value_seed(self.0)?)?,
                 _ => set_once(&mut dry_run, name_of, map.next_value()?)?,
             }
         }

@@ -21,6 +21,7 @@ pub mod printable;
 pub mod projection;
 pub mod reload;
 pub mod server;
+pub mod small_map;
 pub mod tls;
 pub mod walk;
 pub mod webhook;

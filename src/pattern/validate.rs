@@ -10,6 +10,7 @@ use super::parse::{AnchorKind, ScalarPattern, parse_anchor};
 use super::tree::{Entry, MapNode, Node, TagLink};
 use super::wildcard;
 use crate::json_path::JsonPath;
+use crate::small_map;
 use serde_json::{Map, Value};
 use std::rc::Rc;
 
@@ -248,7 +249,9 @@ impl Evaluation {
         entry: &Entry,
         path: &Trail<'_>,
     ) -> Checked {
-        let found = object.get(&entry.name);
+        let found = small_map::lookup(object.len(), object, &entry.name, || {
+            object.get(&entry.name)
+        });
         match entry.anchor {
             None | Some(AnchorKind::AddIfNotPresent) => match &entry.value {
                 Node::Scalar(scalar) if scalar.as_str() == Some("*") => match found {

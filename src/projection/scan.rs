@@ -6,6 +6,7 @@
 //! error. So this reader decides how fast a body is read, never whether it is accepted.
 
 use super::{MAX_VALUES, Projection};
+use crate::small_map;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -419,16 +420,9 @@ fn hex4(bytes: &[u8], pos: usize) -> Option<u32> {
     Some(value)
 }
 
-/// The projection of `key` in `fields`. A few names are compared by length first, which rules
-/// most out without a call to compare bytes, as a map's ordered search would make.
+/// The projection of `key` in `fields`.
 fn field<'p>(fields: &'p BTreeMap<String, Projection>, key: &str) -> Option<&'p Projection> {
-    if fields.len() > 8 {
-        return fields.get(key);
-    }
-    fields
-        .iter()
-        .find(|(name, _)| name.len() == key.len() && name.as_str() == key)
-        .map(|(_, projection)| projection)
+    small_map::lookup(fields.len(), fields, key, || fields.get(key))
 }
 
 /// A number serde_json must judge (range, and `-0`), judged by it alone.

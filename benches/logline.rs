@@ -13,12 +13,12 @@ fn main() {
 fn review_line() {
     let name = "web-7d4b9c8f6d-x2x9k";
     tracing::info!(
-        uid = %"705ab4f5-6393-11e8-b7cc-42010a800002",
-        kind = %"Pod",
-        namespace = %"shop",
+        uid = "705ab4f5-6393-11e8-b7cc-42010a800002",
+        kind = "Pod",
+        namespace = "shop",
         name,
-        operation = %"CREATE",
-        subresource = %"",
+        operation = "CREATE",
+        subresource = "",
         dry_run = false,
         decision = "allow",
         latency_us = 133_u64,

@@ -12,6 +12,7 @@
 pub mod scan;
 
 use crate::policy::{PolicySet, Validation};
+use crate::small_map;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
@@ -77,6 +78,15 @@ pub enum Projection {
 }
 
 impl Projection {
+    /// What to build of the value under `key` in a map read through `self`; `None` when that
+    /// value is only checked.
+    pub fn of_key(&self, key: &str) -> Option<&Projection> {
+        match self {
+            Self::Whole => Some(&Self::Whole),
+            Self::Fields(fields) => small_map::lookup(fields, key, || fields.get(key)),
+        }
+    }
+
     /// Nothing of a map; the starting point of a union.
     pub fn nothing() -> Self {
         Self::Fields(BTreeMap::new())
@@ -147,10 +157,6 @@ impl<'de> DeserializeSeed<'de> for Projected<'_> {
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         deserializer.deserialize_any(ProjectedVisitor {
             projection: self.projection,
-            fields: match self.projection {
-                Projection::Whole => None,
-                Projection::Fields(fields) => Some(fields),
-            },
             values: self.values,
         })
     }
@@ -161,8 +167,6 @@ impl<'de> DeserializeSeed<'de> for Projected<'_> {
 struct ProjectedVisitor<'p> {
     /// The projection itself, which applies to each element of an array.
     projection: &'p Projection,
-    /// The keys of a map to build; `None` builds them all.
-    fields: Option<&'p BTreeMap<String, Projection>>,
     values: &'p ValueCount,
 }
 
@@ -235,11 +239,7 @@ impl<'de> Visitor<'de> for ProjectedVisitor<'_> {
         self.values.add()?;
         let mut kept = Map::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            let projection = match self.fields {
-                None => Some(&Projection::Whole),
-                Some(fields) => fields.get(key.as_ref()),
-            };
-            match projection {
+            match self.projection.of_key(&key) {
                 Some(projection) => {
                     let value = map.next_value_seed(self.seed(projection))?;
                     kept.insert(key.into_owned(), value);

@@ -4,20 +4,22 @@
 /// Maps with more entries than this are searched in key order.
 const SEARCHED_IN_ORDER_ABOVE: usize = 8;
 
-/// The value under `key` in a map of `len` entries. A small map is scanned comparing lengths
-/// first, which rules most keys out without the byte comparison (a call to `memcmp`) that an
-/// ordered search makes at every key it passes; a larger one is searched by `ordered_get`.
-pub fn lookup<'m, V: 'm>(
-    len: usize,
-    entries: impl IntoIterator<Item = (&'m String, &'m V)>,
+/// The value under `key` in `map`. A small map is scanned comparing lengths first, which
+/// rules most keys out without the byte comparison (a call to `memcmp`) that an ordered search
+/// makes at every key it passes; a larger one is searched by `ordered_get`.
+pub fn lookup<'m, V: 'm, M>(
+    map: &'m M,
     key: &str,
     ordered_get: impl FnOnce() -> Option<&'m V>,
-) -> Option<&'m V> {
-    if len > SEARCHED_IN_ORDER_ABOVE {
+) -> Option<&'m V>
+where
+    &'m M: IntoIterator<Item = (&'m String, &'m V), IntoIter: ExactSizeIterator>,
+{
+    let mut entries = map.into_iter();
+    if entries.len() > SEARCHED_IN_ORDER_ABOVE {
         return ordered_get();
     }
     entries
-        .into_iter()
         .find(|(name, _)| name.len() == key.len() && name.as_str() == key)
         .map(|(_, value)| value)
 }
@@ -44,19 +46,11 @@ mod tests {
             (&large, ["key0", "key19", "key7"], ["key", "key20", "Key1"]),
         ] {
             for key in present {
-                assert_eq!(
-                    lookup(map.len(), map, key, || map.get(key)),
-                    map.get(key),
-                    "{key:?}"
-                );
+                assert_eq!(lookup(map, key, || map.get(key)), map.get(key), "{key:?}");
                 assert!(map.contains_key(key));
             }
             for key in absent {
-                assert_eq!(
-                    lookup(map.len(), map, key, || map.get(key)),
-                    None,
-                    "{key:?}"
-                );
+                assert_eq!(lookup(map, key, || map.get(key)), None, "{key:?}");
             }
         }
     }

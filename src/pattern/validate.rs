@@ -249,9 +249,7 @@ impl Evaluation {
         entry: &Entry,
         path: &Trail<'_>,
     ) -> Checked {
-        let found = small_map::lookup(object.len(), object, &entry.name, || {
-            object.get(&entry.name)
-        });
+        let found = small_map::lookup(object, &entry.name, || object.get(&entry.name));
         match entry.anchor {
             None | Some(AnchorKind::AddIfNotPresent) => match &entry.value {
                 Node::Scalar(scalar) if scalar.as_str() == Some("*") => match found {

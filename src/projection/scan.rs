@@ -6,10 +6,8 @@
 //! error. So this reader decides how fast a body is read, never whether it is accepted.
 
 use super::{MAX_VALUES, Projection};
-use crate::small_map;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 /// Containers nested deeper than this are left to serde_json, which refuses the 128th; the
 /// review's own envelope counts towards it too.
@@ -312,10 +310,6 @@ impl<'a> Scanner<'a> {
     /// `Fields` only the keys named, everything under `Whole`.
     pub fn projected(&mut self, projection: &Projection, depth: usize) -> Option<Value> {
         self.built()?;
-        let fields = match projection {
-            Projection::Whole => None,
-            Projection::Fields(fields) => Some(fields),
-        };
         match self.next_token()? {
             b'"' => {
                 let string = self.string()?;
@@ -326,7 +320,7 @@ impl<'a> Scanner<'a> {
                 let mut kept = Map::new();
                 while let Some(key) = self.next_key(&mut entries)? {
                     let key = self.decoded(key)?;
-                    match fields.map_or(Some(&Projection::Whole), |fields| field(fields, &key)) {
+                    match projection.of_key(&key) {
                         Some(projection) => {
                             let value = self.projected(projection, depth + 1)?;
                             kept.insert(key.into_owned(), value);
@@ -418,11 +412,6 @@ fn hex4(bytes: &[u8], pos: usize) -> Option<u32> {
         value = value << 4 | char::from(digit).to_digit(16)?;
     }
     Some(value)
-}
-
-/// The projection of `key` in `fields`.
-fn field<'p>(fields: &'p BTreeMap<String, Projection>, key: &str) -> Option<&'p Projection> {
-    small_map::lookup(fields.len(), fields, key, || fields.get(key))
 }
 
 /// A number serde_json must judge (range, and `-0`), judged by it alone.

@@ -62,13 +62,8 @@ impl<'a> Scanner<'a> {
 
     /// The next byte that is not JSON whitespace, not consumed.
     pub fn next_token(&mut self) -> Option<u8> {
-        while let Some(byte) = self.peek() {
-            if !matches!(byte, b' ' | b'\n' | b'\t' | b'\r') {
-                return Some(byte);
-            }
-            self.pos += 1;
-        }
-        None
+        self.pos = token(self.bytes(), self.pos)?;
+        self.peek()
     }
 
     /// Whether only whitespace is left.
@@ -79,8 +74,8 @@ impl<'a> Scanner<'a> {
     /// Consumes `literal` (`null`, `true`, `false`) at the next token.
     pub fn literal(&mut self, literal: &[u8]) -> Option<()> {
         self.next_token()?;
-        let end = self.pos + literal.len();
-        (self.bytes().get(self.pos..end)? == literal).then(|| self.pos = end)
+        self.pos = literal_end(self.bytes(), self.pos, literal)?;
+        Some(())
     }
 
     /// Consumes the `{` of an object nested `depth` containers deep.

@@ -26,11 +26,7 @@ pub fn read_review<'a>(text: &'a str, projection: &Projection) -> Option<Admissi
             }
             "request" => {
                 seen.once(2)?;
-                if scanner.next_token()? == b'n' {
-                    scanner.literal(b"null")?;
-                } else {
-                    review.request = Some(request(&mut scanner, projection)?);
-                }
+                review.request = nullable(&mut scanner, |scanner| request(scanner, projection))?;
             }
             _ => scanner.skip(1)?,
         }

@@ -16,6 +16,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+#[path = "../examples/bare_server/answer.rs"]
+mod bare_server;
+
 const REVIEW: &str = include_str!("fixtures/pod-review.json");
 const POLICY_FILES: [(&str, &str); 2] = [
     (
@@ -205,26 +208,12 @@ fn answer_placement(bencher: divan::Bencher, placement: &str) {
     });
 }
 
-/// What the load test's bare server (`examples/bare_server.rs`) does with a review: read the
+/// What the load test's bare server (`examples/bare_server`) does with a review: read the
 /// `uid` it must echo, skipping the rest, and answer "allowed". `answer` less this is what
 /// judging adds per review.
 #[divan::bench]
 fn bare_server_answer() -> usize {
-    #[derive(serde::Deserialize)]
-    struct Review {
-        request: ReviewRequest,
-    }
-    #[derive(serde::Deserialize)]
-    struct ReviewRequest {
-        uid: String,
-    }
-    let review: Review =
-        serde_json::from_slice(divan::black_box(REVIEW.as_bytes())).expect("review");
-    serde_json::json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "response": {"uid": review.request.uid, "allowed": true},
-    })
-    .to_string()
-    .len()
+    bare_server::allow(divan::black_box(REVIEW.as_bytes()))
+        .expect("answered")
+        .len()
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load test of `portcullis serve` against the bare axum+rustls baseline (examples/bare_server.rs),
+# Load test of `portcullis serve` against the bare axum+rustls baseline (examples/bare_server/),
 # in one run on loopback: HTTPS/1.1 keep-alive with 25 connections (the kube-apiserver's idle
 # connection limit per host), then a fixed 1,000 req/s, then new connections only (a full TLS
 # handshake per request). Reports req/s, p50/p99/p99.9 latency, idle and peak RSS (VmHWM).

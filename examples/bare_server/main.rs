@@ -5,6 +5,8 @@
 //!
 //! Usage: `bare_server LISTEN CERT KEY` (e.g. `127.0.0.1:9443 certs-dev/tls.crt certs-dev/tls.key`).
 
+mod answer;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{StatusCode, header};
@@ -12,7 +14,6 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use portcullis::server::{self, Readiness, ServeOptions};
 use portcullis::tls::{CertResolver, load_certificate, server_config};
-use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -20,36 +21,15 @@ use std::sync::Arc;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Deserialize)]
-struct Review {
-    request: ReviewRequest,
-}
-
-#[derive(Deserialize)]
-struct ReviewRequest {
-    uid: String,
-}
-
 async fn allow(body: Bytes) -> impl IntoResponse {
-    match serde_json::from_slice::<Review>(&body) {
-        Ok(review) => {
-            let answer = serde_json::json!({
-                "apiVersion": "admission.k8s.io/v1",
-                "kind": "AdmissionReview",
-                "response": {"uid": review.request.uid, "allowed": true},
-            });
-            (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/json")],
-                answer.to_string(),
-            )
-        }
+    let (status, body) = match answer::allow(&body) {
+        Ok(answer) => (StatusCode::OK, answer),
         Err(error) => (
             StatusCode::BAD_REQUEST,
-            [(header::CONTENT_TYPE, "application/json")],
             serde_json::json!({"error": error.to_string()}).to_string(),
         ),
-    }
+    };
+    (status, [(header::CONTENT_TYPE, "application/json")], body)
 }
 
 #[tokio::main]

@@ -19,6 +19,7 @@
 #        written to a file)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/common.sh
 DURATION=${DURATION:-10s}
 POLICIES=${POLICIES:-10}
 RUNS=${RUNS:-3}
@@ -48,16 +49,6 @@ body=benches/fixtures/pod-review.json
 # CPU seconds (user + system) the process has used so far.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
 
-rss() { awk -v key="$2:" '$1 == key { print $2 / 1024 }' "/proc/$1/status"; }
-
-wait_port() {
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "nothing listens on $1" >&2
-  exit 1
-}
 
 RUST_LOG=${RUST_LOG:-info} "$TARGET/release/portcullis" serve \
   --listen 127.0.0.1:$SERVE_PORT --metrics-listen 127.0.0.1:$METRICS_PORT \

@@ -6,6 +6,7 @@
 # Usage: bash benches/memory.sh          (needs python3 and curl)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/common.sh
 TARGET=${CARGO_TARGET_DIR:-target}
 PORT=18543 METRICS_PORT=19190
 cargo build --release --quiet --bin portcullis
@@ -20,14 +21,10 @@ trap cleanup EXIT
 "$TARGET/release/portcullis" serve --listen 127.0.0.1:$PORT --metrics-listen 127.0.0.1:$METRICS_PORT \
   --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" --shutdown-delay 0s 2>"$work/serve.log" &
 pid=$!
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-  sleep 0.1
-done
+wait_port $PORT
 sleep 1
-rss() { awk -v key="$1:" '$1 == key { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
 echo "# $(date -u +%FT%TZ), default policies, --max-connections 1000, --body-memory-mib 32"
-echo "idle RSS MiB: $(rss VmRSS)"
+echo "idle RSS MiB: $(rss "$pid" VmRSS)"
 ulimit -n 4096
 python3 - "$pid" "$PORT" <<'PY'
 import socket, ssl, sys, time
@@ -62,6 +59,6 @@ for _ in 1 2 3; do
 done
 wait "${curls[@]}"
 echo "(statuses of the three)"
-echo "peak RSS MiB (VmHWM): $(rss VmHWM)"
+echo "peak RSS MiB (VmHWM): $(rss "$pid" VmHWM)"
 curl -sk "https://127.0.0.1:$PORT/validate" -H 'content-type: application/json' \
   --data-binary @benches/fixtures/pod-review.json -o /dev/null -w 'an ordinary review afterwards: %{http_code}\n'

@@ -88,13 +88,7 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
             .map_err(|message| BadReview::new("bad_timeout", message))?;
         let _body_memory = reserve_body_memory(declared_length(&request), &state).await?;
         let body = read_body(request, &state).await?;
-        let body_read = Instant::now();
-        let answered = answer(&state, &body, deadline::answer_by(arrived, timeout))?;
-        state
-            .metrics
-            .admission_review_duration
-            .observe(body_read.elapsed().as_secs_f64());
-        Ok::<_, BadReview>(answered)
+        answer(&state, &body, deadline::answer_by(arrived, timeout))
     }
     .await;
     match outcome {
@@ -244,7 +238,8 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Judges one serialized review and serializes the answer; evaluation that has not finished by
+/// Judges one serialized review and serializes the answer, timing it for
+/// `portcullis_admission_review_duration_seconds`; evaluation that has not finished by
 /// `answer_by` stops between policies and is answered as `--on-timeout` says.
 pub fn answer(
     state: &AppState,
@@ -451,14 +446,19 @@ pub fn answer(
             warnings: decision.warnings,
         },
     };
-    serde_json::to_vec(&response).map_err(|error| BadReview {
+    let answer = serde_json::to_vec(&response).map_err(|error| BadReview {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         reason: "internal",
         message: format!(
             "request {}: cannot encode the response: {error}",
             request.uid
         ),
-    })
+    })?;
+    state
+        .metrics
+        .admission_review_duration
+        .observe(started.elapsed().as_secs_f64());
+    Ok(answer)
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! writer), into a sink; `off` is the same event under a `warn` filter.
 //! Run: `cargo bench --bench logline`.
 
+use portcullis::cli::LogFormat;
+use portcullis::log_format;
 use portcullis::log_output::{BatchedWriter, FLUSH_INTERVAL};
+use tracing_subscriber::EnvFilter;
 
 fn main() {
     divan::main();
@@ -30,14 +33,11 @@ fn review_line() {
 fn log_line(bencher: divan::Bencher, format: &str) {
     let (writer, _guard) = BatchedWriter::new(std::io::sink(), FLUSH_INTERVAL);
     let level = if format == "off" { "warn" } else { "info" };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
-        .with_writer(writer)
-        .with_ansi(false);
-    let dispatch = if format == "json" {
-        tracing::Dispatch::new(builder.json().flatten_event(true).finish())
+    let format = if format == "json" {
+        LogFormat::Json
     } else {
-        tracing::Dispatch::new(builder.finish())
+        LogFormat::Text
     };
+    let dispatch = log_format::dispatch(format, EnvFilter::new(level), writer, false);
     tracing::dispatcher::with_default(&dispatch, || bencher.bench_local(review_line));
 }

@@ -2,9 +2,11 @@
 
 use clap::Parser;
 use portcullis::cli::{Cli, Command, LogFormat};
+use portcullis::log_format;
 use portcullis::log_output::{BatchedWriter, FLUSH_INTERVAL, FlushGuard};
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use tracing_subscriber::util::SubscriberInitExt;
 
 mod commands;
 
@@ -42,13 +44,6 @@ fn init_tracing(format: LogFormat) -> FlushGuard {
     // Colour only for a person at a terminal: log collectors store escape codes verbatim.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let (writer, guard) = BatchedWriter::new(std::io::stderr(), FLUSH_INTERVAL);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(colour);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
+    log_format::dispatch(format, filter, writer, colour).init();
     guard
 }

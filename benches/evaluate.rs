@@ -85,10 +85,13 @@ fn evaluate(bencher: divan::Bencher, policies: usize) {
     });
 }
 
-#[divan::bench(args = SIZES)]
+/// The handler's whole work on a review body: read, judge, count, log (no subscriber here) and
+/// answer. With two threads, as two workers under load share the metrics' series and so, unless
+/// those are sharded, their cache lines.
+#[divan::bench(args = SIZES, threads = [1, 2], sample_size = 200)]
 fn answer(bencher: divan::Bencher, policies: usize) {
     let state = state(policies);
-    bencher.bench_local(|| {
+    bencher.bench(|| {
         let body = handler::answer(&state, divan::black_box(REVIEW.as_bytes()), None);
         body.expect("answered").len()
     });

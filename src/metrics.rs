@@ -6,7 +6,7 @@ mod review_counts;
 mod sharded;
 
 pub use review_counts::{MAX_KIND_LABELS, OTHER_KIND, ReviewCounts};
-pub use sharded::{ShardedHistogram, ShardedHistogramVec};
+pub use sharded::{ShardedCounter, ShardedCounterVec, ShardedHistogram, ShardedHistogramVec};
 
 use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
@@ -25,7 +25,7 @@ pub struct Metrics {
     pub admission_request_errors: IntCounterVec,
     pub in_flight: IntGauge,
     pub admission_deadline_exceeded: IntCounterVec,
-    pub policy_results: IntCounterVec,
+    pub policy_results: ShardedCounterVec,
     pub policy_execution_duration: ShardedHistogramVec,
     pub policy_reloads: IntCounterVec,
     pub policies_loaded: IntGauge,
@@ -45,11 +45,9 @@ impl Metrics {
             &LATENCY_BUCKETS,
         )?;
         let metrics = Self {
-            admission_requests: ReviewCounts::new(IntCounterVec::new(
-                Opts::new(
-                    "portcullis_admission_requests_total",
-                    "Admission reviews answered, by operation, kind and decision.",
-                ),
+            admission_requests: ReviewCounts::new(ShardedCounterVec::new(
+                "portcullis_admission_requests_total",
+                "Admission reviews answered, by operation, kind and decision.",
                 &["operation", "kind", "allowed"],
             )?),
             admission_review_duration: admission_review_durations.with_label_values(&[]),
@@ -72,11 +70,9 @@ impl Metrics {
                 ),
                 &["on_timeout"],
             )?,
-            policy_results: IntCounterVec::new(
-                Opts::new(
-                    "portcullis_policy_results_total",
-                    "Rule results at admission, by policy, rule, result and mode.",
-                ),
+            policy_results: ShardedCounterVec::new(
+                "portcullis_policy_results_total",
+                "Rule results at admission, by policy, rule, result and mode.",
                 &["policy", "rule", "result", "mode"],
             )?,
             policy_execution_duration: ShardedHistogramVec::new(

@@ -6,8 +6,8 @@
 //! any later one, or any text that cannot be a kind, is counted as [`OTHER_KIND`]. The handles of each kind are kept, so a review pays
 //! one map lookup instead of hashing three label values.
 
+use super::{ShardedCounter, ShardedCounterVec};
 use crate::matching::Operation;
-use prometheus::{IntCounter, IntCounterVec};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
@@ -28,18 +28,18 @@ const OPERATIONS: [Operation; 4] = [
 
 #[derive(Clone)]
 pub struct ReviewCounts {
-    family: IntCounterVec,
+    family: ShardedCounterVec,
     by_kind: Arc<RwLock<HashMap<String, KindCounts>>>,
 }
 
 /// One kind's counters by operation and decision, each created when first counted, so the
 /// exposition shows no zero series for combinations never seen.
-type KindCounts = [[OnceLock<IntCounter>; 2]; OPERATIONS.len()];
+type KindCounts = [[OnceLock<ShardedCounter>; 2]; OPERATIONS.len()];
 
 /// Counts one review of the kind labelled `kind` in its counters.
 fn count_in(
     counts: &KindCounts,
-    family: &IntCounterVec,
+    family: &ShardedCounterVec,
     kind: &str,
     operation: Operation,
     allowed: bool,
@@ -63,7 +63,7 @@ fn count_in(
 }
 
 impl ReviewCounts {
-    pub fn new(family: IntCounterVec) -> Self {
+    pub fn new(family: ShardedCounterVec) -> Self {
         Self {
             family,
             by_kind: Arc::default(),
@@ -71,7 +71,7 @@ impl ReviewCounts {
     }
 
     /// The family, for registration.
-    pub fn family(&self) -> &IntCounterVec {
+    pub fn family(&self) -> &ShardedCounterVec {
         &self.family
     }
 
@@ -113,12 +113,12 @@ fn is_kind(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prometheus::Opts;
 
     fn counts() -> ReviewCounts {
         ReviewCounts::new(
-            IntCounterVec::new(
-                Opts::new("reviews_total", "Reviews."),
+            ShardedCounterVec::new(
+                "reviews_total",
+                "Reviews.",
                 &["operation", "kind", "allowed"],
             )
             .expect("valid metric"),
@@ -126,11 +126,7 @@ mod tests {
     }
 
     fn value(counts: &ReviewCounts, labels: [&str; 3]) -> u64 {
-        counts
-            .family()
-            .get_metric_with_label_values(&labels)
-            .expect("labels fit the family")
-            .get()
+        counts.family().with_label_values(&labels).get()
     }
 
     #[test]

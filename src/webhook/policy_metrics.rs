@@ -5,9 +5,8 @@
 //! series is first observed, so `/metrics` shows no zero series for combinations never seen.
 
 use crate::eval::{RuleResult, Status};
-use crate::metrics::{Metrics, ShardedHistogram};
+use crate::metrics::{Metrics, ShardedCounter, ShardedHistogram};
 use crate::policy::{FailureAction, Policy, PolicySet};
-use prometheus::IntCounter;
 use std::sync::OnceLock;
 
 const STATUSES: [Status; 5] = [
@@ -19,7 +18,7 @@ const STATUSES: [Status; 5] = [
 ];
 const ACTIONS: [FailureAction; 2] = [FailureAction::Audit, FailureAction::Enforce];
 
-type ResultCounters = [[OnceLock<IntCounter>; ACTIONS.len()]; STATUSES.len()];
+type ResultCounters = [[OnceLock<ShardedCounter>; ACTIONS.len()]; STATUSES.len()];
 
 pub struct PolicyMetrics {
     policies: Vec<PolicyHandles>,

@@ -138,10 +138,17 @@ struct TextFields<'a> {
     result: fmt::Result,
 }
 
+/// Where a field's value goes: the message is written bare and with terminal controls escaped,
+/// any other value after its name, in its `Debug` form.
+enum Slot {
+    Message,
+    Named,
+}
+
 impl TextFields<'_> {
     /// Starts the field: a separating space, and its name unless it is the message. `None` for
     /// the `log.` fields the reference formats leave out.
-    fn start(&mut self, field: &Field) -> Option<bool> {
+    fn start(&mut self, field: &Field) -> Option<Slot> {
         let name = field.name();
         if self.result.is_err() || name.starts_with("log.") {
             return None;
@@ -150,14 +157,14 @@ impl TextFields<'_> {
             self.result = self.writer.write_char(' ');
         }
         if name == "message" {
-            return Some(true);
+            return Some(Slot::Message);
         }
         let name = name.strip_prefix("r#").unwrap_or(name);
         self.result = self
             .result
             .and_then(|()| self.writer.write_str(name))
             .and_then(|()| self.writer.write_char('='));
-        Some(false)
+        Some(Slot::Named)
     }
 }
 
@@ -165,12 +172,12 @@ impl Visit for TextFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         match self.start(field) {
             None => {}
-            Some(true) => {
+            Some(Slot::Message) => {
                 self.result = self
                     .result
                     .and_then(|()| TerminalSafe(&mut self.writer).write_str(value));
             }
-            Some(false) => {
+            Some(Slot::Named) => {
                 self.result = self
                     .result
                     .and_then(|()| write_debug_str(&mut self.writer, value));
@@ -197,6 +204,7 @@ impl Visit for TextFields<'_> {
         }
     }
 
+    /// The error and, after it, its sources, escaped in either slot as the reference escapes them.
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         if self.start(field).is_none() {
             return;
@@ -214,12 +222,12 @@ impl Visit for TextFields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         match self.start(field) {
             None => {}
-            Some(true) => {
+            Some(Slot::Message) => {
                 self.result = self
                     .result
                     .and_then(|()| write!(TerminalSafe(&mut self.writer), "{value:?}"));
             }
-            Some(false) => {
+            Some(Slot::Named) => {
                 self.result = self.result.and_then(|()| write!(self.writer, "{value:?}"));
             }
         }
@@ -270,16 +278,14 @@ fn write_debug_str(writer: &mut impl Write, value: &str) -> fmt::Result {
 /// the reader's screen.
 struct TerminalSafe<W>(W);
 
-fn is_terminal_control(c: char) -> bool {
-    matches!(
-        c,
-        '\x1b' | '\x07' | '\x08' | '\x0c' | '\x7f' | '\u{80}'..='\u{9f}'
-    )
-}
-
 impl<W: Write> Write for TerminalSafe<W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        if !text.chars().any(is_terminal_control) {
+        // A C1 control is 0xC2 and a second byte in UTF-8; other text starting with 0xC2
+        // merely takes the careful path.
+        if !text
+            .bytes()
+            .any(|byte| matches!(byte, 0x1b | 0x07 | 0x08 | 0x0c | 0x7f | 0xc2))
+        {
             return self.0.write_str(text);
         }
         for c in text.chars() {
@@ -511,13 +517,14 @@ mod tests {
         }
     }
 
-    const AWKWARD: [&str; 12] = [
+    const AWKWARD: [&str; 13] = [
         "",
         "plain text",
         "quote \" and backslash \\",
         "line\nbreak\ttab\rreturn\0nul",
         "\x1b[31mred\x1b[0m bell\x07 backspace\x08 feed\x0c delete\x7f",
         "C1 \u{85} \u{9b}31m",
+        "not C1, though its first byte is the same: £ and \u{a0}",
         "é, ü, 漢字, 🦀",
         "\u{301}combining first",
         "bidi \u{202e}txt.exe",

@@ -6,7 +6,10 @@ mod review_counts;
 mod sharded;
 
 pub use review_counts::{MAX_KIND_LABELS, OTHER_KIND, ReviewCounts};
-pub use sharded::{ShardedCounter, ShardedCounterVec, ShardedHistogram, ShardedHistogramVec};
+pub use sharded::{
+    ShardedCounter, ShardedCounterVec, ShardedGauge, ShardedGaugeVec, ShardedHistogram,
+    ShardedHistogramVec,
+};
 
 use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
@@ -23,7 +26,8 @@ pub struct Metrics {
     admission_review_durations: ShardedHistogramVec,
     pub admission_review_duration: ShardedHistogram,
     pub admission_request_errors: IntCounterVec,
-    pub in_flight: IntGauge,
+    in_flight_family: ShardedGaugeVec,
+    pub in_flight: ShardedGauge,
     pub admission_deadline_exceeded: IntCounterVec,
     pub policy_results: ShardedCounterVec,
     pub policy_execution_duration: ShardedHistogramVec,
@@ -44,6 +48,11 @@ impl Metrics {
             &[],
             &LATENCY_BUCKETS,
         )?;
+        let in_flight_family = ShardedGaugeVec::new(
+            "portcullis_admission_requests_in_flight",
+            "Admission reviews being evaluated now.",
+            &[],
+        )?;
         let metrics = Self {
             admission_requests: ReviewCounts::new(ShardedCounterVec::new(
                 "portcullis_admission_requests_total",
@@ -59,10 +68,8 @@ impl Metrics {
                 ),
                 &["reason"],
             )?,
-            in_flight: IntGauge::new(
-                "portcullis_admission_requests_in_flight",
-                "Admission reviews being evaluated now.",
-            )?,
+            in_flight: in_flight_family.with_label_values(&[]),
+            in_flight_family,
             admission_deadline_exceeded: IntCounterVec::new(
                 Opts::new(
                     "portcullis_admission_deadline_exceeded_total",
@@ -127,7 +134,7 @@ impl Metrics {
             Box::new(self.admission_deadline_exceeded.clone()),
             Box::new(self.admission_review_durations.clone()),
             Box::new(self.admission_request_errors.clone()),
-            Box::new(self.in_flight.clone()),
+            Box::new(self.in_flight_family.clone()),
             Box::new(self.policy_results.clone()),
             Box::new(self.policy_execution_duration.clone()),
             Box::new(self.policy_reloads.clone()),

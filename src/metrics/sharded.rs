@@ -152,29 +152,56 @@ impl Series for ShardedHistogram {
     }
 }
 
-/// One counter series: fixed label values, shared by every clone.
-#[derive(Clone)]
-pub struct ShardedCounter(Arc<CounterSeries>);
-
-struct CounterSeries {
+/// One count per shard, for a counter or a gauge: fixed label values, shared by every clone.
+/// Shards are added in wrapping arithmetic, so a gauge's shard may go below zero (a thing
+/// counted in progress can end on another thread than it started on) and the sum is still
+/// right.
+struct CountSeries {
     label_pairs: Vec<LabelPair>,
-    /// A whole line pair per shard for one counter: the space buys the absence of sharing.
+    /// A whole line pair per shard for one count: the space buys the absence of sharing.
     shards: Box<[Lines]>,
 }
 
-impl ShardedCounter {
-    pub fn inc(&self) {
-        if let Some(lines) = self.0.shards.get(shard_index()) {
-            lines.0[0].fetch_add(1, Ordering::Relaxed);
+impl CountSeries {
+    fn new(label_pairs: Vec<LabelPair>) -> Arc<Self> {
+        Arc::new(Self {
+            label_pairs,
+            shards: (0..SHARDS).map(|_| Lines::default()).collect(),
+        })
+    }
+
+    /// Adds `delta`, wrapping: `u64::MAX` takes one away.
+    fn add(&self, delta: u64) {
+        if let Some(lines) = self.shards.get(shard_index()) {
+            lines.0[0].fetch_add(delta, Ordering::Relaxed);
         }
     }
 
+    fn total(&self) -> u64 {
+        self.shards.iter().fold(0u64, |total, lines| {
+            total.wrapping_add(lines.0[0].load(Ordering::Relaxed))
+        })
+    }
+
+    fn metric(&self, set_value: impl FnOnce(&mut proto::Metric)) -> proto::Metric {
+        let mut metric = proto::Metric::default();
+        metric.set_label(self.label_pairs.clone());
+        set_value(&mut metric);
+        metric
+    }
+}
+
+/// One counter series.
+#[derive(Clone)]
+pub struct ShardedCounter(Arc<CountSeries>);
+
+impl ShardedCounter {
+    pub fn inc(&self) {
+        self.0.add(1);
+    }
+
     pub fn get(&self) -> u64 {
-        self.0
-            .shards
-            .iter()
-            .map(|lines| lines.0[0].load(Ordering::Relaxed))
-            .sum()
+        self.0.total()
     }
 }
 
@@ -183,47 +210,34 @@ impl Series for ShardedCounter {
     const TYPE: MetricType = MetricType::COUNTER;
 
     fn new((): (), label_pairs: Vec<LabelPair>) -> Self {
-        Self(Arc::new(CounterSeries {
-            label_pairs,
-            shards: (0..SHARDS).map(|_| Lines::default()).collect(),
-        }))
+        Self(CountSeries::new(label_pairs))
     }
 
     fn metric(&self) -> proto::Metric {
-        let mut counter = proto::Counter::default();
-        // As `IntCounter` exposes its count.
-        counter.set_value(self.get() as f64);
-        let mut metric = proto::Metric::default();
-        metric.set_label(self.0.label_pairs.clone());
-        metric.set_counter(counter);
-        metric
+        self.0.metric(|metric| {
+            let mut counter = proto::Counter::default();
+            // As `IntCounter` exposes its count.
+            counter.set_value(self.get() as f64);
+            metric.set_counter(counter);
+        })
     }
 }
 
-/// One gauge series that goes up and down by one, as a count of things in progress. A thing
-/// may end on another thread than it started on, so one shard can go below zero; the sum is
-/// right, and is taken in wrapping arithmetic, as the shards' values are stored.
+/// One gauge series that goes up and down by one, as a count of things in progress.
 #[derive(Clone)]
-pub struct ShardedGauge(Arc<CounterSeries>);
+pub struct ShardedGauge(Arc<CountSeries>);
 
 impl ShardedGauge {
     pub fn inc(&self) {
-        if let Some(lines) = self.0.shards.get(shard_index()) {
-            lines.0[0].fetch_add(1, Ordering::Relaxed);
-        }
+        self.0.add(1);
     }
 
     pub fn dec(&self) {
-        if let Some(lines) = self.0.shards.get(shard_index()) {
-            lines.0[0].fetch_sub(1, Ordering::Relaxed);
-        }
+        self.0.add(u64::MAX);
     }
 
     pub fn get(&self) -> i64 {
-        let total = self.0.shards.iter().fold(0u64, |total, lines| {
-            total.wrapping_add(lines.0[0].load(Ordering::Relaxed))
-        });
-        i64::from_ne_bytes(total.to_ne_bytes())
+        i64::from_ne_bytes(self.0.total().to_ne_bytes())
     }
 }
 
@@ -232,20 +246,16 @@ impl Series for ShardedGauge {
     const TYPE: MetricType = MetricType::GAUGE;
 
     fn new((): (), label_pairs: Vec<LabelPair>) -> Self {
-        Self(Arc::new(CounterSeries {
-            label_pairs,
-            shards: (0..SHARDS).map(|_| Lines::default()).collect(),
-        }))
+        Self(CountSeries::new(label_pairs))
     }
 
     fn metric(&self) -> proto::Metric {
-        let mut gauge = proto::Gauge::default();
-        // As `IntGauge` exposes its value.
-        gauge.set_value(self.get() as f64);
-        let mut metric = proto::Metric::default();
-        metric.set_label(self.0.label_pairs.clone());
-        metric.set_gauge(gauge);
-        metric
+        self.0.metric(|metric| {
+            let mut gauge = proto::Gauge::default();
+            // As `IntGauge` exposes its value.
+            gauge.set_value(self.get() as f64);
+            metric.set_gauge(gauge);
+        })
     }
 }
 

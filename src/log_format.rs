@@ -519,43 +519,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log_output::Sink;
     use std::error::Error;
-    use std::io;
-    use std::sync::{Arc, Mutex, PoisonError};
     use tracing::{debug, error, info, info_span, trace, warn};
     use tracing_subscriber::filter::LevelFilter;
 
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Capture {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Capture {
-        type Writer = Capture;
-        fn make_writer(&'a self) -> Capture {
-            self.clone()
-        }
-    }
-
-    impl Capture {
-        fn lines(&self) -> Vec<String> {
-            let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            String::from_utf8_lossy(&bytes)
-                .split_inclusive('\n')
-                .map(str::to_owned)
-                .collect()
-        }
+    fn lines(sink: &Sink) -> Vec<String> {
+        sink.text()
+            .split_inclusive('\n')
+            .map(str::to_owned)
+            .collect()
     }
 
     /// A clock stopped at one instant, so both formats print the same time.
@@ -673,15 +646,10 @@ mod tests {
         info_span!("request", id = 7_u64).in_scope(|| warn!(inner = "x", "in a span"));
     }
 
-    fn compare(
-        reference: Dispatch,
-        ours: Dispatch,
-        reference_lines: &Capture,
-        our_lines: &Capture,
-    ) {
+    fn compare(reference: Dispatch, ours: Dispatch, reference_lines: &Sink, our_lines: &Sink) {
         tracing::dispatcher::with_default(&reference, log_everything);
         tracing::dispatcher::with_default(&ours, log_everything);
-        let (expected, got) = (reference_lines.lines(), our_lines.lines());
+        let (expected, got) = (lines(reference_lines), lines(our_lines));
         assert!(expected.len() > 50, "{expected:?}");
         for (expected, got) in expected.iter().zip(&got) {
             assert_eq!(got, expected);
@@ -690,13 +658,13 @@ mod tests {
     }
 
     fn builder(
-        capture: &Capture,
+        capture: &Sink,
         ansi: bool,
     ) -> tracing_subscriber::fmt::SubscriberBuilder<
         tracing_subscriber::fmt::format::DefaultFields,
         Format<Full, SystemTime>,
         LevelFilter,
-        Capture,
+        Sink,
     > {
         tracing_subscriber::fmt()
             .with_max_level(LevelFilter::TRACE)
@@ -707,7 +675,7 @@ mod tests {
     #[test]
     fn text_lines_are_tracing_subscribers_byte_for_byte() {
         for ansi in [false, true] {
-            let (reference, ours) = (Capture::default(), Capture::default());
+            let (reference, ours) = (Sink::default(), Sink::default());
             compare(
                 Dispatch::new(builder(&reference, ansi).with_timer(Stopped).finish()),
                 Dispatch::new(
@@ -723,7 +691,7 @@ mod tests {
 
     #[test]
     fn json_lines_are_tracing_subscribers_byte_for_byte() {
-        let (reference, ours) = (Capture::default(), Capture::default());
+        let (reference, ours) = (Sink::default(), Sink::default());
         compare(
             Dispatch::new(
                 builder(&reference, false)
@@ -742,7 +710,7 @@ mod tests {
             &reference,
             &ours,
         );
-        for line in ours.lines() {
+        for line in lines(&ours) {
             serde_json::from_str::<serde_json::Value>(&line).expect("each line is one JSON value");
         }
     }
@@ -799,10 +767,10 @@ mod tests {
     #[test]
     fn the_clock_is_written_where_the_reference_writes_it() {
         for format in [LogFormat::Text, LogFormat::Json] {
-            let capture = Capture::default();
+            let capture = Sink::default();
             let dispatch = super::dispatch(format, EnvFilter::new("info"), capture.clone(), false);
             tracing::dispatcher::with_default(&dispatch, || info!(n = 1_u64, "tick"));
-            let line = capture.lines().concat();
+            let line = capture.text();
             let time = match format {
                 LogFormat::Text => line.split(' ').next(),
                 LogFormat::Json => line

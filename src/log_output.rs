@@ -172,29 +172,42 @@ impl<'a> MakeWriter<'a> for BatchedWriter {
     }
 }
 
+/// Log output kept in memory, for tests: a writer, or a `MakeWriter` for a subscriber.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub(crate) struct Sink(Arc<Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        lock(&self.0).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl<'a> MakeWriter<'a> for Sink {
+    type Writer = Sink;
+
+    fn make_writer(&'a self) -> Sink {
+        self.clone()
+    }
+}
+
+#[cfg(test)]
+impl Sink {
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8(lock(&self.0).clone()).expect("log output is UTF-8")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Instant;
-
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Sink {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            lock(&self.0).extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Sink {
-        fn text(&self) -> String {
-            String::from_utf8(lock(&self.0).clone()).expect("log output is UTF-8")
-        }
-    }
 
     const NEVER: Duration = Duration::from_secs(3600);
 

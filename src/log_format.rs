@@ -202,7 +202,8 @@ fn padded_level(level: &Level) -> &'static str {
 }
 
 /// The fields as tracing-subscriber's `DefaultFields` writes them without colour: the message
-/// bare (terminal controls escaped), every other field `name=` and its `Debug` form.
+/// bare (terminal controls escaped), every other field `name=` and its `Debug` form. Like
+/// `DefaultFields`, it leaves numbers and booleans to `Visit`'s default, their `Debug` form.
 struct TextFields<'a> {
     writer: Writer<'a>,
     first: bool,
@@ -253,25 +254,6 @@ impl Visit for TextFields<'_> {
                     .result
                     .and_then(|()| write_debug_str(&mut self.writer, value));
             }
-        }
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        if self.start(field).is_some() {
-            self.result = self.result.and_then(|()| write!(self.writer, "{value}"));
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.start(field).is_some() {
-            self.result = self.result.and_then(|()| write!(self.writer, "{value}"));
-        }
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.start(field).is_some() {
-            let text = if value { "true" } else { "false" };
-            self.result = self.result.and_then(|()| self.writer.write_str(text));
         }
     }
 

@@ -269,17 +269,12 @@ pub trait Series: Clone + Send + Sync + 'static {
 }
 
 /// A family with variable labels, like `prometheus::HistogramVec` or `IntCounterVec`.
+#[derive(Clone)]
 pub struct ShardedVec<S: Series>(Arc<Family<S>>);
 
 pub type ShardedHistogramVec = ShardedVec<ShardedHistogram>;
 pub type ShardedCounterVec = ShardedVec<ShardedCounter>;
 pub type ShardedGaugeVec = ShardedVec<ShardedGauge>;
-
-impl<S: Series> Clone for ShardedVec<S> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
 
 struct Family<S: Series> {
     desc: Desc,

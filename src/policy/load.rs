@@ -21,6 +21,55 @@ const POLICY_API_VERSIONS: [&str; 3] = [
 ];
 const POLICY_KINDS: [&str; 2] = ["ClusterPolicy", "Policy"];
 
+/// Policy kinds of Kyverno and Kubernetes that Portcullis recognises but does not evaluate, by API
+/// group. A document of one of these is an `unsupported` policy, never a pass and never "not a
+/// policy": a set that holds one is refused like any other unsupported feature.
+const UNEVALUATED_POLICY_KINDS: [(&str, &[&str]); 3] = [
+    (
+        "policies.kyverno.io",
+        &[
+            "ValidatingPolicy",
+            "NamespacedValidatingPolicy",
+            "MutatingPolicy",
+            "NamespacedMutatingPolicy",
+            "GeneratingPolicy",
+            "NamespacedGeneratingPolicy",
+            "DeletingPolicy",
+            "NamespacedDeletingPolicy",
+            "ImageValidatingPolicy",
+            "NamespacedImageValidatingPolicy",
+            "PolicyException",
+        ],
+    ),
+    (
+        "admissionregistration.k8s.io",
+        &[
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+            "MutatingAdmissionPolicy",
+            "MutatingAdmissionPolicyBinding",
+        ],
+    ),
+    (
+        "kyverno.io",
+        &[
+            "CleanupPolicy",
+            "ClusterCleanupPolicy",
+            "PolicyException",
+            "GlobalContextEntry",
+        ],
+    ),
+];
+
+fn is_unevaluated_policy_kind(api_version: &str, kind: &str) -> bool {
+    let group = api_version
+        .rsplit_once('/')
+        .map_or("", |(group, _version)| group);
+    UNEVALUATED_POLICY_KINDS
+        .iter()
+        .any(|(known_group, kinds)| *known_group == group && kinds.contains(&kind))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoadErrorKind {
     Io,
@@ -55,10 +104,13 @@ impl fmt::Display for LoadError {
                 location,
             ) => {
                 let line = location.map_or(0, |location| location.line);
-                write!(
-                    f,
-                    "unsupported: {feature} in {policy}/{rule} ({file}:{line})"
-                )
+                // A whole policy kind has no rule to name.
+                let place = if rule.is_empty() {
+                    policy.clone()
+                } else {
+                    format!("{policy}/{rule}")
+                };
+                write!(f, "unsupported: {feature} in {place} ({file}:{line})")
             }
             (_, Some(location)) => write!(
                 f,
@@ -138,6 +190,19 @@ fn load_document(located: &Located<'_>) -> Result<Policy, Vec<LoadError>> {
             .unwrap_or("")
     };
     let (api_version, kind) = (text_at("apiVersion"), text_at("kind"));
+    if is_unevaluated_policy_kind(api_version, kind) {
+        let name = value
+            .get("metadata")
+            .and_then(|metadata| metadata.get("name"))
+            .and_then(|name| name.as_str())
+            .unwrap_or("");
+        return Err(vec![located.unsupported(
+            &JsonPath::root().child_key("kind"),
+            kind,
+            name,
+            "",
+        )]);
+    }
     if !POLICY_KINDS.contains(&kind) {
         let field = if value.get("kind").is_some() {
             "kind"

@@ -40,6 +40,50 @@ fn unsupported_rule_type_is_refused_by_name() {
     assert!(message.ends_with("mutate.yaml:12)"), "{message}");
 }
 
+/// Kyverno's and Kubernetes' other policy kinds are named as unsupported, never passed and never
+/// mistaken for a document that is not a policy at all.
+#[test]
+fn policy_kinds_not_evaluated_are_unsupported_by_kind() {
+    let cases = [
+        (
+            "apiVersion: policies.kyverno.io/v1\nkind: ValidatingPolicy\nmetadata:\n  name: vpol\nspec: {}\n",
+            "ValidatingPolicy",
+            "unsupported: ValidatingPolicy in vpol (policy.yaml:2)",
+        ),
+        (
+            "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata:\n  name: vap\nspec: {}\n",
+            "ValidatingAdmissionPolicy",
+            "unsupported: ValidatingAdmissionPolicy in vap (policy.yaml:2)",
+        ),
+        (
+            "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata:\n  name: vapb\nspec: {}\n",
+            "ValidatingAdmissionPolicyBinding",
+            "unsupported: ValidatingAdmissionPolicyBinding in vapb (policy.yaml:2)",
+        ),
+        (
+            "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: exc\nspec: {}\n",
+            "PolicyException",
+            "unsupported: PolicyException in exc (policy.yaml:2)",
+        ),
+    ];
+    for (text, kind, expected) in cases {
+        let errors = policy::load_str(text, Path::new("policy.yaml")).expect_err(kind);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            matches!(&errors[0].kind, LoadErrorKind::Unsupported { feature, .. } if feature == kind),
+            "{errors:?}"
+        );
+        assert_eq!(errors[0].to_string(), expected);
+    }
+    // The same kind name in a group we do not know is not taken for a policy.
+    let errors = policy::load_str(
+        "apiVersion: example.com/v1\nkind: ValidatingPolicy\nmetadata:\n  name: x\n",
+        Path::new("policy.yaml"),
+    )
+    .expect_err("foreign kind");
+    assert_eq!(errors[0].kind, LoadErrorKind::Invalid, "{errors:?}");
+}
+
 const HEADER: &str = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\n";
 
 #[test]

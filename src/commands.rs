@@ -9,7 +9,7 @@ use portcullis::cli::{
 };
 use portcullis::defaults::PolicySource;
 use portcullis::metrics::Metrics;
-use portcullis::policy::{LoadError, PolicySet};
+use portcullis::policy::{ClusterFacts, LoadError, PolicySet};
 use portcullis::printable::printable;
 use portcullis::server::{self, Readiness, ServeOptions};
 use portcullis::{reload, tls, webhook};
@@ -219,15 +219,20 @@ pub fn serve(args: ServeArgs) -> ExitCode {
 
 async fn run_server(args: ServeArgs) -> Result<(), String> {
     let source = PolicySource::resolve(&args.policies);
-    let set = source.load().map_err(|errors| {
-        errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-            + "\nrefusing to start with invalid policies"
-    })?;
+    let facts = ClusterFacts::following_cluster(args.kube);
+    let set = source
+        .load()
+        .and_then(|set| set.require_knowable(facts))
+        .map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\nrefusing to start with invalid policies"
+        })?;
     tracing::info!(policies = set.policies.len(), rules = set.rule_count(), source = %source.describe(), "loaded policies");
+    portcullis::policy::note_inert_settings(&set);
 
     if let Some(generated) =
         tls::ensure_dev_certs(&args.tls_cert, &args.tls_key).map_err(|error| error.to_string())?
@@ -277,6 +282,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         PolicySource::Paths(paths) => Some(
             webhook::state::spawn_policy_reloader(
                 paths.clone(),
+                facts,
                 state.clone(),
                 reload::WatchOptions::default(),
             )

@@ -354,6 +354,16 @@ impl Filter {
             && self.operations.is_empty())
     }
 
+    /// Whether this filter reads the labels of the request's namespace.
+    pub fn reads_namespace_labels(&self) -> bool {
+        self.namespace_selector.is_some()
+    }
+
+    /// Whether this filter reads the RBAC roles bound to the requester.
+    pub fn reads_requester_roles(&self) -> bool {
+        !(self.roles.is_empty() && self.cluster_roles.is_empty())
+    }
+
     fn has_user_attributes(&self) -> bool {
         !(self.roles.is_empty() && self.cluster_roles.is_empty() && self.subjects.is_empty())
     }

@@ -1,5 +1,6 @@
 //! Cluster awareness for `serve --kube`: live namespace labels for `namespaceSelector` rules
-//! ([`namespaces`]) and policies read from custom resources ([`crd`], [`policies`]).
+//! ([`namespaces`]), requesters' roles for `roles` / `clusterRoles` ([`rbac`]), and policies
+//! read from custom resources ([`crd`], [`policies`]).
 //!
 //! Everything here follows the apiserver with list + watch (kube-runtime's `watcher`, which
 //! relists after `410 Gone` and resumes from bookmarks) and folds the events into complete
@@ -15,6 +16,7 @@
 pub mod crd;
 pub mod namespaces;
 pub mod policies;
+pub mod rbac;
 
 use crate::webhook::AppState;
 use futures::StreamExt;
@@ -83,12 +85,15 @@ impl Cluster {
         let (namespaces, namespace_task, namespaces_synced) =
             namespaces::NamespaceStore::follow(client.clone());
         state.attach_namespace_labels(namespaces);
+        let (roles, role_tasks, roles_synced) = rbac::RoleBindingStore::follow(client.clone());
+        state.attach_role_lookup(roles);
         let (policy_tasks, policies_synced) = policies::follow_policies(client, state, options);
         let mut tasks = vec![namespace_task];
+        tasks.extend(role_tasks);
         tasks.extend(policy_tasks);
         Self {
             tasks,
-            synced: vec![namespaces_synced, policies_synced],
+            synced: vec![namespaces_synced, roles_synced, policies_synced],
         }
     }
 

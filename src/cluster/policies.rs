@@ -360,6 +360,7 @@ pub fn follow_policies(
                 rules = set.rule_count(),
                 "cluster policies installed"
             );
+            policy::note_inert_settings(&set);
             state.replace_cluster_policies(set);
             for (key, status) in statuses {
                 if write_status(&client, &key, &status).await {

@@ -138,9 +138,11 @@ fn evaluate_rule<'p>(
     match rule_applies(rule, request) {
         Ok(false) => return None,
         Ok(true) => {}
+        // Not Kyverno's pattern error: the rule could not even be matched, so its violation
+        // message would mislead.
         Err(MatchError(message)) => {
             return Some(RuleOutcome::Error {
-                message: execution_error(rule, &message),
+                message: format!("rule {} could not be evaluated: {message}", rule.name),
             });
         }
     }

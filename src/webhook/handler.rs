@@ -335,10 +335,16 @@ pub fn answer(
         version: kind.version,
         kind: kind.kind,
     };
-    let user = request.user_info.take().map(|info| UserInfo {
-        username: info.username,
-        groups: info.groups,
-        ..UserInfo::default()
+    let user = request.user_info.take().map(|info| {
+        let mut user = UserInfo {
+            username: info.username,
+            groups: info.groups,
+            ..UserInfo::default()
+        };
+        if active.reads_requester_roles {
+            state.fill_roles(&mut user, &request.namespace);
+        }
+        user
     });
     let namespace_labels = state.namespace_labels(&request.namespace);
     let eval_request = eval::Request {

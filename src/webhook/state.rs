@@ -6,8 +6,9 @@
 
 use super::deadline::OnTimeout;
 use super::policy_metrics::PolicyMetrics;
+use crate::matching::UserInfo;
 use crate::metrics::Metrics;
-use crate::policy::{self, PolicySet};
+use crate::policy::{self, ClusterFacts, PolicySet};
 use crate::projection::Projection;
 use crate::reload::{self, ReloadError, WatchOptions};
 use arc_swap::ArcSwap;
@@ -21,6 +22,12 @@ use tokio::sync::Semaphore;
 pub trait NamespaceLabelLookup: Send + Sync {
     /// `None` when the namespace is not known (not yet seen, or deleted).
     fn labels(&self, namespace: &str) -> Option<Arc<BTreeMap<String, String>>>;
+}
+
+/// Where the webhook finds the RBAC roles bound to a requester (`serve --kube`).
+pub trait RoleLookup: Send + Sync {
+    /// Sets `roles` and `cluster_roles` for a request in `namespace` (`""` cluster-scoped).
+    fn fill_roles(&self, user: &mut UserInfo, namespace: &str);
 }
 
 /// How the webhook treats slow clients and reviews that run out of time.
@@ -57,6 +64,8 @@ pub struct ActivePolicies {
     pub metrics: PolicyMetrics,
     /// What of a review's objects the set can read; the rest is checked, not built.
     pub projection: Projection,
+    /// Whether a review's requester roles must be looked up before judging.
+    pub reads_requester_roles: bool,
 }
 
 impl ActivePolicies {
@@ -64,6 +73,7 @@ impl ActivePolicies {
         Self {
             metrics: PolicyMetrics::new(&set),
             projection: Projection::of_set(&set),
+            reads_requester_roles: set.reads_requester_roles(),
             set,
         }
     }
@@ -73,6 +83,7 @@ pub struct AppState {
     policies: ArcSwap<ActivePolicies>,
     sources: Mutex<PolicySources>,
     namespaces: OnceLock<Arc<dyn NamespaceLabelLookup>>,
+    roles: OnceLock<Arc<dyn RoleLookup>>,
     pub metrics: Metrics,
     pub options: WebhookOptions,
     /// `options.body_memory` in bytes not yet taken by a request being read or judged.
@@ -99,6 +110,7 @@ impl AppState {
             policies: ArcSwap::from_pointee(ActivePolicies::new(PolicySet::default())),
             sources: Mutex::default(),
             namespaces: OnceLock::new(),
+            roles: OnceLock::new(),
             metrics,
             body_memory: Semaphore::new(options.body_memory.min(Semaphore::MAX_PERMITS)),
             options,
@@ -176,6 +188,21 @@ impl AppState {
         }
     }
 
+    /// Makes the webhook resolve requesters' roles from RBAC bindings (`serve --kube`).
+    pub fn attach_role_lookup(&self, lookup: Arc<dyn RoleLookup>) {
+        if self.roles.set(lookup).is_err() {
+            tracing::warn!("a role source is already attached; keeping the first");
+        }
+    }
+
+    /// Fills in the requester's roles when a role source is attached. Without one, a set that
+    /// reads roles is refused at load, so nothing is left to guess.
+    pub fn fill_roles(&self, user: &mut UserInfo, namespace: &str) {
+        if let Some(lookup) = self.roles.get() {
+            lookup.fill_roles(user, namespace);
+        }
+    }
+
     /// The labels of `namespace` when a lookup is attached and knows it; a cluster-scoped
     /// resource (`""`) has an empty label set then.
     pub fn namespace_labels(&self, namespace: &str) -> Option<Arc<BTreeMap<String, String>>> {
@@ -192,6 +219,7 @@ impl AppState {
 /// logged and counted in `portcullis_policy_reload_total{result="error"}`.
 pub fn spawn_policy_reloader(
     paths: Vec<PathBuf>,
+    facts: ClusterFacts,
     state: Arc<AppState>,
     options: WatchOptions,
 ) -> Result<tokio::task::JoinHandle<()>, ReloadError> {
@@ -199,7 +227,10 @@ pub fn spawn_policy_reloader(
     Ok(tokio::spawn(async move {
         while watcher.changed().await {
             let paths = paths.clone();
-            let loaded = tokio::task::spawn_blocking(move || policy::load_paths(&paths)).await;
+            let loaded = tokio::task::spawn_blocking(move || {
+                policy::load_paths(&paths).and_then(|set| set.require_knowable(facts))
+            })
+            .await;
             match loaded {
                 Ok(Ok(set)) => {
                     tracing::info!(
@@ -207,6 +238,7 @@ pub fn spawn_policy_reloader(
                         rules = set.rule_count(),
                         "policies reloaded"
                     );
+                    policy::note_inert_settings(&set);
                     state.replace_policies(set);
                     state
                         .metrics

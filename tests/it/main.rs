@@ -9,6 +9,7 @@ mod cluster_crds;
 mod cluster_fake_api;
 mod cluster_namespaces;
 mod cluster_policies;
+mod cluster_roles;
 mod cluster_serve;
 mod deploy_render;
 mod deploy_types;

@@ -131,6 +131,10 @@ fn invalid_policies_are_refused_with_locations() {
             "policy.yaml:1:1: unsupported apiVersion \"kyverno.io/v3\"",
         ),
         (
+            format!("{HEADER}metadata:\n  name: p\nspec:\n  webhookTimeoutSeconds: 45\n{rule}"),
+            "policy.yaml:6:3: invalid webhook timeout 45: the apiserver accepts 1 to 30 seconds",
+        ),
+        (
             format!(
                 "{HEADER}metadata:\n  name: p\nspec:\n{rule}---\n{HEADER}metadata:\n  name: p\nspec:\n{rule}"
             ),

@@ -8,6 +8,7 @@ pub mod autogen;
 pub mod check;
 pub mod cli;
 pub mod cluster;
+pub mod coerce;
 pub mod defaults;
 pub mod eval;
 pub mod json_path;

@@ -1,5 +1,6 @@
 //! The handful of Go formatting verbs whose output leaks into Kyverno's verdicts and messages:
-//! `strconv.FormatFloat(f, 'E', -1, 64)`, `%f`, `%v` and `%T` of decoded JSON values.
+//! `strconv.FormatFloat(f, 'E', -1, 64)`, `%f`, `%v`, `%q` and `%T` of decoded JSON values, and
+//! `encoding/json`'s encoding of them.
 
 use serde_json::Value;
 
@@ -90,6 +91,16 @@ pub fn format_v_number(number: &serde_json::Number) -> String {
 ///
 /// Iterative, because the value comes from the admission request and may be nested arbitrarily.
 pub fn format_v(value: &Value) -> String {
+    format_v_with(value, format_v_number)
+}
+
+/// `%v` of a value decoded by `encoding/json` into `interface{}`, where every number is a float64
+/// (`1e+06`, not `1000000`), as JMESPath holds them.
+pub fn format_v_json(value: &Value) -> String {
+    format_v_with(value, |n| format_v_float(n.as_f64().unwrap_or(0.0)))
+}
+
+fn format_v_with(value: &Value, number: impl Fn(&serde_json::Number) -> String) -> String {
     enum Item<'a> {
         Value(&'a Value),
         Text(&'static str),
@@ -106,7 +117,7 @@ pub fn format_v(value: &Value) -> String {
             }
             Item::Value(Value::Null) => out.push_str("<nil>"),
             Item::Value(Value::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
-            Item::Value(Value::Number(n)) => out.push_str(&format_v_number(n)),
+            Item::Value(Value::Number(n)) => out.push_str(&number(n)),
             Item::Value(Value::String(s)) => out.push_str(s),
             Item::Value(Value::Array(items)) => {
                 out.push('[');
@@ -134,6 +145,134 @@ pub fn format_v(value: &Value) -> String {
         }
     }
     out
+}
+
+/// `%q` of a string: `strconv.Quote`, double-quoted with Go escapes for quotes, backslashes and
+/// characters that are not printable.
+pub fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' => {
+                if (c as u32) > 0xffff {
+                    out.push_str(&format!("\\U{:08x}", c as u32));
+                } else {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `json.Marshal` of a value decoded into `interface{}`: keys sorted, no spaces, every number a
+/// float64 (`1e+21`, `1e-7`), and `<`, `>`, `&`, U+2028 and U+2029 escaped as Go escapes them.
+///
+/// Iterative, because the value may come from the admission request and be nested arbitrarily.
+pub fn json_marshal(value: &Value) -> String {
+    enum Item<'a> {
+        Value(&'a Value),
+        Text(&'static str),
+        Key(&'a str),
+    }
+    let mut out = String::new();
+    let mut stack = vec![Item::Value(value)];
+    while let Some(item) = stack.pop() {
+        match item {
+            Item::Text(text) => out.push_str(text),
+            Item::Key(key) => {
+                push_json_string(&mut out, key);
+                out.push(':');
+            }
+            Item::Value(Value::Null) => out.push_str("null"),
+            Item::Value(Value::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
+            Item::Value(Value::Number(n)) => out.push_str(&json_float(n.as_f64().unwrap_or(0.0))),
+            Item::Value(Value::String(s)) => push_json_string(&mut out, s),
+            Item::Value(Value::Array(items)) => {
+                out.push('[');
+                stack.push(Item::Text("]"));
+                for (i, item) in items.iter().enumerate().rev() {
+                    stack.push(Item::Value(item));
+                    if i > 0 {
+                        stack.push(Item::Text(","));
+                    }
+                }
+            }
+            Item::Value(Value::Object(map)) => {
+                out.push('{');
+                stack.push(Item::Text("}"));
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                for (i, (key, item)) in entries.into_iter().enumerate().rev() {
+                    stack.push(Item::Value(item));
+                    stack.push(Item::Key(key));
+                    if i > 0 {
+                        stack.push(Item::Text(","));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `encoding/json`'s float64 form: shortest digits, plain from 1e-6 up to 1e21, exponent outside.
+pub fn json_float(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude != 0.0 && !(1e-6..1e21).contains(&magnitude) {
+        let (negative, digits, exp) = shortest_digits(value);
+        let mut out = String::new();
+        if negative {
+            out.push('-');
+        }
+        push_mantissa(&mut out, &digits);
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&exp.unsigned_abs().to_string());
+        return out;
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() { "-0" } else { "0" }.to_owned();
+    }
+    // Rust's `Display` for f64 is the shortest round-trip digits without an exponent, as Go's 'f'
+    // with precision -1.
+    format!("{value}")
+}
+
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// `%T` of a decoded JSON value.
@@ -217,5 +356,35 @@ mod tests {
         assert_eq!(type_name(&json!(1)), "int64");
         assert_eq!(type_name(&json!(1.5)), "float64");
         assert_eq!(type_name(&json!({})), "map[string]interface {}");
+        assert_eq!(format_v_json(&json!([1000000, 1, 2.5])), "[1e+06 1 2.5]");
+    }
+
+    #[test]
+    fn json_marshal_as_go() {
+        let cases: &[(Value, &str)] = &[
+            (json!(null), "null"),
+            (
+                json!({"b": 1, "a": [true, "x"]}),
+                r#"{"a":[true,"x"],"b":1}"#,
+            ),
+            (json!(1e21), "1e+21"),
+            (json!(1e20), "100000000000000000000"),
+            (json!(1e-7), "1e-7"),
+            (json!(0.000001), "0.000001"),
+            (json!(1.2), "1.2"),
+            (json!(3.0), "3"),
+            (json!(-2.5e-300), "-2.5e-300"),
+            (json!("<a&b>\u{2028}"), r#""\u003ca\u0026b\u003e\u2028""#),
+            (json!("q\"\\\n\u{1}\u{8}"), r#""q\"\\\n\u0001\b""#),
+        ];
+        for (value, want) in cases {
+            assert_eq!(json_marshal(value), *want, "{value}");
+        }
+    }
+
+    #[test]
+    fn go_quote() {
+        assert_eq!(quote("a\"b\\c\n"), r#""a\"b\\c\n""#);
+        assert_eq!(quote("\u{1}é"), r#""\x01é""#);
     }
 }

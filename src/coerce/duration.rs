@@ -1,5 +1,6 @@
 //! Go `time.ParseDuration`, bit for bit: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+` with units
-//! `ns us µs μs ms s m h`, the bare string `0`, and Go's overflow and fraction rounding rules.
+//! `ns us µs μs ms s m h`, the bare string `0`, and Go's overflow and fraction rounding rules;
+//! and `Duration.String`, its inverse (`1h30m0s`, `1.5s`, `300ms`, `0s`).
 
 const UNITS: &[(&[u8], u64)] = &[
     (b"ns", 1),
@@ -84,6 +85,53 @@ pub fn parse(text: &str) -> Option<i64> {
     i64::try_from(total).ok()
 }
 
+/// Go's `Duration.String` of `nanos` nanoseconds.
+pub fn format(nanos: i64) -> String {
+    let mut magnitude = nanos.unsigned_abs();
+    let mut out = String::new();
+    if magnitude < 1_000_000_000 {
+        // Below a second Go picks the largest unit that keeps an integer part: 1.2ms, 300µs.
+        let (precision, unit) = match magnitude {
+            0 => return "0s".to_owned(),
+            1..=999 => (0, "ns"),
+            1_000..=999_999 => (3, "\u{b5}s"),
+            _ => (6, "ms"),
+        };
+        let fraction = push_fraction(&mut magnitude, precision);
+        out.push_str(&magnitude.to_string());
+        out.push_str(&fraction);
+        out.push_str(unit);
+    } else {
+        let fraction = push_fraction(&mut magnitude, 9);
+        let seconds = magnitude % 60;
+        let minutes = magnitude / 60 % 60;
+        let hours = magnitude / 3600;
+        if hours > 0 {
+            out.push_str(&format!("{hours}h{minutes}m"));
+        } else if minutes > 0 {
+            out.push_str(&format!("{minutes}m"));
+        }
+        out.push_str(&format!("{seconds}{fraction}s"));
+    }
+    if nanos < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// Splits off the last `precision` decimal digits of `value` as `.ddd` without trailing zeros
+/// (empty when they are all zero), leaving the integer part in `value`.
+fn push_fraction(value: &mut u64, precision: u32) -> String {
+    let divisor = 10u64.pow(precision);
+    let fraction = *value % divisor;
+    *value /= divisor;
+    if fraction == 0 {
+        return String::new();
+    }
+    let digits = format!("{fraction:0width$}", width = precision as usize);
+    format!(".{}", digits.trim_end_matches('0'))
+}
+
 fn leading_int(s: &[u8]) -> Option<(u64, &[u8])> {
     let mut x: u64 = 0;
     let mut i = 0;
@@ -163,6 +211,28 @@ mod tests {
         ];
         for &(text, want) in cases {
             assert_eq!(parse(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn go_strings() {
+        let cases: &[(i64, &str)] = &[
+            (0, "0s"),
+            (1, "1ns"),
+            (1_100, "1.1\u{b5}s"),
+            (2_200_000, "2.2ms"),
+            (300_000_000, "300ms"),
+            (1_500_000_000, "1.5s"),
+            (5_400_000_000_000, "1h30m0s"),
+            (3_600_000_000_000, "1h0m0s"),
+            (60_000_000_000, "1m0s"),
+            (514_285_714_285, "8m34.285714285s"),
+            (-90_000_000_000, "-1m30s"),
+            (i64::MIN, "-2562047h47m16.854775808s"),
+            (i64::MAX, "2562047h47m16.854775807s"),
+        ];
+        for &(nanos, want) in cases {
+            assert_eq!(format(nanos), want, "{nanos}");
         }
     }
 }

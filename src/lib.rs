@@ -11,6 +11,8 @@ pub mod cluster;
 pub mod coerce;
 pub mod defaults;
 pub mod eval;
+pub mod image;
+pub mod jmespath;
 pub mod json_path;
 pub mod kyverno_test;
 pub mod log_format;

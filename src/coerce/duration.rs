@@ -17,6 +17,12 @@ const LIMIT: u64 = 1 << 63;
 
 /// Nanoseconds, or `None` where Go reports an error.
 pub fn parse(text: &str) -> Option<i64> {
+    parse_with_error(text).ok()
+}
+
+/// Nanoseconds, or Go's error message (`time: unknown unit "d" in duration "1d"`).
+pub fn parse_with_error(text: &str) -> Result<i64, String> {
+    let invalid = || format!("time: invalid duration {}", quote(text));
     let mut s = text.as_bytes();
     let mut negative = false;
     if let Some(&c @ (b'-' | b'+')) = s.first() {
@@ -24,18 +30,18 @@ pub fn parse(text: &str) -> Option<i64> {
         s = &s[1..];
     }
     if s == b"0" {
-        return Some(0);
+        return Ok(0);
     }
     if s.is_empty() {
-        return None;
+        return Err(invalid());
     }
     let mut total: u64 = 0;
     while !s.is_empty() {
         if !(s[0] == b'.' || s[0].is_ascii_digit()) {
-            return None;
+            return Err(invalid());
         }
         let before = s.len();
-        let (mut value, rest) = leading_int(s)?;
+        let (mut value, rest) = leading_int(s).ok_or_else(invalid)?;
         s = rest;
         let had_int = before != s.len();
         let mut fraction = 0u64;
@@ -51,38 +57,66 @@ pub fn parse(text: &str) -> Option<i64> {
             had_fraction = before != s.len();
         }
         if !had_int && !had_fraction {
-            return None;
+            return Err(invalid());
         }
         let unit_len = s
             .iter()
             .position(|&c| c == b'.' || c.is_ascii_digit())
             .unwrap_or(s.len());
         if unit_len == 0 {
-            return None;
+            return Err(format!("time: missing unit in duration {}", quote(text)));
         }
         let (unit_text, rest) = s.split_at(unit_len);
         s = rest;
-        let unit = UNITS.iter().find(|(name, _)| *name == unit_text)?.1;
+        let Some(&(_, unit)) = UNITS.iter().find(|(name, _)| *name == unit_text) else {
+            return Err(format!(
+                "time: unknown unit {} in duration {}",
+                quote(&String::from_utf8_lossy(unit_text)),
+                quote(text)
+            ));
+        };
         if value > LIMIT / unit {
-            return None;
+            return Err(invalid());
         }
         value *= unit;
         if fraction > 0 {
             // Go computes the fractional part in float64 and truncates, reproduced exactly here.
             value += (fraction as f64 * (unit as f64 / scale)) as u64;
             if value > LIMIT {
-                return None;
+                return Err(invalid());
             }
         }
         total += value;
         if total > LIMIT {
-            return None;
+            return Err(invalid());
         }
     }
     if negative {
-        return Some((total as i64).wrapping_neg());
+        return Ok((total as i64).wrapping_neg());
     }
-    i64::try_from(total).ok()
+    i64::try_from(total).map_err(|_| invalid())
+}
+
+/// The `time` package's own quoting in its error messages: `"` and `\` escaped, and every byte
+/// of a character outside printable ASCII written as `\xNN`.
+pub fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if (c as u32) < 0x20 || !c.is_ascii() {
+            let mut buffer = [0u8; 4];
+            for byte in c.encode_utf8(&mut buffer).bytes() {
+                out.push_str(&format!("\\x{byte:02x}"));
+            }
+        } else {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Go's `Duration.String` of `nanos` nanoseconds.
@@ -211,6 +245,23 @@ mod tests {
         ];
         for &(text, want) in cases {
             assert_eq!(parse(text), want, "{text:?}");
+        }
+        let errors: &[(&str, &str)] = &[
+            ("", r#"time: invalid duration """#),
+            ("1", r#"time: missing unit in duration "1""#),
+            ("1d", r#"time: unknown unit "d" in duration "1d""#),
+            ("x", r#"time: invalid duration "x""#),
+            (
+                "1é",
+                r#"time: unknown unit "\xc3\xa9" in duration "1\xc3\xa9""#,
+            ),
+        ];
+        for (text, want) in errors {
+            assert_eq!(
+                parse_with_error(text).err().as_deref(),
+                Some(*want),
+                "{text:?}"
+            );
         }
     }
 

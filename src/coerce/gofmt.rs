@@ -275,6 +275,53 @@ fn push_json_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
+/// The message `encoding/json` gives for text that is not JSON (`unexpected end of JSON input`,
+/// `invalid character 'b' looking for beginning of value`), from serde_json's reading of it.
+pub fn json_syntax_error(text: &str, error: &serde_json::Error) -> String {
+    if error.is_eof() {
+        return "unexpected end of JSON input".to_owned();
+    }
+    let message = error.to_string();
+    let context = [
+        ("expected value", "looking for beginning of value"),
+        ("trailing comma", "looking for beginning of value"),
+        (
+            "key must be a string",
+            "looking for beginning of object key string",
+        ),
+        ("expected `:`", "after object key"),
+        ("expected `,` or `}`", "after object key:value pair"),
+        ("expected `,` or `]`", "after array element"),
+        ("trailing characters", "after top-level value"),
+        ("invalid escape", "in string escape code"),
+        ("control character", "in string literal"),
+        ("invalid number", "in numeric literal"),
+    ]
+    .into_iter()
+    .find_map(|(serde, go)| message.starts_with(serde).then_some(go));
+    let offending = text
+        .lines()
+        .nth(error.line().saturating_sub(1))
+        .and_then(|line| line.get(error.column().saturating_sub(1)..))
+        .and_then(|rest| rest.chars().next());
+    match (context, offending) {
+        (Some(context), Some(c)) => format!("invalid character {} {context}", quote_char(c)),
+        _ => message,
+    }
+}
+
+/// `encoding/json`'s `quoteChar`.
+fn quote_char(c: char) -> String {
+    match c {
+        '\'' => r"'\''".to_owned(),
+        '"' => "'\"'".to_owned(),
+        c => {
+            let quoted = quote(&c.to_string());
+            format!("'{}'", &quoted[1..quoted.len() - 1])
+        }
+    }
+}
+
 /// `%T` of a decoded JSON value.
 pub fn type_name(value: &Value) -> &'static str {
     match value {
@@ -379,6 +426,34 @@ mod tests {
         ];
         for (value, want) in cases {
             assert_eq!(json_marshal(value), *want, "{value}");
+        }
+    }
+
+    #[test]
+    fn json_syntax_errors() {
+        let cases: &[(&str, &str)] = &[
+            ("", "unexpected end of JSON input"),
+            ("[1,", "unexpected end of JSON input"),
+            (
+                "bad",
+                "invalid character 'b' looking for beginning of value",
+            ),
+            (
+                "{bad}",
+                "invalid character 'b' looking for beginning of object key string",
+            ),
+            ("[1 2]", "invalid character '2' after array element"),
+            ("{\"a\" 1}", "invalid character '1' after object key"),
+            ("1 2", "invalid character '2' after top-level value"),
+            (
+                "[1,]",
+                "invalid character ']' looking for beginning of value",
+            ),
+        ];
+        for (text, want) in cases {
+            let error = serde_json::from_str::<Value>(text).err();
+            let got = error.map(|e| json_syntax_error(text, &e));
+            assert_eq!(got.as_deref(), Some(*want), "{text}");
         }
     }
 

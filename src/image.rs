@@ -1,0 +1,301 @@
+//! Container image references as Kyverno reads them (`pkg/utils/image`): the grammar of
+//! distribution/reference, a default registry put in front of names without one, and `latest`
+//! when there is neither tag nor digest.
+//!
+//! Kyverno does not add `library/` (`nginx` is `docker.io/nginx:latest`), keeps a registry port
+//! (`localhost:5000/app`), and treats a first path component containing `_` as a registry only
+//! after it has written the reference.
+
+use regex::Regex;
+use std::sync::OnceLock;
+
+/// The parts of one image reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub registry: String,
+    pub name: String,
+    pub path: String,
+    pub tag: String,
+    pub digest: String,
+    pub reference: String,
+    pub reference_with_tag: String,
+}
+
+/// Where a reference without a registry is assumed to live, and whether to write it out.
+#[derive(Debug, Clone)]
+pub struct RegistryDefaults {
+    pub registry: String,
+    /// Kyverno's `enableDefaultRegistryMutation`: when false, a registry that was only assumed
+    /// is left out of the result.
+    pub mutate: bool,
+}
+
+impl Default for RegistryDefaults {
+    fn default() -> Self {
+        Self {
+            registry: "docker.io".to_owned(),
+            mutate: true,
+        }
+    }
+}
+
+struct Grammar {
+    reference: Regex,
+    name: Regex,
+}
+
+fn grammar() -> &'static Grammar {
+    static GRAMMAR: OnceLock<Grammar> = OnceLock::new();
+    GRAMMAR.get_or_init(|| {
+        let alphanumeric = "[a-z0-9]+";
+        let separator = "(?:[._]|__|[-]+)";
+        let component = format!("{alphanumeric}(?:{separator}{alphanumeric})*");
+        let domain_component = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+        let host =
+            format!(r"(?:{domain_component}(?:\.{domain_component})*|\[(?:[a-fA-F0-9:]+)\])");
+        let domain = format!("{host}(?::[0-9]+)?");
+        let path = format!("{component}(?:/{component})*");
+        let name = format!("(?:{domain}/)?{path}");
+        let tag = r"[0-9A-Za-z_][0-9A-Za-z_.-]{0,127}";
+        let digest = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}";
+        // Both patterns are fixed strings known to compile.
+        let compile = |pattern: String| Regex::new(&pattern).unwrap_or_else(|e| panic!("{e}"));
+        Grammar {
+            reference: compile(format!("^({name})(?::({tag}))?(?:@({digest}))?$")),
+            name: compile(format!("^(?:({domain})/)?({path})$")),
+        }
+    })
+}
+
+/// distribution/reference's `Parse`: (domain, path, tag, digest).
+fn parse_reference(text: &str) -> Result<(String, String, String, String), String> {
+    let grammar = grammar();
+    let Some(captures) = grammar.reference.captures(text) else {
+        if text.is_empty() {
+            return Err("repository name must have at least one component".to_owned());
+        }
+        if grammar.reference.is_match(&text.to_lowercase()) {
+            return Err("repository name must be lowercase".to_owned());
+        }
+        return Err("invalid reference format".to_owned());
+    };
+    let group = |i: usize| captures.get(i).map_or("", |m| m.as_str()).to_owned();
+    let name = group(1);
+    if name.len() > 255 {
+        return Err("repository name must not be more than 255 characters".to_owned());
+    }
+    let digest = group(3);
+    if !digest.is_empty() {
+        validate_digest(&digest)?;
+    }
+    let parts = grammar
+        .name
+        .captures(&name)
+        .ok_or_else(|| "invalid reference format".to_owned())?;
+    let domain = parts.get(1).map_or("", |m| m.as_str()).to_owned();
+    let path = parts.get(2).map_or("", |m| m.as_str()).to_owned();
+    Ok((domain, path, group(2), digest))
+}
+
+/// go-digest's validation: a known algorithm with a hex encoding of its length.
+fn validate_digest(digest: &str) -> Result<(), String> {
+    let (algorithm, hex) = digest.split_once(':').unwrap_or((digest, ""));
+    let length = match algorithm {
+        "sha256" => 64,
+        "sha384" => 96,
+        "sha512" => 128,
+        _ => return Err("unsupported digest algorithm".to_owned()),
+    };
+    if hex.len() != length {
+        return Err("invalid checksum digest length".to_owned());
+    }
+    if !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err("invalid checksum digest format".to_owned());
+    }
+    Ok(())
+}
+
+impl ImageInfo {
+    /// Kyverno's `GetImageInfo`.
+    pub fn parse(image: &str, defaults: &RegistryDefaults) -> Result<Self, String> {
+        let full = with_default_registry(image, &defaults.registry);
+        let (mut registry, path, mut tag, digest) = parse_reference(&full).map_err(|reason| {
+            format!(
+                "bad image: {full}, defaultRegistry: {}, enableDefaultRegistryMutation: {}: {reason}",
+                defaults.registry, defaults.mutate
+            )
+        })?;
+        let name = path.rsplit('/').next().unwrap_or(&path).to_owned();
+        if digest.is_empty() && tag.is_empty() {
+            tag = "latest".to_owned();
+        }
+        if full != image && !defaults.mutate {
+            registry = String::new();
+        }
+        let reference_with_tag = if registry.is_empty() {
+            format!("{path}:{tag}")
+        } else {
+            format!("{registry}/{path}:{tag}")
+        };
+        let mut info = ImageInfo {
+            registry,
+            name,
+            path,
+            tag,
+            digest,
+            reference: String::new(),
+            reference_with_tag,
+        };
+        info.reference = info.to_string();
+        let mut parts = info.path.splitn(2, '/');
+        if let (Some(first), Some(rest)) = (parts.next(), parts.next()) {
+            if info.registry.is_empty() && first.contains('_') {
+                let (first, rest) = (first.to_owned(), rest.to_owned());
+                info.registry = first;
+                info.path = rest;
+            }
+        }
+        Ok(info)
+    }
+}
+
+impl std::fmt::Display for ImageInfo {
+    /// `registry/path:tag`, or `@digest` in place of the tag when there is one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.registry.is_empty() {
+            write!(f, "{}/", self.registry)?;
+        }
+        f.write_str(&self.path)?;
+        if self.digest.is_empty() {
+            write!(f, ":{}", self.tag)
+        } else {
+            write!(f, "@{}", self.digest)
+        }
+    }
+}
+
+/// Kyverno's `addDefaultRegistry`: a first component without `.` or `:`, other than
+/// `localhost` and in lower case, is a path, not a registry.
+fn with_default_registry(name: &str, registry: &str) -> String {
+    match name.find('/') {
+        Some(i) => {
+            let first = &name[..i];
+            let is_registry =
+                first.contains(['.', ':']) || first == "localhost" || first.to_lowercase() != first;
+            if is_registry {
+                name.to_owned()
+            } else {
+                format!("{registry}/{name}")
+            }
+        }
+        None => format!("{registry}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        let defaults = RegistryDefaults::default();
+        let cases: &[(&str, &str, &str, &str, &str)] = &[
+            // image, registry, path, tag, reference
+            (
+                "nginx",
+                "docker.io",
+                "nginx",
+                "latest",
+                "docker.io/nginx:latest",
+            ),
+            (
+                "docker.io/nginx",
+                "docker.io",
+                "nginx",
+                "latest",
+                "docker.io/nginx:latest",
+            ),
+            (
+                "docker.io/library/nginx",
+                "docker.io",
+                "library/nginx",
+                "latest",
+                "docker.io/library/nginx:latest",
+            ),
+            (
+                "ghcr.io/nginx:1.2",
+                "ghcr.io",
+                "nginx",
+                "1.2",
+                "ghcr.io/nginx:1.2",
+            ),
+            (
+                "localhost:5000/app:v1",
+                "localhost:5000",
+                "app",
+                "v1",
+                "localhost:5000/app:v1",
+            ),
+            (
+                "localhost/app",
+                "localhost",
+                "app",
+                "latest",
+                "localhost/app:latest",
+            ),
+            (
+                "org/app",
+                "docker.io",
+                "org/app",
+                "latest",
+                "docker.io/org/app:latest",
+            ),
+        ];
+        for (image, registry, path, tag, reference) in cases {
+            let info =
+                ImageInfo::parse(image, &defaults).unwrap_or_else(|e| panic!("{image}: {e}"));
+            assert_eq!(
+                (
+                    info.registry.as_str(),
+                    info.path.as_str(),
+                    info.tag.as_str(),
+                    info.reference.as_str()
+                ),
+                (*registry, *path, *tag, *reference),
+                "{image}"
+            );
+        }
+        let digest = "sha256:".to_owned() + &"a".repeat(64);
+        let info = ImageInfo::parse(&format!("nginx@{digest}"), &defaults)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(info.reference, format!("docker.io/nginx@{digest}"));
+        assert_eq!(info.reference_with_tag, "docker.io/nginx:");
+        let no_mutation = RegistryDefaults {
+            registry: "docker.io".to_owned(),
+            mutate: false,
+        };
+        let info = ImageInfo::parse("nginx", &no_mutation).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(info.reference, "nginx:latest");
+        let errors: &[(&str, &str)] = &[
+            (
+                "",
+                "bad image: docker.io/, defaultRegistry: docker.io, enableDefaultRegistryMutation: true: invalid reference format",
+            ),
+            (
+                "ghcr.io/Nginx",
+                "bad image: ghcr.io/Nginx, defaultRegistry: docker.io, enableDefaultRegistryMutation: true: repository name must be lowercase",
+            ),
+            (
+                "nginx@sha256:abc",
+                "bad image: docker.io/nginx@sha256:abc, defaultRegistry: docker.io, enableDefaultRegistryMutation: true: invalid reference format",
+            ),
+        ];
+        for (image, want) in errors {
+            assert_eq!(
+                ImageInfo::parse(image, &defaults).err().as_deref(),
+                Some(*want),
+                "{image}"
+            );
+        }
+    }
+}

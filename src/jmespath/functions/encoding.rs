@@ -1,0 +1,157 @@
+//! Kyverno's decoding and hashing functions: base64, JSON, YAML and hex digests.
+
+use super::{Arg, EvalError, Interpreter, Result, owned, str_at, string};
+use crate::coerce::gofmt::json_syntax_error;
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// `base64.StdEncoding.DecodeString`, which skips line breaks; the bytes become text as Go's
+/// JSON encoder would write them (invalid UTF-8 as U+FFFD).
+pub(super) fn base64_decode<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
+    let text = str_at(&args, 0)?;
+    let cleaned: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+    // Go's StdEncoding wants padding but, unlike its Strict mode, ignores stray trailing bits.
+    const GO_STD: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+    );
+    let bytes = GO_STD.decode(cleaned.as_bytes()).map_err(|error| {
+        let offset = match error {
+            base64::DecodeError::InvalidByte(offset, _)
+            | base64::DecodeError::InvalidLastSymbol { offset, .. } => offset,
+            // Go reports a short last group at its first byte.
+            base64::DecodeError::InvalidLength(_) | base64::DecodeError::InvalidPadding => {
+                cleaned.len() / 4 * 4
+            }
+        };
+        EvalError::failed(format!("illegal base64 data at input byte {offset}"))
+    })?;
+    string(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+pub(super) fn base64_encode<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
+    string(STANDARD.encode(str_at(&args, 0)?))
+}
+
+pub(super) fn parse_json<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
+    let text = str_at(&args, 0)?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|error| EvalError::failed(json_syntax_error(text, &error)))?;
+    owned(value)
+}
+
+/// sigs.k8s.io/yaml's reading: the first document, with YAML 1.1 scalars as kubectl reads them.
+pub(super) fn parse_yaml<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
+    let documents = crate::yaml::parse_documents(str_at(&args, 0)?).map_err(|error| {
+        EvalError::failed(format!(
+            "yaml: line {}: {}",
+            error.location.line, error.message
+        ))
+    })?;
+    owned(
+        documents
+            .into_iter()
+            .next()
+            .map_or(Value::Null, |d| d.value),
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+pub(super) fn sha256<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
+    let digest = ring::digest::digest(&ring::digest::SHA256, str_at(&args, 0)?.as_bytes());
+    string(hex(digest.as_ref()))
+}
+
+pub(super) fn sha1<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        str_at(&args, 0)?.as_bytes(),
+    );
+    string(hex(digest.as_ref()))
+}
+
+pub(super) fn md5<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
+    string(hex(&md5_digest(str_at(&args, 0)?.as_bytes())))
+}
+
+/// MD5 (RFC 1321), which no dependency of ours provides.
+fn md5_digest(input: &[u8]) -> [u8; 16] {
+    const SHIFTS: [u32; 64] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
+        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
+        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+    ];
+    let constants: Vec<u32> = (0..64)
+        .map(|i| ((i as f64 + 1.0).sin().abs() * 4_294_967_296.0) as u32)
+        .collect();
+    let mut state: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
+    let mut message = input.to_vec();
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&((input.len() as u64).wrapping_mul(8)).to_le_bytes());
+    for block in message.chunks_exact(64) {
+        let words: Vec<u32> = block
+            .chunks_exact(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        let [mut a, mut b, mut c, mut d] = state;
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let rotated = a
+                .wrapping_add(f)
+                .wrapping_add(constants[i])
+                .wrapping_add(words[g])
+                .rotate_left(SHIFTS[i]);
+            a = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(rotated);
+        }
+        state[0] = state[0].wrapping_add(a);
+        state[1] = state[1].wrapping_add(b);
+        state[2] = state[2].wrapping_add(c);
+        state[3] = state[3].wrapping_add(d);
+    }
+    let mut digest = [0u8; 16];
+    for (i, word) in state.iter().enumerate() {
+        digest[i * 4..i * 4 + 4].copy_from_slice(&word.to_le_bytes());
+    }
+    digest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn md5_vectors() {
+        let cases: &[(&str, &str)] = &[
+            ("", "d41d8cd98f00b204e9800998ecf8427e"),
+            ("abc", "900150983cd24fb0d6963f7d28e17f72"),
+            (
+                "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+                "57edf4a22be3c955ac49da2e2107b67a",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(hex(&md5_digest(input.as_bytes())), *want, "{input}");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Kyverno's functions about where things live: `image_normalize` and `is_external_url`.
+
+use super::{Arg, EvalError, Interpreter, Result, boolean, error, str_at, string};
+use crate::image::ImageInfo;
+use std::net::IpAddr;
+
+pub(super) fn image_normalize<'a>(interpreter: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
+    let image = str_at(&args, 0)?;
+    let info = ImageInfo::parse(image, &interpreter.environment.registry)
+        .map_err(|reason| error("image_normalize", reason))?;
+    string(info.to_string())
+}
+
+/// True unless the URL's host is, or resolves to, a loopback or private address. Names are
+/// resolved through the environment's resolver, so an offline run can refuse instead of asking
+/// the network.
+pub(super) fn is_external_url<'a>(interpreter: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
+    let url = str_at(&args, 0)?;
+    let host = url_hostname(url).map_err(EvalError::failed)?;
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return boolean(!is_internal(ip));
+    }
+    let addresses = interpreter
+        .environment
+        .resolver
+        .lookup(&host)
+        .map_err(EvalError::failed)?;
+    boolean(!addresses.into_iter().any(is_internal))
+}
+
+/// Go's `IsLoopback() || IsPrivate()`, IPv4-mapped addresses included.
+fn is_internal(ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+        IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+    }
+}
+
+/// `url.Parse(text).Hostname()`: the host of `scheme://[user@]host[:port]/…`, without brackets
+/// or port; empty when the URL has no authority.
+fn url_hostname(text: &str) -> std::result::Result<String, String> {
+    if text.chars().any(|c| c.is_ascii_control()) {
+        return Err(format!(
+            "parse {}: net/url: invalid control character in URL",
+            crate::coerce::gofmt::quote(text)
+        ));
+    }
+    let without_fragment = text.split('#').next().unwrap_or(text);
+    let rest = match without_fragment.split_once(':') {
+        Some((scheme, rest))
+            if scheme
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) =>
+        {
+            rest
+        }
+        Some(("", _)) => {
+            return Err(format!(
+                "parse {}: missing protocol scheme",
+                crate::coerce::gofmt::quote(text)
+            ));
+        }
+        _ => without_fragment,
+    };
+    let Some(after) = rest.strip_prefix("//") else {
+        return Ok(String::new());
+    };
+    let authority = after.split(['/', '?']).next().unwrap_or(after);
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if let Some(bracketed) = host_port.strip_prefix('[') {
+        let Some((host, _)) = bracketed.split_once(']') else {
+            return Err(format!(
+                "parse {}: missing ']' in host",
+                crate::coerce::gofmt::quote(text)
+            ));
+        };
+        return Ok(host.split('%').next().unwrap_or(host).to_owned());
+    }
+    let host = match host_port.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        Some((_, port)) => {
+            return Err(format!(
+                "parse {}: invalid port {} after host",
+                crate::coerce::gofmt::quote(text),
+                crate::coerce::gofmt::quote(&format!(":{port}"))
+            ));
+        }
+        None => host_port,
+    };
+    Ok(host.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames() {
+        let cases: &[(&str, &str)] = &[
+            ("http://localhost", "localhost"),
+            ("http://127.0.0.1:8080/x", "127.0.0.1"),
+            ("https://user:pw@example.com/path?q#f", "example.com"),
+            ("http://www.google.com@192.168.1.3", "192.168.1.3"),
+            ("http://[::1]:80/", "::1"),
+            ("http://[fd12:3456:789a:1::1]", "fd12:3456:789a:1::1"),
+            ("example.com/path", ""),
+            ("//host/x", "host"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(url_hostname(url).as_deref(), Ok(*want), "{url}");
+        }
+        assert!(url_hostname("http://host:abc/").is_err());
+        assert!(url_hostname("://x").is_err());
+    }
+
+    #[test]
+    fn internal_addresses() {
+        let internal = [
+            "127.0.0.1",
+            "10.1.1.1",
+            "172.16.1.1",
+            "192.168.0.1",
+            "::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ];
+        for ip in internal {
+            assert!(
+                is_internal(ip.parse().unwrap_or(IpAddr::from([8, 8, 8, 8]))),
+                "{ip}"
+            );
+        }
+        let external = [
+            "8.8.8.8",
+            "245.48.83.160",
+            "2001:db8::ff00:42:8329",
+            "172.32.0.1",
+        ];
+        for ip in external {
+            assert!(
+                !is_internal(ip.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]))),
+                "{ip}"
+            );
+        }
+    }
+}

@@ -113,7 +113,7 @@ impl Quantity {
             Suffix::Decimal(e) => 18 - significant - fraction >= 0 && e - fraction >= NANO_PLACE,
             Suffix::Binary(b) => {
                 fraction == 0
-                    && 15 - significant - i64::from(b * 3 / 10) - 1 >= 0
+                    && 15 - significant - i64::from(b * 3 / 10) > 0
                     && unrounded.fits_i64()
             }
         };

@@ -15,6 +15,7 @@ mod network;
 mod random;
 mod strings;
 mod time;
+mod x509;
 
 use super::interpreter::{Interpreter, Result};
 use super::{EvalError, Node};
@@ -238,6 +239,7 @@ static FUNCTIONS: &[Function] = &[
         collections::object_from_lists,
     ),
     f("random", &[&[Str]], random::random),
+    f("x509_decode", &[&[Str]], x509::decode),
     f("time_to_cron", &[&[Str]], time::to_cron),
     f("time_add", &[&[Str], &[Str]], time::add),
     f("time_parse", &[&[Str], &[Str]], time::parse),
@@ -258,8 +260,9 @@ pub(super) fn lookup(name: &str) -> Option<&'static Function> {
     FUNCTIONS.iter().find(|function| function.name == name)
 }
 
-/// Every function name, for documentation and tests.
-pub fn names() -> impl Iterator<Item = &'static str> {
+/// Every function name.
+#[cfg(test)]
+pub(super) fn names() -> impl Iterator<Item = &'static str> {
     FUNCTIONS.iter().map(|function| function.name)
 }
 

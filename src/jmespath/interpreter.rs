@@ -305,7 +305,7 @@ fn compare(comparator: Comparator, left: &Value, right: &Value) -> Value {
 fn resolve_index(index: i64, len: usize) -> Option<usize> {
     let len = i64::try_from(len).ok()?;
     let index = if index < 0 { index + len } else { index };
-    (0..len).contains(&index).then(|| index as usize)
+    (0..len).contains(&index).then_some(index as usize)
 }
 
 fn slice(items: &[Value], parts: &[Option<i64>; 3]) -> std::result::Result<Vec<Value>, EvalError> {

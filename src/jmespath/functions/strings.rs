@@ -248,9 +248,16 @@ pub(super) fn describe_regex_error(
         return format!("error parsing regexp: {reason}: `{pattern}`");
     };
     let span = syntax.span();
-    let spanned = translated
-        .get(span.start.offset..span.end.offset)
-        .unwrap_or(pattern);
+    // A zero-width span points at the operator that lacks its operand.
+    let end = if span.end.offset > span.start.offset {
+        span.end.offset
+    } else {
+        translated
+            .get(span.start.offset..)
+            .and_then(|rest| rest.chars().next())
+            .map_or(span.start.offset, |c| span.start.offset + c.len_utf8())
+    };
+    let spanned = translated.get(span.start.offset..end).unwrap_or(pattern);
     let (code, expression) = match syntax.kind() {
         ErrorKind::GroupUnclosed => ("missing closing )", pattern),
         ErrorKind::GroupUnopened => ("unexpected )", pattern),

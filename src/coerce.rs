@@ -4,11 +4,13 @@
 //! Each reading reproduces the Go function Kyverno calls, bit for bit where the result can reach a
 //! verdict or a message: `time.ParseDuration` and `Duration.String` ([`duration`]),
 //! `resource.ParseQuantity` and `Quantity.String` ([`quantity`]), `strconv` and `encoding/json`
-//! number handling ([`number`]), blang/semver versions and ranges ([`semver`]), and the `fmt`
-//! verbs whose output leaks into messages ([`gofmt`]).
+//! number handling ([`number`]), `time.Parse` layouts ([`gotime`]), blang/semver versions and
+//! ranges ([`semver`]), and the `fmt` verbs and `encoding/json` output that leak into messages
+//! ([`gofmt`]).
 
 pub mod duration;
 pub mod gofmt;
+pub mod gotime;
 pub mod number;
 pub mod quantity;
 pub mod semver;

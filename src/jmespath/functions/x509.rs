@@ -337,7 +337,7 @@ fn dotted_arcs(dotted: &str) -> Value {
 
 /// `time.Time` as JSON: RFC 3339 with nanoseconds when there are any.
 fn time_json(time: time::OffsetDateTime) -> Value {
-    let mut text = super::time::format_rfc3339(time);
+    let mut text = crate::coerce::gotime::format_rfc3339(time);
     let nanos = time.nanosecond();
     if nanos != 0 {
         let fraction = format!("{nanos:09}");

@@ -380,6 +380,35 @@ fn name_resolution_is_injectable() {
     );
 }
 
+/// Patterns that would build or loop without end are refused instead.
+#[test]
+fn random_is_bounded() {
+    for pattern in [
+        "(a{1000}){2000}",
+        "((?:a?){1000}){10000}",
+        "(?:(?:a|){100000}){100000}",
+    ] {
+        let error = search(
+            &format!("random('{pattern}')"),
+            &Value::Null,
+            &environment(),
+        );
+        assert_eq!(
+            error.err().map(|e| e.to_string()),
+            Some("JMESPath function 'random': the pattern generates too long a string".to_owned()),
+            "{pattern}"
+        );
+    }
+}
+
+/// A compiled policy is shared by every worker thread.
+#[test]
+fn compiled_is_shareable() {
+    fn shareable<T: Send + Sync + Clone>() {}
+    shareable::<Compiled>();
+    shareable::<Environment>();
+}
+
 /// A compiled expression is evaluated many times against different inputs.
 #[test]
 fn compiled_once_evaluated_often() {

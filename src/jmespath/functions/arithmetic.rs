@@ -177,9 +177,12 @@ fn quotient_toward_zero(a: Decimal, b: Decimal, scale: i64) -> Option<Decimal> {
     let shift = b.scale - a.scale + scale;
     let power = |n: i64| -> Option<i128> { 10i128.checked_pow(u32::try_from(n).ok()?) };
     let unscaled = if shift >= 0 {
-        a.unscaled.checked_mul(power(shift)?)? / b.unscaled
+        a.unscaled
+            .checked_mul(power(shift)?)?
+            .checked_div(b.unscaled)?
     } else {
-        a.unscaled / b.unscaled.checked_mul(power(-shift)?)?
+        a.unscaled
+            .checked_div(b.unscaled.checked_mul(power(-shift)?)?)?
     };
     Some(Decimal { unscaled, scale })
 }

@@ -11,8 +11,10 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 
 const MAX_UNBOUNDED_REPEAT: u32 = 4096;
 
-/// Stops a pattern such as `(a{1000}){1000}` from building an unbounded string.
+/// Stops a pattern such as `(a{1000}){1000}` from building an unbounded string, and one such as
+/// `(){1000000000}` from spinning without building anything.
 const MAX_LENGTH: usize = 1 << 20;
+const MAX_STEPS: usize = 1 << 22;
 
 pub(super) fn random<'a>(interpreter: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
     let pattern = str_at(&args, 0)?;
@@ -24,7 +26,8 @@ pub(super) fn random<'a>(interpreter: &Interpreter<'_>, args: Vec<Arg<'a>>) -> R
         .parse(&translated)
         .map_err(|e| EvalError::failed(describe_regex_error(pattern, &translated, &e)))?;
     let mut out = String::new();
-    generate(&hir, interpreter, &mut out)?;
+    let mut steps = MAX_STEPS;
+    generate(&hir, interpreter, &mut out, &mut steps)?;
     string(out)
 }
 
@@ -39,8 +42,10 @@ fn generate(
     hir: &Hir,
     interpreter: &Interpreter<'_>,
     out: &mut String,
+    steps: &mut usize,
 ) -> std::result::Result<(), EvalError> {
-    if out.len() > MAX_LENGTH {
+    *steps = steps.saturating_sub(1);
+    if out.len() > MAX_LENGTH || *steps == 0 {
         return Err(error("random", "the pattern generates too long a string"));
     }
     match hir.kind() {
@@ -86,20 +91,22 @@ fn generate(
                 .unwrap_or(MAX_UNBOUNDED_REPEAT.max(repetition.min));
             let count =
                 u64::from(repetition.min) + below(interpreter, u64::from(max - repetition.min) + 1);
+            // Charged up front, so that repeating something that produces nothing is bounded too.
+            *steps = steps.saturating_sub(usize::try_from(count).unwrap_or(usize::MAX));
             for _ in 0..count {
-                generate(&repetition.sub, interpreter, out)?;
+                generate(&repetition.sub, interpreter, out, steps)?;
             }
         }
-        HirKind::Capture(capture) => generate(&capture.sub, interpreter, out)?,
+        HirKind::Capture(capture) => generate(&capture.sub, interpreter, out, steps)?,
         HirKind::Concat(parts) => {
             for part in parts {
-                generate(part, interpreter, out)?;
+                generate(part, interpreter, out, steps)?;
             }
         }
         HirKind::Alternation(choices) => {
             let pick = below(interpreter, choices.len() as u64) as usize;
             if let Some(choice) = choices.get(pick) {
-                generate(choice, interpreter, out)?;
+                generate(choice, interpreter, out, steps)?;
             }
         }
     }

@@ -52,14 +52,33 @@ fn run(expression: &str, data: &Value, environment: &Environment) -> String {
 }
 
 pub(super) fn check(cases: &[(&str, &str, &str)]) {
+    let cases: Vec<(&str, Value, &str)> = cases
+        .iter()
+        .map(|(expression, data, expected)| {
+            let data: Value = if data.is_empty() {
+                Value::String(String::new())
+            } else {
+                serde_json::from_str(data).unwrap_or_else(|e| panic!("{data}: {e}"))
+            };
+            (*expression, data, *expected)
+        })
+        .collect();
+    check_all(&cases);
+}
+
+/// Cases that all read the same input.
+pub(super) fn check_on(data: &Value, cases: &[(&str, &str)]) {
+    let cases: Vec<(&str, Value, &str)> = cases
+        .iter()
+        .map(|(expression, expected)| (*expression, data.clone(), *expected))
+        .collect();
+    check_all(&cases);
+}
+
+fn check_all(cases: &[(&str, Value, &str)]) {
     let environment = environment();
     let mut failures = Vec::new();
     for (expression, data, expected) in cases {
-        let data: Value = if data.is_empty() {
-            Value::String(String::new())
-        } else {
-            serde_json::from_str(data).unwrap_or_else(|e| panic!("{data}: {e}"))
-        };
         let expected = match expected.strip_prefix("= ") {
             Some(json) => {
                 let value: Value =
@@ -68,7 +87,7 @@ pub(super) fn check(cases: &[(&str, &str, &str)]) {
             }
             None => (*expected).to_owned(),
         };
-        let got = run(expression, &data, &environment);
+        let got = run(expression, data, &environment);
         if got != expected {
             failures.push(format!("{expression}\n    want {expected}\n    got  {got}"));
         }

@@ -2,7 +2,7 @@
 //! expectation)`. Expected values are what Kyverno's own `jmespath` package returns for the same
 //! expression and input, except where a comment says this implementation differs on purpose.
 
-use super::check;
+use super::{check, check_on};
 
 /// Missing keys, projections, filters, pipes and the other nodes.
 #[rustfmt::skip]
@@ -781,5 +781,72 @@ fn kyverno_unit_tests() {
         (r##"sha256('alertmanager-kube-prometheus-stack-alertmanager')"##, r##""##, r##"= "75c07bb807f2d80a85d34880b8af0c5f29f7c27577076ed5d0e4b427dee7dbcc""##),
         (r##"sha1('Alice & Bob')"##, r##""##, r##"= "e3ec484930685a61b0f824cd684a68699d2b98c1""##),
         (r##"md5('Alice & Bob')"##, r##""##, r##"= "def42e1abd2462df1f9f0a4b3d488221""##),
+    ]);
+}
+
+/// Expressions of the kind policies write, on the Pod review fixture's `request`, with the
+/// results Kyverno gives for the same input.
+#[rustfmt::skip]
+#[test]
+fn policy_expressions_on_a_pod() {
+    let review: serde_json::Value =
+        serde_json::from_str(include_str!("../../../benches/fixtures/pod-review.json"))
+            .unwrap_or_else(|e| panic!("fixture: {e}"));
+    let context = serde_json::json!({"request": review["request"].clone()});
+    check_on(&context, &[
+        (r##"request.object.spec.containers[].image"##, r##"= ["registry.example.com/shop/web:1.42.0","registry.example.com/shop/exporter:0.9.1"]"##),
+        (r##"request.object.spec.[containers, initContainers, ephemeralContainers][][].image"##, r##"= ["registry.example.com/shop/web:1.42.0","registry.example.com/shop/exporter:0.9.1"]"##),
+        (r##"request.object.metadata.annotations."prometheus.io/scrape""##, r##"= "true""##),
+        (r##"request.object.spec.containers[?securityContext.privileged == `true`] | length(@)"##, r##"= 0"##),
+        (r##"length(request.object.spec.containers[?!contains(image, '@')])"##, r##"= 2"##),
+        (r##"request.object.spec.containers[*].resources.limits.memory"##, r##"= ["256Mi"]"##),
+        (r##"request.object.spec.volumes[?hostPath].name"##, r##"= []"##),
+        (r##"request.object.metadata.labels."app.kubernetes.io/name""##, r##"= "web""##),
+        (r##"split(request.object.spec.containers[0].image, ':')[1]"##, r##"= "1.42.0""##),
+        (r##"to_number(request.object.metadata.annotations."prometheus.io/port")"##, r##"= 9100"##),
+        (r##"request.object.spec.containers[].ports[].containerPort"##, r##"= [8080,9100]"##),
+        (r##"max(request.object.spec.containers[].ports[].containerPort)"##, r##"= 9100"##),
+        (r##"request.object.spec.containers[?name=='web'].image | [0]"##, r##"= "registry.example.com/shop/web:1.42.0""##),
+        (r##"merge(request.object.metadata.labels, {extra: 'x'})"##, r##"= {"app.kubernetes.io/name":"web","app.kubernetes.io/part-of":"shop","extra":"x","pod-template-hash":"7d4b9c8f6d","team":"storefront"}"##),
+        (r##"items(request.object.metadata.labels, 'k', 'v')[?starts_with(k, 'app')].v"##, r##"= ["web","shop"]"##),
+        (r##"request.object.metadata.ownerReferences[0].kind"##, r##"= "ReplicaSet""##),
+        (r##"request.userInfo.username"##, r##"= "system:serviceaccount:kube-system:replicaset-controller""##),
+        (r##"request.object.spec.securityContext.runAsNonRoot"##, r##"= true"##),
+        (r##"request.object.spec.hostNetwork || `false`"##, r##"= false"##),
+        (r##"request.object.spec.hostNetwork"##, r##"! Unknown key "hostNetwork" in path"##),
+        (r##"request.object.spec.containers[0].securityContext.capabilities.add[]"##, r##"= null"##),
+        (r##"request.object.spec.containers[*].securityContext.capabilities.drop[]"##, r##"= ["ALL"]"##),
+        (r##"to_string(request.object.spec.containers[0].ports)"##, r##"= "[{\"containerPort\":8080,\"name\":\"http\",\"protocol\":\"TCP\"}]""##),
+        (r##"request.operation == 'CREATE' && request.object.metadata.name != ''"##, r##"= true"##),
+        (r##"sort(keys(request.object.metadata.labels))"##, r##"= ["app.kubernetes.io/name","app.kubernetes.io/part-of","pod-template-hash","team"]"##),
+        (r##"length(request.object.metadata.*)"##, r##"= 8"##),
+        (r##"not_null(request.object.spec.priorityClassName, 'default')"##, r##"= "default""##),
+        (r##"regex_replace_all('^([^:]+):.*$', request.object.spec.containers[0].image, '$1')"##, r##"= "registry.example.com/shop/web""##),
+        (r##"request.object.spec.containers[0].resources"##, r##"= {"limits":{"memory":"256Mi"},"requests":{"cpu":"100m","memory":"128Mi"}}"##),
+        (r##"sum(request.object.spec.containers[].resources.requests.memory)"##, r##"= "144Mi""##),
+        (r##"request.object.spec.containers[?resources.limits.cpu].name"##, r##"= []"##),
+        (r##"request.object.spec.containers[?!resources.limits.cpu].name"##, r##"= []"##),
+        (r##"request.object.metadata.labels.team == 'storefront' || request.object.metadata.labels.team == 'ops'"##, r##"= true"##),
+        (r##"contains(['a','b'], 'b')"##, r##"= true"##),
+        (r##"request.object.spec.containers[].env[?name=='FOO'].value[]"##, r##"= []"##),
+        (r##"to_string(request.object.spec.terminationGracePeriodSeconds)"##, r##"= "30""##),
+        (r##"request.object.spec.terminationGracePeriodSeconds > `10`"##, r##"= true"##),
+        (r##"length(request.object.spec.containers) > `0` && request.object.spec.containers[0].name"##, r##"= "web""##),
+        (r##"request.object.spec.containers[0:1].name | [0]"##, r##"= "web""##),
+        (r##"{name: request.object.metadata.name, ns: request.namespace, imgs: request.object.spec.containers[].image}"##, r##"= {"imgs":["registry.example.com/shop/web:1.42.0","registry.example.com/shop/exporter:0.9.1"],"name":"web-7d4b9c8f6d-x2x9k","ns":"shop"}"##),
+        (r##"request.object.spec.containers[].securityContext.allowPrivilegeEscalation"##, r##"= [false]"##),
+        (r##"request.object.spec.containers[?securityContext.allowPrivilegeEscalation == `false`].name"##, r##"= ["web"]"##),
+        (r##"map(&name, request.object.spec.containers)"##, r##"= ["web","metrics"]"##),
+        (r##"sort_by(request.object.spec.containers, &name)[].name"##, r##"= ["metrics","web"]"##),
+        (r##"max_by(request.object.spec.containers, &name).name"##, r##"= "web""##),
+        (r##"join(',', request.object.spec.containers[].name)"##, r##"= "web,metrics""##),
+        (r##"request.dryRun"##, r##"= false"##),
+        (r##"request.object.metadata.managedFields[0].fieldsV1."f:metadata"."f:labels""##, r##"= {".":{},"f:app.kubernetes.io/name":{},"f:pod-template-hash":{}}"##),
+        (r##"type(request.object.metadata.creationTimestamp)"##, r##"= "null""##),
+        (r##"request.object.metadata.creationTimestamp || 'none'"##, r##"= "none""##),
+        (r##"time_since('', request.object.metadata.annotations."kubectl.kubernetes.io/restartedAt", '2026-11-02T10:00:00Z')"##, r##"= "24h0m0s""##),
+        (r##"image_normalize(request.object.spec.containers[0].image)"##, r##"= "registry.example.com/shop/web:1.42.0""##),
+        (r##"divide(request.object.spec.containers[0].resources.limits.memory || '0', '1Mi')"##, r##"= 256"##),
+        (r##"semver_compare(split(request.object.spec.containers[0].image, ':')[1], '>=1.40.0')"##, r##"= true"##),
     ]);
 }

@@ -34,7 +34,22 @@
 //! policies rely on (`f(a b)`, raw-string escapes, literal parsing). What remains of the crate
 //! would be the AST, at the price of converting every admission request into its value type on
 //! each evaluation. This module reads `serde_json::Value` in place and copies only what an
-//! expression produces, with no new dependency.
+//! expression produces, and adds no crate to the build.
+//!
+//! ## Where it knowingly differs
+//!
+//! * An unknown function, a call on something that is not a function name (`abs(x)(y)`) and an
+//!   index that is not a number are compile errors; the fork accepts them and fails (or guesses)
+//!   on every evaluation.
+//! * `&expr` outside a function argument is an error; the fork returns the reference, which
+//!   encodes as `{}`.
+//! * Where Kyverno panics (`contains` comparing two objects, `merge` of something that is not an
+//!   object) the result is an error.
+//! * `keys`, `values` and `*` follow the object's key order; Go's map order is random.
+//! * `compare` returns a number, and `items` a plain array; in Go they are an `int` (which `==`
+//!   never finds equal to a JSON number) and a typed slice.
+//! * Messages about malformed JSON, YAML and regular expressions follow Go's wording for the
+//!   common cases, but come from other parsers.
 
 mod functions;
 pub mod interpreter;

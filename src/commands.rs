@@ -11,7 +11,9 @@ use portcullis::defaults::PolicySource;
 use portcullis::metrics::Metrics;
 use portcullis::policy::{ClusterFacts, LoadError, PolicySet};
 use portcullis::printable::printable;
+use portcullis::registration::RegistrationOptions;
 use portcullis::server::{self, Readiness, ServeOptions};
+use portcullis::webhook_config::{Client, Endpoint};
 use portcullis::{reload, tls, webhook};
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
@@ -135,7 +137,7 @@ pub fn certs(args: &CertsArgs) -> ExitCode {
                     "wrote {}, {} and {}",
                     inputs.cert.display(),
                     inputs.key.display(),
-                    inputs.ca_bundle_patch.display()
+                    inputs.ca_cert.display()
                 );
             }),
             None => Ok(()),
@@ -182,7 +184,28 @@ pub fn webhook_config(args: &WebhookConfigArgs) -> ExitCode {
         Ok(set) => set,
         Err(code) => return code,
     };
-    match portcullis::webhook_config::configuration(&set) {
+    let ca_bundle = match &args.ca_bundle {
+        None => None,
+        Some(path) => match portcullis::registration::read_ca_bundle(path) {
+            Ok(pem) => Some(pem),
+            Err(error) => {
+                eprintln!("error: --ca-bundle: {error}");
+                return ExitCode::from(check::EXIT_ERROR);
+            }
+        },
+    };
+    let endpoint = Endpoint {
+        client: match &args.url {
+            Some(url) => Client::Url(url.clone()),
+            None => Endpoint::default().client,
+        },
+        ca_bundle,
+    };
+    match portcullis::webhook_config::configuration(
+        &set,
+        &endpoint,
+        args.force_failure_policy_ignore,
+    ) {
         Ok(configuration) => {
             print!("{}", portcullis::webhook_config::to_yaml(&configuration));
             ExitCode::SUCCESS
@@ -215,6 +238,39 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             ExitCode::from(check::EXIT_ERROR)
         }
     }
+}
+
+/// Where `serve --kube` registers its webhooks, unless registration is turned off.
+fn registration_options(args: &ServeArgs) -> Result<Option<RegistrationOptions>, String> {
+    if !args.kube || args.no_webhook_registration {
+        return Ok(None);
+    }
+    let client = match &args.webhook_url {
+        Some(url) => Client::Url(url.clone()),
+        None => match args.webhook_service.split_once('/') {
+            Some((namespace, name)) if !namespace.is_empty() && !name.is_empty() => {
+                Client::Service {
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "--webhook-service {:?}: expected namespace/name",
+                    args.webhook_service
+                ));
+            }
+        },
+    };
+    Ok(Some(RegistrationOptions {
+        endpoint: Endpoint {
+            client,
+            ca_bundle: None,
+        },
+        tls_cert: args.tls_cert.clone(),
+        ca_bundle_file: args.webhook_ca_bundle.clone(),
+        force_ignore: args.force_failure_policy_ignore,
+    }))
 }
 
 async fn run_server(args: ServeArgs) -> Result<(), String> {
@@ -260,6 +316,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
     let state = webhook::AppState::with_options(set, metrics.clone(), webhook_options);
     let readiness = Readiness::new();
     let certificate_metrics = metrics.clone();
+    let (certificate_changed, certificate_changes) = tokio::sync::watch::channel(0u64);
     let _certificate_reloader = tls::spawn_certificate_reloader(
         args.tls_cert.clone(),
         args.tls_key.clone(),
@@ -269,6 +326,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
             Ok(info) => {
                 certificate_metrics.certificate_reloads.with_label_values(&["success"]).inc();
                 certificate_metrics.certificate_expiry.set(info.not_after);
+                certificate_changed.send_modify(|generation| *generation += 1);
                 tracing::info!(serial = %info.serial, not_after = info.not_after, "serving certificate reloaded");
             }
             Err(error) => {
@@ -304,35 +362,48 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         })?;
     tracing::info!(webhook = %args.listen, metrics = %args.metrics_listen, "serving");
     let app = webhook::router(state.clone()).merge(server::health_routes(readiness.clone()));
+    let registration = registration_options(&args)?;
     let cluster = if args.kube {
         let client = kube::Client::try_default()
             .await
             .map_err(|error| format!("--kube: cannot configure a Kubernetes client: {error}"))?;
         let options = portcullis::cluster::ClusterOptions {
             watch_kyverno_policies: args.watch_kyverno_policies,
+            registers_webhooks: registration.is_some(),
         };
-        Some(Arc::new(portcullis::cluster::Cluster::start(
+        Some((
+            Arc::new(portcullis::cluster::Cluster::start(
+                client.clone(),
+                state.clone(),
+                options,
+            )),
             client,
-            state.clone(),
-            options,
-        )))
+        ))
     } else {
         None
     };
-    let plain_app =
-        webhook::handler::metrics_router(state).merge(server::health_routes(readiness.clone()));
+    let plain_app = webhook::handler::metrics_router(state.clone())
+        .merge(server::health_routes(readiness.clone()));
     let _readiness_waiter = match &cluster {
         None => {
             readiness.set(true);
             None
         }
-        Some(cluster) => {
-            tracing::info!("not ready until namespaces and cluster policies are listed");
-            let (cluster, readiness) = (cluster.clone(), readiness.clone());
+        Some((cluster, client)) => {
+            tracing::info!(
+                "not ready until namespaces, role bindings and cluster policies are listed"
+            );
+            let (cluster, client, readiness) = (cluster.clone(), client.clone(), readiness.clone());
             Some(tokio::spawn(async move {
                 cluster.synced().await;
                 tracing::info!("cluster state listed; ready");
                 readiness.set(true);
+                // Registered only now, so the apiserver never waits on a server that cannot
+                // answer yet.
+                if let Some(options) = registration {
+                    portcullis::registration::run(client, state, options, certificate_changes)
+                        .await;
+                }
             }))
         }
     };

@@ -36,6 +36,7 @@ pub struct Metrics {
     pub policy_rules_loaded: IntGauge,
     pub certificate_reloads: IntCounterVec,
     pub certificate_expiry: IntGauge,
+    pub webhook_registrations: IntCounterVec,
     pub build_info: IntGaugeVec,
 }
 
@@ -95,6 +96,13 @@ impl Metrics {
                 ),
                 &["result"],
             )?,
+            webhook_registrations: IntCounterVec::new(
+                Opts::new(
+                    "portcullis_webhook_registration_total",
+                    "Writes of the ValidatingWebhookConfiguration by serve --kube, by result.",
+                ),
+                &["result"],
+            )?,
             policies_loaded: IntGauge::new(
                 "portcullis_policies_loaded",
                 "Policies in the active set.",
@@ -129,7 +137,7 @@ impl Metrics {
     }
 
     fn register_all(&self) -> Result<(), prometheus::Error> {
-        let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
             Box::new(self.admission_requests.family().clone()),
             Box::new(self.admission_deadline_exceeded.clone()),
             Box::new(self.admission_review_durations.clone()),
@@ -142,6 +150,7 @@ impl Metrics {
             Box::new(self.policy_rules_loaded.clone()),
             Box::new(self.certificate_reloads.clone()),
             Box::new(self.certificate_expiry.clone()),
+            Box::new(self.webhook_registrations.clone()),
             Box::new(self.build_info.clone()),
         ];
         for collector in collectors {

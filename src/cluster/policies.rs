@@ -19,6 +19,7 @@ use super::{Change, ClusterOptions, follow};
 use crate::json_path::JsonPath;
 use crate::policy::{self, Origin, Policy, PolicySet};
 use crate::webhook::AppState;
+use crate::webhook_config;
 use crate::yaml::{self, Location};
 use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
@@ -188,6 +189,8 @@ struct Entry {
 /// Every policy object seen, each compiled once per change.
 #[derive(Default)]
 pub struct ClusterPolicies {
+    /// Leave out policies the webhook registration cannot cover.
+    pub require_registrable: bool,
     entries: BTreeMap<ObjectKey, Entry>,
     /// Statuses written whose watch event has not arrived yet.
     in_flight: HashMap<ObjectKey, PolicyStatus>,
@@ -260,6 +263,17 @@ impl ClusterPolicies {
                 .as_ref()
                 .map_err(Clone::clone)
                 .and_then(|policy| {
+                    if self.require_registrable {
+                        if let Err(unknown) = webhook_config::rules([policy]) {
+                            let kinds: Vec<String> =
+                                unknown.iter().map(|kind| format!("{:?}", kind.kind)).collect();
+                            return Err(format!(
+                                "{}: kind {} cannot be registered with the apiserver, so no review of it would arrive; write a custom resource as group/version/Kind (e.g. example.com/v1/Widget)",
+                                key.label(),
+                                kinds.join(", ")
+                            ));
+                        }
+                    }
                     if taken.insert((policy.namespace.clone(), policy.name.clone())) {
                         Ok(policy)
                     } else {
@@ -340,7 +354,10 @@ pub fn follow_policies(
     drop(changes_tx);
     let (synced_tx, synced_rx) = watch::channel(false);
     tasks.push(tokio::spawn(async move {
-        let mut policies = ClusterPolicies::default();
+        let mut policies = ClusterPolicies {
+            require_registrable: options.registers_webhooks,
+            ..ClusterPolicies::default()
+        };
         let mut listed = HashSet::new();
         while let Some(first) = changes_rx.recv().await {
             // Coalesce a burst (a relist, a kubectl apply of a folder) into one rebuild.

@@ -84,6 +84,8 @@ pub struct AppState {
     sources: Mutex<PolicySources>,
     namespaces: OnceLock<Arc<dyn NamespaceLabelLookup>>,
     roles: OnceLock<Arc<dyn RoleLookup>>,
+    /// Bumped after every install, for whoever follows the active set (webhook registration).
+    installs: tokio::sync::watch::Sender<u64>,
     pub metrics: Metrics,
     pub options: WebhookOptions,
     /// `options.body_memory` in bytes not yet taken by a request being read or judged.
@@ -111,6 +113,7 @@ impl AppState {
             sources: Mutex::default(),
             namespaces: OnceLock::new(),
             roles: OnceLock::new(),
+            installs: tokio::sync::watch::Sender::new(0),
             metrics,
             body_memory: Semaphore::new(options.body_memory.min(Semaphore::MAX_PERMITS)),
             options,
@@ -139,6 +142,11 @@ impl AppState {
         let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
         sources.cluster = Arc::new(policies);
         self.install(&sources);
+    }
+
+    /// Changes once per install of a new active set.
+    pub fn watch_installs(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.installs.subscribe()
     }
 
     /// The policies currently loaded from files.
@@ -178,6 +186,7 @@ impl AppState {
             .policy_rules_loaded
             .set(i64::try_from(policies.rule_count()).unwrap_or(i64::MAX));
         self.policies.store(Arc::new(ActivePolicies::new(policies)));
+        self.installs.send_modify(|generation| *generation += 1);
     }
 
     /// Makes the webhook look up namespace labels (`serve --kube`); without it they are unknown

@@ -140,6 +140,10 @@ pub struct CheckArgs {
     /// Exit 1 when no rule applied to any resource, instead of passing vacuously.
     #[arg(long)]
     pub require_match: bool,
+    /// Accept an input that holds nothing to check (empty standard input, a directory without
+    /// manifests, no Kubernetes objects) and an empty policy set, instead of exiting 2.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Parallel jobs (default: the number of CPUs).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,

@@ -36,10 +36,26 @@ fn report_load_errors(errors: &[LoadError]) {
 
 pub fn check(args: &CheckArgs) -> ExitCode {
     let source = PolicySource::resolve(&args.policies);
+    // First, so that a run from the wrong directory cannot pass on a set nobody meant.
+    match &source {
+        PolicySource::Paths(_) => eprintln!("policies: {}", printable(&source.describe())),
+        PolicySource::Embedded => eprintln!(
+            "policies: {} (no --policies given and no ./{} directory)",
+            source.describe(),
+            portcullis::defaults::DEFAULT_POLICY_DIR
+        ),
+    }
     let set = match load_policies(&source) {
         Ok(set) => set,
         Err(code) => return code,
     };
+    if set.policies.is_empty() && !args.allow_empty {
+        eprintln!(
+            "error: no policies in {}: an empty policy set passes every resource (--allow-empty accepts it)",
+            printable(&source.describe())
+        );
+        return ExitCode::from(check::EXIT_ERROR);
+    }
     let filter = match PathFilter::new(&args.include, &args.exclude) {
         Ok(filter) => filter,
         Err(message) => {
@@ -50,6 +66,7 @@ pub fn check(args: &CheckArgs) -> ExitCode {
     let options = input::ReadOptions {
         filter,
         default_namespace: args.namespace.clone(),
+        allow_empty: args.allow_empty,
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(jobs) = args.jobs {
@@ -85,7 +102,7 @@ pub fn check(args: &CheckArgs) -> ExitCode {
     });
     drop(progress);
     for error in &inputs.errors {
-        eprintln!("error: {}", printable(error));
+        eprintln!("error: {}", printable(&error.to_string()));
     }
     if args.verbose {
         for note in &inputs.notes {
@@ -104,7 +121,11 @@ pub fn check(args: &CheckArgs) -> ExitCode {
     };
     let rendered = match args.output {
         OutputFormat::Text => render::text::render(&report, &inputs, &render_options),
-        OutputFormat::Json => render::json::render(&report, &inputs),
+        OutputFormat::Json => render::json::render(
+            &report,
+            &inputs,
+            &render::PolicyOrigin::of(&source, set.policies.len()),
+        ),
         OutputFormat::Junit => render::junit::render(&report, &inputs, &render_options),
         OutputFormat::Sarif => render::sarif::render(&report, &inputs, &render_options),
         OutputFormat::Github => render::github::render(&report, &inputs, &render_options),

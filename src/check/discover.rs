@@ -23,6 +23,11 @@ impl PathFilter {
         })
     }
 
+    /// Whether any glob was given, so that a walk that found nothing can say it was filtered.
+    pub fn is_active(&self) -> bool {
+        self.include.is_some() || self.exclude.is_some()
+    }
+
     fn excluded(&self, relative: &Path) -> bool {
         self.exclude
             .as_ref()

@@ -72,8 +72,13 @@ impl Gate {
 }
 
 impl CheckReport<'_> {
-    pub fn summary(&self) -> Summary {
-        let mut summary = Summary::default();
+    /// Counts of the results; `error` counts the inputs that could not be checked too, since
+    /// each of them is as much a reason for exit 2 as a rule that could not be evaluated.
+    pub fn summary(&self, inputs: &Inputs) -> Summary {
+        let mut summary = Summary {
+            error: inputs.errors.len(),
+            ..Summary::default()
+        };
         for finding in &self.findings {
             *match finding.status {
                 Status::Pass => &mut summary.pass,
@@ -87,8 +92,7 @@ impl CheckReport<'_> {
     }
 
     pub fn exit_code(&self, inputs: &Inputs, gate: Gate) -> u8 {
-        let summary = self.summary();
-        if !inputs.errors.is_empty() || summary.error > 0 {
+        if self.summary(inputs).error > 0 {
             EXIT_ERROR
         } else if self.findings.iter().any(|finding| gate.fails(finding))
             || (gate.require_match && self.findings.is_empty())

@@ -173,6 +173,7 @@ fn invalid_yaml_exits_2_but_an_unrendered_helm_template_is_skipped_with_a_note()
             "--policies",
             POLICIES,
             "--verbose",
+            "--allow-empty",
             "tests/fixtures/repo/charts",
         ],
         None,

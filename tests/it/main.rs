@@ -5,6 +5,7 @@ mod check_exit;
 mod check_golden;
 mod check_locations;
 mod check_support;
+mod check_vacuous;
 mod cluster_crds;
 mod cluster_fake_api;
 mod cluster_namespaces;

@@ -1,19 +1,27 @@
 //! `--output json`: the public JSON contract documented in the README. One entry per (policy,
 //! rule, resource) that applied, and a summary; fields are only ever added, never changed.
 
-use super::super::input::Inputs;
+use super::super::input::{InputError, Inputs};
 use super::super::{CheckReport, Finding};
+use super::PolicyOrigin;
 use serde_json::json;
 
-pub fn render(report: &CheckReport<'_>, inputs: &Inputs) -> String {
+pub fn render(report: &CheckReport<'_>, inputs: &Inputs, policies: &PolicyOrigin<'_>) -> String {
     let results: Vec<_> = report
         .findings
         .iter()
         .map(|finding| result(finding, inputs))
         .collect();
-    let summary = report.summary();
+    let errors: Vec<_> = inputs.errors.iter().map(error).collect();
+    let summary = report.summary(inputs);
     let document = json!({
+        "policies": {
+            "source": if policies.paths.is_some() { "files" } else { "embedded" },
+            "paths": policies.paths.unwrap_or_default().iter().map(|path| path.display().to_string()).collect::<Vec<_>>(),
+            "loaded": policies.loaded,
+        },
         "results": results,
+        "errors": errors,
         "summary": {
             "pass": summary.pass,
             "fail": summary.fail,
@@ -43,5 +51,14 @@ fn result(finding: &Finding<'_>, inputs: &Inputs) -> serde_json::Value {
         "line": finding.location.line,
         "column": finding.location.column,
         "path": finding.outcome.path().map(|path| path.pointer()),
+    })
+}
+
+fn error(error: &InputError) -> serde_json::Value {
+    json!({
+        "file": error.file,
+        "line": error.location.map(|location| location.line),
+        "column": error.location.map(|location| location.column),
+        "message": error.message,
     })
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary, so the suite links once.
 
 mod check_cli;
+mod check_contract;
 mod check_exit;
 mod check_golden;
 mod check_locations;

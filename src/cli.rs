@@ -131,6 +131,15 @@ pub struct CheckArgs {
     /// (repeatable), e.g. `--exclude 'values*.yaml' --exclude 'charts'`.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Labels of namespaces for namespaceSelector rules, in Kyverno's Values format
+    /// (`namespaceSelector: [{name, labels}]`), as `kyverno test` reads it (repeatable).
+    /// Namespace objects in the input take precedence.
+    #[arg(long, value_name = "FILE")]
+    pub namespace_labels: Vec<PathBuf>,
+    /// What a namespaceSelector rule answers for a namespace whose labels are not given:
+    /// `error` (it cannot be decided), or `skip` (judged with only kubernetes.io/metadata.name).
+    #[arg(long, value_enum, default_value_t = crate::check::UnknownNamespaces::Error)]
+    pub unknown_namespaces: crate::check::UnknownNamespaces,
     /// Namespace of namespaced resources written without one, as `kubectl apply -n`.
     #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
     pub namespace: String,

@@ -63,6 +63,19 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(check::EXIT_ERROR);
         }
     };
+    let mut check_options = check::CheckOptions {
+        unknown_namespaces: args.unknown_namespaces,
+        ..check::CheckOptions::default()
+    };
+    for file in &args.namespace_labels {
+        match check::read_namespace_labels(file) {
+            Ok(labels) => check_options.namespace_labels.extend(labels),
+            Err(message) => {
+                eprintln!("error: --namespace-labels {}", printable(&message));
+                return ExitCode::from(check::EXIT_ERROR);
+            }
+        }
+    }
     let options = input::ReadOptions {
         filter,
         default_namespace: args.namespace.clone(),
@@ -97,7 +110,7 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             &options,
             &progress,
         );
-        let report = check::run_with(&set, &inputs, &progress);
+        let report = check::run_with(&set, &inputs, &check_options, &progress);
         (inputs, report)
     });
     drop(progress);

@@ -12,7 +12,7 @@ use crate::matching::{Operation, UserInfo};
 use crate::policy::{self, LoadErrorKind, PolicySet};
 use crate::printable::printable;
 use crate::walk::{self, Hidden, Kind};
-mod values;
+pub(crate) mod values;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -410,6 +410,7 @@ fn judge(
                     .get(&manifest.namespace)
                     .unwrap_or(&values.no_labels),
             ),
+            unknown_namespace_hint: "",
             user,
             admission: false,
         };

@@ -140,6 +140,10 @@ pub struct CheckArgs {
     /// `error` (it cannot be decided), or `skip` (judged with only kubernetes.io/metadata.name).
     #[arg(long, value_enum, default_value_t = crate::check::UnknownNamespaces::Error)]
     pub unknown_namespaces: crate::check::UnknownNamespaces,
+    /// Leave out the policies that use a feature Portcullis does not evaluate, listing each,
+    /// instead of refusing the whole set; exit 2 when none is left.
+    #[arg(long)]
+    pub skip_unsupported: bool,
     /// Namespace of namespaced resources written without one, as `kubectl apply -n`.
     #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
     pub namespace: String,

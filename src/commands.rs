@@ -9,6 +9,7 @@ use portcullis::cli::{
 };
 use portcullis::defaults::PolicySource;
 use portcullis::metrics::Metrics;
+use portcullis::policy::load::LoadOptions;
 use portcullis::policy::{LoadError, PolicySet};
 use portcullis::printable::printable;
 use portcullis::server::{self, Readiness, ServeOptions};
@@ -45,17 +46,6 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             portcullis::defaults::DEFAULT_POLICY_DIR
         ),
     }
-    let set = match load_policies(&source) {
-        Ok(set) => set,
-        Err(code) => return code,
-    };
-    if set.policies.is_empty() && !args.allow_empty {
-        eprintln!(
-            "error: no policies in {}: an empty policy set passes every resource (--allow-empty accepts it)",
-            printable(&source.describe())
-        );
-        return ExitCode::from(check::EXIT_ERROR);
-    }
     let filter = match PathFilter::new(&args.include, &args.exclude) {
         Ok(filter) => filter,
         Err(message) => {
@@ -63,6 +53,45 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(check::EXIT_ERROR);
         }
     };
+    let mut keep = |relative: &std::path::Path, kind| filter.keeps(relative, kind);
+    let mut load_options = LoadOptions {
+        skip_foreign: true,
+        skip_unsupported: args.skip_unsupported,
+        keep: Some(&mut keep),
+    };
+    let loaded = match source.load_with(&mut load_options) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            report_load_errors(&errors);
+            return ExitCode::from(check::EXIT_ERROR);
+        }
+    };
+    if args.verbose {
+        for note in &loaded.notes {
+            eprintln!("note: {}", printable(note));
+        }
+    }
+    for refused in &loaded.refused {
+        eprintln!(
+            "refused (--skip-unsupported): {}",
+            printable(&refused.to_string())
+        );
+    }
+    let set = loaded.set;
+    if set.policies.is_empty() && !loaded.refused.is_empty() {
+        eprintln!(
+            "error: every policy in {} uses a feature Portcullis does not evaluate; nothing is left to check with",
+            printable(&source.describe())
+        );
+        return ExitCode::from(check::EXIT_ERROR);
+    }
+    if set.policies.is_empty() && !args.allow_empty {
+        eprintln!(
+            "error: no policies in {}: an empty policy set passes every resource (--allow-empty accepts it)",
+            printable(&source.describe())
+        );
+        return ExitCode::from(check::EXIT_ERROR);
+    }
     let mut check_options = check::CheckOptions {
         unknown_namespaces: args.unknown_namespaces,
         ..check::CheckOptions::default()
@@ -137,7 +166,7 @@ pub fn check(args: &CheckArgs) -> ExitCode {
         OutputFormat::Json => render::json::render(
             &report,
             &inputs,
-            &render::PolicyOrigin::of(&source, set.policies.len()),
+            &render::PolicyOrigin::of(&source, set.policies.len(), &loaded.refused),
         ),
         OutputFormat::Junit => render::junit::render(&report, &inputs, &render_options),
         OutputFormat::Sarif => render::sarif::render(&report, &inputs, &render_options),

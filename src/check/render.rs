@@ -28,15 +28,25 @@ pub struct RenderOptions {
 pub struct PolicyOrigin<'a> {
     pub paths: Option<&'a [std::path::PathBuf]>,
     pub loaded: usize,
+    /// Policies left out under `--skip-unsupported`.
+    pub refused: &'a [crate::policy::LoadError],
 }
 
 impl<'a> PolicyOrigin<'a> {
-    pub fn of(source: &'a crate::defaults::PolicySource, loaded: usize) -> Self {
+    pub fn of(
+        source: &'a crate::defaults::PolicySource,
+        loaded: usize,
+        refused: &'a [crate::policy::LoadError],
+    ) -> Self {
         let paths = match source {
             crate::defaults::PolicySource::Paths(paths) => Some(paths.as_slice()),
             crate::defaults::PolicySource::Embedded => None,
         };
-        Self { paths, loaded }
+        Self {
+            paths,
+            loaded,
+            refused,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! errors, unreadable or invalid input, invalid policies and evaluation errors. Also stdin,
 //! `--include` / `--exclude`, `--namespace` and namespace labels taken from the input.
 
-use crate::check_support::{POLICIES, run_check, stderr, stdout};
+use crate::check_support::{POLICIES, POLICY_FILES, run_check, stderr, stdout};
 
 /// The fixture repository's namespace labels, for checks of part of it.
 const NAMESPACE_LABELS: &str = "tests/fixtures/namespace-labels.yaml";
@@ -262,7 +262,7 @@ fn include_and_exclude_filter_directory_walks() {
     let (code, out, _) = exit(
         &[
             "--policies",
-            POLICIES,
+            POLICY_FILES,
             "--namespace-labels",
             NAMESPACE_LABELS,
             "--include",

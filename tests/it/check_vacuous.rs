@@ -2,7 +2,7 @@
 //! input or a policy set that holds nothing is an error unless `--allow-empty` says otherwise,
 //! the policy source is named before anything else, and half a Kubernetes object is refused.
 
-use crate::check_support::{POLICIES, run_check, stderr, stdout};
+use crate::check_support::{POLICIES, POLICY_FILES, run_check, stderr, stdout};
 use crate::fixtures::repo_path;
 use serde_json::Value;
 use std::process::{Command, Stdio};
@@ -72,7 +72,7 @@ fn a_directory_without_manifests_is_an_error_naming_it() {
     let (code, _, err) = exit(
         &[
             "--policies",
-            POLICIES,
+            POLICY_FILES,
             "--exclude",
             "apps",
             "--exclude",

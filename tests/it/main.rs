@@ -5,6 +5,7 @@ mod check_contract;
 mod check_exit;
 mod check_golden;
 mod check_locations;
+mod check_policy_dirs;
 mod check_pre_commit;
 mod check_support;
 mod check_vacuous;

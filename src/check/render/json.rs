@@ -4,6 +4,7 @@
 use super::super::input::{InputError, Inputs};
 use super::super::{CheckReport, Finding};
 use super::PolicyOrigin;
+use crate::policy::{LoadError, LoadErrorKind};
 use serde_json::json;
 
 pub fn render(report: &CheckReport<'_>, inputs: &Inputs, policies: &PolicyOrigin<'_>) -> String {
@@ -19,6 +20,7 @@ pub fn render(report: &CheckReport<'_>, inputs: &Inputs, policies: &PolicyOrigin
             "source": if policies.paths.is_some() { "files" } else { "embedded" },
             "paths": policies.paths.unwrap_or_default().iter().map(|path| path.display().to_string()).collect::<Vec<_>>(),
             "loaded": policies.loaded,
+            "refused": policies.refused.iter().map(refused).collect::<Vec<_>>(),
         },
         "results": results,
         "errors": errors,
@@ -60,5 +62,24 @@ fn error(error: &InputError) -> serde_json::Value {
         "line": error.location.map(|location| location.line),
         "column": error.location.map(|location| location.column),
         "message": error.message,
+    })
+}
+
+fn refused(error: &LoadError) -> serde_json::Value {
+    let (feature, policy, rule) = match &error.kind {
+        LoadErrorKind::Unsupported {
+            feature,
+            policy,
+            rule,
+        } => (feature.as_str(), policy.as_str(), rule.as_str()),
+        _ => ("", "", ""),
+    };
+    json!({
+        "policy": policy,
+        "rule": rule,
+        "feature": feature,
+        "file": error.file.display().to_string(),
+        "line": error.location.map(|location| location.line),
+        "message": error.to_string(),
     })
 }

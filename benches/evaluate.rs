@@ -75,6 +75,7 @@ fn evaluate(bencher: divan::Bencher, policies: usize) {
         old_object: &Value::Null,
         namespace: "shop",
         namespace_labels: None,
+        unknown_namespace_hint: "",
         user: None,
         admission: true,
     };

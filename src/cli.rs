@@ -155,6 +155,19 @@ pub struct CheckArgs {
     /// (repeatable), e.g. `--exclude 'values*.yaml' --exclude 'charts'`.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Labels of namespaces for namespaceSelector rules, in Kyverno's Values format
+    /// (`namespaceSelector: [{name, labels}]`), as `kyverno test` reads it (repeatable).
+    /// Namespace objects in the input take precedence.
+    #[arg(long, value_name = "FILE")]
+    pub namespace_labels: Vec<PathBuf>,
+    /// What a namespaceSelector rule answers for a namespace whose labels are not given:
+    /// `error` (it cannot be decided), or `skip` (judged with only kubernetes.io/metadata.name).
+    #[arg(long, value_enum, default_value_t = crate::check::UnknownNamespaces::Error)]
+    pub unknown_namespaces: crate::check::UnknownNamespaces,
+    /// Leave out the policies that use a feature Portcullis does not evaluate, listing each,
+    /// instead of refusing the whole set; exit 2 when none is left.
+    #[arg(long)]
+    pub skip_unsupported: bool,
     /// Namespace of namespaced resources written without one, as `kubectl apply -n`.
     #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
     pub namespace: String,
@@ -164,6 +177,10 @@ pub struct CheckArgs {
     /// Exit 1 when no rule applied to any resource, instead of passing vacuously.
     #[arg(long)]
     pub require_match: bool,
+    /// Accept an input that holds nothing to check (empty standard input, a directory without
+    /// manifests, no Kubernetes objects) and an empty policy set, instead of exiting 2.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Parallel jobs (default: the number of CPUs).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,

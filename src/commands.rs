@@ -9,6 +9,7 @@ use portcullis::cli::{
 };
 use portcullis::defaults::PolicySource;
 use portcullis::metrics::Metrics;
+use portcullis::policy::load::LoadOptions;
 use portcullis::policy::{ClusterFacts, LoadError, PolicySet};
 use portcullis::printable::printable;
 use portcullis::registration::RegistrationOptions;
@@ -38,10 +39,15 @@ fn report_load_errors(errors: &[LoadError]) {
 
 pub fn check(args: &CheckArgs) -> ExitCode {
     let source = PolicySource::resolve(&args.policies);
-    let set = match load_policies(&source) {
-        Ok(set) => set,
-        Err(code) => return code,
-    };
+    // First, so that a run from the wrong directory cannot pass on a set nobody meant.
+    match &source {
+        PolicySource::Paths(_) => eprintln!("policies: {}", printable(&source.describe())),
+        PolicySource::Embedded => eprintln!(
+            "policies: {} (no --policies given and no ./{} directory)",
+            source.describe(),
+            portcullis::defaults::DEFAULT_POLICY_DIR
+        ),
+    }
     let filter = match PathFilter::new(&args.include, &args.exclude) {
         Ok(filter) => filter,
         Err(message) => {
@@ -49,9 +55,62 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(check::EXIT_ERROR);
         }
     };
+    let mut keep = |relative: &std::path::Path, kind| filter.keeps(relative, kind);
+    let mut load_options = LoadOptions {
+        skip_foreign: true,
+        skip_unsupported: args.skip_unsupported,
+        keep: Some(&mut keep),
+    };
+    let loaded = match source.load_with(&mut load_options) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            report_load_errors(&errors);
+            return ExitCode::from(check::EXIT_ERROR);
+        }
+    };
+    if args.verbose {
+        for note in &loaded.notes {
+            eprintln!("note: {}", printable(note));
+        }
+    }
+    for refused in &loaded.refused {
+        eprintln!(
+            "refused (--skip-unsupported): {}",
+            printable(&refused.to_string())
+        );
+    }
+    let set = loaded.set;
+    if set.policies.is_empty() && !loaded.refused.is_empty() {
+        eprintln!(
+            "error: every policy in {} uses a feature Portcullis does not evaluate; nothing is left to check with",
+            printable(&source.describe())
+        );
+        return ExitCode::from(check::EXIT_ERROR);
+    }
+    if set.policies.is_empty() && !args.allow_empty {
+        eprintln!(
+            "error: no policies in {}: an empty policy set passes every resource (--allow-empty accepts it)",
+            printable(&source.describe())
+        );
+        return ExitCode::from(check::EXIT_ERROR);
+    }
+    let mut check_options = check::CheckOptions {
+        unknown_namespaces: args.unknown_namespaces,
+        ..check::CheckOptions::default()
+    };
+    for file in &args.namespace_labels {
+        match check::read_namespace_labels(file) {
+            Ok(labels) => check_options.namespace_labels.extend(labels),
+            Err(message) => {
+                eprintln!("error: --namespace-labels {}", printable(&message));
+                return ExitCode::from(check::EXIT_ERROR);
+            }
+        }
+    }
     let options = input::ReadOptions {
         filter,
         default_namespace: args.namespace.clone(),
+        allow_empty: args.allow_empty,
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(jobs) = args.jobs {
@@ -82,12 +141,12 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             &options,
             &progress,
         );
-        let report = check::run_with(&set, &inputs, &progress);
+        let report = check::run_with(&set, &inputs, &check_options, &progress);
         (inputs, report)
     });
     drop(progress);
     for error in &inputs.errors {
-        eprintln!("error: {}", printable(error));
+        eprintln!("error: {}", printable(&error.to_string()));
     }
     if args.verbose {
         for note in &inputs.notes {
@@ -106,7 +165,11 @@ pub fn check(args: &CheckArgs) -> ExitCode {
     };
     let rendered = match args.output {
         OutputFormat::Text => render::text::render(&report, &inputs, &render_options),
-        OutputFormat::Json => render::json::render(&report, &inputs),
+        OutputFormat::Json => render::json::render(
+            &report,
+            &inputs,
+            &render::PolicyOrigin::of(&source, set.policies.len(), &loaded.refused),
+        ),
         OutputFormat::Junit => render::junit::render(&report, &inputs, &render_options),
         OutputFormat::Sarif => render::sarif::render(&report, &inputs, &render_options),
         OutputFormat::Github => render::github::render(&report, &inputs, &render_options),

@@ -60,6 +60,21 @@ impl PolicySource {
         }
     }
 
+    /// [`Self::load`] with the leniencies of `options` for files; the built-in set has nothing to
+    /// skip.
+    pub fn load_with(
+        &self,
+        options: &mut policy::load::LoadOptions<'_>,
+    ) -> Result<policy::load::Loaded, Vec<LoadError>> {
+        match self {
+            Self::Paths(paths) => policy::load::load_paths_with(paths, options),
+            Self::Embedded => embedded_policy_set().map(|set| policy::load::Loaded {
+                set,
+                ..Default::default()
+            }),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Self::Paths(paths) => paths

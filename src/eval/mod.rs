@@ -29,6 +29,9 @@ pub struct Request<'a> {
     /// `""` for cluster-scoped resources.
     pub namespace: &'a str,
     pub namespace_labels: Option<&'a BTreeMap<String, String>>,
+    /// Why `namespace_labels` can be `None` and how to supply them, for the error that
+    /// `namespaceSelector` rules then answer.
+    pub unknown_namespace_hint: &'a str,
     pub user: Option<&'a UserInfo>,
     /// True at admission: policies with `admission: false` sit out.
     pub admission: bool,
@@ -43,6 +46,7 @@ impl<'a> Request<'a> {
             object,
             namespace: self.namespace,
             namespace_labels: self.namespace_labels,
+            unknown_namespace_hint: self.unknown_namespace_hint,
             user: self.user,
         }
     }

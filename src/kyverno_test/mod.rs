@@ -12,7 +12,7 @@ use crate::matching::{Operation, UserInfo};
 use crate::policy::{self, LoadErrorKind, PolicySet};
 use crate::printable::printable;
 use crate::walk::{self, Hidden, Kind};
-mod values;
+pub(crate) mod values;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -253,9 +253,20 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
         return verdict_for_all(Verdict::Error("no policies loaded".to_owned()));
     };
     let resource_paths: Vec<PathBuf> = spec.resources.iter().map(|path| base.join(path)).collect();
-    let mut inputs = input::read(&resource_paths, || Ok(String::new()));
+    // A test names its resources; one that finds none fails on its expectations instead.
+    let options = input::ReadOptions {
+        allow_empty: true,
+        ..input::ReadOptions::default()
+    };
+    let mut inputs = input::read_with(
+        &resource_paths,
+        || Ok(String::new()),
+        &options,
+        &crate::check::progress::Progress::hidden(),
+    );
     if !inputs.errors.is_empty() {
-        return verdict_for_all(Verdict::Error(inputs.errors.join("; ")));
+        let errors: Vec<String> = inputs.errors.iter().map(ToString::to_string).collect();
+        return verdict_for_all(Verdict::Error(errors.join("; ")));
     }
     prepare_like_kyverno_cli(&mut inputs);
     expectations
@@ -431,6 +442,7 @@ fn judge(
                     .get(&manifest.namespace)
                     .unwrap_or(&values.no_labels),
             ),
+            unknown_namespace_hint: "",
             user,
             admission: false,
         };

@@ -355,6 +355,7 @@ pub fn answer(
         old_object: &request.old_object,
         namespace: &request.namespace,
         namespace_labels: namespace_labels.as_deref(),
+        unknown_namespace_hint: "the namespace reflector of `serve --kube` has not seen it, or it was deleted; without --kube no labels are known",
         user: user.as_ref(),
         admission: true,
     };

@@ -87,6 +87,7 @@ impl Subject<'_> {
             old_object: &self.old_object,
             namespace,
             namespace_labels: self.namespace_labels.as_ref(),
+            unknown_namespace_hint: "no labels in this test",
             user: self.user.as_ref(),
             admission: true,
         }

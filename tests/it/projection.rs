@@ -64,6 +64,7 @@ fn judged(set: &PolicySet, resource: &Value, object: &Value) -> Vec<String> {
         old_object: &Value::Null,
         namespace: resource["metadata"]["namespace"].as_str().unwrap_or(""),
         namespace_labels: None,
+        unknown_namespace_hint: "",
         user: None,
         admission: true,
     };

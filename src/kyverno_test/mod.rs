@@ -6,12 +6,13 @@
 //! feature name rather than passed.
 
 use crate::check::input::{self, Inputs, Manifest};
-use crate::cli::TestArgs;
+use crate::cli::{TestArgs, TestOutput};
 use crate::eval::{self, Request, Status};
 use crate::matching::{Operation, UserInfo};
 use crate::policy::{self, LoadErrorKind, PolicySet};
 use crate::printable::printable;
 use crate::walk::{self, Hidden, Kind};
+mod json;
 mod values;
 
 use serde::Deserialize;
@@ -80,6 +81,21 @@ pub struct CaseResult {
     pub resource: String,
     pub expected: String,
     pub verdict: Verdict,
+    /// Every rule response compared with the expectation: what the engine actually gave.
+    pub observed: Vec<Observed>,
+}
+
+/// One rule response for one resource, as `kyverno test` compares it with an expectation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// The response's rule name: `autogen-` forms included.
+    pub rule: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `pass`, `fail`, `warn`, `skip` or `error`.
+    pub result: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +136,7 @@ pub fn run_file(test_file: &Path) -> Vec<CaseResult> {
             resource: String::new(),
             expected: String::new(),
             verdict: Verdict::Error(message),
+            observed: Vec::new(),
         }]
     };
     let documents = match read_documents(test_file) {
@@ -151,7 +168,9 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
     let verdict_for_all = |verdict: Verdict| -> Vec<CaseResult> {
         expectations
             .iter()
-            .map(|(expected, resource)| case(test_file, expected, resource, verdict.clone()))
+            .map(|(expected, resource)| {
+                case(test_file, expected, resource, (verdict.clone(), Vec::new()))
+            })
             .collect()
     };
     let mut unsupported: Vec<String> = [
@@ -239,7 +258,7 @@ fn case(
     test_file: &Path,
     expected: &ExpectedResult,
     resource: &str,
-    verdict: Verdict,
+    (verdict, observed): (Verdict, Vec<Observed>),
 ) -> CaseResult {
     CaseResult {
         test_file: test_file.to_owned(),
@@ -248,6 +267,7 @@ fn case(
         resource: resource.to_owned(),
         expected: expected_status(expected).to_owned(),
         verdict,
+        observed,
     }
 }
 
@@ -332,14 +352,17 @@ fn judge(
     expected: &ExpectedResult,
     resource: &str,
     all: &[(&ExpectedResult, String)],
-) -> Verdict {
+) -> (Verdict, Vec<Observed>) {
     let policy_name = expected
         .policy
         .rsplit('/')
         .next()
         .unwrap_or(&expected.policy);
     if !set.policies.iter().any(|policy| policy.name == policy_name) {
-        return Verdict::Mismatch(format!("policy {policy_name:?} not found"));
+        return (
+            Verdict::Mismatch(format!("policy {policy_name:?} not found")),
+            Vec::new(),
+        );
     }
     let named = |name: &str, manifest: &Manifest| match name.split_once('/') {
         Some((namespace, name)) => manifest.namespace == namespace && manifest.name == name,
@@ -374,11 +397,17 @@ fn judge(
         None => Operation::Create,
         Some(text) => match Operation::parse(text) {
             Some(operation) => operation,
-            None => return Verdict::Error(format!("unknown operation {text:?}")),
+            None => {
+                return (
+                    Verdict::Error(format!("unknown operation {text:?}")),
+                    Vec::new(),
+                );
+            }
         },
     };
     let want = expected_status(expected);
     let mut problems = Vec::new();
+    let mut observed = Vec::new();
     for manifest in candidates {
         let object = inputs.object(manifest);
         let (object, old_object) = match operation {
@@ -429,13 +458,22 @@ fn judge(
                     result.outcome.message()
                 ));
             }
+            observed.push(Observed {
+                rule: rule.to_owned(),
+                kind: manifest.gvk.kind.clone(),
+                namespace: manifest.namespace.clone(),
+                name: manifest.name.clone(),
+                result: got.as_str().to_owned(),
+                message: result.outcome.message().to_owned(),
+            });
         }
     }
-    if problems.is_empty() {
+    let verdict = if problems.is_empty() {
         Verdict::Pass
     } else {
         Verdict::Mismatch(problems.join("; "))
-    }
+    };
+    (verdict, observed)
 }
 
 /// The `portcullis test` command: a line per case, a summary, and the exit code.
@@ -450,6 +488,18 @@ pub fn run_cli(args: &TestArgs) -> ExitCode {
     if files.is_empty() {
         eprintln!("error: no kyverno-test.yaml found under the given paths");
         return ExitCode::from(2);
+    }
+    if args.output == TestOutput::Json {
+        let cases: Vec<CaseResult> = files.iter().flat_map(|file| run_file(file)).collect();
+        println!("{}", json::render(&cases));
+        let count = |wanted: fn(&Verdict) -> bool| {
+            cases.iter().filter(|case| wanted(&case.verdict)).count()
+        };
+        return exit_code(
+            count(|verdict| matches!(verdict, Verdict::Mismatch(_) | Verdict::Error(_))),
+            count(|verdict| matches!(verdict, Verdict::Unsupported(_))),
+            args.allow_unsupported,
+        );
     }
     let (mut passed, mut failed, mut errors) = (0usize, 0usize, 0usize);
     let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
@@ -501,8 +551,11 @@ pub fn run_cli(args: &TestArgs) -> ExitCode {
         files.len()
     );
     println!("{passed} passed, {} failed", failed + errors);
-    let unsupported_fails = unsupported_cases > 0 && !args.allow_unsupported;
-    if failed + errors > 0 || unsupported_fails {
+    exit_code(failed + errors, unsupported_cases, args.allow_unsupported)
+}
+
+fn exit_code(failed: usize, unsupported: usize, allow_unsupported: bool) -> ExitCode {
+    if failed > 0 || (unsupported > 0 && !allow_unsupported) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

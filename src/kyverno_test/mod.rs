@@ -308,8 +308,8 @@ fn expand_expectations(spec: &TestSpec) -> Vec<(&ExpectedResult, String)> {
 }
 
 /// What `kyverno test` does to manifests before evaluating them: every number becomes a float
-/// (which changes how wildcard patterns read numbers), and a resource is evaluated once per
-/// group, kind, namespace and name.
+/// (which changes how wildcard patterns read numbers), null labels, annotations and the like
+/// become empty maps, and a resource is evaluated once per group, kind, namespace and name.
 fn prepare_like_kyverno_cli(inputs: &mut Inputs) {
     let mut seen = HashSet::new();
     let manifests = std::mem::take(&mut inputs.manifests);
@@ -326,20 +326,39 @@ fn prepare_like_kyverno_cli(inputs: &mut Inputs) {
     }
     for file in &mut inputs.files {
         for document in &mut file.documents {
-            numbers_to_floats(&mut document.value);
+            normalise_like_kyverno_cli(&mut document.value);
         }
     }
 }
 
-fn numbers_to_floats(value: &mut Value) {
+/// Map fields Kyverno's CLI turns from null into `{}` when it reads a manifest (Helm charts
+/// write `labels:` with nothing after it).
+const NULL_MEANS_EMPTY_MAP: [&str; 6] = [
+    "annotations",
+    "labels",
+    "matchLabels",
+    "nodeSelector",
+    "data",
+    "stringData",
+];
+
+fn normalise_like_kyverno_cli(value: &mut Value) {
     match value {
         Value::Number(number) => {
             if let Some(float) = number.as_f64().and_then(serde_json::Number::from_f64) {
                 *number = float;
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(numbers_to_floats),
-        Value::Object(map) => map.values_mut().for_each(numbers_to_floats),
+        Value::Array(items) => items.iter_mut().for_each(normalise_like_kyverno_cli),
+        Value::Object(map) => {
+            for (key, field) in map.iter_mut() {
+                if field.is_null() && NULL_MEANS_EMPTY_MAP.contains(&key.as_str()) {
+                    *field = Value::Object(serde_json::Map::new());
+                } else {
+                    normalise_like_kyverno_cli(field);
+                }
+            }
+        }
         _ => {}
     }
 }

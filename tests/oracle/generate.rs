@@ -241,12 +241,13 @@ pub fn case(seed: u64, index: usize) -> Case {
     if rng.chance(10) {
         spec["applyRules"] = json!("One");
     }
-    let policy = json!({
+    let mut policy = json!({
         "apiVersion": "kyverno.io/v1",
         "kind": if namespaced_policy { "Policy" } else { "ClusterPolicy" },
         "metadata": metadata,
         "spec": spec,
     });
+    mostly_admissible(&mut rng, &mut policy);
     let resource_count = rng.between(2, 4);
     let mut resources = Vec::new();
     for resource_index in 0..resource_count {
@@ -265,6 +266,32 @@ pub fn case(seed: u64, index: usize) -> Case {
         name,
         policy,
         resources,
+    }
+}
+
+/// Kyverno refuses wildcard kinds with background processing and namespace filters in a
+/// namespaced Policy; most generated policies avoid both so that most cases are evaluated, and
+/// the rest check that Portcullis refuses them too.
+fn mostly_admissible(rng: &mut Rng, policy: &mut Value) {
+    let text = policy.to_string();
+    if text.contains(r#""kinds":["*""#) && rng.chance(85) {
+        policy["spec"]["background"] = json!(false);
+    }
+    if policy["kind"] == "Policy" && rng.chance(85) {
+        for rule in policy["spec"]["rules"].as_array_mut().into_iter().flatten() {
+            for block in ["match", "exclude"] {
+                for list in ["any", "all"] {
+                    for filter in rule[block][list].as_array_mut().into_iter().flatten() {
+                        if let Some(resources) = filter["resources"].as_object_mut() {
+                            resources.remove("namespaces");
+                        }
+                    }
+                }
+                if let Some(resources) = rule[block]["resources"].as_object_mut() {
+                    resources.remove("namespaces");
+                }
+            }
+        }
     }
 }
 
@@ -653,9 +680,19 @@ fn config_data(rng: &mut Rng) -> Value {
 fn rule(rng: &mut Rng, index: usize, target: Target) -> Value {
     let mut rule = Map::new();
     rule.insert("name".to_owned(), json!(format!("r{index}")));
-    rule.insert("match".to_owned(), match_block(rng, target, true));
+    let shape = match rng.below(10) {
+        0 => Shape::Inline,
+        1..=2 => Shape::All,
+        _ => Shape::Any,
+    };
+    rule.insert("match".to_owned(), match_block(rng, target, true, shape));
     if rng.chance(25) {
-        rule.insert("exclude".to_owned(), match_block(rng, target, false));
+        // Kyverno refuses an inline match beside an `any` exclude; mostly keep the shapes alike.
+        let exclude_shape = if rng.chance(85) { shape } else { Shape::Any };
+        rule.insert(
+            "exclude".to_owned(),
+            match_block(rng, target, false, exclude_shape),
+        );
     }
     let mut validate = Map::new();
     if rng.chance(50) {
@@ -721,14 +758,21 @@ fn kinds_for(rng: &mut Rng, target: Target) -> Vec<String> {
     kinds
 }
 
-fn match_block(rng: &mut Rng, target: Target, is_match: bool) -> Value {
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Inline,
+    Any,
+    All,
+}
+
+fn match_block(rng: &mut Rng, target: Target, is_match: bool, shape: Shape) -> Value {
     let filters: Vec<Value> = (0..rng.between(1, 2))
         .map(|_| json!({"resources": resource_filter(rng, target, is_match)}))
         .collect();
-    match rng.below(10) {
-        0 => filters[0].clone(),
-        1..=2 => json!({"all": filters}),
-        _ => json!({"any": filters}),
+    match shape {
+        Shape::Inline => filters[0].clone(),
+        Shape::All => json!({"all": filters}),
+        Shape::Any => json!({"any": filters}),
     }
 }
 
@@ -762,7 +806,7 @@ fn resource_filter(rng: &mut Rng, target: Target, is_match: bool) -> Value {
             json!({(*rng.pick(&ANNOTATION_KEYS)): rng.pick(&["plat*", "?*", "*", "alice", "3"])}),
         );
     }
-    if rng.chance(15) {
+    if rng.chance(8) {
         filter.insert(
             "operations".to_owned(),
             json!(pick_some(rng, &["CREATE", "UPDATE", "DELETE"])),
@@ -822,9 +866,11 @@ const VALUE_ANCHORS: [&str; 3] = ["=()", "()", "<()"];
 
 fn pattern_for(rng: &mut Rng, target: Target) -> Value {
     let mut pattern = Map::new();
-    let want_metadata = matches!(target, Target::Namespace | Target::Any) || rng.chance(25);
-    if want_metadata {
-        pattern.insert("metadata".to_owned(), metadata_pattern(rng));
+    let metadata_only = matches!(target, Target::Namespace | Target::Any);
+    if metadata_only || rng.chance(25) {
+        // Kyverno checks label values for strings in only one of `metadata` and `spec` when a
+        // pattern has both, whichever its map order gives first: no other values beside `spec`.
+        pattern.insert("metadata".to_owned(), metadata_pattern(rng, metadata_only));
     }
     match target {
         Target::Pod => {
@@ -851,17 +897,20 @@ fn pattern_for(rng: &mut Rng, target: Target) -> Value {
     Value::Object(pattern)
 }
 
-fn metadata_pattern(rng: &mut Rng) -> Value {
+fn metadata_pattern(rng: &mut Rng, any_values: bool) -> Value {
     let mut metadata = Map::new();
     if rng.chance(70) {
         let key = anchored(rng, "labels", &VALUE_ANCHORS);
-        metadata.insert(key, label_pattern(rng, &LABEL_KEYS, &LABEL_VALUES));
+        metadata.insert(
+            key,
+            label_pattern(rng, &LABEL_KEYS, &LABEL_VALUES, any_values),
+        );
     }
     if metadata.is_empty() || rng.chance(40) {
         let key = anchored(rng, "annotations", &VALUE_ANCHORS);
         metadata.insert(
             key,
-            label_pattern(rng, &ANNOTATION_KEYS, &ANNOTATION_VALUES),
+            label_pattern(rng, &ANNOTATION_KEYS, &ANNOTATION_VALUES, any_values),
         );
     }
     if rng.chance(15) {
@@ -874,7 +923,8 @@ fn metadata_pattern(rng: &mut Rng) -> Value {
 }
 
 /// A labels or annotations pattern: wildcard keys, anchors and string operators.
-fn label_pattern(rng: &mut Rng, keys: &[&str], values: &[&str]) -> Value {
+/// `any_values`: also null and numbers, which Kyverno's policy validation refuses.
+fn label_pattern(rng: &mut Rng, keys: &[&str], values: &[&str], any_values: bool) -> Value {
     let mut map = Map::new();
     for _ in 0..rng.between(1, 2) {
         let mut key = (*rng.pick(keys)).to_owned();
@@ -884,8 +934,12 @@ fn label_pattern(rng: &mut Rng, keys: &[&str], values: &[&str]) -> Value {
                 .to_string();
         }
         let key = anchored(rng, &key, &["=()", "()", "X()", "<()"]);
-        let value = if key.starts_with("X(") {
+        let value = if key.starts_with("X(") && any_values {
             rng.pick(&[json!(null), json!("?*"), json!("null")]).clone()
+        } else if key.starts_with("X(") {
+            rng.pick(&[json!("?*"), json!("null")]).clone()
+        } else if any_values && rng.chance(5) {
+            rng.pick(&[json!(3), json!(null), json!(true)]).clone()
         } else {
             match rng.below(10) {
                 0..=3 => json!(rng.pick(values)),

@@ -198,9 +198,21 @@ pub struct TestArgs {
     /// Print every expectation, not only mismatches.
     #[arg(long, short)]
     pub verbose: bool,
+    /// `json` prints every expectation with the rule responses it was compared with.
+    #[arg(long, short, value_enum, default_value_t = TestOutput::Text)]
+    pub output: TestOutput,
     /// Test files or directories searched for kyverno-test.yaml.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestOutput {
+    /// A line per mismatch (per expectation with --verbose) and a summary.
+    Text,
+    /// One JSON array of every expectation, its verdict and the rule responses it was
+    /// compared with (documented in the README).
+    Json,
 }
 
 #[derive(Debug, Args)]

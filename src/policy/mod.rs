@@ -3,6 +3,7 @@
 
 pub mod compile;
 pub mod load;
+mod refusals;
 pub mod spec;
 
 use crate::matching::{Filter, LabelSelector, MatchBlock};

@@ -125,7 +125,8 @@ fn match_filters_select_the_rules_that_apply() {
         rule("by-selector", "      any:\n      - resources:\n          kinds: [Pod]\n          selector:\n            matchExpressions:\n            - {key: tier, operator: In, values: [front, edge]}\n"),
         rule("by-annotation", "      any:\n      - resources:\n          kinds: [Pod]\n          annotations:\n            team.example.com/*: pay*\n"),
         rule("by-operation", "      any:\n      - resources:\n          kinds: [Pod]\n          operations: [UPDATE]\n"),
-        rule("all-must-hold", "      all:\n      - resources:\n          kinds: [Pod]\n      - resources:\n          namespaces: [kube-system]\n"),
+        // Kyverno requires kinds in every match filter.
+        rule("all-must-hold", "      all:\n      - resources:\n          kinds: [Pod]\n      - resources:\n          kinds: [Pod]\n          namespaces: [kube-system]\n"),
         rule("legacy-inline", "      resources:\n        kinds: [Pod]\n        namespaces: [shop]\n"),
         rule("wildcard-kind", "      any:\n      - resources:\n          kinds: [\"P*\"]\n"),
     ]

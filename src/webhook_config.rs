@@ -432,7 +432,7 @@ mod tests {
     fn rules_of(policy: &str) -> Result<Vec<Value>, Vec<UnknownKind>> {
         let policies = load_str(policy, Path::new("policy.yaml"))
             .unwrap_or_else(|errors| panic!("policy loads: {errors:?}"));
-        rules(&PolicySet { policies })
+        rules(&PolicySet::from(policies))
     }
 
     fn policy(kinds: &str, extra: &str) -> String {

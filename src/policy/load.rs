@@ -145,7 +145,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<PolicySet, Vec<LoadError>> {
     }
     check_unique_names(&policies, &mut errors);
     if errors.is_empty() {
-        Ok(PolicySet { policies })
+        Ok(PolicySet::from(policies))
     } else {
         Err(errors)
     }

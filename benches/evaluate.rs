@@ -50,7 +50,7 @@ fn policy_set(count: usize) -> PolicySet {
             .unwrap_or_else(|errors| panic!("bench policy: {errors:?}"));
         policies.extend(loaded);
     }
-    PolicySet { policies }
+    PolicySet::from(policies)
 }
 
 fn state(count: usize) -> Arc<AppState> {

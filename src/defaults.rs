@@ -29,7 +29,7 @@ pub fn embedded_policy_set() -> Result<PolicySet, Vec<LoadError>> {
         }
     }
     if errors.is_empty() {
-        Ok(PolicySet { policies })
+        Ok(PolicySet::from(policies))
     } else {
         Err(errors)
     }

@@ -19,6 +19,10 @@ const LATENCY_BUCKETS: [f64; 15] = [
     10.0,
 ];
 
+/// The `result` label values of `portcullis_policy_reload_total` and
+/// `portcullis_tls_certificate_reload_total`.
+pub const RELOAD_RESULTS: [&str; 2] = ["success", "error"];
+
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
@@ -129,6 +133,12 @@ impl Metrics {
             registry,
         };
         metrics.register_all()?;
+        // Every result a reload can have is a series from the first scrape: an alert on
+        // `increase()` sees nothing of a series whose first sample is already 1.
+        for result in RELOAD_RESULTS {
+            metrics.policy_reloads.with_label_values(&[result]);
+            metrics.certificate_reloads.with_label_values(&[result]);
+        }
         metrics
             .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
@@ -165,5 +175,24 @@ impl Metrics {
         // Encoding into a Vec cannot fail for I/O; a collector error leaves what was written.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
         String::from_utf8_lossy(&buffer).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_scrape_has_every_reload_series_at_zero() {
+        let text = Metrics::new().expect("metrics").encode();
+        for family in [
+            "portcullis_policy_reload_total",
+            "portcullis_tls_certificate_reload_total",
+        ] {
+            for result in RELOAD_RESULTS {
+                let series = format!("{family}{{result=\"{result}\"}} 0\n");
+                assert!(text.contains(&series), "{series} missing from\n{text}");
+            }
+        }
     }
 }

@@ -717,7 +717,7 @@ mod tests {
             client: Client::Url("https://127.0.0.1:8443/validate".to_owned()),
             ca_bundle: Some(b"PEM".to_vec()),
         };
-        let set = PolicySet { policies };
+        let set = PolicySet::from(policies);
         let forced = webhooks(&set, &endpoint, true).expect("built-in kinds");
         let forced: Vec<(&str, &str)> = forced
             .iter()

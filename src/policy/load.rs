@@ -13,6 +13,7 @@ use crate::yaml::{self, Location};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const POLICY_API_VERSIONS: [&str; 3] = [
     "kyverno.io/v1",
@@ -225,7 +226,13 @@ fn foreign_group(value: &serde_json::Value) -> Option<&str> {
 pub fn load_str(text: &str, file: &Path) -> Result<Vec<Policy>, Vec<LoadError>> {
     let mut loaded = Loaded::default();
     load_text(text, file, Leniency::default(), &mut loaded)?;
-    Ok(loaded.set.policies)
+    // Just compiled, so nothing else holds them.
+    Ok(loaded
+        .set
+        .policies
+        .into_iter()
+        .map(|policy| Arc::try_unwrap(policy).unwrap_or_else(|shared| (*shared).clone()))
+        .collect())
 }
 
 /// Adds the policies of one file's text to `loaded`, or gives the file's errors.
@@ -283,7 +290,10 @@ fn load_text(
     }
     check_unique_names(&policies, &mut errors);
     if errors.is_empty() {
-        loaded.set.policies.extend(policies);
+        loaded
+            .set
+            .policies
+            .extend(policies.into_iter().map(Arc::new));
         Ok(())
     } else {
         Err(errors)
@@ -397,9 +407,9 @@ fn backticked<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     rest.split_once('`').map(|(field, _)| field)
 }
 
-fn check_unique_names(policies: &[Policy], errors: &mut Vec<LoadError>) {
+fn check_unique_names<P: std::borrow::Borrow<Policy>>(policies: &[P], errors: &mut Vec<LoadError>) {
     let mut seen: HashMap<(Option<&str>, &str), &Policy> = HashMap::new();
-    for policy in policies {
+    for policy in policies.iter().map(P::borrow) {
         let key = (policy.namespace.as_deref(), policy.name.as_str());
         if let Some(first) = seen.get(&key) {
             if first.origin == policy.origin {

@@ -13,6 +13,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use load::{LoadError, LoadErrorKind, load_paths, load_str};
 
@@ -67,10 +68,20 @@ pub struct ActionOverride {
     pub namespace_selector: Option<LabelSelector>,
 }
 
-/// An immutable, compiled set of policies; shared behind an `Arc` by every request.
+/// An immutable, compiled set of policies; shared behind an `Arc` by every request. Each
+/// policy is shared too, so sets built from others (files beside cluster policies, a reload
+/// that keeps most of them) copy pointers, not policies.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
-    pub policies: Vec<Policy>,
+    pub policies: Vec<Arc<Policy>>,
+}
+
+impl From<Vec<Policy>> for PolicySet {
+    fn from(policies: Vec<Policy>) -> Self {
+        Self {
+            policies: policies.into_iter().map(Arc::new).collect(),
+        }
+    }
 }
 
 impl PolicySet {

@@ -236,19 +236,25 @@ pub fn spawn_policy_reloader(
     Ok(tokio::spawn(async move {
         while watcher.changed().await {
             let paths = paths.clone();
-            let loaded = tokio::task::spawn_blocking(move || {
-                policy::load_paths(&paths).and_then(|set| set.require_knowable(facts))
-            })
-            .await;
-            match loaded {
-                Ok(Ok(set)) => {
+            // Compiling and installing (the projection, the metric handles) both take time in
+            // proportion to the set: on the blocking pool, not on a worker.
+            let installing = state.clone();
+            let loaded =
+                tokio::task::spawn_blocking(move || -> Result<(), Vec<policy::LoadError>> {
+                    let set =
+                        policy::load_paths(&paths).and_then(|set| set.require_knowable(facts))?;
                     tracing::info!(
                         policies = set.policies.len(),
                         rules = set.rule_count(),
                         "policies reloaded"
                     );
                     policy::note_inert_settings(&set);
-                    state.replace_policies(set);
+                    installing.replace_policies(set);
+                    Ok(())
+                })
+                .await;
+            match loaded {
+                Ok(Ok(())) => {
                     state
                         .metrics
                         .policy_reloads
@@ -279,4 +285,40 @@ pub fn spawn_policy_reloader(
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::defaults::embedded_policy_set;
+    use std::path::Path;
+
+    #[test]
+    fn installing_shares_the_policies_it_is_given() {
+        let files = embedded_policy_set().expect("default policies");
+        let cluster = PolicySet::from(
+            policy::load_str(
+                "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: from-cluster\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      pattern:\n        spec: {}\n",
+                Path::new("cluster.yaml"),
+            )
+            .expect("cluster policy"),
+        );
+        let given: Vec<Arc<policy::Policy>> = files
+            .policies
+            .iter()
+            .chain(&cluster.policies)
+            .cloned()
+            .collect();
+        let state = AppState::new(files, Metrics::new().expect("metrics"));
+        state.replace_cluster_policies(cluster);
+        let active = state.policies();
+        assert_eq!(active.set.policies.len(), given.len());
+        for (installed, given) in active.set.policies.iter().zip(&given) {
+            assert!(
+                Arc::ptr_eq(installed, given),
+                "{} was copied on install",
+                given.name
+            );
+        }
+    }
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 fn policies(text: &str) -> PolicySet {
     let policies = policy::load_str(text, Path::new("inline.yaml"))
         .unwrap_or_else(|errors| panic!("{errors:#?}"));
-    PolicySet { policies }
+    PolicySet::from(policies)
 }
 
 fn cluster_policy(annotations: &str, spec: &str) -> String {

@@ -160,9 +160,8 @@ spec:
         spec:
           =(hostNetwork): false
 "#;
-    let set = PolicySet {
-        policies: portcullis::policy::load_str(policy, Path::new("filters.yaml")).unwrap(),
-    };
+    let set =
+        PolicySet::from(portcullis::policy::load_str(policy, Path::new("filters.yaml")).unwrap());
     let projection = Projection::of_set(&set);
     let mut decided = 0;
     for (name, generate_name, annotations, labels) in [
@@ -244,7 +243,7 @@ spec:
           =(hostNetwork): false
 "#;
     let policies = portcullis::policy::load_str(no_host_network, Path::new("reload.yaml")).unwrap();
-    state.replace_policies(PolicySet { policies });
+    state.replace_policies(PolicySet::from(policies));
     let answer = portcullis::webhook::handler::answer(&state, &body, None).unwrap();
     assert!(!allowed(answer), "the reloaded policy must see hostNetwork");
 }

@@ -390,6 +390,20 @@ async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
     symlink("..data/policy.yaml", mounted.join("policy.yaml")).unwrap();
     let policies = format!("{},{}", plain.display(), mounted.display());
     let server = Serve::start(workdir.path(), &["--policies", &policies]).await;
+    // The first scrape already has every reload series, at 0, for alerts on their increase.
+    let (_, first_scrape) = plain_request(server.metrics, "/metrics").await.unwrap();
+    let first_scrape = String::from_utf8_lossy(&first_scrape);
+    for series in [
+        r#"portcullis_policy_reload_total{result="success"} 0"#,
+        r#"portcullis_policy_reload_total{result="error"} 0"#,
+        r#"portcullis_tls_certificate_reload_total{result="success"} 0"#,
+        r#"portcullis_tls_certificate_reload_total{result="error"} 0"#,
+    ] {
+        assert!(
+            first_scrape.lines().any(|line| line == series),
+            "{series} missing:\n{first_scrape}"
+        );
+    }
     let mut connection = server.connect().await;
 
     let mut labelled_latest = pod("web", "shop", &["nginx:latest"]);

@@ -19,8 +19,8 @@ const LATENCY_BUCKETS: [f64; 15] = [
     10.0,
 ];
 
-/// The `result` label values of `portcullis_policy_reload_total` and
-/// `portcullis_tls_certificate_reload_total`.
+/// The `result` label values of `portcullis_policy_reload_total`,
+/// `portcullis_tls_certificate_reload_total` and `portcullis_webhook_registration_total`.
 pub const RELOAD_RESULTS: [&str; 2] = ["success", "error"];
 
 #[derive(Clone)]
@@ -138,6 +138,7 @@ impl Metrics {
         for result in RELOAD_RESULTS {
             metrics.policy_reloads.with_label_values(&[result]);
             metrics.certificate_reloads.with_label_values(&[result]);
+            metrics.webhook_registrations.with_label_values(&[result]);
         }
         metrics
             .build_info
@@ -188,6 +189,7 @@ mod tests {
         for family in [
             "portcullis_policy_reload_total",
             "portcullis_tls_certificate_reload_total",
+            "portcullis_webhook_registration_total",
         ] {
             for result in RELOAD_RESULTS {
                 let series = format!("{family}{{result=\"{result}\"}} 0\n");

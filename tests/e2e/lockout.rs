@@ -251,8 +251,8 @@ fn slow_policies(dir: &Path, count: usize) {
 }
 
 const SLOW_PATTERN_LENGTH: usize = 200;
-const SLOW_BLOB_LENGTH: usize = 20_000;
-const SLOW_POLICIES: usize = 1000;
+const SLOW_BLOB_LENGTH: usize = 10_000;
+const SLOW_POLICIES: usize = 1500;
 
 fn slow_config_map(name: &str, namespace: &str) -> Value {
     json!({

@@ -5,9 +5,10 @@
 # any failure, printing the tails of the control plane's logs.
 #
 #   tests/e2e/run.sh [-- <libtest arguments, e.g. a test name filter>]
+#   tests/e2e/run.sh --build-only     # only build and download what the suite needs
 #
 # PORTCULLIS_E2E_CACHE (default ~/.cache/portcullis-e2e) holds the built binaries, outside the
-# checkout; each name carries its version and a digest of the wrapper module that built it.
+# checkout; each name carries its version and a digest of the wrapper module and build flags.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -16,6 +17,11 @@ cache=${PORTCULLIS_E2E_CACHE:-$HOME/.cache/portcullis-e2e}
 # The webhook calls and the clients all stay on loopback, whatever proxy the machine names.
 export NO_PROXY=127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}
 export no_proxy=$NO_PROXY
+build_only=false
+case "${1:-}" in
+  --build-only) build_only=true; shift ;;
+  --) shift ;;
+esac
 
 for tool in go openssl curl python3 kubectl cargo; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is required" >&2; exit 1; }
@@ -25,25 +31,27 @@ done
 required_version() { awk -v module="$2" '$1 == module { print $2; exit } $1 == "require" && $2 == module { print $3; exit }' "$1"; }
 k8s_version=$(required_version "$controlplane/apiserver/go.mod" k8s.io/kubernetes)
 etcd_version=$(required_version "$controlplane/etcd/go.mod" go.etcd.io/etcd/server/v3)
-shopt -s nullglob
-digest() { cat "$1"/go.mod "$1"/go.sum "$1"/*.go | sha256sum | cut -c1-12; }
-apiserver=$cache/kube-apiserver-$k8s_version-$(digest "$controlplane/apiserver")
-etcd=$cache/etcd-$etcd_version-$(digest "$controlplane/etcd")
 
-# Builds into a temporary name and renames, so an interrupted build never leaves a binary.
+# build <variable> <name> <version> <wrapper dir> <package> <ldflags>: sets the variable to the
+# binary's path in the cache, building it first when it is not there. The output goes to a
+# temporary name first, so an interrupted build never leaves a binary behind.
+shopt -s nullglob
 build() {
-  local out=$1 dir=$2 package=$3 ldflags=$4 started=$SECONDS
+  local variable=$1 name=$2 version=$3 dir=$4 package=$5 ldflags=$6 started=$SECONDS recipe out
+  recipe=$({ cat "$dir"/go.mod "$dir"/go.sum "$dir"/*.go; printf '%s\n' "$package" "$ldflags"; } | sha256sum | cut -c1-12)
+  out=$cache/$name-$version-$recipe
+  printf -v "$variable" '%s' "$out"
   [ -x "$out" ] && return
   mkdir -p "$cache"
-  echo "== building $(basename "$out") (first run on a machine: several minutes)"
-  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out.partial" "$package")
+  echo "== building $name $version (first run on a machine: many minutes)"
+  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$out.partial" "$package")
   mv "$out.partial" "$out"
   echo "   built in $((SECONDS - started)) s"
 }
 minor=${k8s_version#v1.}; minor=${minor%%.*}
-build "$apiserver" "$controlplane/apiserver" k8s.io/kubernetes/cmd/kube-apiserver \
+build apiserver kube-apiserver "$k8s_version" "$controlplane/apiserver" k8s.io/kubernetes/cmd/kube-apiserver \
   "-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/client-go/pkg/version.gitVersion=$k8s_version"
-build "$etcd" "$controlplane/etcd" . "-s -w"
+build etcd etcd "$etcd_version" "$controlplane/etcd" . "-s -w"
 
 # Third-party CRDs as their projects' release modules ship them: what deploy/ renders for
 # cert-manager and the Prometheus Operator, and Kyverno's policies for --watch-kyverno-policies.
@@ -57,6 +65,8 @@ crds+=:$cert_manager/deploy/crds/cert-manager.io_certificates.yaml
 crds+=:$cert_manager/deploy/crds/cert-manager.io_issuers.yaml
 crds+=:$prometheus_operator/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml
 crds+=:$prometheus_operator/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml
+
+$build_only && exit 0
 
 echo "== cargo test --test e2e --no-run"
 cargo test --locked --test e2e --no-run
@@ -187,7 +197,6 @@ export PORTCULLIS_E2E_WORK=$work
 export PORTCULLIS_E2E_CRDS=$crds
 # The suite must never run against another cluster by accident.
 unset KUBECONFIG
-[ "${1:-}" = "--" ] && shift
 cargo test --locked --test e2e -- "$@" 2>&1 | tee "$work/suite.log"
 # A filter that matched nothing is not a pass.
 grep -Eq '^test result: ok\. [1-9][0-9]* passed; 0 failed; 0 ignored' "$work/suite.log" \

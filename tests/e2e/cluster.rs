@@ -141,6 +141,27 @@ async fn namespace_labels_reach_namespace_selector_rules() {
     drop(serve);
 }
 
+/// `serve --kube` with the repository's policies and `args`, judging a namespace of its own
+/// (the webhook is in effect once a `:latest` Pod there is denied); and a Pod from a registry no
+/// policy forbids yet, which the test's cluster policies then forbid.
+async fn untrusted_pod_under(
+    client: &kube::Client,
+    scope: &str,
+    args: &[&str],
+) -> (Serve, String, Value) {
+    let serve = serve_kube(client, scope, &repo_path("policies"), args).await;
+    let judged = format!("e2e-{scope}");
+    namespace(client, &judged, scope, json!({})).await;
+    let probe = pod("probe", &judged, &["nginx:latest"]);
+    until_refused_with(client, &probe, "disallow-latest-tag", PATIENCE).await;
+    let untrusted = pod("web", &judged, &["untrusted.example/app:1.0"]);
+    assert!(
+        admitted(client, &untrusted).await,
+        "no policy forbids it yet"
+    );
+    (serve, judged, untrusted)
+}
+
 fn untrusted_registry_policy(name: &str, namespace: &str, message: &str) -> Value {
     json!({
         "apiVersion": "portcullis.dev/v1alpha1",
@@ -190,22 +211,8 @@ async fn status_of(
 #[tokio::test]
 async fn cluster_policies_change_decisions_and_carry_their_status() {
     let client = admin().await;
-    let scope = "kube-policies";
-    let serve = serve_kube(&client, scope, &repo_path("policies"), &[]).await;
-    let judged = "e2e-kube-policies";
-    namespace(&client, judged, scope, json!({})).await;
-    until_refused_with(
-        &client,
-        &pod("probe", judged, &["nginx:latest"]),
-        "disallow-latest-tag",
-        PATIENCE,
-    )
-    .await;
-    let untrusted = pod("web", judged, &["untrusted.example/app:1.0"]);
-    assert!(
-        admitted(&client, &untrusted).await,
-        "no policy forbids it yet"
-    );
+    let (serve, judged, untrusted) = untrusted_pod_under(&client, "kube-policies", &[]).await;
+    let judged = judged.as_str();
 
     let policies = Api::<ClusterPolicy>::all(client.clone());
     let name = "e2e-untrusted-registry";
@@ -271,28 +278,9 @@ async fn cluster_policies_change_decisions_and_carry_their_status() {
 #[tokio::test]
 async fn kyverno_cluster_policies_are_read_from_their_crd() {
     let client = admin().await;
-    let scope = "kube-kyverno";
-    let serve = serve_kube(
-        &client,
-        scope,
-        &repo_path("policies"),
-        &["--watch-kyverno-policies"],
-    )
-    .await;
-    let judged = "e2e-kube-kyverno";
-    namespace(&client, judged, scope, json!({})).await;
-    until_refused_with(
-        &client,
-        &pod("probe", judged, &["nginx:latest"]),
-        "disallow-latest-tag",
-        PATIENCE,
-    )
-    .await;
-    let untrusted = pod("web", judged, &["untrusted.example/app:1.0"]);
-    assert!(
-        admitted(&client, &untrusted).await,
-        "no policy forbids it yet"
-    );
+    let (serve, judged, untrusted) =
+        untrusted_pod_under(&client, "kube-kyverno", &["--watch-kyverno-policies"]).await;
+    let judged = judged.as_str();
 
     let resource = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("kyverno.io", "v1", "ClusterPolicy"),

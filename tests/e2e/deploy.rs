@@ -7,13 +7,13 @@
 //! The ValidatingWebhookConfigurations are sent as server-side dry runs: installed, they would
 //! send every judged request to a Service with no endpoints behind it.
 
+use crate::shared::{self, yaml_objects};
 use crate::support::{Answer, PATIENCE, apply_at, create_at, eventually, repo_path, required_env};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, GroupVersionKind};
 use kube::discovery::{Discovery, Scope};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use tokio::sync::OnceCell;
 
 /// What one overlay's objects got from the apiserver.
@@ -56,32 +56,8 @@ pub async fn production(client: &kube::Client) -> &'static Applied {
         .await
 }
 
-/// Objects of a YAML stream, without empty documents.
-pub fn objects_of(text: &str, origin: &str) -> Vec<Value> {
-    portcullis::yaml::parse_documents(text)
-        .unwrap_or_else(|error| panic!("{origin}: {error}"))
-        .into_iter()
-        .map(|document| document.value)
-        .filter(|value| !value.is_null())
-        .collect()
-}
-
 fn kustomize(dir: &Path) -> Vec<Value> {
-    let output = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("run kubectl kustomize");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    objects_of(
-        &String::from_utf8_lossy(&output.stdout),
-        &dir.display().to_string(),
-    )
+    yaml_objects(&shared::kustomize(dir), &dir.display().to_string())
 }
 
 fn label(object: &Value) -> String {
@@ -103,7 +79,7 @@ async fn install_third_party_crds(client: &kube::Client) {
     for file in std::env::split_paths(&files) {
         let text = std::fs::read_to_string(&file)
             .unwrap_or_else(|error| panic!("{}: {error}", file.display()));
-        for crd in objects_of(&text, &file.display().to_string()) {
+        for crd in yaml_objects(&text, &file.display().to_string()) {
             let answer = create_at(client, api.resource_url(), &crd, false).await;
             assert!(
                 answer.admitted() || answer.status == 409,
@@ -225,35 +201,6 @@ fn gvk_of(object: &Value) -> GroupVersionKind {
     GroupVersionKind::gvk(group, version, object["kind"].as_str().unwrap_or_default())
 }
 
-/// A copy of `deploy/` and `policies/` with the dev overlay's generated inputs written by the
-/// real `portcullis certs --kustomize`.
-fn dev_overlay(scratch: &Path) -> PathBuf {
-    for folder in ["deploy", "policies"] {
-        let status = Command::new("cp")
-            .arg("-R")
-            .arg(repo_path(folder))
-            .arg(scratch)
-            .status()
-            .expect("run cp");
-        assert!(status.success(), "copying {folder}");
-    }
-    let overlay = scratch.join("deploy/overlays/dev");
-    let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .arg("certs")
-        .arg("--dir")
-        .arg(scratch.join("certs-dev"))
-        .arg("--kustomize")
-        .arg(&overlay)
-        .output()
-        .expect("run portcullis certs");
-    assert!(
-        output.status.success(),
-        "portcullis certs --kustomize: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    overlay
-}
-
 #[tokio::test]
 async fn every_object_deploy_renders_is_accepted() {
     let client = crate::support::admin().await;
@@ -262,7 +209,7 @@ async fn every_object_deploy_renders_is_accepted() {
     let overlays = [
         production,
         &apply_overlay(&client, "base", &repo_path("deploy/base")).await,
-        &apply_overlay(&client, "dev", &dev_overlay(scratch.path())).await,
+        &apply_overlay(&client, "dev", &shared::dev_overlay(scratch.path())).await,
     ];
     let mut problems = Vec::new();
     for applied in overlays {

@@ -7,4 +7,6 @@ mod admission;
 mod cluster;
 mod deploy;
 mod lockout;
+#[path = "../shared/fixtures.rs"]
+mod shared;
 mod support;

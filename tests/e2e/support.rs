@@ -19,6 +19,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+pub use crate::shared::{pod, repo_path};
+
 /// The longest any one step may take: a server becoming ready, a webhook configuration taking
 /// effect in the apiserver.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -36,10 +38,6 @@ pub fn required_env(name: &str) -> PathBuf {
              tests/e2e/run.sh starts; run it through that script"
         ),
     }
-}
-
-pub fn repo_path(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
 /// A directory for one test's files under the run's work directory, which `run.sh` keeps when
@@ -225,20 +223,6 @@ pub async fn namespace(client: &kube::Client, name: &str, scope: &str, labels: V
         .expect_admitted(&format!("namespace {name}"));
 }
 
-/// A Pod with one container per image.
-pub fn pod(name: &str, namespace: &str, images: &[&str]) -> Value {
-    let containers: Vec<Value> = images
-        .iter()
-        .enumerate()
-        .map(|(index, image)| json!({"name": format!("c{index}"), "image": image}))
-        .collect();
-    json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"containers": containers},
-    })
-}
-
 /// A Deployment whose pod template runs `image`.
 pub fn deployment(name: &str, namespace: &str, image: &str) -> Value {
     json!({
@@ -268,11 +252,9 @@ pub fn webhook_config(policies: &[&Path]) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     let text = String::from_utf8(output.stdout).expect("UTF-8");
-    let documents = portcullis::yaml::parse_documents(&text).expect("webhook-config prints YAML");
-    documents
+    crate::shared::yaml_objects(&text, "webhook-config's output")
         .into_iter()
-        .map(|document| document.value)
-        .find(|value| !value.is_null())
+        .next()
         .expect("webhook-config prints a configuration")
 }
 

@@ -19,6 +19,8 @@ mod kyverno_suites;
 mod policy_load;
 mod projection;
 mod serve_tls;
+#[path = "../shared/fixtures.rs"]
+mod shared;
 mod transport;
 mod webhook;
 mod webhook_hostile;

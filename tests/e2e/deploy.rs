@@ -216,7 +216,7 @@ async fn every_object_deploy_renders_is_accepted() {
         problems.extend(applied.problems());
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    // The kinds the issue names, so a render that lost one cannot pass by being smaller.
+    // What deploy/ must install, so a render that lost an object cannot pass by being smaller.
     for wanted in [
         "CustomResourceDefinition clusterpolicies.portcullis.dev",
         "CustomResourceDefinition policies.portcullis.dev",

@@ -55,7 +55,14 @@ build etcd etcd "$etcd_version" "$controlplane/etcd" . "-s -w"
 
 # Third-party CRDs as their projects' release modules ship them: what deploy/ renders for
 # cert-manager and the Prometheus Operator, and Kyverno's policies for --watch-kyverno-policies.
-module_dir() { go mod download -json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])'; }
+module_dir() {
+  go mod download -json "$1" | python3 -c '
+import json, sys
+module = json.load(sys.stdin)
+if "Error" in module:
+    sys.exit("run.sh: go mod download " + sys.argv[1] + ": " + module["Error"])
+print(module["Dir"])' "$1"
+}
 kyverno=$(module_dir github.com/kyverno/kyverno@v1.19.0)
 cert_manager=$(module_dir github.com/cert-manager/cert-manager@v1.21.2)
 prometheus_operator=$(module_dir github.com/prometheus-operator/prometheus-operator@v0.85.0)

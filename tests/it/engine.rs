@@ -310,6 +310,20 @@ fn autogen_follows_kyverno() {
             .results(&selective)
             .is_empty()
     );
+    // So does listing a pod kind in any spelling beside another kind, in any rule.
+    let mixed = rule(
+        "mixed",
+        "      any:\n      - resources:\n          kinds: [v1/Pod, Secret]\n",
+    );
+    let mixing = policies(&cluster_policy(
+        "{}",
+        &format!("  rules:\n{pod_rule}{mixed}"),
+    ));
+    assert!(
+        Subject::new(controller("Deployment", "apps/v1", "nginx:latest"))
+            .results(&mixing)
+            .is_empty()
+    );
 }
 
 fn decide(set: &PolicySet, subject: &Subject<'_>) -> admission::Decision {

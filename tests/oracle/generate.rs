@@ -925,14 +925,36 @@ fn metadata_pattern(rng: &mut Rng, any_values: bool) -> Value {
 /// A labels or annotations pattern: wildcard keys, anchors and string operators.
 /// `any_values`: also null and numbers, which Kyverno's policy validation refuses.
 fn label_pattern(rng: &mut Rng, keys: &[&str], values: &[&str], any_values: bool) -> Value {
+    // Kyverno rewrites a wildcard key to the first resource key it matches in Go's random map
+    // order, and a rewritten key that meets another of the pattern's keys replaces one of them,
+    // again in random order. So a wildcard here matches exactly one key of the pools, and no two
+    // keys of one map stand for the same label.
+    const WILDCARD_KEYS: [(&str, &str); 5] = [
+        ("te?m", "team"),
+        ("t?er", "tier"),
+        ("app.kubernetes.io/n*", "app.kubernetes.io/name"),
+        ("*snippet", "nginx.ingress.kubernetes.io/server-snippet"),
+        (
+            "*apparmor*",
+            "container.apparmor.security.beta.kubernetes.io/app",
+        ),
+    ];
     let mut map = Map::new();
+    let mut labels_named = Vec::new();
     for _ in 0..rng.between(1, 2) {
         let mut key = (*rng.pick(keys)).to_owned();
+        let mut label = key.clone();
         if rng.chance(20) {
-            key = rng
-                .pick(&["app.kubernetes.io/*", "*", "te?m", "*snippet"])
-                .to_string();
+            let (wildcard, target) = rng.pick(&WILDCARD_KEYS);
+            if keys.contains(target) {
+                key = (*wildcard).to_owned();
+                label = (*target).to_owned();
+            }
         }
+        if labels_named.contains(&label) {
+            continue;
+        }
+        labels_named.push(label);
         let key = anchored(rng, &key, &["=()", "()", "X()", "<()"]);
         let value = if key.starts_with("X(") && any_values {
             rng.pick(&[json!(null), json!("?*"), json!("null")]).clone()

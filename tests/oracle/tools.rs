@@ -10,7 +10,7 @@
 //! `excluded`, or the reason the tool could not evaluate it) on each side, and those lists must be
 //! equal.
 
-use crate::generate::Case;
+use crate::generate::{self, Case};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,12 @@ pub fn write_case(root: &Path, case: &Case) -> std::io::Result<PathBuf> {
         dir.join("kyverno-test.yaml"),
         pretty(&case.test_file()) + "\n",
     )?;
+    if let Some(values) = &case.values {
+        std::fs::write(dir.join(generate::VALUES_FILE), pretty(values) + "\n")?;
+    }
+    if let Some(user_info) = &case.user_info {
+        std::fs::write(dir.join(generate::USER_INFO_FILE), pretty(user_info) + "\n")?;
+    }
     Ok(dir)
 }
 

@@ -365,9 +365,17 @@ fn user_filter(rng: &mut Rng, filter: &mut Map<String, Value>) {
 fn overrides(rng: &mut Rng) -> Value {
     let entries: Vec<Value> = (0..rng.between(1, 2))
         .map(|_| {
-            let mut entry = json!({"action": rng.pick(&["Audit", "Enforce"])});
+            let action = *rng.pick(&["Audit", "Enforce"]);
+            let mut entry = json!({"action": action});
             if rng.chance(80) {
-                entry["namespaces"] = json!(pick_some(rng, &["prod", "dev", "team-*", "d*"]));
+                // Kyverno refuses overrides that could give a namespace both actions; most keep
+                // each action to its own namespaces.
+                let namespaces: &[&str] = match (rng.chance(80), action) {
+                    (true, "Audit") => &["dev", "d*"],
+                    (true, _) => &["prod", "team-*"],
+                    (false, _) => &["prod", "dev", "team-*", "d*"],
+                };
+                entry["namespaces"] = json!(pick_some(rng, namespaces));
             }
             if rng.chance(20) {
                 entry["namespaceSelector"] = namespace_selector(rng);
@@ -862,7 +870,9 @@ fn kinds_for(rng: &mut Rng, target: Target) -> Vec<String> {
         Target::Namespace => vec!["Namespace".to_owned()],
         Target::Any => vec!["*".to_owned()],
     };
-    if rng.chance(15) {
+    // Kyverno refuses "*" beside another kind; that is tried only now and then.
+    let extra_chance = if target == Target::Any { 3 } else { 15 };
+    if rng.chance(extra_chance) {
         let extra = rng.pick(&[
             "Deployment",
             "ConfigMap",

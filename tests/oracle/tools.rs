@@ -55,6 +55,26 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// Observations are compared as sorted lists: the order of rule responses is not a result.
+    fn new(
+        mut results: BTreeMap<Key, Observations>,
+        messages: BTreeMap<(Key, String), String>,
+        stdout: String,
+        stderr: String,
+    ) -> Self {
+        for observations in results.values_mut() {
+            observations.sort();
+        }
+        Run {
+            results,
+            messages,
+            stdout,
+            stderr,
+        }
+    }
+}
+
 fn run(command: &mut Command) -> (String, String) {
     let output = command
         .output()
@@ -138,15 +158,7 @@ pub fn kyverno(binary: &Path, root: &Path) -> Run {
         messages.insert((key.clone(), rule), text("Message"));
         results.entry(key).or_default().push(observation);
     }
-    for observations in results.values_mut() {
-        observations.sort();
-    }
-    Run {
-        results,
-        messages,
-        stdout,
-        stderr,
-    }
+    Run::new(results, messages, stdout, stderr)
 }
 
 /// `portcullis test <root> --output json`.
@@ -189,13 +201,5 @@ pub fn portcullis(binary: &Path, root: &Path) -> Run {
             None => entry.push(format!("unreadable case {case}")),
         }
     }
-    for observations in results.values_mut() {
-        observations.sort();
-    }
-    Run {
-        results,
-        messages,
-        stdout,
-        stderr,
-    }
+    Run::new(results, messages, stdout, stderr)
 }

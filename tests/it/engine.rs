@@ -297,34 +297,30 @@ fn autogen_follows_kyverno() {
             .results(&disabled)
             .is_empty()
     );
-    // Picking pods by label turns autogen off for the whole policy.
-    let by_label = rule(
-        "labelled",
-        "      any:\n      - resources:\n          kinds: [Pod]\n          selector:\n            matchLabels: {app: x}\n",
-    );
-    let selective = policies(&cluster_policy(
-        "{}",
-        &format!("  rules:\n{pod_rule}{by_label}"),
-    ));
-    assert!(
-        Subject::new(controller("Deployment", "apps/v1", "nginx:latest"))
-            .results(&selective)
-            .is_empty()
-    );
-    // So does listing a pod kind in any spelling beside another kind, in any rule.
-    let mixed = rule(
-        "mixed",
-        "      any:\n      - resources:\n          kinds: [v1/Pod, Secret]\n",
-    );
-    let mixing = policies(&cluster_policy(
-        "{}",
-        &format!("  rules:\n{pod_rule}{mixed}"),
-    ));
-    assert!(
-        Subject::new(controller("Deployment", "apps/v1", "nginx:latest"))
-            .results(&mixing)
-            .is_empty()
-    );
+    // Picking pods by label, or listing a pod kind in any spelling beside another kind, in any
+    // rule turns autogen off for the whole policy.
+    for (name, filter) in [
+        (
+            "labelled",
+            "      any:\n      - resources:\n          kinds: [Pod]\n          selector:\n            matchLabels: {app: x}\n",
+        ),
+        (
+            "mixed",
+            "      any:\n      - resources:\n          kinds: [v1/Pod, Secret]\n",
+        ),
+    ] {
+        let blocker = rule(name, filter);
+        let set = policies(&cluster_policy(
+            "{}",
+            &format!("  rules:\n{pod_rule}{blocker}"),
+        ));
+        assert!(
+            Subject::new(controller("Deployment", "apps/v1", "nginx:latest"))
+                .results(&set)
+                .is_empty(),
+            "{name}"
+        );
+    }
 }
 
 fn decide(set: &PolicySet, subject: &Subject<'_>) -> admission::Decision {

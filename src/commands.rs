@@ -9,9 +9,12 @@ use portcullis::cli::{
 };
 use portcullis::defaults::PolicySource;
 use portcullis::metrics::Metrics;
-use portcullis::policy::{LoadError, PolicySet};
+use portcullis::policy::load::LoadOptions;
+use portcullis::policy::{ClusterFacts, LoadError, PolicySet};
 use portcullis::printable::printable;
+use portcullis::registration::RegistrationOptions;
 use portcullis::server::{self, Readiness, ServeOptions};
+use portcullis::webhook_config::{Client, Endpoint};
 use portcullis::{reload, tls, webhook};
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
@@ -36,10 +39,15 @@ fn report_load_errors(errors: &[LoadError]) {
 
 pub fn check(args: &CheckArgs) -> ExitCode {
     let source = PolicySource::resolve(&args.policies);
-    let set = match load_policies(&source) {
-        Ok(set) => set,
-        Err(code) => return code,
-    };
+    // First, so that a run from the wrong directory cannot pass on a set nobody meant.
+    match &source {
+        PolicySource::Paths(_) => eprintln!("policies: {}", printable(&source.describe())),
+        PolicySource::Embedded => eprintln!(
+            "policies: {} (no --policies given and no ./{} directory)",
+            source.describe(),
+            portcullis::defaults::DEFAULT_POLICY_DIR
+        ),
+    }
     let filter = match PathFilter::new(&args.include, &args.exclude) {
         Ok(filter) => filter,
         Err(message) => {
@@ -47,9 +55,62 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(check::EXIT_ERROR);
         }
     };
+    let mut keep = |relative: &std::path::Path, kind| filter.keeps(relative, kind);
+    let mut load_options = LoadOptions {
+        skip_foreign: true,
+        skip_unsupported: args.skip_unsupported,
+        keep: Some(&mut keep),
+    };
+    let loaded = match source.load_with(&mut load_options) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            report_load_errors(&errors);
+            return ExitCode::from(check::EXIT_ERROR);
+        }
+    };
+    if args.verbose {
+        for note in &loaded.notes {
+            eprintln!("note: {}", printable(note));
+        }
+    }
+    for refused in &loaded.refused {
+        eprintln!(
+            "refused (--skip-unsupported): {}",
+            printable(&refused.to_string())
+        );
+    }
+    let set = loaded.set;
+    if set.policies.is_empty() && !loaded.refused.is_empty() {
+        eprintln!(
+            "error: every policy in {} uses a feature Portcullis does not evaluate; nothing is left to check with",
+            printable(&source.describe())
+        );
+        return ExitCode::from(check::EXIT_ERROR);
+    }
+    if set.policies.is_empty() && !args.allow_empty {
+        eprintln!(
+            "error: no policies in {}: an empty policy set passes every resource (--allow-empty accepts it)",
+            printable(&source.describe())
+        );
+        return ExitCode::from(check::EXIT_ERROR);
+    }
+    let mut check_options = check::CheckOptions {
+        unknown_namespaces: args.unknown_namespaces,
+        ..check::CheckOptions::default()
+    };
+    for file in &args.namespace_labels {
+        match check::read_namespace_labels(file) {
+            Ok(labels) => check_options.namespace_labels.extend(labels),
+            Err(message) => {
+                eprintln!("error: --namespace-labels {}", printable(&message));
+                return ExitCode::from(check::EXIT_ERROR);
+            }
+        }
+    }
     let options = input::ReadOptions {
         filter,
         default_namespace: args.namespace.clone(),
+        allow_empty: args.allow_empty,
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(jobs) = args.jobs {
@@ -80,12 +141,12 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             &options,
             &progress,
         );
-        let report = check::run_with(&set, &inputs, &progress);
+        let report = check::run_with(&set, &inputs, &check_options, &progress);
         (inputs, report)
     });
     drop(progress);
     for error in &inputs.errors {
-        eprintln!("error: {}", printable(error));
+        eprintln!("error: {}", printable(&error.to_string()));
     }
     if args.verbose {
         for note in &inputs.notes {
@@ -104,7 +165,11 @@ pub fn check(args: &CheckArgs) -> ExitCode {
     };
     let rendered = match args.output {
         OutputFormat::Text => render::text::render(&report, &inputs, &render_options),
-        OutputFormat::Json => render::json::render(&report, &inputs),
+        OutputFormat::Json => render::json::render(
+            &report,
+            &inputs,
+            &render::PolicyOrigin::of(&source, set.policies.len(), &loaded.refused),
+        ),
         OutputFormat::Junit => render::junit::render(&report, &inputs, &render_options),
         OutputFormat::Sarif => render::sarif::render(&report, &inputs, &render_options),
         OutputFormat::Github => render::github::render(&report, &inputs, &render_options),
@@ -135,7 +200,7 @@ pub fn certs(args: &CertsArgs) -> ExitCode {
                     "wrote {}, {} and {}",
                     inputs.cert.display(),
                     inputs.key.display(),
-                    inputs.ca_bundle_patch.display()
+                    inputs.ca_cert.display()
                 );
             }),
             None => Ok(()),
@@ -182,7 +247,28 @@ pub fn webhook_config(args: &WebhookConfigArgs) -> ExitCode {
         Ok(set) => set,
         Err(code) => return code,
     };
-    match portcullis::webhook_config::configuration(&set) {
+    let ca_bundle = match &args.ca_bundle {
+        None => None,
+        Some(path) => match portcullis::registration::read_ca_bundle(path) {
+            Ok(pem) => Some(pem),
+            Err(error) => {
+                eprintln!("error: --ca-bundle: {error}");
+                return ExitCode::from(check::EXIT_ERROR);
+            }
+        },
+    };
+    let endpoint = Endpoint {
+        client: match &args.url {
+            Some(url) => Client::Url(url.clone()),
+            None => Endpoint::default().client,
+        },
+        ca_bundle,
+    };
+    match portcullis::webhook_config::configuration(
+        &set,
+        &endpoint,
+        args.force_failure_policy_ignore,
+    ) {
         Ok(configuration) => {
             print!("{}", portcullis::webhook_config::to_yaml(&configuration));
             ExitCode::SUCCESS
@@ -217,17 +303,55 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     }
 }
 
+/// Where `serve --kube` registers its webhooks, unless registration is turned off.
+fn registration_options(args: &ServeArgs) -> Result<Option<RegistrationOptions>, String> {
+    if !args.kube || args.no_webhook_registration {
+        return Ok(None);
+    }
+    let client = match &args.webhook_url {
+        Some(url) => Client::Url(url.clone()),
+        None => match args.webhook_service.split_once('/') {
+            Some((namespace, name)) if !namespace.is_empty() && !name.is_empty() => {
+                Client::Service {
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "--webhook-service {:?}: expected namespace/name",
+                    args.webhook_service
+                ));
+            }
+        },
+    };
+    Ok(Some(RegistrationOptions {
+        endpoint: Endpoint {
+            client,
+            ca_bundle: None,
+        },
+        tls_cert: args.tls_cert.clone(),
+        ca_bundle_file: args.webhook_ca_bundle.clone(),
+        force_ignore: args.force_failure_policy_ignore,
+    }))
+}
+
 async fn run_server(args: ServeArgs) -> Result<(), String> {
     let source = PolicySource::resolve(&args.policies);
-    let set = source.load().map_err(|errors| {
-        errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-            + "\nrefusing to start with invalid policies"
-    })?;
+    let facts = ClusterFacts::following_cluster(args.kube);
+    let set = source
+        .load()
+        .and_then(|set| set.require_knowable(facts))
+        .map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\nrefusing to start with invalid policies"
+        })?;
     tracing::info!(policies = set.policies.len(), rules = set.rule_count(), source = %source.describe(), "loaded policies");
+    portcullis::policy::note_inert_settings(&set);
 
     if let Some(generated) =
         tls::ensure_dev_certs(&args.tls_cert, &args.tls_key).map_err(|error| error.to_string())?
@@ -255,6 +379,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
     let state = webhook::AppState::with_options(set, metrics.clone(), webhook_options);
     let readiness = Readiness::new();
     let certificate_metrics = metrics.clone();
+    let (certificate_changed, certificate_changes) = tokio::sync::watch::channel(0u64);
     let _certificate_reloader = tls::spawn_certificate_reloader(
         args.tls_cert.clone(),
         args.tls_key.clone(),
@@ -264,6 +389,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
             Ok(info) => {
                 certificate_metrics.certificate_reloads.with_label_values(&["success"]).inc();
                 certificate_metrics.certificate_expiry.set(info.not_after);
+                certificate_changed.send_modify(|generation| *generation += 1);
                 tracing::info!(serial = %info.serial, not_after = info.not_after, "serving certificate reloaded");
             }
             Err(error) => {
@@ -277,6 +403,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         PolicySource::Paths(paths) => Some(
             webhook::state::spawn_policy_reloader(
                 paths.clone(),
+                facts,
                 state.clone(),
                 reload::WatchOptions::default(),
             )
@@ -298,35 +425,48 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         })?;
     tracing::info!(webhook = %args.listen, metrics = %args.metrics_listen, "serving");
     let app = webhook::router(state.clone()).merge(server::health_routes(readiness.clone()));
+    let registration = registration_options(&args)?;
     let cluster = if args.kube {
         let client = kube::Client::try_default()
             .await
             .map_err(|error| format!("--kube: cannot configure a Kubernetes client: {error}"))?;
         let options = portcullis::cluster::ClusterOptions {
             watch_kyverno_policies: args.watch_kyverno_policies,
+            registers_webhooks: registration.is_some(),
         };
-        Some(Arc::new(portcullis::cluster::Cluster::start(
+        Some((
+            Arc::new(portcullis::cluster::Cluster::start(
+                client.clone(),
+                state.clone(),
+                options,
+            )),
             client,
-            state.clone(),
-            options,
-        )))
+        ))
     } else {
         None
     };
-    let plain_app =
-        webhook::handler::metrics_router(state).merge(server::health_routes(readiness.clone()));
+    let plain_app = webhook::handler::metrics_router(state.clone())
+        .merge(server::health_routes(readiness.clone()));
     let _readiness_waiter = match &cluster {
         None => {
             readiness.set(true);
             None
         }
-        Some(cluster) => {
-            tracing::info!("not ready until namespaces and cluster policies are listed");
-            let (cluster, readiness) = (cluster.clone(), readiness.clone());
+        Some((cluster, client)) => {
+            tracing::info!(
+                "not ready until namespaces, role bindings and cluster policies are listed"
+            );
+            let (cluster, client, readiness) = (cluster.clone(), client.clone(), readiness.clone());
             Some(tokio::spawn(async move {
                 cluster.synced().await;
                 tracing::info!("cluster state listed; ready");
                 readiness.set(true);
+                // Registered only now, so the apiserver never waits on a server that cannot
+                // answer yet.
+                if let Some(options) = registration {
+                    portcullis::registration::run(client, state, options, certificate_changes)
+                        .await;
+                }
             }))
         }
     };

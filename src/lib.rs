@@ -20,6 +20,7 @@ pub mod pattern;
 pub mod policy;
 pub mod printable;
 pub mod projection;
+pub mod registration;
 pub mod reload;
 pub mod server;
 pub mod small_map;

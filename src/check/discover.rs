@@ -23,6 +23,17 @@ impl PathFilter {
         })
     }
 
+    /// Whether a walk enters a directory or keeps a file, by its path relative to the directory
+    /// named on the command line.
+    pub fn keeps(&self, relative: &Path, kind: Kind) -> bool {
+        !self.excluded(relative) && (kind == Kind::Dir || self.included(relative))
+    }
+
+    /// Whether any glob was given, so that a walk that found nothing can say it was filtered.
+    pub fn is_active(&self) -> bool {
+        self.include.is_some() || self.exclude.is_some()
+    }
+
     fn excluded(&self, relative: &Path) -> bool {
         self.exclude
             .as_ref()
@@ -63,9 +74,8 @@ fn glob_set(globs: &[String], flag: &str) -> Result<Option<GlobSet>, String> {
 pub fn files(path: &Path, filter: &PathFilter) -> std::io::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     walk::files(path, Hidden::Skip, &mut found, |entry, kind| {
-        let relative = entry.strip_prefix(path).unwrap_or(entry);
-        !filter.excluded(relative)
-            && (kind == Kind::Dir || (is_manifest_file(entry) && filter.included(relative)))
+        (kind == Kind::Dir || is_manifest_file(entry))
+            && filter.keeps(entry.strip_prefix(path).unwrap_or(entry), kind)
     })
     .map_err(|error| error.source)?;
     Ok(found)

@@ -5,9 +5,10 @@ use super::discover::{self, PathFilter};
 use super::progress::Progress;
 use crate::json_path::JsonPath;
 use crate::matching::Gvk;
-use crate::yaml::{self, Document, Location, YamlError};
+use crate::yaml::{self, Document, Location, SourceMap, YamlError};
 use rayon::prelude::*;
 use serde_json::Value;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Kinds that live outside namespaces. Every other kind, custom resources included, is treated
@@ -66,12 +67,46 @@ pub struct Manifest {
     pub name: String,
 }
 
+/// An input that could not be checked: an unreadable file, invalid YAML, half a Kubernetes
+/// object, or an input that held nothing to check. Each makes `check` exit 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    /// The report name of the file (`-` for stdin).
+    pub file: String,
+    /// Where in the file, when the problem has a place.
+    pub location: Option<Location>,
+    pub message: String,
+}
+
+impl InputError {
+    pub fn new(
+        file: impl Into<String>,
+        location: Option<Location>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            file: file.into(),
+            location,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.location {
+            Some(location) => write!(f, "{}:{location}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Inputs {
     pub files: Vec<SourceFile>,
     pub manifests: Vec<Manifest>,
-    /// Unreadable files and invalid YAML: each makes `check` exit 2.
-    pub errors: Vec<String>,
+    /// Each makes `check` exit 2.
+    pub errors: Vec<InputError>,
     /// Documents that were skipped as not being Kubernetes objects, for `--verbose`.
     pub notes: Vec<String>,
 }
@@ -109,6 +144,8 @@ pub struct ReadOptions {
     pub filter: PathFilter,
     /// The namespace of a namespaced object written without one (`kubectl apply -n`).
     pub default_namespace: String,
+    /// An input that yields nothing to check is accepted instead of being an error.
+    pub allow_empty: bool,
 }
 
 impl Default for ReadOptions {
@@ -116,9 +153,18 @@ impl Default for ReadOptions {
         Self {
             filter: PathFilter::default(),
             default_namespace: "default".to_owned(),
+            allow_empty: false,
         }
     }
 }
+
+/// The name standard input goes by in reports.
+pub const STDIN_NAME: &str = "-";
+
+/// Why an empty input is refused, after what was empty: a gate that read nothing has checked
+/// nothing, and a pipe hides the failure of the command that should have filled it.
+const EMPTY_IS_AN_ERROR: &str =
+    "nothing was checked, so passing would be vacuous (--allow-empty accepts an empty input)";
 
 /// Reads every path (`-` is stdin) with the default options.
 pub fn read(paths: &[PathBuf], stdin: impl FnOnce() -> std::io::Result<String>) -> Inputs {
@@ -134,7 +180,7 @@ pub fn read_with(
     progress: &Progress,
 ) -> Inputs {
     let mut inputs = Inputs::default();
-    let texts = read_texts(paths, stdin, &options.filter, &mut inputs.errors);
+    let texts = read_texts(paths, stdin, options, &mut inputs.errors);
     let pieces: Vec<(usize, usize, &str)> = texts
         .iter()
         .enumerate()
@@ -175,6 +221,16 @@ pub fn read_with(
     for ((name, text), result) in texts.into_iter().zip(per_file) {
         match result {
             Ok(documents) => {
+                if name == STDIN_NAME
+                    && !options.allow_empty
+                    && documents.iter().all(|document| document.value.is_null())
+                {
+                    inputs.errors.push(InputError::new(
+                        STDIN_NAME,
+                        None,
+                        format!("no documents on standard input; did the command piped into portcullis fail? {EMPTY_IS_AN_ERROR}"),
+                    ));
+                }
                 let file = inputs.files.len();
                 inputs.files.push(SourceFile { name, documents });
                 collect_manifests(&mut inputs, file, &options.default_namespace);
@@ -183,11 +239,26 @@ pub fn read_with(
                 "{name}: skipped: a template ({{{{ }}}}) that is not YAML until rendered; check the rendered output, e.g. `helm template … | portcullis check -` ({}: {})",
                 error.location, error.message
             )),
-            Err(error) => inputs.errors.push(format!(
-                "{name}:{}: invalid YAML: {}",
-                error.location, error.message
+            Err(error) => inputs.errors.push(InputError::new(
+                name,
+                Some(error.location),
+                format!("invalid YAML: {}", error.message),
             )),
         }
+    }
+    if !options.allow_empty && inputs.manifests.is_empty() && inputs.errors.is_empty() {
+        inputs.errors.push(InputError::new(
+            paths
+                .iter()
+                .map(|path| path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            None,
+            format!(
+                "no Kubernetes objects in {} file(s) read (--verbose lists what was skipped); {EMPTY_IS_AN_ERROR}",
+                inputs.files.len()
+            ),
+        ));
     }
     inputs
 }
@@ -196,31 +267,61 @@ pub fn read_with(
 fn read_texts(
     paths: &[PathBuf],
     stdin: impl FnOnce() -> std::io::Result<String>,
-    filter: &PathFilter,
-    errors: &mut Vec<String>,
+    options: &ReadOptions,
+    errors: &mut Vec<InputError>,
 ) -> Vec<(String, String)> {
     let mut texts = Vec::new();
     let mut stdin = Some(stdin);
     for path in paths {
-        if path == Path::new("-") {
+        if path == Path::new(STDIN_NAME) {
             match stdin.take().map(|read| read()) {
-                Some(Ok(text)) => texts.push(("-".to_owned(), text)),
-                Some(Err(error)) => errors.push(format!("-: cannot read standard input: {error}")),
-                None => errors.push("-: standard input given more than once".to_owned()),
+                Some(Ok(text)) => texts.push((STDIN_NAME.to_owned(), text)),
+                Some(Err(error)) => errors.push(InputError::new(
+                    STDIN_NAME,
+                    None,
+                    format!("cannot read standard input: {error}"),
+                )),
+                None => errors.push(InputError::new(
+                    STDIN_NAME,
+                    None,
+                    "standard input given more than once",
+                )),
             }
             continue;
         }
-        let found = match discover::files(path, filter) {
+        let found = match discover::files(path, &options.filter) {
             Ok(found) => found,
             Err(error) => {
-                errors.push(format!("{}: cannot read: {error}", path.display()));
+                errors.push(InputError::new(
+                    path.display().to_string(),
+                    None,
+                    format!("cannot read: {error}"),
+                ));
                 continue;
             }
         };
+        if found.is_empty() && !options.allow_empty {
+            errors.push(InputError::new(
+                path.display().to_string(),
+                None,
+                format!(
+                    "no .yaml, .yml or .json files in this directory{}; {EMPTY_IS_AN_ERROR}",
+                    if options.filter.is_active() {
+                        " that --include/--exclude let through"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
         for file in found {
             match std::fs::read_to_string(&file) {
                 Ok(text) => texts.push((file.display().to_string(), text)),
-                Err(error) => errors.push(format!("{}: cannot read: {error}", file.display())),
+                Err(error) => errors.push(InputError::new(
+                    file.display().to_string(),
+                    None,
+                    format!("cannot read: {error}"),
+                )),
             }
         }
     }
@@ -264,14 +365,18 @@ fn is_document_marker(line: &str) -> bool {
 
 fn collect_manifests(inputs: &mut Inputs, file: usize, default_namespace: &str) {
     let source = &mut inputs.files[file];
+    let chart_metadata = is_chart_metadata(&source.name);
     for (index, document) in source.documents.iter_mut().enumerate() {
         let mut collector = Collector {
             file,
             document: index,
             label: (&source.name, document.start.line),
+            source_map: &document.source_map,
+            chart_metadata,
             default_namespace,
             manifests: &mut inputs.manifests,
             notes: &mut inputs.notes,
+            errors: &mut inputs.errors,
         };
         match &mut document.value {
             Value::Null => {}
@@ -287,9 +392,20 @@ struct Collector<'a> {
     document: usize,
     /// File name and line of the document, for notes.
     label: (&'a str, usize),
+    source_map: &'a SourceMap,
+    /// A Helm `Chart.yaml`, whose `apiVersion` without `kind` is the chart's, not half an object.
+    chart_metadata: bool,
     default_namespace: &'a str,
     manifests: &'a mut Vec<Manifest>,
     notes: &'a mut Vec<String>,
+    errors: &'a mut Vec<InputError>,
+}
+
+/// Helm's chart metadata: an `apiVersion` (`v1`, `v2`) and no `kind`.
+fn is_chart_metadata(name: &str) -> bool {
+    Path::new(name)
+        .file_name()
+        .is_some_and(|file| file == "Chart.yaml")
 }
 
 /// API groups of build-time configuration that look like objects but never reach an apiserver.
@@ -315,15 +431,38 @@ impl Collector<'_> {
                 .to_owned()
         };
         let (api_version, kind) = (text(value, "apiVersion"), text(value, "kind"));
-        let missing = match (api_version.is_empty(), kind.is_empty()) {
-            (true, true) => Some("no apiVersion and no kind"),
-            (true, false) => Some("no apiVersion"),
-            (false, true) => Some("no kind"),
-            (false, false) => None,
-        };
-        if let Some(missing) = missing {
-            self.note(&format!("{missing}, not a Kubernetes object"));
-            return;
+        match (api_version.is_empty(), kind.is_empty()) {
+            (true, true) => {
+                self.note("no apiVersion and no kind, not a Kubernetes object");
+                return;
+            }
+            (false, true) if base.is_root() && self.chart_metadata => {
+                self.note("Helm chart metadata (apiVersion without kind), not a Kubernetes object");
+                return;
+            }
+            (true, false) | (false, true) => {
+                let (present, missing) = if kind.is_empty() {
+                    ("apiVersion", "kind")
+                } else {
+                    ("kind", "apiVersion")
+                };
+                let (name, _) = self.label;
+                self.errors.push(InputError::new(
+                    name,
+                    self.source_map.key(&base.child_key(present)),
+                    format!(
+                        "document {}{}: {present} without {missing}; kubectl would refuse this object, so it cannot be checked",
+                        self.document + 1,
+                        if base.is_root() {
+                            String::new()
+                        } else {
+                            format!(" at {}", base.pointer())
+                        }
+                    ),
+                ));
+                return;
+            }
+            (false, false) => {}
         }
         let gvk = Gvk::from_api_version(&api_version, &kind);
         if base.is_root() && BUILD_CONFIG_GROUPS.contains(&gvk.group.as_str()) {

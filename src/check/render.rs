@@ -22,6 +22,34 @@ pub struct RenderOptions {
     pub colour: bool,
 }
 
+/// Where the policies of the run came from, as the reports name it: the files and directories
+/// given (or found in `./policies`), or `None` for the set built into the binary.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyOrigin<'a> {
+    pub paths: Option<&'a [std::path::PathBuf]>,
+    pub loaded: usize,
+    /// Policies left out under `--skip-unsupported`.
+    pub refused: &'a [crate::policy::LoadError],
+}
+
+impl<'a> PolicyOrigin<'a> {
+    pub fn of(
+        source: &'a crate::defaults::PolicySource,
+        loaded: usize,
+        refused: &'a [crate::policy::LoadError],
+    ) -> Self {
+        let paths = match source {
+            crate::defaults::PolicySource::Paths(paths) => Some(paths.as_slice()),
+            crate::defaults::PolicySource::Embedded => None,
+        };
+        Self {
+            paths,
+            loaded,
+            refused,
+        }
+    }
+}
+
 /// A finding as a CI report shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -78,7 +106,7 @@ fn rule_id(finding: &Finding<'_>) -> String {
 
 /// `N resources in M files: pass N, fail N, warn N, error N, skip N`.
 pub fn summary_line(report: &CheckReport<'_>, inputs: &Inputs) -> String {
-    let summary = report.summary();
+    let summary = report.summary(inputs);
     format!(
         "{} resources in {} files: pass {}, fail {}, warn {}, error {}, skip {}",
         inputs.manifests.len(),

@@ -1,5 +1,6 @@
 //! Cluster awareness for `serve --kube`: live namespace labels for `namespaceSelector` rules
-//! ([`namespaces`]) and policies read from custom resources ([`crd`], [`policies`]).
+//! ([`namespaces`]), requesters' roles for `roles` / `clusterRoles` ([`rbac`]), and policies
+//! read from custom resources ([`crd`], [`policies`]).
 //!
 //! Everything here follows the apiserver with list + watch (kube-runtime's `watcher`, which
 //! relists after `410 Gone` and resumes from bookmarks) and folds the events into complete
@@ -15,6 +16,7 @@
 pub mod crd;
 pub mod namespaces;
 pub mod policies;
+pub mod rbac;
 
 use crate::webhook::AppState;
 use futures::StreamExt;
@@ -69,6 +71,9 @@ where
 pub struct ClusterOptions {
     /// Also enforce `kyverno.io/v1` `ClusterPolicy` and `Policy` objects (read-only).
     pub watch_kyverno_policies: bool,
+    /// The server registers its own webhooks: a cluster policy whose kinds cannot be named in
+    /// webhook rules would never be sent a review, so it is left out and its status says why.
+    pub registers_webhooks: bool,
 }
 
 /// The running followers; dropping it stops them.
@@ -83,12 +88,15 @@ impl Cluster {
         let (namespaces, namespace_task, namespaces_synced) =
             namespaces::NamespaceStore::follow(client.clone());
         state.attach_namespace_labels(namespaces);
+        let (roles, role_tasks, roles_synced) = rbac::RoleBindingStore::follow(client.clone());
+        state.attach_role_lookup(roles);
         let (policy_tasks, policies_synced) = policies::follow_policies(client, state, options);
         let mut tasks = vec![namespace_task];
+        tasks.extend(role_tasks);
         tasks.extend(policy_tasks);
         Self {
             tasks,
-            synced: vec![namespaces_synced, policies_synced],
+            synced: vec![namespaces_synced, roles_synced, policies_synced],
         }
     }
 

@@ -29,6 +29,9 @@ pub struct Request<'a> {
     /// `""` for cluster-scoped resources.
     pub namespace: &'a str,
     pub namespace_labels: Option<&'a BTreeMap<String, String>>,
+    /// Why `namespace_labels` can be `None` and how to supply them, for the error that
+    /// `namespaceSelector` rules then answer.
+    pub unknown_namespace_hint: &'a str,
     pub user: Option<&'a UserInfo>,
     /// True at admission: policies with `admission: false` sit out.
     pub admission: bool,
@@ -43,6 +46,7 @@ impl<'a> Request<'a> {
             object,
             namespace: self.namespace,
             namespace_labels: self.namespace_labels,
+            unknown_namespace_hint: self.unknown_namespace_hint,
             user: self.user,
         }
     }
@@ -138,9 +142,11 @@ fn evaluate_rule<'p>(
     match rule_applies(rule, request) {
         Ok(false) => return None,
         Ok(true) => {}
+        // Not Kyverno's pattern error: the rule could not even be matched, so its violation
+        // message would mislead.
         Err(MatchError(message)) => {
             return Some(RuleOutcome::Error {
-                message: execution_error(rule, &message),
+                message: format!("rule {} could not be evaluated: {message}", rule.name),
             });
         }
     }

@@ -13,7 +13,7 @@ use crate::policy::{self, LoadErrorKind, PolicySet};
 use crate::printable::printable;
 use crate::walk::{self, Hidden, Kind};
 mod json;
-mod values;
+pub(crate) mod values;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -44,8 +44,14 @@ struct TestSpec {
     exceptions: Option<Value>,
     target_resources: Option<Value>,
     json_payload: Option<Value>,
+    json_payloads: Option<Value>,
+    http_payloads: Option<Value>,
+    envoy_payloads: Option<Value>,
+    param_resources: Option<Value>,
     cluster_resources: Option<Value>,
     context: Option<Value>,
+    api_call_responses: Option<Value>,
+    global_context_entries: Option<Value>,
     check: Option<Value>,
 }
 
@@ -63,6 +69,15 @@ struct ExpectedResult {
     operation: Option<String>,
     is_validating_admission_policy: Option<bool>,
     is_validating_policy: Option<bool>,
+    is_mutating_admission_policy: Option<bool>,
+    is_mutating_policy: Option<bool>,
+    is_generating_policy: Option<bool>,
+    is_deleting_policy: Option<bool>,
+    is_image_validating_policy: Option<bool>,
+    fail_on_missing_resources: Option<bool>,
+    resource_specs: Option<Value>,
+    patched_resources: Option<String>,
+    generated_resources: Option<Value>,
     // The pre-1.11 spellings.
     resource: Option<String>,
     status: Option<String>,
@@ -178,9 +193,34 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
         ("policy exceptions", spec.exceptions.is_some()),
         ("targetResources", spec.target_resources.is_some()),
         ("jsonPayload", spec.json_payload.is_some()),
+        ("jsonPayloads", spec.json_payloads.is_some()),
+        ("httpPayloads", spec.http_payloads.is_some()),
+        ("envoyPayloads", spec.envoy_payloads.is_some()),
+        ("paramResources", spec.param_resources.is_some()),
         ("clusterResources", spec.cluster_resources.is_some()),
         ("context", spec.context.is_some()),
+        ("apiCallResponses", spec.api_call_responses.is_some()),
+        (
+            "globalContextEntries",
+            spec.global_context_entries.is_some(),
+        ),
         ("check", spec.check.is_some()),
+        (
+            "results by resourceSpecs",
+            spec.results
+                .iter()
+                .any(|expected| expected.resource_specs.is_some()),
+        ),
+        (
+            "patched or generated resources",
+            spec.results.iter().any(|expected| {
+                expected.patched_resource.is_some()
+                    || expected.patched_resources.is_some()
+                    || expected.generated_resource.is_some()
+                    || expected.generated_resources.is_some()
+                    || expected.cloned_source_resource.is_some()
+            }),
+        ),
     ]
     .into_iter()
     .filter(|(_, present)| *present)
@@ -232,23 +272,26 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
         return verdict_for_all(Verdict::Error("no policies loaded".to_owned()));
     };
     let resource_paths: Vec<PathBuf> = spec.resources.iter().map(|path| base.join(path)).collect();
-    let mut inputs = input::read(&resource_paths, || Ok(String::new()));
+    // A test names its resources; one that finds none fails on its expectations instead.
+    let options = input::ReadOptions {
+        allow_empty: true,
+        ..input::ReadOptions::default()
+    };
+    let mut inputs = input::read_with(
+        &resource_paths,
+        || Ok(String::new()),
+        &options,
+        &crate::check::progress::Progress::hidden(),
+    );
     if !inputs.errors.is_empty() {
-        return verdict_for_all(Verdict::Error(inputs.errors.join("; ")));
+        let errors: Vec<String> = inputs.errors.iter().map(ToString::to_string).collect();
+        return verdict_for_all(Verdict::Error(errors.join("; ")));
     }
     prepare_like_kyverno_cli(&mut inputs);
     expectations
         .iter()
         .map(|(expected, resource)| {
-            let verdict = judge(
-                &set,
-                &inputs,
-                &values,
-                user.as_ref(),
-                expected,
-                resource,
-                &expectations,
-            );
+            let verdict = judge(&set, &inputs, &values, user.as_ref(), expected, resource);
             case(test_file, expected, resource, verdict)
         })
         .collect()
@@ -283,18 +326,26 @@ fn expected_status(expected: &ExpectedResult) -> &str {
 fn expand_expectations(spec: &TestSpec) -> Vec<(&ExpectedResult, String)> {
     let mut pairs = Vec::new();
     for expected in &spec.results {
+        // Which engine a result is for follows from the policy documents, which are loaded (or
+        // refused as unsupported) by their own kind.
         let _ = (
             &expected.kind,
             &expected.is_validating_admission_policy,
             &expected.is_validating_policy,
-        );
-        let _ = (
-            &expected.patched_resource,
-            &expected.generated_resource,
-            &expected.cloned_source_resource,
+            &expected.is_mutating_admission_policy,
+            &expected.is_mutating_policy,
+            &expected.is_generating_policy,
+            &expected.is_deleting_policy,
+            &expected.is_image_validating_policy,
+            &expected.fail_on_missing_resources,
         );
         for name in &expected.resources {
             pairs.push((expected, name.clone()));
+        }
+        // Kyverno compares a result that names no resource with every resource (or payload) of
+        // the test; the empty name stands for all of them.
+        if expected.resources.is_empty() && expected.resource.is_none() {
+            pairs.push((expected, String::new()));
         }
         if let Some(name) = &expected.resource {
             let name = match &expected.namespace {
@@ -370,7 +421,6 @@ fn judge(
     user: Option<&UserInfo>,
     expected: &ExpectedResult,
     resource: &str,
-    all: &[(&ExpectedResult, String)],
 ) -> (Verdict, Vec<Observed>) {
     let policy_name = expected
         .policy
@@ -385,29 +435,23 @@ fn judge(
     }
     let named = |name: &str, manifest: &Manifest| match name.split_once('/') {
         Some((namespace, name)) => manifest.namespace == namespace && manifest.name == name,
-        None => manifest.name == name,
+        None => name.is_empty() || manifest.name == name,
     };
-    let siblings: Vec<&str> = all
+    let candidates: Vec<&Manifest> = inputs
+        .manifests
         .iter()
-        .filter(|(other, _)| std::ptr::eq(*other, expected))
-        .map(|(_, name)| name.as_str())
+        .filter(|manifest| named(resource, manifest))
         .collect();
-    let any_sibling_found = siblings.iter().any(|name| {
-        inputs
-            .manifests
-            .iter()
-            .any(|manifest| named(name, manifest))
-    });
-    // Kyverno checks every manifest when none of the entry's names matched anything.
-    let candidates: Vec<&Manifest> = if any_sibling_found {
-        inputs
-            .manifests
-            .iter()
-            .filter(|manifest| named(resource, manifest))
-            .collect()
-    } else {
-        inputs.manifests.iter().collect()
-    };
+    // Kyverno falls back to other resources when a name matches none, and its own CI requires
+    // such a test to fail; an expectation about a resource that was never evaluated is an error.
+    if candidates.is_empty() {
+        let message = if resource.is_empty() {
+            "the test loads no resources".to_owned()
+        } else {
+            format!("resource {resource:?} is not among the test's resources")
+        };
+        return (Verdict::Error(message), Vec::new());
+    }
     let operation = match expected
         .operation
         .as_deref()
@@ -447,6 +491,7 @@ fn judge(
                     .get(&manifest.namespace)
                     .unwrap_or(&values.no_labels),
             ),
+            unknown_namespace_hint: "",
             user,
             admission: false,
         };

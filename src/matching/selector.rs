@@ -83,6 +83,19 @@ impl LabelSelector {
     }
 
     /// Kubernetes label-selector semantics, plus Kyverno's wildcard extension for matchLabels.
+    /// The label keys the selector reads.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.match_labels
+            .iter()
+            .map(|(key, _)| key.as_str())
+            .chain(self.expressions.iter().map(|expression| match expression {
+                LabelExpression::In(key, _)
+                | LabelExpression::NotIn(key, _)
+                | LabelExpression::Exists(key)
+                | LabelExpression::DoesNotExist(key) => key.as_str(),
+            }))
+    }
+
     pub fn matches_labels(&self, labels: &BTreeMap<String, String>) -> bool {
         let labels_match = self.match_labels.iter().all(|(key, value)| {
             if wildcard::has_wildcard(key) || wildcard::has_wildcard(value) {

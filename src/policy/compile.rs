@@ -105,6 +105,55 @@ pub(super) fn compile_policy(
             FailurePolicy::Fail
         }
     };
+    let timeout_text = spec
+        .webhook_configuration
+        .as_ref()
+        .and_then(|webhook| {
+            webhook
+                .timeout_seconds
+                .map(|seconds| (seconds, "webhookConfiguration"))
+        })
+        .or(spec
+            .webhook_timeout_seconds
+            .map(|seconds| (seconds, "webhookTimeoutSeconds")));
+    let webhook_timeout_seconds = match timeout_text {
+        None => None,
+        Some((seconds, field)) => match u8::try_from(seconds) {
+            Ok(seconds) if (1..=30).contains(&seconds) => Some(seconds),
+            _ => {
+                let path = if field == "webhookConfiguration" {
+                    spec_path.child_key(field).child_key("timeoutSeconds")
+                } else {
+                    spec_path.child_key(field)
+                };
+                errors.push(located.invalid(
+                    &path,
+                    format!(
+                        "invalid webhook timeout {seconds}: the apiserver accepts 1 to 30 seconds"
+                    ),
+                ));
+                None
+            }
+        },
+    };
+    let inert_settings: Vec<&'static str> = [
+        ("background", spec.background.is_some()),
+        (
+            "skipBackgroundRequests",
+            spec.rules
+                .iter()
+                .any(|rule| rule.skip_background_requests.is_some()),
+        ),
+        (
+            "reportProperties",
+            spec.rules
+                .iter()
+                .any(|rule| rule.report_properties.is_some()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(setting, written)| written.then_some(setting))
+    .collect();
     if spec.rules.is_empty() {
         errors.push(located.invalid(
             &spec_path.child_key("rules"),
@@ -166,6 +215,8 @@ pub(super) fn compile_policy(
         emit_warning: spec.emit_warning.unwrap_or(false),
         apply_one,
         failure_policy,
+        webhook_timeout_seconds,
+        inert_settings,
         rules,
         autogen_rules,
     })

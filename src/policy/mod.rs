@@ -6,13 +6,14 @@ pub mod load;
 mod refusals;
 pub mod spec;
 
-use crate::matching::{LabelSelector, MatchBlock};
+use crate::matching::{Filter, LabelSelector, MatchBlock};
 use crate::pattern::Pattern;
 use crate::pattern::wildcard::Wildcard;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use load::{LoadError, LoadErrorKind, load_paths, load_str};
 
@@ -67,15 +68,133 @@ pub struct ActionOverride {
     pub namespace_selector: Option<LabelSelector>,
 }
 
-/// An immutable, compiled set of policies; shared behind an `Arc` by every request.
+/// An immutable, compiled set of policies; shared behind an `Arc` by every request. Each
+/// policy is shared too, so sets built from others (files beside cluster policies, a reload
+/// that keeps most of them) copy pointers, not policies.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
-    pub policies: Vec<Policy>,
+    pub policies: Vec<Arc<Policy>>,
+}
+
+impl From<Vec<Policy>> for PolicySet {
+    fn from(policies: Vec<Policy>) -> Self {
+        Self {
+            policies: policies.into_iter().map(Arc::new).collect(),
+        }
+    }
 }
 
 impl PolicySet {
     pub fn rule_count(&self) -> usize {
         self.policies.iter().map(|policy| policy.rules.len()).sum()
+    }
+
+    /// Whether any rule matches or excludes on the requester's roles, which then have to be
+    /// looked up for every review.
+    pub fn reads_requester_roles(&self) -> bool {
+        self.policies
+            .iter()
+            .flat_map(|policy| &policy.rules)
+            .any(|rule| rule.reads(Filter::reads_requester_roles))
+    }
+
+    /// The set itself, or one error per rule that reads a fact the serving process cannot know.
+    /// Such a rule would otherwise never apply (a hole) or fail every review (a lockout), so the
+    /// set is refused whole.
+    pub fn require_knowable(self, facts: ClusterFacts) -> Result<Self, Vec<LoadError>> {
+        let errors = self.unknowable(facts);
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn unknowable(&self, facts: ClusterFacts) -> Vec<LoadError> {
+        let mut errors = Vec::new();
+        for policy in &self.policies {
+            let refuse = |rule: &str, field: &str, needs: &str| LoadError {
+                kind: LoadErrorKind::Invalid,
+                file: policy.origin.file.clone(),
+                location: Some(crate::yaml::Location {
+                    line: policy.origin.line,
+                    column: 1,
+                }),
+                message: format!(
+                    "rule {rule:?} of policy {:?} uses {field}, which needs --kube to know {needs}",
+                    policy.qualified_name()
+                ),
+            };
+            for rule in &policy.rules {
+                if !facts.namespace_labels
+                    && (rule.reads(Filter::reads_namespace_labels)
+                        || overrides_read_namespace_labels(&rule.action_overrides))
+                {
+                    errors.push(refuse(&rule.name, "namespaceSelector", "namespace labels"));
+                }
+                if !facts.requester_roles && rule.reads(Filter::reads_requester_roles) {
+                    errors.push(refuse(
+                        &rule.name,
+                        "roles or clusterRoles",
+                        "the requester's roles",
+                    ));
+                }
+            }
+            if !facts.namespace_labels && overrides_read_namespace_labels(&policy.action_overrides)
+            {
+                errors.push(refuse(
+                    "(every rule)",
+                    "validationFailureActionOverrides.namespaceSelector",
+                    "namespace labels",
+                ));
+            }
+        }
+        errors
+    }
+}
+
+fn overrides_read_namespace_labels(overrides: &[ActionOverride]) -> bool {
+    overrides
+        .iter()
+        .any(|candidate| candidate.namespace_selector.is_some())
+}
+
+/// Logs, once per load, the settings that are accepted but have no effect yet.
+pub fn note_inert_settings(set: &PolicySet) {
+    let mut by_setting: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for policy in &set.policies {
+        for setting in &policy.inert_settings {
+            by_setting
+                .entry(setting)
+                .or_default()
+                .push(policy.qualified_name());
+        }
+    }
+    for (setting, policies) in by_setting {
+        tracing::info!(
+            setting,
+            policies = policies.join(", ").as_str(),
+            "accepted, but has no effect: Portcullis runs no background scan yet"
+        );
+    }
+}
+
+/// What the serving process can tell about a review beyond the review itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterFacts {
+    /// Labels of the request's namespace: `serve --kube` follows namespaces.
+    pub namespace_labels: bool,
+    /// RBAC roles bound to the requester: `serve --kube` follows role bindings.
+    pub requester_roles: bool,
+}
+
+impl ClusterFacts {
+    /// A server that follows the cluster knows both.
+    pub fn following_cluster(kube: bool) -> Self {
+        Self {
+            namespace_labels: kube,
+            requester_roles: kube,
+        }
     }
 }
 
@@ -92,6 +211,12 @@ pub struct Policy {
     /// `applyRules: One`: stop after the first rule that passes or fails.
     pub apply_one: bool,
     pub failure_policy: FailurePolicy,
+    /// How long the apiserver waits for the webhook on this policy's resources
+    /// (`webhookConfiguration.timeoutSeconds`, or the older `webhookTimeoutSeconds`).
+    pub webhook_timeout_seconds: Option<u8>,
+    /// Settings written in the policy that only a background scan reads, which Portcullis does
+    /// not run: accepted, and named once at load so nobody relies on them.
+    pub inert_settings: Vec<&'static str>,
     /// `policies.kyverno.io/scored: "false"` turns failures into warnings in reports.
     pub scored: bool,
     pub rules: Vec<Rule>,
@@ -125,6 +250,15 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether any filter of the rule's match or exclude block reads what `reads` asks about.
+    fn reads(&self, reads: fn(&Filter) -> bool) -> bool {
+        self.match_block
+            .filters
+            .iter()
+            .chain(self.exclude.iter().flat_map(|exclude| &exclude.filters))
+            .any(reads)
+    }
+
     /// Kyverno's `validation rule '<name>' passed.`
     pub fn pass_message_for(name: &str) -> String {
         format!("validation rule '{name}' passed.")

@@ -335,10 +335,16 @@ pub fn answer(
         version: kind.version,
         kind: kind.kind,
     };
-    let user = request.user_info.take().map(|info| UserInfo {
-        username: info.username,
-        groups: info.groups,
-        ..UserInfo::default()
+    let user = request.user_info.take().map(|info| {
+        let mut user = UserInfo {
+            username: info.username,
+            groups: info.groups,
+            ..UserInfo::default()
+        };
+        if active.reads_requester_roles {
+            state.fill_roles(&mut user, &request.namespace);
+        }
+        user
     });
     let namespace_labels = state.namespace_labels(&request.namespace);
     let eval_request = eval::Request {
@@ -349,6 +355,7 @@ pub fn answer(
         old_object: &request.old_object,
         namespace: &request.namespace,
         namespace_labels: namespace_labels.as_deref(),
+        unknown_namespace_hint: "the namespace reflector of `serve --kube` has not seen it, or it was deleted; without --kube no labels are known",
         user: user.as_ref(),
         admission: true,
     };

@@ -6,8 +6,9 @@
 
 use super::deadline::OnTimeout;
 use super::policy_metrics::PolicyMetrics;
+use crate::matching::UserInfo;
 use crate::metrics::Metrics;
-use crate::policy::{self, PolicySet};
+use crate::policy::{self, ClusterFacts, PolicySet};
 use crate::projection::Projection;
 use crate::reload::{self, ReloadError, WatchOptions};
 use arc_swap::ArcSwap;
@@ -21,6 +22,12 @@ use tokio::sync::Semaphore;
 pub trait NamespaceLabelLookup: Send + Sync {
     /// `None` when the namespace is not known (not yet seen, or deleted).
     fn labels(&self, namespace: &str) -> Option<Arc<BTreeMap<String, String>>>;
+}
+
+/// Where the webhook finds the RBAC roles bound to a requester (`serve --kube`).
+pub trait RoleLookup: Send + Sync {
+    /// Sets `roles` and `cluster_roles` for a request in `namespace` (`""` cluster-scoped).
+    fn fill_roles(&self, user: &mut UserInfo, namespace: &str);
 }
 
 /// How the webhook treats slow clients and reviews that run out of time.
@@ -57,6 +64,8 @@ pub struct ActivePolicies {
     pub metrics: PolicyMetrics,
     /// What of a review's objects the set can read; the rest is checked, not built.
     pub projection: Projection,
+    /// Whether a review's requester roles must be looked up before judging.
+    pub reads_requester_roles: bool,
 }
 
 impl ActivePolicies {
@@ -64,6 +73,7 @@ impl ActivePolicies {
         Self {
             metrics: PolicyMetrics::new(&set),
             projection: Projection::of_set(&set),
+            reads_requester_roles: set.reads_requester_roles(),
             set,
         }
     }
@@ -73,6 +83,9 @@ pub struct AppState {
     policies: ArcSwap<ActivePolicies>,
     sources: Mutex<PolicySources>,
     namespaces: OnceLock<Arc<dyn NamespaceLabelLookup>>,
+    roles: OnceLock<Arc<dyn RoleLookup>>,
+    /// Bumped after every install, for whoever follows the active set (webhook registration).
+    installs: tokio::sync::watch::Sender<u64>,
     pub metrics: Metrics,
     pub options: WebhookOptions,
     /// `options.body_memory` in bytes not yet taken by a request being read or judged.
@@ -99,6 +112,8 @@ impl AppState {
             policies: ArcSwap::from_pointee(ActivePolicies::new(PolicySet::default())),
             sources: Mutex::default(),
             namespaces: OnceLock::new(),
+            roles: OnceLock::new(),
+            installs: tokio::sync::watch::Sender::new(0),
             metrics,
             body_memory: Semaphore::new(options.body_memory.min(Semaphore::MAX_PERMITS)),
             options,
@@ -127,6 +142,11 @@ impl AppState {
         let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
         sources.cluster = Arc::new(policies);
         self.install(&sources);
+    }
+
+    /// Changes once per install of a new active set.
+    pub fn watch_installs(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.installs.subscribe()
     }
 
     /// The policies currently loaded from files.
@@ -166,6 +186,7 @@ impl AppState {
             .policy_rules_loaded
             .set(i64::try_from(policies.rule_count()).unwrap_or(i64::MAX));
         self.policies.store(Arc::new(ActivePolicies::new(policies)));
+        self.installs.send_modify(|generation| *generation += 1);
     }
 
     /// Makes the webhook look up namespace labels (`serve --kube`); without it they are unknown
@@ -173,6 +194,21 @@ impl AppState {
     pub fn attach_namespace_labels(&self, lookup: Arc<dyn NamespaceLabelLookup>) {
         if self.namespaces.set(lookup).is_err() {
             tracing::warn!("a namespace label source is already attached; keeping the first");
+        }
+    }
+
+    /// Makes the webhook resolve requesters' roles from RBAC bindings (`serve --kube`).
+    pub fn attach_role_lookup(&self, lookup: Arc<dyn RoleLookup>) {
+        if self.roles.set(lookup).is_err() {
+            tracing::warn!("a role source is already attached; keeping the first");
+        }
+    }
+
+    /// Fills in the requester's roles when a role source is attached. Without one, a set that
+    /// reads roles is refused at load, so nothing is left to guess.
+    pub fn fill_roles(&self, user: &mut UserInfo, namespace: &str) {
+        if let Some(lookup) = self.roles.get() {
+            lookup.fill_roles(user, namespace);
         }
     }
 
@@ -192,6 +228,7 @@ impl AppState {
 /// logged and counted in `portcullis_policy_reload_total{result="error"}`.
 pub fn spawn_policy_reloader(
     paths: Vec<PathBuf>,
+    facts: ClusterFacts,
     state: Arc<AppState>,
     options: WatchOptions,
 ) -> Result<tokio::task::JoinHandle<()>, ReloadError> {
@@ -199,15 +236,25 @@ pub fn spawn_policy_reloader(
     Ok(tokio::spawn(async move {
         while watcher.changed().await {
             let paths = paths.clone();
-            let loaded = tokio::task::spawn_blocking(move || policy::load_paths(&paths)).await;
-            match loaded {
-                Ok(Ok(set)) => {
+            // Compiling and installing (the projection, the metric handles) both take time in
+            // proportion to the set: on the blocking pool, not on a worker.
+            let installing = state.clone();
+            let loaded =
+                tokio::task::spawn_blocking(move || -> Result<(), Vec<policy::LoadError>> {
+                    let set =
+                        policy::load_paths(&paths).and_then(|set| set.require_knowable(facts))?;
                     tracing::info!(
                         policies = set.policies.len(),
                         rules = set.rule_count(),
                         "policies reloaded"
                     );
-                    state.replace_policies(set);
+                    policy::note_inert_settings(&set);
+                    installing.replace_policies(set);
+                    Ok(())
+                })
+                .await;
+            match loaded {
+                Ok(Ok(())) => {
                     state
                         .metrics
                         .policy_reloads
@@ -238,4 +285,40 @@ pub fn spawn_policy_reloader(
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::defaults::embedded_policy_set;
+    use std::path::Path;
+
+    #[test]
+    fn installing_shares_the_policies_it_is_given() {
+        let files = embedded_policy_set().expect("default policies");
+        let cluster = PolicySet::from(
+            policy::load_str(
+                "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: from-cluster\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      pattern:\n        spec: {}\n",
+                Path::new("cluster.yaml"),
+            )
+            .expect("cluster policy"),
+        );
+        let given: Vec<Arc<policy::Policy>> = files
+            .policies
+            .iter()
+            .chain(&cluster.policies)
+            .cloned()
+            .collect();
+        let state = AppState::new(files, Metrics::new().expect("metrics"));
+        state.replace_cluster_policies(cluster);
+        let active = state.policies();
+        assert_eq!(active.set.policies.len(), given.len());
+        for (installed, given) in active.set.policies.iter().zip(&given) {
+            assert!(
+                Arc::ptr_eq(installed, given),
+                "{} was copied on install",
+                given.name
+            );
+        }
+    }
 }

@@ -3,7 +3,10 @@
 //! errors, unreadable or invalid input, invalid policies and evaluation errors. Also stdin,
 //! `--include` / `--exclude`, `--namespace` and namespace labels taken from the input.
 
-use crate::check_support::{POLICIES, run_check, stderr, stdout};
+use crate::check_support::{POLICIES, POLICY_FILES, run_check, stderr, stdout};
+
+/// The fixture repository's namespace labels, for checks of part of it.
+const NAMESPACE_LABELS: &str = "tests/fixtures/namespace-labels.yaml";
 
 const PINNED_POD_WITHOUT_LIMITS: &str = "apiVersion: v1
 kind: Pod
@@ -56,6 +59,8 @@ fn clean_input_exits_0() {
         &[
             "--policies",
             POLICIES,
+            "--namespace-labels",
+            NAMESPACE_LABELS,
             "tests/fixtures/repo/apps/api/deployment.json",
         ],
         None,
@@ -141,6 +146,8 @@ fn nothing_matched_passes_unless_require_match() {
             "--require-match",
             "--policies",
             POLICIES,
+            "--namespace-labels",
+            NAMESPACE_LABELS,
             "tests/fixtures/repo/apps/api/deployment.json",
         ],
         None,
@@ -173,6 +180,7 @@ fn invalid_yaml_exits_2_but_an_unrendered_helm_template_is_skipped_with_a_note()
             "--policies",
             POLICIES,
             "--verbose",
+            "--allow-empty",
             "tests/fixtures/repo/charts",
         ],
         None,
@@ -228,14 +236,23 @@ fn stdin_takes_a_rendered_stream_and_reports_lines_within_it() {
     ))
     .expect("fixture");
     let stream = format!("{workloads}---\n{cronjob}");
-    let (code, out, _) = exit(&["--policies", POLICIES, "-"], Some(&stream));
+    let (code, out, _) = exit(
+        &[
+            "--policies",
+            POLICIES,
+            "--namespace-labels",
+            NAMESPACE_LABELS,
+            "-",
+        ],
+        Some(&stream),
+    );
     assert_eq!(code, Some(1));
     assert!(out.contains("-:42:16: fail (enforce) Deployment shop/web: require-image-digest/autogen-require-digest"), "{out}");
     // The CronJob starts on line 47 of the stream (45 lines, then `---`): its init container
     // image, line 15 of its file, is line 61.
     assert!(out.contains("-:61:20: fail (enforce) CronJob shop/nightly-report: disallow-latest-tag/autogen-cronjob-require-image-tag"), "{out}");
     assert!(
-        out.ends_with("3 resources in 1 files: pass 2, fail 6, warn 0, error 0, skip 0\n"),
+        out.ends_with("3 resources in 1 files: pass 3, fail 7, warn 0, error 0, skip 0\n"),
         "{out}"
     );
 }
@@ -245,7 +262,9 @@ fn include_and_exclude_filter_directory_walks() {
     let (code, out, _) = exit(
         &[
             "--policies",
-            POLICIES,
+            POLICY_FILES,
+            "--namespace-labels",
+            NAMESPACE_LABELS,
             "--include",
             "*.json",
             "tests/fixtures/repo",
@@ -262,6 +281,8 @@ fn include_and_exclude_filter_directory_walks() {
         &[
             "--policies",
             POLICIES,
+            "--namespace-labels",
+            NAMESPACE_LABELS,
             "--exclude",
             "web",
             "--exclude",
@@ -280,6 +301,8 @@ fn include_and_exclude_filter_directory_walks() {
         &[
             "--policies",
             POLICIES,
+            "--namespace-labels",
+            NAMESPACE_LABELS,
             "--exclude",
             "apps/web/**",
             "--exclude",
@@ -293,6 +316,8 @@ fn include_and_exclude_filter_directory_walks() {
         &[
             "--policies",
             POLICIES,
+            "--namespace-labels",
+            NAMESPACE_LABELS,
             "--exclude",
             "apps/web/**",
             "--exclude",
@@ -310,17 +335,6 @@ fn include_and_exclude_filter_directory_walks() {
 
 #[test]
 fn namespace_selectors_read_labels_of_namespaces_in_the_input() {
-    let (code, out, _) = exit(
-        &["--policies", POLICIES, "-n", "shop", "-"],
-        Some(DEPLOYMENT_WITHOUT_TEAM),
-    );
-    assert_eq!(
-        code,
-        Some(0),
-        "without the Namespace object shop's labels are unknown: {out}"
-    );
-    assert!(!out.contains("require-team-label"), "{out}");
-
     let stream = format!("{SHOP_IS_PRODUCTION}---\n{DEPLOYMENT_WITHOUT_TEAM}");
     let (code, out, _) = exit(
         &["--policies", POLICIES, "--namespace", "shop", "-"],
@@ -328,15 +342,117 @@ fn namespace_selectors_read_labels_of_namespaces_in_the_input() {
     );
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("-:10:3: fail (enforce) Deployment shop/cart: require-team-label/team-label-in-production"), "{out}");
+}
 
-    let (code, out, _) = exit(&["--policies", POLICIES, "-"], Some(&stream));
-    assert_eq!(
-        code,
-        Some(0),
-        "without --namespace the Deployment lands in default: {out}"
+#[test]
+fn namespace_selectors_read_labels_from_a_kyverno_values_file() {
+    let (code, out, err) = exit(
+        &[
+            "--policies",
+            POLICIES,
+            "--namespace-labels",
+            NAMESPACE_LABELS,
+            "-n",
+            "shop",
+            "-",
+        ],
+        Some(DEPLOYMENT_WITHOUT_TEAM),
     );
-    let (_, out, _) = exit(&["--policies", POLICIES, "--verbose", "-"], Some(&stream));
-    assert!(out.contains("Deployment default/cart"), "{out}");
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.contains("-:4:3: fail (enforce) Deployment shop/cart: require-team-label/team-label-in-production"),
+        "{out}"
+    );
+    // A Namespace object in the input wins over the file.
+    let shop_is_dev = SHOP_IS_PRODUCTION.replace("env: prod", "env: dev");
+    let (code, out, _) = exit(
+        &[
+            "--policies",
+            POLICIES,
+            "--namespace-labels",
+            NAMESPACE_LABELS,
+            "-n",
+            "shop",
+            "-",
+        ],
+        Some(&format!("{shop_is_dev}---\n{DEPLOYMENT_WITHOUT_TEAM}")),
+    );
+    assert_eq!(code, Some(0), "{out}");
+
+    // A file that is not a Values file is refused, not read as no labels.
+    let (code, _, err) = exit(
+        &[
+            "--policies",
+            POLICIES,
+            "--namespace-labels",
+            "tests/fixtures/repo/namespaces.yaml",
+            "-",
+        ],
+        Some(DEPLOYMENT_WITHOUT_TEAM),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("error: --namespace-labels tests/fixtures/repo/namespaces.yaml: no namespace labels; expected Kyverno's Values format"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_namespace_selector_on_an_unknown_namespace_is_a_visible_error() {
+    for format in ["text", "json"] {
+        let (code, out, _) = exit(
+            &["--policies", POLICIES, "-o", format, "-n", "shop", "-"],
+            Some(DEPLOYMENT_WITHOUT_TEAM),
+        );
+        assert_eq!(code, Some(2), "{out}");
+        let expected = "namespace \"shop\" is unknown: its labels are not available (give them with --namespace-labels FILE, in Kyverno's Values format `namespaceSelector: [{name, labels}]`, or put the Namespace object in the input; --unknown-namespaces skip judges it without labels)";
+        if format == "text" {
+            assert!(out.contains(expected), "{out}");
+            assert!(
+                out.starts_with("-:1:1: error Deployment shop/cart: require-team-label/team-label-in-production:"),
+                "printed without --verbose: {out}"
+            );
+            assert!(
+                out.ends_with("pass 4, fail 0, warn 0, error 1, skip 0\n"),
+                "{out}"
+            );
+        } else {
+            let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+            assert_eq!(report["summary"]["error"], 1);
+            let error = report["results"]
+                .as_array()
+                .and_then(|results| results.iter().find(|result| result["result"] == "error"))
+                .expect("an error result");
+            assert_eq!(error["rule"], "team-label-in-production", "{out}");
+            assert!(
+                error["message"]
+                    .as_str()
+                    .is_some_and(|message| message.contains(expected)),
+                "{out}"
+            );
+        }
+    }
+    // A Namespace object for another namespace does not make this one known.
+    let stream = format!("{SHOP_IS_PRODUCTION}---\n{DEPLOYMENT_WITHOUT_TEAM}");
+    let (code, out, _) = exit(&["--policies", POLICIES, "-"], Some(&stream));
+    assert_eq!(code, Some(2), "the Deployment lands in default: {out}");
+    assert!(out.contains("namespace \"default\" is unknown"), "{out}");
+
+    // The explicit opt-out judges the namespace without labels.
+    let (code, out, _) = exit(
+        &[
+            "--policies",
+            POLICIES,
+            "--unknown-namespaces",
+            "skip",
+            "-n",
+            "shop",
+            "-",
+        ],
+        Some(DEPLOYMENT_WITHOUT_TEAM),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("require-team-label"), "{out}");
 }
 
 #[test]

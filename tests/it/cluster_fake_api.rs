@@ -55,12 +55,26 @@ pub const KYVERNO_POLICY: Kind = Kind {
     plural: "policies",
     namespaced: true,
 };
-const KINDS: [Kind; 5] = [
+pub const ROLE_BINDING: Kind = Kind {
+    group_version: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    plural: "rolebindings",
+    namespaced: true,
+};
+pub const CLUSTER_ROLE_BINDING: Kind = Kind {
+    group_version: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    plural: "clusterrolebindings",
+    namespaced: false,
+};
+const KINDS: [Kind; 7] = [
     NAMESPACE,
     CLUSTER_POLICY,
     POLICY,
     KYVERNO_CLUSTER_POLICY,
     KYVERNO_POLICY,
+    ROLE_BINDING,
+    CLUSTER_ROLE_BINDING,
 ];
 
 /// One request as the fake received it.

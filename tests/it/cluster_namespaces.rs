@@ -51,6 +51,15 @@ async fn namespace_selector_follows_created_relabelled_and_deleted_namespaces() 
         "{}",
         decide(&state, "open")
     );
+    let message = decide(&state, "open")["status"]["message"].to_string();
+    assert!(
+        message.contains("rule no-latest-in-restricted could not be evaluated: namespace"),
+        "the error says what went wrong: {message}"
+    );
+    assert!(
+        !message.contains("Restricted namespaces must not run"),
+        "an evaluation error is not the policy's violation: {message}"
+    );
 
     let cluster = Cluster::start(api.client(), state.clone(), ClusterOptions::default());
     tokio::time::timeout(WAIT, cluster.synced())

@@ -12,7 +12,7 @@ use std::path::Path;
 fn policies(text: &str) -> PolicySet {
     let policies = policy::load_str(text, Path::new("inline.yaml"))
         .unwrap_or_else(|errors| panic!("{errors:#?}"));
-    PolicySet { policies }
+    PolicySet::from(policies)
 }
 
 fn cluster_policy(annotations: &str, spec: &str) -> String {
@@ -87,6 +87,7 @@ impl Subject<'_> {
             old_object: &self.old_object,
             namespace,
             namespace_labels: self.namespace_labels.as_ref(),
+            unknown_namespace_hint: "no labels in this test",
             user: self.user.as_ref(),
             admission: true,
         }

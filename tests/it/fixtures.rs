@@ -13,8 +13,10 @@ pub fn repo_path(relative: &str) -> PathBuf {
 
 /// The Kyverno policy library corpus when `../shared/conformance` is beside the checkout; its
 /// absence is reported, and the tests that need it pass without it.
-pub fn conformance_corpus() -> Option<PathBuf> {
-    let corpus = repo_path("../shared/conformance/kyverno-policies");
+/// One folder of the shared conformance corpus (`kyverno-policies`, `kyverno-cli`), or `None`
+/// when the corpus is not beside the checkout.
+pub fn conformance_corpus(folder: &str) -> Option<PathBuf> {
+    let corpus = repo_path("../shared/conformance").join(folder);
     if !corpus.is_dir() {
         eprintln!("skipping: {} is not present", corpus.display());
         return None;

@@ -59,6 +59,26 @@ fn unsupported_features_are_named_not_passed() {
 }
 
 #[test]
+fn expectations_about_resources_never_loaded_are_errors() {
+    let results = run_under(&repo_path("tests/fixtures/kyverno-broken/missing-resource"));
+    assert_eq!(results.len(), 1);
+    assert_eq!(
+        results[0].verdict,
+        Verdict::Error("resource \"no-such-pod\" is not among the test's resources".to_owned())
+    );
+}
+
+#[test]
+fn policy_kinds_not_evaluated_are_unsupported_not_passed() {
+    let results = run_under(&repo_path("tests/fixtures/kyverno-broken/unsupported-kind"));
+    assert_eq!(results.len(), 1);
+    assert_eq!(
+        results[0].verdict,
+        Verdict::Unsupported(vec!["ValidatingPolicy".to_owned()])
+    );
+}
+
+#[test]
 fn test_command_exit_codes() {
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_portcullis"))
@@ -166,7 +186,7 @@ fn test_report_lines_cannot_be_forged_by_names() {
 /// with Kyverno's; the rest are reported unsupported by feature, never passed or crashed.
 #[test]
 fn kyverno_policy_library_conformance() {
-    let Some(corpus) = conformance_corpus() else {
+    let Some(corpus) = conformance_corpus("kyverno-policies") else {
         return;
     };
     let results = run_under(&corpus);
@@ -189,4 +209,70 @@ fn kyverno_policy_library_conformance() {
         counts.get("pass").copied().unwrap_or(0) >= 117,
         "{counts:?}"
     );
+}
+
+#[derive(serde::Deserialize)]
+struct CorpusIndex {
+    cases: Vec<CorpusCase>,
+}
+
+#[derive(serde::Deserialize)]
+struct CorpusCase {
+    test: String,
+    format: String,
+    n_expectations: usize,
+}
+
+/// Kyverno's own CLI tests: every expectation Portcullis can evaluate agrees, every other one is
+/// unsupported by name, and the tests Kyverno's CI requires to fail fail here too.
+#[test]
+fn kyverno_cli_conformance() {
+    let Some(corpus) = conformance_corpus("kyverno-cli") else {
+        return;
+    };
+    let index: CorpusIndex = serde_json::from_str(
+        &std::fs::read_to_string(corpus.join("../kyverno-cli-cases.json")).expect("read index"),
+    )
+    .expect("parse index");
+    let (mut agreed, mut unsupported, mut must_fail) = (0usize, 0usize, 0usize);
+    for case in &index.cases {
+        let results = kyverno_test::run_file(&corpus.join(&case.test));
+        assert!(!results.is_empty(), "{}: no expectation ran", case.test);
+        assert!(
+            results.len() <= case.n_expectations,
+            "{}: {} results for {} expectations",
+            case.test,
+            results.len(),
+            case.n_expectations
+        );
+        match case.format.as_str() {
+            "kyverno-test" => {
+                for result in &results {
+                    match &result.verdict {
+                        Verdict::Pass => agreed += 1,
+                        Verdict::Unsupported(features) => {
+                            assert!(!features.is_empty(), "{result:?}");
+                            unsupported += 1;
+                        }
+                        _ => panic!("{}: {result:#?}", case.test),
+                    }
+                }
+            }
+            "kyverno-test-expect-error" => {
+                must_fail += 1;
+                assert!(
+                    results.iter().any(|result| matches!(
+                        result.verdict,
+                        Verdict::Mismatch(_) | Verdict::Error(_)
+                    )),
+                    "{}: Kyverno's CI requires this test to fail: {results:#?}",
+                    case.test
+                );
+            }
+            other => panic!("{}: unknown case format {other:?}", case.test),
+        }
+    }
+    assert_eq!(must_fail, 3);
+    assert!(agreed >= 12, "only {agreed} expectations agreed");
+    assert!(unsupported > 0);
 }

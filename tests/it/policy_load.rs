@@ -40,6 +40,50 @@ fn unsupported_rule_type_is_refused_by_name() {
     assert!(message.ends_with("mutate.yaml:12)"), "{message}");
 }
 
+/// Kyverno's and Kubernetes' other policy kinds are named as unsupported, never passed and never
+/// mistaken for a document that is not a policy at all.
+#[test]
+fn policy_kinds_not_evaluated_are_unsupported_by_kind() {
+    let cases = [
+        (
+            "apiVersion: policies.kyverno.io/v1\nkind: ValidatingPolicy\nmetadata:\n  name: vpol\nspec: {}\n",
+            "ValidatingPolicy",
+            "unsupported: ValidatingPolicy in vpol (policy.yaml:2)",
+        ),
+        (
+            "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata:\n  name: vap\nspec: {}\n",
+            "ValidatingAdmissionPolicy",
+            "unsupported: ValidatingAdmissionPolicy in vap (policy.yaml:2)",
+        ),
+        (
+            "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata:\n  name: vapb\nspec: {}\n",
+            "ValidatingAdmissionPolicyBinding",
+            "unsupported: ValidatingAdmissionPolicyBinding in vapb (policy.yaml:2)",
+        ),
+        (
+            "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: exc\nspec: {}\n",
+            "PolicyException",
+            "unsupported: PolicyException in exc (policy.yaml:2)",
+        ),
+    ];
+    for (text, kind, expected) in cases {
+        let errors = policy::load_str(text, Path::new("policy.yaml")).expect_err(kind);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            matches!(&errors[0].kind, LoadErrorKind::Unsupported { feature, .. } if feature == kind),
+            "{errors:?}"
+        );
+        assert_eq!(errors[0].to_string(), expected);
+    }
+    // The same kind name in a group we do not know is not taken for a policy.
+    let errors = policy::load_str(
+        "apiVersion: example.com/v1\nkind: ValidatingPolicy\nmetadata:\n  name: x\n",
+        Path::new("policy.yaml"),
+    )
+    .expect_err("foreign kind");
+    assert_eq!(errors[0].kind, LoadErrorKind::Invalid, "{errors:?}");
+}
+
 const HEADER: &str = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\n";
 
 #[test]
@@ -87,6 +131,10 @@ fn invalid_policies_are_refused_with_locations() {
             "policy.yaml:1:1: unsupported apiVersion \"kyverno.io/v3\"",
         ),
         (
+            format!("{HEADER}metadata:\n  name: p\nspec:\n  webhookTimeoutSeconds: 45\n{rule}"),
+            "policy.yaml:6:3: invalid webhook timeout 45: the apiserver accepts 1 to 30 seconds",
+        ),
+        (
             format!(
                 "{HEADER}metadata:\n  name: p\nspec:\n{rule}---\n{HEADER}metadata:\n  name: p\nspec:\n{rule}"
             ),
@@ -126,4 +174,26 @@ fn embedded_defaults_match_the_policies_directory() {
     }
     let set = defaults::embedded_policy_set().expect("defaults load");
     assert_eq!(set.policies.len(), 2);
+}
+
+/// kustomize's configMapGenerator lists files by name; every policy file in `policies/` must be
+/// in that list, or `deploy/` would ship without it.
+#[test]
+fn the_deployed_config_map_lists_every_policy_file() {
+    let kustomization = std::fs::read_to_string(repo_path("policies/kustomization.yaml"))
+        .expect("policies/kustomization.yaml");
+    let documents = portcullis::yaml::parse_documents(&kustomization).expect("YAML");
+    let listed: Vec<&str> = documents[0].value["configMapGenerator"][0]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|file| file.as_str())
+        .collect();
+    for (name, _) in DEFAULT_POLICY_FILES {
+        let file = name.trim_start_matches("policies/");
+        assert!(
+            listed.contains(&file),
+            "{file} is missing from policies/kustomization.yaml"
+        );
+    }
 }

@@ -96,8 +96,12 @@ async fn startup_fails_fast_with_a_clear_message() {
     let (garbage_crt, garbage_key) = (dir.join("garbage.crt"), dir.join("garbage.key"));
     let directory_crt = dir.join("a-directory.crt");
     let typo_text = typo.to_string_lossy();
+    let selector = repo_path("tests/fixtures/policies-namespace-selector");
+    let selector_text = selector.to_string_lossy();
+    let roles = repo_path("tests/fixtures/policies-roles");
+    let roles_text = roles.to_string_lossy();
     let (free_a, free_b) = (free_port(), free_port());
-    let table: [(&str, _, _, Vec<&str>, String); 5] = [
+    let table: [(&str, _, _, Vec<&str>, String); 7] = [
         (
             "unreadable certificate",
             free_a,
@@ -128,6 +132,21 @@ async fn startup_fails_fast_with_a_clear_message() {
             free_b,
             vec!["--policies", &typo_text],
             "typo.yaml".to_owned(),
+        ),
+        (
+            "namespaceSelector without --kube",
+            free_a,
+            free_b,
+            vec!["--policies", &selector_text],
+            "rule \"no-latest-in-restricted\" of policy \"restricted-namespaces-pin-images\" uses namespaceSelector, which needs --kube to know namespace labels".to_owned(),
+        ),
+        (
+            "clusterRoles without --kube",
+            free_a,
+            free_b,
+            vec!["--policies", &roles_text],
+            "uses roles or clusterRoles, which needs --kube to know the requester's roles"
+                .to_owned(),
         ),
         (
             "webhook port in use",
@@ -371,6 +390,20 @@ async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
     symlink("..data/policy.yaml", mounted.join("policy.yaml")).unwrap();
     let policies = format!("{},{}", plain.display(), mounted.display());
     let server = Serve::start(workdir.path(), &["--policies", &policies]).await;
+    // The first scrape already has every reload series, at 0, for alerts on their increase.
+    let (_, first_scrape) = plain_request(server.metrics, "/metrics").await.unwrap();
+    let first_scrape = String::from_utf8_lossy(&first_scrape);
+    for series in [
+        r#"portcullis_policy_reload_total{result="success"} 0"#,
+        r#"portcullis_policy_reload_total{result="error"} 0"#,
+        r#"portcullis_tls_certificate_reload_total{result="success"} 0"#,
+        r#"portcullis_tls_certificate_reload_total{result="error"} 0"#,
+    ] {
+        assert!(
+            first_scrape.lines().any(|line| line == series),
+            "{series} missing:\n{first_scrape}"
+        );
+    }
     let mut connection = server.connect().await;
 
     let mut labelled_latest = pod("web", "shop", &["nginx:latest"]);

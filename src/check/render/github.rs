@@ -10,11 +10,15 @@ use std::fmt::Write as _;
 pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions) -> String {
     let mut out = String::new();
     for error in &inputs.errors {
+        let mut place = format!("file={}", property(&error.file));
+        if let Some(location) = error.location {
+            let _ = write!(place, ",line={},col={}", location.line, location.column);
+        }
         let _ = writeln!(
             out,
-            "::error title={}::{}",
-            property("portcullis check"),
-            data(error)
+            "::error {place},title={}::{}",
+            property("portcullis check: input error"),
+            data(&error.message)
         );
     }
     for finding in &report.findings {

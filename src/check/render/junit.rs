@@ -97,14 +97,16 @@ pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions
     if !inputs.errors.is_empty() {
         let mut cases = String::new();
         for error in &inputs.errors {
-            let name = error
-                .split_once(": ")
-                .map_or(error.as_str(), |(name, _)| name);
+            let line = error
+                .location
+                .map(|location| format!(" line=\"{}\"", location.line))
+                .unwrap_or_default();
             let _ = write!(
                 cases,
-                "    <testcase name=\"{}\" classname=\"inputs\">\n{}    </testcase>\n",
-                escape(name),
-                element("error", "input", error, error)
+                "    <testcase name=\"{}\" classname=\"inputs\" file=\"{}\"{line}>\n{}    </testcase>\n",
+                escape(&error.file),
+                escape(&error.file),
+                element("error", "input", &error.message, &error.to_string())
             );
         }
         let errors = inputs.errors.len();

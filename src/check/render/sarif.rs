@@ -80,7 +80,18 @@ pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions
     let notifications: Vec<Value> = inputs
         .errors
         .iter()
-        .map(|error| json!({"level": "error", "message": {"text": error}}))
+        .map(|error| {
+            let mut physical = json!({"artifactLocation": {"uri": uri(&error.file)}});
+            if let Some(location) = error.location {
+                physical["region"] =
+                    json!({"startLine": location.line, "startColumn": location.column});
+            }
+            json!({
+                "level": "error",
+                "message": {"text": error.to_string()},
+                "locations": [{"physicalLocation": physical}],
+            })
+        })
         .collect();
     let document = json!({
         "$schema": SCHEMA,

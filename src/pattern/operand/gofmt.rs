@@ -86,32 +86,49 @@ pub fn format_v_number(number: &serde_json::Number) -> String {
     }
 }
 
-/// `%v` of a decoded JSON value: `map[a:1 b:[x y]]`, `<nil>`, strings unquoted, keys sorted.
+/// `%v` of a decoded JSON value: `map[a:1 b:[x y]]`, `<nil>`, strings unquoted, keys sorted;
+/// at most `limit` bytes of it, then `…`.
 ///
-/// Iterative, because the value comes from the admission request and may be nested arbitrarily.
-pub fn format_v(value: &Value) -> String {
+/// Iterative, because the value comes from the admission request and may be nested arbitrarily;
+/// and bounded, because it is quoted into the answer: the work is in proportion to `limit`, not
+/// to the value (beyond sorting one object's keys).
+pub fn format_v(value: &Value, limit: usize) -> String {
     enum Item<'a> {
         Value(&'a Value),
         Text(&'static str),
         Key(&'a str),
     }
     let mut out = String::new();
+    // Past `limit` the text is cut anyway; each push stops one character beyond it.
+    let push = |out: &mut String, text: &str| {
+        let room = (limit + 1).saturating_sub(out.len());
+        let mut end = room.min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        out.push_str(&text[..end]);
+    };
     let mut stack = vec![Item::Value(value)];
     while let Some(item) = stack.pop() {
+        if out.len() > limit {
+            break;
+        }
         match item {
-            Item::Text(text) => out.push_str(text),
+            Item::Text(text) => push(&mut out, text),
             Item::Key(key) => {
-                out.push_str(key);
-                out.push(':');
+                push(&mut out, key);
+                push(&mut out, ":");
             }
-            Item::Value(Value::Null) => out.push_str("<nil>"),
-            Item::Value(Value::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
-            Item::Value(Value::Number(n)) => out.push_str(&format_v_number(n)),
-            Item::Value(Value::String(s)) => out.push_str(s),
+            Item::Value(Value::Null) => push(&mut out, "<nil>"),
+            Item::Value(Value::Bool(b)) => push(&mut out, if *b { "true" } else { "false" }),
+            Item::Value(Value::Number(n)) => push(&mut out, &format_v_number(n)),
+            Item::Value(Value::String(s)) => push(&mut out, s),
             Item::Value(Value::Array(items)) => {
-                out.push('[');
+                push(&mut out, "[");
                 stack.push(Item::Text("]"));
-                for (i, item) in items.iter().enumerate().rev() {
+                // Every element takes a byte at least: no more than `limit` can be shown.
+                let shown = &items[..items.len().min(limit + 1)];
+                for (i, item) in shown.iter().enumerate().rev() {
                     stack.push(Item::Value(item));
                     if i > 0 {
                         stack.push(Item::Text(" "));
@@ -119,9 +136,13 @@ pub fn format_v(value: &Value) -> String {
                 }
             }
             Item::Value(Value::Object(map)) => {
-                out.push_str("map[");
+                push(&mut out, "map[");
                 stack.push(Item::Text("]"));
                 let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                if entries.len() > limit + 1 {
+                    entries.select_nth_unstable_by(limit + 1, |a, b| a.0.cmp(b.0));
+                    entries.truncate(limit + 1);
+                }
                 entries.sort_by(|a, b| a.0.cmp(b.0));
                 for (i, (key, item)) in entries.into_iter().enumerate().rev() {
                     stack.push(Item::Value(item));
@@ -132,6 +153,14 @@ pub fn format_v(value: &Value) -> String {
                 }
             }
         }
+    }
+    if out.len() > limit {
+        let mut end = limit;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push('…');
     }
     out
 }
@@ -205,17 +234,39 @@ mod tests {
         for &(value, want) in cases {
             assert_eq!(format_v_float(value), want, "{value}");
         }
-        assert_eq!(format_v(&json!(null)), "<nil>");
+        assert_eq!(format_v(&json!(null), 1024), "<nil>");
         assert_eq!(
-            format_v(&json!(["a", 1, 2.5, true, null])),
+            format_v(&json!(["a", 1, 2.5, true, null]), 1024),
             "[a 1 2.5 true <nil>]"
         );
         assert_eq!(
-            format_v(&json!({"b": [1, {"c": "x"}], "a": {}})),
+            format_v(&json!({"b": [1, {"c": "x"}], "a": {}}), 1024),
             "map[a:map[] b:[1 map[c:x]]]"
         );
         assert_eq!(type_name(&json!(1)), "int64");
         assert_eq!(type_name(&json!(1.5)), "float64");
         assert_eq!(type_name(&json!({})), "map[string]interface {}");
+    }
+
+    #[test]
+    fn a_value_is_quoted_up_to_its_limit() {
+        let exact = json!(["ab", "cd"]);
+        assert_eq!(format_v(&exact, 7), "[ab cd]");
+        assert_eq!(format_v(&exact, 6), "[ab cd…");
+        assert_eq!(format_v(&exact, 3), "[ab…");
+        // A cut never splits a character.
+        assert_eq!(format_v(&json!("aé"), 2), "a…");
+        // Sorted keys, the smallest first, even when most are left out.
+        let keys: serde_json::Map<String, Value> = (0..10_000)
+            .rev()
+            .map(|i| (format!("k{i:05}"), json!(i)))
+            .collect();
+        assert_eq!(format_v(&Value::Object(keys), 20), "map[k00000:0 k00001:…");
+        let long = json!(vec!["x"; 1_000_000]);
+        let quoted = format_v(&long, 1024);
+        assert_eq!(quoted.len(), 1024 + '…'.len_utf8());
+        assert!(quoted.starts_with("[x x x") && quoted.ends_with('…'));
+        let deep = (0..1_000).fold(json!("end"), |inner, _| json!([inner]));
+        assert_eq!(format_v(&deep, 4), "[[[[…");
     }
 }

@@ -24,6 +24,8 @@ mod kyverno_suites;
 mod policy_load;
 mod projection;
 mod serve_tls;
+#[path = "../shared/fixtures.rs"]
+mod shared;
 mod tools;
 mod transport;
 mod webhook;

@@ -495,7 +495,15 @@ fn matches_empty_set(matching: &MatchSpec, exclude: Option<&MatchSpec>) -> bool 
                 .any(|excluded| same_filter(kept, excluded))
         });
     }
-    if *exclude == MatchSpec::default() {
+    // Kyverno's inline resource description is a struct, never absent: `resources: {}` is no
+    // description at all.
+    if exclude.resources.as_ref().is_none_or(is_empty)
+        && exclude.any.is_none()
+        && exclude.all.is_none()
+        && exclude.subjects.is_none()
+        && exclude.roles.is_none()
+        && exclude.cluster_roles.is_none()
+    {
         return false;
     }
     let no_resources = ResourceSpec::default();
@@ -722,6 +730,8 @@ mod tests {
         // Operations are not compared: an exclude of only operations covers everything.
         let operations = "      resources:\n        operations: [DELETE]\n";
         assert_eq!(refused(&rule(inline_pod, operations)), empty);
+        // An exclude that names nothing excludes nothing.
+        assert!(refused(&rule(inline_pod, "      resources: {}\n")).is_empty());
     }
 
     #[test]

@@ -162,10 +162,20 @@ fn evaluate_rule<'p>(
         && matches!(outcome, RuleOutcome::Fail { .. })
         && !request.old_object.is_null()
     {
+        // Kyverno matches the old object as a made-up user that no filter names, since whoever
+        // created it need not be who updates it: a rule that picks requests by user does not
+        // call the old object's violation its own.
+        let nobody = UserInfo {
+            username: "kyverno:kyverno-invalid-controller".to_owned(),
+            groups: vec!["kyverno:invalidgroup".to_owned()],
+            roles: vec!["kyverno:invalidrole".to_owned()],
+            cluster_roles: vec!["kyverno:invalidrole".to_owned()],
+        };
         let old_request = Request {
             operation: Operation::Create,
             object: request.old_object,
             old_object: &Value::Null,
+            user: Some(&nobody),
             ..*request
         };
         if rule_applies(rule, &old_request).unwrap_or(false)

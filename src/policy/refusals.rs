@@ -7,9 +7,10 @@
 //! of cluster-scoped kinds in a namespaced Policy need the cluster's discovery, and neither its
 //! CLI nor Portcullis has one, so that check is not made here.
 
+use super::FailureAction;
 use super::spec::{
-    FilterSpec, LabelSelectorRequirementSpec, LabelSelectorSpec, MatchSpec, PolicyDocument,
-    ResourceSpec, RuleSpec, SubjectSpec,
+    ActionOverrideSpec, FilterSpec, LabelSelectorRequirementSpec, LabelSelectorSpec, MatchSpec,
+    PolicyDocument, ResourceSpec, RuleSpec, SubjectSpec,
 };
 use crate::json_path::JsonPath;
 use crate::pattern::wildcard::{Wildcard, has_wildcard};
@@ -65,8 +66,71 @@ pub(super) fn refusals(document: &PolicyDocument) -> Vec<Refusal> {
     for (index, rule) in spec.rules.iter().enumerate() {
         let path = root.child_key("spec").child_key("rules").child_index(index);
         check_rule(rule, &path, namespaced, background, &mut found);
+        if let Some(validate) = rule.validate.as_ref().filter(|_| !namespaced) {
+            let overrides_path = path
+                .child_key("validate")
+                .child_key("failureActionOverrides");
+            found.extend(conflicting_overrides(
+                &validate.failure_action_overrides,
+                &overrides_path,
+            ));
+        }
+    }
+    if !namespaced {
+        let overrides_path = root
+            .child_key("spec")
+            .child_key("validationFailureActionOverrides");
+        found.extend(conflicting_overrides(
+            &spec.validation_failure_action_overrides,
+            &overrides_path,
+        ));
     }
     found
+}
+
+/// Kyverno refuses overrides of a ClusterPolicy that could give one namespace both actions: a
+/// namespace listed for both, or a wildcard of one action that matches a namespace or a
+/// wildcard of the other (`team-*` for both conflicts with itself).
+fn conflicting_overrides(overrides: &[ActionOverrideSpec], path: &JsonPath) -> Option<Refusal> {
+    let mut names: [Vec<&str>; 2] = [Vec::new(), Vec::new()];
+    let mut wildcards: [Vec<&str>; 2] = [Vec::new(), Vec::new()];
+    for entry in overrides {
+        let side = match FailureAction::parse(&entry.action) {
+            Some(FailureAction::Audit) => 0,
+            Some(FailureAction::Enforce) => 1,
+            None => continue,
+        };
+        for namespace in &entry.namespaces {
+            if has_wildcard(namespace) {
+                wildcards[side].push(namespace);
+            } else {
+                names[side].push(namespace);
+            }
+        }
+    }
+    let conflict = |message: String| {
+        Some(refusal(
+            path.clone(),
+            format!("overrides give a namespace both actions: {message}"),
+        ))
+    };
+    if let Some(name) = names[0].iter().find(|name| names[1].contains(name)) {
+        return conflict(format!("{name} is listed for Audit and for Enforce"));
+    }
+    for side in [0, 1] {
+        let other = 1 - side;
+        for pattern in &wildcards[side] {
+            let wildcard = Wildcard::new(pattern);
+            if let Some(name) = names[other]
+                .iter()
+                .chain(&wildcards[other])
+                .find(|name| wildcard.matches(name))
+            {
+                return conflict(format!("{pattern} matches {name}"));
+            }
+        }
+    }
+    None
 }
 
 fn check_rule(
@@ -76,6 +140,9 @@ fn check_rule(
     background: bool,
     found: &mut Vec<Refusal>,
 ) {
+    for (user_path, users) in user_descriptions(rule, path) {
+        check_users(users, &user_path, background, found);
+    }
     let blocks = std::iter::once((Side::Match, &rule.match_resources))
         .chain(rule.exclude.iter().map(|exclude| (Side::Exclude, exclude)));
     for (side, block) in blocks {
@@ -115,6 +182,100 @@ fn check_rule(
                     "labels and annotations in a pattern take only string values: quote the value",
                 ));
             }
+        }
+    }
+}
+
+/// Who a filter is about: `roles`, `clusterRoles` and `subjects`, inline or in a filter.
+struct Users<'a> {
+    roles: &'a Option<Vec<String>>,
+    cluster_roles: &'a Option<Vec<String>>,
+    subjects: &'a Option<Vec<SubjectSpec>>,
+}
+
+fn user_descriptions<'a>(rule: &'a RuleSpec, path: &JsonPath) -> Vec<(JsonPath, Users<'a>)> {
+    let mut found = Vec::new();
+    let blocks = std::iter::once(("match", &rule.match_resources))
+        .chain(rule.exclude.iter().map(|exclude| ("exclude", exclude)));
+    for (name, block) in blocks {
+        let block_path = path.child_key(name);
+        found.push((
+            block_path.clone(),
+            Users {
+                roles: &block.roles,
+                cluster_roles: &block.cluster_roles,
+                subjects: &block.subjects,
+            },
+        ));
+        for (list, list_name) in [(&block.any, "any"), (&block.all, "all")] {
+            for (index, filter) in list.iter().flatten().enumerate() {
+                found.push((
+                    block_path.child_key(list_name).child_index(index),
+                    Users {
+                        roles: &filter.roles,
+                        cluster_roles: &filter.cluster_roles,
+                        subjects: &filter.subjects,
+                    },
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// Background processing has no requesting user, so Kyverno refuses user filters with it; roles
+/// are `namespace:name`, and a ServiceAccount subject needs its namespace.
+fn check_users(users: Users<'_>, path: &JsonPath, background: bool, found: &mut Vec<Refusal>) {
+    let fields = [
+        (
+            "roles",
+            users.roles.as_ref().is_some_and(|list| !list.is_empty()),
+        ),
+        (
+            "clusterRoles",
+            users
+                .cluster_roles
+                .as_ref()
+                .is_some_and(|list| !list.is_empty()),
+        ),
+        (
+            "subjects",
+            users.subjects.as_ref().is_some_and(|list| !list.is_empty()),
+        ),
+    ];
+    if background {
+        if let Some((field, _)) = fields.iter().find(|(_, present)| *present) {
+            found.push(refusal(
+                path.child_key(*field),
+                format!(
+                    "{field} is not allowed with background processing: set spec.background to false"
+                ),
+            ));
+        }
+    }
+    for (index, role) in users.roles.iter().flatten().enumerate() {
+        if role.split(':').count() != 2 {
+            found.push(refusal(
+                path.child_key("roles").child_index(index),
+                format!("role {role:?} is not in namespace:name form"),
+            ));
+        }
+    }
+    for (index, subject) in users.subjects.iter().flatten().enumerate() {
+        let subject_path = path.child_key("subjects").child_index(index);
+        if subject.name.is_empty() {
+            found.push(refusal(
+                subject_path.child_key("name"),
+                "a subject needs a name",
+            ));
+        }
+        if subject.kind == "ServiceAccount"
+            && subject.namespace.as_deref().is_none_or(str::is_empty)
+        {
+            found.push(refusal(
+                subject_path.child_key("namespace"),
+                "a ServiceAccount subject needs a namespace",
+            ));
         }
     }
 }
@@ -334,7 +495,15 @@ fn matches_empty_set(matching: &MatchSpec, exclude: Option<&MatchSpec>) -> bool 
                 .any(|excluded| same_filter(kept, excluded))
         });
     }
-    if *exclude == MatchSpec::default() {
+    // Kyverno's inline resource description is a struct, never absent: `resources: {}` is no
+    // description at all.
+    if exclude.resources.as_ref().is_none_or(is_empty)
+        && exclude.any.is_none()
+        && exclude.all.is_none()
+        && exclude.subjects.is_none()
+        && exclude.roles.is_none()
+        && exclude.cluster_roles.is_none()
+    {
         return false;
     }
     let no_resources = ResourceSpec::default();
@@ -561,6 +730,8 @@ mod tests {
         // Operations are not compared: an exclude of only operations covers everything.
         let operations = "      resources:\n        operations: [DELETE]\n";
         assert_eq!(refused(&rule(inline_pod, operations)), empty);
+        // An exclude that names nothing excludes nothing.
+        assert!(refused(&rule(inline_pod, "      resources: {}\n")).is_empty());
     }
 
     #[test]
@@ -590,6 +761,64 @@ mod tests {
             ))
             .is_empty()
         );
+    }
+
+    #[test]
+    fn user_filters_need_background_off() {
+        let rule = |spec: &str, users: &str| {
+            format!(
+                "{spec}  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n{users}{PATTERN}"
+            )
+        };
+        let subjects =
+            "        subjects:\n        - {kind: ServiceAccount, name: builder, namespace: ci}\n";
+        assert_eq!(
+            refused(&rule("", subjects)),
+            ["subjects is not allowed with background processing: set spec.background to false"]
+        );
+        assert!(refused(&rule("  background: false\n", subjects)).is_empty());
+        assert_eq!(
+            refused(&rule(
+                "  background: false\n",
+                "        roles: [deployer]\n"
+            )),
+            ["role \"deployer\" is not in namespace:name form"]
+        );
+        assert_eq!(
+            refused(&rule(
+                "  background: false\n",
+                "        subjects:\n        - {kind: ServiceAccount, name: builder}\n"
+            )),
+            ["a ServiceAccount subject needs a namespace"]
+        );
+    }
+
+    #[test]
+    fn overrides_cannot_give_a_namespace_both_actions() {
+        let overrides = |entries: &str| {
+            format!(
+                "  validationFailureActionOverrides:\n{entries}  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n{PATTERN}"
+            )
+        };
+        let both = |audit: &str, enforce: &str| {
+            overrides(&format!(
+                "  - {{action: Audit, namespaces: {audit}}}\n  - {{action: Enforce, namespaces: {enforce}}}\n"
+            ))
+        };
+        assert!(refused(&both("[dev]", "[prod]")).is_empty());
+        assert_eq!(
+            refused(&both("[dev, prod]", "[prod]")),
+            ["overrides give a namespace both actions: prod is listed for Audit and for Enforce"]
+        );
+        assert_eq!(
+            refused(&both("[dev]", "['d*']")),
+            ["overrides give a namespace both actions: d* matches dev"]
+        );
+        assert_eq!(
+            refused(&both("['team-*']", "['team-*']")),
+            ["overrides give a namespace both actions: team-* matches team-*"]
+        );
+        assert!(refused(&both("['team-*']", "['prod-*']")).is_empty());
     }
 
     #[test]

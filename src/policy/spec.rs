@@ -119,7 +119,7 @@ pub struct ValidationSpec {
 }
 
 /// `match` / `exclude`: `any`, `all`, or the legacy inline filter written beside them.
-#[derive(Debug, Default, PartialEq, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MatchSpec {
     pub any: Option<Vec<FilterSpec>>,

@@ -51,6 +51,10 @@ pub struct Case {
     pub name: String,
     pub policy: Value,
     pub resources: Vec<Value>,
+    /// A `Values` file: namespace labels for `namespaceSelector`, the request operation.
+    pub values: Option<Value>,
+    /// A `UserInfo` file: who sends the requests, for `subjects`, `roles` and `clusterRoles`.
+    pub user_info: Option<Value>,
 }
 
 impl Case {
@@ -106,16 +110,26 @@ impl Case {
                 }));
             }
         }
-        json!({
+        let mut test = json!({
             "apiVersion": "cli.kyverno.io/v1alpha1",
             "kind": "Test",
             "metadata": {"name": self.name},
             "policies": ["policy.yaml"],
             "resources": ["resources.yaml"],
             "results": results,
-        })
+        });
+        if self.values.is_some() {
+            test["variables"] = json!(VALUES_FILE);
+        }
+        if self.user_info.is_some() {
+            test["userinfo"] = json!(USER_INFO_FILE);
+        }
+        test
     }
 }
+
+pub const VALUES_FILE: &str = "values.yaml";
+pub const USER_INFO_FILE: &str = "user-info.yaml";
 
 /// What a rule is aimed at; decides which fields its patterns and its resources have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,6 +255,9 @@ pub fn case(seed: u64, index: usize) -> Case {
     if rng.chance(10) {
         spec["applyRules"] = json!("One");
     }
+    if rng.chance(10) {
+        spec["validationFailureActionOverrides"] = overrides(&mut rng);
+    }
     let mut policy = json!({
         "apiVersion": "kyverno.io/v1",
         "kind": if namespaced_policy { "Policy" } else { "ClusterPolicy" },
@@ -262,11 +279,119 @@ pub fn case(seed: u64, index: usize) -> Case {
             resource_target,
         ));
     }
+    let values = rng.chance(35).then(|| values_file(&mut rng));
+    let user_info = rng.chance(20).then(|| user_info_file(&mut rng));
     Case {
         name,
         policy,
         resources,
+        values,
+        user_info,
     }
+}
+
+const NAMESPACE_LABELS: [(&str, &[&str]); 2] = [("env", &["prod", "dev"]), ("team", &["a", "b"])];
+
+fn values_file(rng: &mut Rng) -> Value {
+    let mut values = json!({
+        "apiVersion": "cli.kyverno.io/v1alpha1",
+        "kind": "Values",
+        "metadata": {"name": "values"},
+    });
+    if rng.chance(70) {
+        let mut selectors = Vec::new();
+        for namespace in NAMESPACES {
+            if !rng.chance(60) {
+                continue;
+            }
+            let mut labels = Map::new();
+            for (key, choices) in NAMESPACE_LABELS {
+                if rng.chance(60) {
+                    labels.insert(key.to_owned(), json!(rng.pick(choices)));
+                }
+            }
+            selectors.push(json!({"name": namespace, "labels": labels}));
+        }
+        values["namespaceSelector"] = Value::Array(selectors);
+    }
+    if rng.chance(60) {
+        values["globalValues"] =
+            json!({"request.operation": rng.pick(&["CREATE", "UPDATE", "UPDATE", "DELETE"])});
+    }
+    values
+}
+
+const USERS: [&str; 3] = ["alice", "system:serviceaccount:ci:builder", "bob"];
+const GROUPS: [&str; 3] = ["system:authenticated", "devs", "admins"];
+const ROLES: [&str; 2] = ["prod:deployer", "dev:viewer"];
+const CLUSTER_ROLES: [&str; 2] = ["cluster-admin", "view"];
+
+fn user_info_file(rng: &mut Rng) -> Value {
+    json!({
+        "apiVersion": "cli.kyverno.io/v1alpha1",
+        "kind": "UserInfo",
+        "metadata": {"name": "user"},
+        "roles": pick_some(rng, &ROLES),
+        "clusterRoles": pick_some(rng, &CLUSTER_ROLES),
+        "userInfo": {"username": rng.pick(&USERS), "groups": pick_some(rng, &GROUPS)},
+    })
+}
+
+/// `subjects`, `roles` or `clusterRoles` of a filter.
+fn user_filter(rng: &mut Rng, filter: &mut Map<String, Value>) {
+    match rng.below(3) {
+        0 => {
+            let subject = match rng.below(3) {
+                0 => json!({"kind": "User", "name": rng.pick(&["alice", "a*", "bob"])}),
+                1 => json!({"kind": "Group", "name": rng.pick(&["devs", "admins", "system:*"])}),
+                _ => {
+                    json!({"kind": "ServiceAccount", "name": "builder", "namespace": rng.pick(&["ci", "c?"])})
+                }
+            };
+            filter.insert("subjects".to_owned(), json!([subject]));
+        }
+        1 => {
+            filter.insert("roles".to_owned(), json!(pick_some(rng, &ROLES)));
+        }
+        _ => {
+            filter.insert(
+                "clusterRoles".to_owned(),
+                json!(pick_some(rng, &CLUSTER_ROLES)),
+            );
+        }
+    }
+}
+
+fn overrides(rng: &mut Rng) -> Value {
+    let entries: Vec<Value> = (0..rng.between(1, 2))
+        .map(|_| {
+            let action = *rng.pick(&["Audit", "Enforce"]);
+            let mut entry = json!({"action": action});
+            if rng.chance(80) {
+                // Kyverno refuses overrides that could give a namespace both actions; most keep
+                // each action to its own namespaces.
+                let namespaces: &[&str] = match (rng.chance(80), action) {
+                    (true, "Audit") => &["dev", "d*"],
+                    (true, _) => &["prod", "team-*"],
+                    (false, _) => &["prod", "dev", "team-*", "d*"],
+                };
+                entry["namespaces"] = json!(pick_some(rng, namespaces));
+            }
+            if rng.chance(20) {
+                entry["namespaceSelector"] = namespace_selector(rng);
+            }
+            entry
+        })
+        .collect();
+    Value::Array(entries)
+}
+
+/// Kyverno refuses user filters with background processing too.
+fn uses_user_filters(policy: &Value) -> bool {
+    let text = policy.to_string();
+    ["\"subjects\"", "\"roles\"", "\"clusterRoles\""]
+        .iter()
+        .any(|field| text.contains(field))
 }
 
 /// Kyverno refuses wildcard kinds with background processing and namespace filters in a
@@ -274,7 +399,7 @@ pub fn case(seed: u64, index: usize) -> Case {
 /// the rest check that Portcullis refuses them too.
 fn mostly_admissible(rng: &mut Rng, policy: &mut Value) {
     let text = policy.to_string();
-    if text.contains(r#""kinds":["*""#) && rng.chance(85) {
+    if (text.contains(r#""kinds":["*""#) || uses_user_filters(policy)) && rng.chance(85) {
         policy["spec"]["background"] = json!(false);
     }
     if policy["kind"] == "Policy" && rng.chance(85) {
@@ -715,6 +840,9 @@ fn rule(rng: &mut Rng, index: usize, target: Target) -> Value {
             json!(rng.pick(&["Audit", "Enforce"])),
         );
     }
+    if rng.chance(10) {
+        validate.insert("failureActionOverrides".to_owned(), overrides(rng));
+    }
     rule.insert("validate".to_owned(), Value::Object(validate));
     Value::Object(rule)
 }
@@ -742,7 +870,9 @@ fn kinds_for(rng: &mut Rng, target: Target) -> Vec<String> {
         Target::Namespace => vec!["Namespace".to_owned()],
         Target::Any => vec!["*".to_owned()],
     };
-    if rng.chance(15) {
+    // Kyverno refuses "*" beside another kind; that is tried only now and then.
+    let extra_chance = if target == Target::Any { 3 } else { 15 };
+    if rng.chance(extra_chance) {
         let extra = rng.pick(&[
             "Deployment",
             "ConfigMap",
@@ -767,7 +897,17 @@ enum Shape {
 
 fn match_block(rng: &mut Rng, target: Target, is_match: bool, shape: Shape) -> Value {
     let filters: Vec<Value> = (0..rng.between(1, 2))
-        .map(|_| json!({"resources": resource_filter(rng, target, is_match)}))
+        .map(|_| {
+            let mut filter = Map::new();
+            filter.insert(
+                "resources".to_owned(),
+                resource_filter(rng, target, is_match),
+            );
+            if rng.chance(10) {
+                user_filter(rng, &mut filter);
+            }
+            Value::Object(filter)
+        })
         .collect();
     match shape {
         Shape::Inline => filters[0].clone(),
@@ -801,6 +941,9 @@ fn resource_filter(rng: &mut Rng, target: Target, is_match: bool) -> Value {
         filter.insert("selector".to_owned(), selector(rng));
     }
     if rng.chance(10) {
+        filter.insert("namespaceSelector".to_owned(), namespace_selector(rng));
+    }
+    if rng.chance(10) {
         filter.insert(
             "annotations".to_owned(),
             json!({(*rng.pick(&ANNOTATION_KEYS)): rng.pick(&["plat*", "?*", "*", "alice", "3"])}),
@@ -816,6 +959,20 @@ fn resource_filter(rng: &mut Rng, target: Target, is_match: bool) -> Value {
         filter.insert("kinds".to_owned(), json!(kinds_for(rng, target)));
     }
     Value::Object(filter)
+}
+
+fn namespace_selector(rng: &mut Rng) -> Value {
+    let (key, choices) = *rng.pick(&NAMESPACE_LABELS);
+    if rng.chance(60) {
+        json!({"matchLabels": {key: rng.pick(choices)}})
+    } else {
+        let operator = *rng.pick(&["In", "NotIn", "Exists", "DoesNotExist"]);
+        let mut expression = json!({"key": key, "operator": operator});
+        if matches!(operator, "In" | "NotIn") {
+            expression["values"] = json!([rng.pick(choices)]);
+        }
+        json!({"matchExpressions": [expression]})
+    }
 }
 
 fn selector(rng: &mut Rng) -> Value {
@@ -925,14 +1082,36 @@ fn metadata_pattern(rng: &mut Rng, any_values: bool) -> Value {
 /// A labels or annotations pattern: wildcard keys, anchors and string operators.
 /// `any_values`: also null and numbers, which Kyverno's policy validation refuses.
 fn label_pattern(rng: &mut Rng, keys: &[&str], values: &[&str], any_values: bool) -> Value {
+    // Kyverno rewrites a wildcard key to the first resource key it matches in Go's random map
+    // order, and a rewritten key that meets another of the pattern's keys replaces one of them,
+    // again in random order. So a wildcard here matches exactly one key of the pools, and no two
+    // keys of one map stand for the same label.
+    const WILDCARD_KEYS: [(&str, &str); 5] = [
+        ("te?m", "team"),
+        ("t?er", "tier"),
+        ("app.kubernetes.io/n*", "app.kubernetes.io/name"),
+        ("*snippet", "nginx.ingress.kubernetes.io/server-snippet"),
+        (
+            "*apparmor*",
+            "container.apparmor.security.beta.kubernetes.io/app",
+        ),
+    ];
     let mut map = Map::new();
+    let mut labels_named = Vec::new();
     for _ in 0..rng.between(1, 2) {
         let mut key = (*rng.pick(keys)).to_owned();
+        let mut label = key.clone();
         if rng.chance(20) {
-            key = rng
-                .pick(&["app.kubernetes.io/*", "*", "te?m", "*snippet"])
-                .to_string();
+            let (wildcard, target) = rng.pick(&WILDCARD_KEYS);
+            if keys.contains(target) {
+                key = (*wildcard).to_owned();
+                label = (*target).to_owned();
+            }
         }
+        if labels_named.contains(&label) {
+            continue;
+        }
+        labels_named.push(label);
         let key = anchored(rng, &key, &["=()", "()", "X()", "<()"]);
         let value = if key.starts_with("X(") && any_values {
             rng.pick(&[json!(null), json!("?*"), json!("null")]).clone()

@@ -14,6 +14,10 @@ cache="${PORTCULLIS_E2E_CACHE:-$HOME/.cache/portcullis-e2e}/kyverno-$version"
 binary="$cache/kubectl-kyverno"
 
 if [ ! -x "$binary" ]; then
+  if ! command -v go >/dev/null 2>&1; then
+    echo "error: building kubectl-kyverno needs Go 1.26.5 or newer on PATH" >&2
+    exit 1
+  fi
   mkdir -p "$cache"
   echo "building kubectl-kyverno $version into $cache (several minutes on a fresh machine)" >&2
   start=$SECONDS

@@ -7,6 +7,8 @@
 //!
 //! Environment: `PORTCULLIS_KYVERNO` (path of kubectl-kyverno, required),
 //! `PORTCULLIS_ORACLE_CASES` (default 300), `PORTCULLIS_ORACLE_SEED` (default 1),
+//! `PORTCULLIS_ORACLE_FROM` (the first case's number, default 0: a case is regenerated alone by
+//! its seed and number),
 //! `PORTCULLIS_ORACLE_KEEP` (a folder to write the cases into and keep),
 //! `PORTCULLIS_ORACLE_SHRINK` (how many disagreeing cases to minimise, default 5).
 
@@ -42,6 +44,7 @@ fn portcullis_test_agrees_with_kyverno_test() {
     let portcullis = PathBuf::from(env!("CARGO_BIN_EXE_portcullis"));
     let count: usize = setting("PORTCULLIS_ORACLE_CASES", 300);
     let seed: u64 = setting("PORTCULLIS_ORACLE_SEED", 1);
+    let first: usize = setting("PORTCULLIS_ORACLE_FROM", 0);
     let shrink_limit: usize = setting("PORTCULLIS_ORACLE_SHRINK", 5);
     let scratch = tempfile::tempdir().expect("temporary folder");
     let root = match std::env::var("PORTCULLIS_ORACLE_KEEP") {
@@ -53,7 +56,7 @@ fn portcullis_test_agrees_with_kyverno_test() {
         Err(_) => scratch.path().join("cases"),
     };
 
-    let cases: Vec<generate::Case> = (0..count)
+    let cases: Vec<generate::Case> = (first..first + count)
         .map(|index| generate::case(seed, index))
         .collect();
     let mut expected_keys = Vec::new();
@@ -186,7 +189,7 @@ fn reproduction(
     let resources: Vec<String> = case.resources.iter().map(pretty).collect();
     format!(
         "\n=== minimal reproduction of {} rule {} resource {} (kubectl-kyverno test {})\n\
-         kyverno {:?}: {:?}\nportcullis {:?}: {:?}\n--- policy.yaml\n{}\n--- resources.yaml\n{}\n",
+         kyverno {:?}: {:?}\nportcullis {:?}: {:?}\n--- policy.yaml\n{}\n--- resources.yaml\n{}\n{}{}",
         key.0,
         key.1,
         key.2,
@@ -197,5 +200,13 @@ fn reproduction(
         messages(&from_portcullis),
         pretty(&case.policy),
         resources.join("\n---\n"),
+        case.values
+            .as_ref()
+            .map(|values| format!("--- {}\n{}\n", generate::VALUES_FILE, pretty(values)))
+            .unwrap_or_default(),
+        case.user_info
+            .as_ref()
+            .map(|user| format!("--- {}\n{}\n", generate::USER_INFO_FILE, pretty(user)))
+            .unwrap_or_default(),
     )
 }

@@ -10,7 +10,7 @@
 //! `excluded`, or the reason the tool could not evaluate it) on each side, and those lists must be
 //! equal.
 
-use crate::generate::Case;
+use crate::generate::{self, Case};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,12 @@ pub fn write_case(root: &Path, case: &Case) -> std::io::Result<PathBuf> {
         dir.join("kyverno-test.yaml"),
         pretty(&case.test_file()) + "\n",
     )?;
+    if let Some(values) = &case.values {
+        std::fs::write(dir.join(generate::VALUES_FILE), pretty(values) + "\n")?;
+    }
+    if let Some(user_info) = &case.user_info {
+        std::fs::write(dir.join(generate::USER_INFO_FILE), pretty(user_info) + "\n")?;
+    }
     Ok(dir)
 }
 
@@ -47,6 +53,26 @@ pub struct Run {
     pub messages: BTreeMap<(Key, String), String>,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl Run {
+    /// Observations are compared as sorted lists: the order of rule responses is not a result.
+    fn new(
+        mut results: BTreeMap<Key, Observations>,
+        messages: BTreeMap<(Key, String), String>,
+        stdout: String,
+        stderr: String,
+    ) -> Self {
+        for observations in results.values_mut() {
+            observations.sort();
+        }
+        Run {
+            results,
+            messages,
+            stdout,
+            stderr,
+        }
+    }
 }
 
 fn run(command: &mut Command) -> (String, String) {
@@ -132,15 +158,7 @@ pub fn kyverno(binary: &Path, root: &Path) -> Run {
         messages.insert((key.clone(), rule), text("Message"));
         results.entry(key).or_default().push(observation);
     }
-    for observations in results.values_mut() {
-        observations.sort();
-    }
-    Run {
-        results,
-        messages,
-        stdout,
-        stderr,
-    }
+    Run::new(results, messages, stdout, stderr)
 }
 
 /// `portcullis test <root> --output json`.
@@ -183,13 +201,5 @@ pub fn portcullis(binary: &Path, root: &Path) -> Run {
             None => entry.push(format!("unreadable case {case}")),
         }
     }
-    for observations in results.values_mut() {
-        observations.sort();
-    }
-    Run {
-        results,
-        messages,
-        stdout,
-        stderr,
-    }
+    Run::new(results, messages, stdout, stderr)
 }

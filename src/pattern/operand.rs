@@ -16,11 +16,12 @@
 //!   (`1.500000`, never a valid duration). For the string rule floats use Go's shortest `'E'`
 //!   form (`2.5E+00`), bools `true`/`false`, and null, objects and arrays match nothing.
 
-mod duration;
+pub mod duration;
 mod gofmt;
 mod quantity;
+pub mod semver;
 
-pub use gofmt::{format_v, type_name};
+pub use gofmt::{format_v, json_marshal, type_name};
 pub use quantity::Quantity;
 
 use super::wildcard::Wildcard;
@@ -182,7 +183,7 @@ pub fn format_v_float(value: f64) -> String {
 }
 
 /// Go's `int64(f)` on amd64: out-of-range values become `math.MinInt64`.
-fn go_f64_to_i64(f: f64) -> i64 {
+pub fn go_f64_to_i64(f: f64) -> i64 {
     // -2⁶³ and 2⁶³ are exact in f64.
     const LOW: f64 = -9_223_372_036_854_775_808.0;
     if f.is_nan() || !(LOW..-LOW).contains(&f) {
@@ -192,9 +193,22 @@ fn go_f64_to_i64(f: f64) -> i64 {
     }
 }
 
-/// `strconv.ParseFloat(s, 64)` for finite results; `None` where Go reports an error or where
-/// the result could never equal a JSON number (infinities, NaN).
-fn go_parse_float(text: &str) -> Option<f64> {
+/// `strconv.ParseFloat(s, 64)`: `None` where Go reports an error, overflow included. Go's
+/// spelled-out `Inf`, `Infinity` and `NaN` (any case; a sign only before the infinities) read as
+/// Go reads them; they never equal a JSON number but do order against one. Hexadecimal floats
+/// (`0x1p3`) are not read.
+pub fn go_parse_float(text: &str) -> Option<f64> {
+    let (sign, unsigned) = match text.as_bytes().first() {
+        Some(b'-') => (-1.0, &text[1..]),
+        Some(b'+') => (1.0, &text[1..]),
+        _ => (1.0, text),
+    };
+    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
+        return Some(sign * f64::INFINITY);
+    }
+    if text.eq_ignore_ascii_case("nan") {
+        return Some(f64::NAN);
+    }
     let cleaned;
     let text = if text.contains('_') {
         // Go allows `_` only between digits (no base prefix is accepted here).

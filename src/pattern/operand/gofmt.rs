@@ -1,5 +1,6 @@
 //! The handful of Go formatting verbs whose output leaks into Kyverno's verdicts and messages:
-//! `strconv.FormatFloat(f, 'E', -1, 64)`, `%f`, `%v` and `%T` of decoded JSON values.
+//! `strconv.FormatFloat(f, 'E', -1, 64)`, `%f`, `%v` and `%T` of decoded JSON values, and
+//! `json.Marshal` as Kyverno's `jsoniter.ConfigCompatibleWithStandardLibrary` writes it.
 
 use serde_json::Value;
 
@@ -136,6 +137,112 @@ pub fn format_v(value: &Value) -> String {
     out
 }
 
+/// `json.Marshal` of a decoded JSON value, as Kyverno's jsoniter (standard-library compatible
+/// configuration) writes it: keys sorted, `<`, `>`, `&`, U+2028 and U+2029 escaped as `\uXXXX`,
+/// control characters other than `\n`, `\r`, `\t` as `\u00XX`, and floats in Go's shortest
+/// form (`1e+21`, `1e-7`, never `1.0`).
+///
+/// Iterative, because the value may come from the admission request and be nested arbitrarily.
+pub fn json_marshal(value: &Value) -> String {
+    enum Item<'a> {
+        Value(&'a Value),
+        Text(&'static str),
+        Key(&'a str),
+    }
+    let mut out = String::new();
+    let mut stack = vec![Item::Value(value)];
+    while let Some(item) = stack.pop() {
+        match item {
+            Item::Text(text) => out.push_str(text),
+            Item::Key(key) => {
+                push_json_string(&mut out, key);
+                out.push(':');
+            }
+            Item::Value(Value::Null) => out.push_str("null"),
+            Item::Value(Value::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
+            // Beyond int64, Kubernetes' decoder already holds a number as float64.
+            Item::Value(Value::Number(n)) => match n.as_i64() {
+                Some(i) => out.push_str(&i.to_string()),
+                None => out.push_str(&json_float(n.as_f64().unwrap_or(0.0))),
+            },
+            Item::Value(Value::String(s)) => push_json_string(&mut out, s),
+            Item::Value(Value::Array(items)) => {
+                out.push('[');
+                stack.push(Item::Text("]"));
+                for (i, item) in items.iter().enumerate().rev() {
+                    stack.push(Item::Value(item));
+                    if i > 0 {
+                        stack.push(Item::Text(","));
+                    }
+                }
+            }
+            Item::Value(Value::Object(map)) => {
+                out.push('{');
+                stack.push(Item::Text("}"));
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                for (i, (key, item)) in entries.into_iter().enumerate().rev() {
+                    stack.push(Item::Value(item));
+                    stack.push(Item::Key(key));
+                    if i > 0 {
+                        stack.push(Item::Text(","));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A float64 as `encoding/json` writes it: `'f'` format, or `'e'` below 1e-6 and from 1e21 up,
+/// with a one-digit negative exponent written without padding (`1e-7`, `1e+21`).
+fn json_float(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude == 0.0 || (1e-6..1e21).contains(&magnitude) {
+        // Rust's shortest round-trip digits, never in exponent form: Go's 'f' with precision -1.
+        return format!("{value}");
+    }
+    let (negative, digits, exp) = shortest_digits(value);
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    push_mantissa(&mut out, &digits);
+    out.push('e');
+    out.push(if exp < 0 { '-' } else { '+' });
+    let magnitude = exp.unsigned_abs();
+    // Go pads the exponent to two digits, then jsoniter strips the pad of `e-0N` only.
+    if magnitude < 10 && exp >= 0 {
+        out.push('0');
+    }
+    out.push_str(&magnitude.to_string());
+    out
+}
+
+fn push_json_string(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{0}'..='\u{1f}' => {
+                let byte = c as u8;
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0xf)]));
+            }
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 /// `%T` of a decoded JSON value.
 pub fn type_name(value: &Value) -> &'static str {
     match value {
@@ -217,5 +324,39 @@ mod tests {
         assert_eq!(type_name(&json!(1)), "int64");
         assert_eq!(type_name(&json!(1.5)), "float64");
         assert_eq!(type_name(&json!({})), "map[string]interface {}");
+    }
+
+    #[test]
+    fn json_marshal_as_jsoniter() {
+        let cases: &[(Value, &str)] = &[
+            (json!(null), "null"),
+            (json!(true), "true"),
+            (json!(3), "3"),
+            (json!(-3), "-3"),
+            (json!(3.0), "3"),
+            (json!(2.5), "2.5"),
+            (json!(0.000001), "0.000001"),
+            (json!(0.0000001), "1e-7"),
+            (json!(1.5e-10), "1.5e-10"),
+            (json!(1e20), "100000000000000000000"),
+            (json!(1e21), "1e+21"),
+            (json!(1.25e300), "1.25e+300"),
+            (json!(u64::MAX), "18446744073709552000"),
+            (json!("a\"b\\c"), r#""a\"b\\c""#),
+            (json!("<a&b>"), r#""\u003ca\u0026b\u003e""#),
+            (
+                json!("\n\r\t\u{8}\u{c}\u{1}"),
+                r#""\n\r\t\u0008\u000c\u0001""#,
+            ),
+            (json!("\u{2028}\u{2029}é"), r#""\u2028\u2029é""#),
+            (json!([1, "x", [], {}]), r#"[1,"x",[],{}]"#),
+            (
+                json!({"b": {"y": 1, "x": [true]}, "a": null, "<": 0}),
+                r#"{"\u003c":0,"a":null,"b":{"x":[true],"y":1}}"#,
+            ),
+        ];
+        for (value, want) in cases {
+            assert_eq!(json_marshal(value), *want, "{value}");
+        }
     }
 }

@@ -140,7 +140,7 @@ pub fn format_v(value: &Value) -> String {
 /// `json.Marshal` of a decoded JSON value, as Kyverno's jsoniter (standard-library compatible
 /// configuration) writes it: keys sorted, `<`, `>`, `&`, U+2028 and U+2029 escaped as `\uXXXX`,
 /// control characters other than `\n`, `\r`, `\t` as `\u00XX`, and floats in Go's shortest
-/// form (`1e+21`, `1e-7`, never `1.0`).
+/// form (`1e+21`, `1e-07`, never `1.0`).
 ///
 /// Iterative, because the value may come from the admission request and be nested arbitrarily.
 pub fn json_marshal(value: &Value) -> String {
@@ -194,8 +194,8 @@ pub fn json_marshal(value: &Value) -> String {
     out
 }
 
-/// A float64 as `encoding/json` writes it: `'f'` format, or `'e'` below 1e-6 and from 1e21 up,
-/// with a one-digit negative exponent written without padding (`1e-7`, `1e+21`).
+/// A float64 as jsoniter writes it: Go's `'f'` format, or `'e'` below 1e-6 and from 1e21 up
+/// (`1e-07`, `1e+21`; unlike `encoding/json`, the exponent keeps its two digits).
 fn json_float(value: f64) -> String {
     let magnitude = value.abs();
     if magnitude == 0.0 || (1e-6..1e21).contains(&magnitude) {
@@ -208,14 +208,7 @@ fn json_float(value: f64) -> String {
         out.push('-');
     }
     push_mantissa(&mut out, &digits);
-    out.push('e');
-    out.push(if exp < 0 { '-' } else { '+' });
-    let magnitude = exp.unsigned_abs();
-    // Go pads the exponent to two digits, then jsoniter strips the pad of `e-0N` only.
-    if magnitude < 10 && exp >= 0 {
-        out.push('0');
-    }
-    out.push_str(&magnitude.to_string());
+    push_exponent(&mut out, 'e', exp);
     out
 }
 
@@ -336,7 +329,7 @@ mod tests {
             (json!(3.0), "3"),
             (json!(2.5), "2.5"),
             (json!(0.000001), "0.000001"),
-            (json!(0.0000001), "1e-7"),
+            (json!(0.0000001), "1e-07"),
             (json!(1.5e-10), "1.5e-10"),
             (json!(1e20), "100000000000000000000"),
             (json!(1e21), "1e+21"),

@@ -8,3 +8,6 @@
 pub mod conditions;
 pub mod gopath;
 pub mod template;
+
+#[cfg(test)]
+mod testing;

@@ -2,6 +2,8 @@
 //! `operator/*_test.go`), re-expressed as tables; the quirk cases read the Go handlers.
 
 use super::*;
+use crate::expr::template::substitute_all;
+use crate::expr::testing::{Context, fixture, go_decoded};
 use serde_json::json;
 
 /// One operator applied directly, as Kyverno's handler tests call `handler.Evaluate`.
@@ -784,33 +786,16 @@ fn operator_names() {
     assert_eq!(Operator::recognise(""), None);
 }
 
-/// A context for `{{ }}` in the block tests: dotted paths into a document.
-struct Lookup(Value);
-
-impl crate::expr::template::Resolver for Lookup {
-    fn resolve(&mut self, expression: &str) -> Result<Value, crate::expr::template::ResolveError> {
-        expression
-            .split('.')
-            .try_fold(&self.0, |value, name| value.get(name))
-            .cloned()
-            .ok_or_else(|| {
-                crate::expr::template::ResolveError::NotFound(format!(
-                    "JMESPath query failed: Unknown key \"{expression}\" in path"
-                ))
-            })
-    }
-}
-
 fn evaluate(block: &Value, site: Site) -> Result<Verdict, String> {
     let conditions = Conditions::compile(block, site).map_err(|errors| format!("{errors:?}"))?;
-    let mut context = Lookup(json!({
+    let mut context = Context::new(json!({
         "request": {"object": {
             "metadata": {"name": "temp", "namespace": "n1"},
             "spec": {"foo": "bar", "foo2": "bar2", "replicas": 3.0}
         }}
     }));
     conditions
-        .evaluate(|value| crate::expr::template::substitute_all(value, &mut context))
+        .evaluate(|value| substitute_all(value, &mut context))
         .map_err(|error| error.to_string())
 }
 
@@ -887,8 +872,7 @@ fn block_combination() {
             Site::RuleDeny,
             Err(
                 "failed to substitute variables in condition key: failed to resolve \
-                 request.object.nope at path : JMESPath query failed: Unknown key \
-                 \"request.object.nope\" in path",
+                 request.object.nope at path : Unknown key \"nope\" in path",
             ),
         ),
         // `any` is evaluated before `all`.
@@ -1054,4 +1038,43 @@ fn messages() {
         deny_message("r", "rule", "", |_: &Value| Ok::<_, ()>(json!(1))),
         "the produced message didn't resolve to a string, check your policy definition."
     );
+}
+
+/// Every key × operator × value of the fixture, answered by Kyverno's `variables.Evaluate`:
+/// T holds, F does not, E is an error, P a panic (an error here).
+#[test]
+fn agrees_with_kyverno() {
+    let (cases, results) = fixture();
+    let mut context = Context::new(go_decoded(&cases["context"]));
+    let sets = cases["sets"].as_array().expect("sets");
+    let answers = results["conditions"].as_array().expect("results");
+    assert_eq!(sets.len(), answers.len());
+    let mut compared = 0;
+    for (set, answers) in sets.iter().zip(answers) {
+        let list = |name: &str| set[name].as_array().expect("list").clone();
+        let mut answers = answers.as_str().expect("answers").chars();
+        for key in list("keys") {
+            for operator in list("operators") {
+                for value in list("values") {
+                    let case = json!({"key": key, "operator": operator, "value": value});
+                    // Exceptions take the operator in any case, as Kyverno's evaluator does.
+                    let block = json!({"all": [case]});
+                    let compiled = Conditions::compile(&block, Site::Exception)
+                        .unwrap_or_else(|errors| panic!("{case}: {errors:?}"));
+                    let ours = match compiled.evaluate(|value| substitute_all(value, &mut context))
+                    {
+                        Ok(verdict) if verdict.holds => 'T',
+                        Ok(_) => 'F',
+                        Err(EvaluationError::Operator(_)) => 'P',
+                        Err(_) => 'E',
+                    };
+                    let kyverno = answers.next().expect("an answer per case");
+                    assert_eq!(ours, kyverno, "{case}");
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(answers.next(), None);
+    }
+    assert!(compared > 100_000, "{compared}");
 }

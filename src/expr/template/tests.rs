@@ -2,50 +2,8 @@
 //! the quirks its `vars.go` has.
 
 use super::*;
+use crate::expr::testing::{Context, fixture, go_decoded};
 use serde_json::json;
-
-/// A review context: dotted paths with `[n]` indices, recording what was asked.
-struct Context {
-    data: Value,
-    delete: bool,
-    asked: Vec<String>,
-}
-
-impl Context {
-    fn new(data: Value) -> Self {
-        Self {
-            data,
-            delete: false,
-            asked: Vec::new(),
-        }
-    }
-}
-
-impl Resolver for Context {
-    fn resolve(&mut self, expression: &str) -> Result<Value, ResolveError> {
-        self.asked.push(expression.to_owned());
-        let missing =
-            |name: &str| ResolveError::NotFound(format!("Unknown key \"{name}\" in path"));
-        let mut value = &self.data;
-        for segment in expression.split('.') {
-            let (name, index) = match segment.split_once('[') {
-                Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
-                None => (segment, None),
-            };
-            if !name.is_empty() {
-                value = value.get(name).ok_or_else(|| missing(name))?;
-            }
-            if let Some(index) = index {
-                value = value.get(index).ok_or_else(|| missing(segment))?;
-            }
-        }
-        Ok(value.clone())
-    }
-
-    fn is_delete(&self) -> bool {
-        self.delete
-    }
-}
 
 fn object() -> Value {
     json!({
@@ -449,4 +407,23 @@ fn helpers() {
         ["a", "b.c", "e"]
     );
     assert_eq!(variables("{{ {a: b} }}"), ["{a: b}"]);
+}
+
+#[test]
+fn agrees_with_kyverno() {
+    let (cases, results) = fixture();
+    let mut context = Context::new(go_decoded(&cases["context"]));
+    let documents = cases["templates"].as_array().expect("templates");
+    let answers = results["templates"].as_array().expect("results");
+    assert_eq!(documents.len(), answers.len());
+    for (document, kyverno) in documents.iter().zip(answers) {
+        let ours = substitute_all(&go_decoded(document), &mut context);
+        match (kyverno.get("value"), &ours) {
+            // Kyverno's output is JSON text, which does not tell 3 from 3.0.
+            (Some(want), Ok(got)) => assert_eq!(go_decoded(got), go_decoded(want), "{document}"),
+            // Where Kyverno errs (or panics) so do we; the JMESPath wording is the evaluator's.
+            (None, Err(_)) => {}
+            _ => panic!("{document}: Kyverno {kyverno}, here {ours:?}"),
+        }
+    }
 }

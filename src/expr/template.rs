@@ -37,10 +37,12 @@ pub trait Resolver {
     }
 }
 
-/// Why an expression has no value.
+/// Why an expression has no value. The message is what Kyverno's `context.Query` reports
+/// (`JMESPath query failed: Unknown key "x" in path`, `incorrect query ...`), which substitution
+/// errors then quote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResolveError {
-    /// A field the expression names is missing (Kyverno's `Unknown key "x" in path`).
+    /// A field the expression names is missing (Kyverno's `NotFoundError`).
     NotFound(String),
     /// Anything else: syntax, function or context errors.
     Failed(String),

@@ -374,14 +374,17 @@ fn in_range(range: &str, key: &str) -> bool {
     string_pattern_matches(range, &Value::String(key.to_owned()))
 }
 
+/// Whether some item of a list value, as `%v` text, matches a scalar key either way.
+fn some_item_matches(items: &[Value], key: &str) -> bool {
+    items
+        .iter()
+        .any(|item| either_matches(&format_v(item), key))
+}
+
 /// `keyExistsInArray` of `In`/`NotIn`: `None` when the value has a type it cannot search.
 fn legacy_scalar_in(key: &str, value: &Value) -> Option<bool> {
     match value {
-        Value::Array(items) => Some(
-            items
-                .iter()
-                .any(|item| either_matches(&format_v(item), key)),
-        ),
+        Value::Array(items) => Some(some_item_matches(items, key)),
         Value::String(text) => {
             if wildcard::matches(text, key) {
                 return Some(true);
@@ -438,11 +441,7 @@ fn set_operator(operator: Operator, key: &Value, value: &Value) -> bool {
 /// cannot search. A JSON list in the value is matched exactly, a range with the pattern rules.
 fn scalar_in(key: &str, value: &Value) -> Option<bool> {
     match value {
-        Value::Array(items) => Some(
-            items
-                .iter()
-                .any(|item| either_matches(&format_v(item), key)),
-        ),
+        Value::Array(items) => Some(some_item_matches(items, key)),
         Value::String(text) => {
             if wildcard::matches(text, key) {
                 return Some(true);

@@ -837,6 +837,16 @@ fn block_messages() {
         evaluate(&block, Site::RuleDeny),
         verdict(false, "invalid name; invalid foo; invalid foo2")
     );
+    // Checked against Kyverno's EvaluateConditions: every failing `any` message is kept, and
+    // the messages of an `all` that held are dropped when the block fails; field names match
+    // in any case.
+    let one = |value: i64, message: &str| json!({"key": 1, "operator": "Equals", "value": value, "message": message});
+    let block = json!({"any": [one(2, "x"), one(3, "y")], "all": [one(2, "z")]});
+    assert_eq!(evaluate(&block, Site::RuleDeny), verdict(false, "x; y; z"));
+    let block = json!({"any": [], "all": [one(1, "m")]});
+    assert_eq!(evaluate(&block, Site::RuleDeny), verdict(false, ""));
+    let block = json!({"ANY": [{"KEY": 1, "Operator": "Equals", "VALUE": 2, "message": "x"}]});
+    assert_eq!(evaluate(&block, Site::RuleDeny), verdict(false, "x"));
     // The legacy list stops at the first false condition and joins true messages with ";".
     let block = json!([name("temp", "a"), foo("bar", ""), foo("bar", "b")]);
     assert_eq!(evaluate(&block, Site::RuleDeny), verdict(true, "a;b"));

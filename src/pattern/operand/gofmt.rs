@@ -88,62 +88,65 @@ pub fn format_v_number(number: &serde_json::Number) -> String {
 }
 
 /// `%v` of a decoded JSON value: `map[a:1 b:[x y]]`, `<nil>`, strings unquoted, keys sorted.
-///
-/// Iterative, because the value comes from the admission request and may be nested arbitrarily.
 pub fn format_v(value: &Value) -> String {
-    enum Item<'a> {
-        Value(&'a Value),
-        Text(&'static str),
-        Key(&'a str),
-    }
-    let mut out = String::new();
-    let mut stack = vec![Item::Value(value)];
-    while let Some(item) = stack.pop() {
-        match item {
-            Item::Text(text) => out.push_str(text),
-            Item::Key(key) => {
-                out.push_str(key);
-                out.push(':');
-            }
-            Item::Value(Value::Null) => out.push_str("<nil>"),
-            Item::Value(Value::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
-            Item::Value(Value::Number(n)) => out.push_str(&format_v_number(n)),
-            Item::Value(Value::String(s)) => out.push_str(s),
-            Item::Value(Value::Array(items)) => {
-                out.push('[');
-                stack.push(Item::Text("]"));
-                for (i, item) in items.iter().enumerate().rev() {
-                    stack.push(Item::Value(item));
-                    if i > 0 {
-                        stack.push(Item::Text(" "));
-                    }
-                }
-            }
-            Item::Value(Value::Object(map)) => {
-                out.push_str("map[");
-                stack.push(Item::Text("]"));
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                for (i, (key, item)) in entries.into_iter().enumerate().rev() {
-                    stack.push(Item::Value(item));
-                    stack.push(Item::Key(key));
-                    if i > 0 {
-                        stack.push(Item::Text(" "));
-                    }
-                }
-            }
-        }
-    }
-    out
+    write_tree(
+        value,
+        &Syntax {
+            list: ("[", "]"),
+            map: ("map[", "]"),
+            separator: " ",
+            key: |out, key| out.push_str(key),
+            scalar: |out, value| match value {
+                Value::Null => out.push_str("<nil>"),
+                Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                Value::Number(n) => out.push_str(&format_v_number(n)),
+                Value::String(s) => out.push_str(s),
+                Value::Array(_) | Value::Object(_) => {}
+            },
+        },
+    )
 }
 
 /// `json.Marshal` of a decoded JSON value, as Kyverno's jsoniter (standard-library compatible
 /// configuration) writes it: keys sorted, `<`, `>`, `&`, U+2028 and U+2029 escaped as `\uXXXX`,
 /// control characters other than `\n`, `\r`, `\t` as `\u00XX`, and floats in Go's shortest
 /// form (`1e+21`, `1e-07`, never `1.0`).
-///
-/// Iterative, because the value may come from the admission request and be nested arbitrarily.
 pub fn json_marshal(value: &Value) -> String {
+    write_tree(
+        value,
+        &Syntax {
+            list: ("[", "]"),
+            map: ("{", "}"),
+            separator: ",",
+            key: push_json_string,
+            scalar: |out, value| match value {
+                Value::Null => out.push_str("null"),
+                Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                // Beyond int64, Kubernetes' decoder already holds a number as float64.
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => out.push_str(&i.to_string()),
+                    None => out.push_str(&json_float(n.as_f64().unwrap_or(0.0))),
+                },
+                Value::String(s) => push_json_string(out, s),
+                Value::Array(_) | Value::Object(_) => {}
+            },
+        },
+    )
+}
+
+/// How [`write_tree`] spells lists, maps and scalars.
+struct Syntax {
+    list: (&'static str, &'static str),
+    map: (&'static str, &'static str),
+    separator: &'static str,
+    /// Writes a map key; the `:` after it is written for every syntax.
+    key: fn(&mut String, &str),
+    scalar: fn(&mut String, &Value),
+}
+
+/// Writes a value with map keys sorted, iteratively, because the value may come from the
+/// admission request and be nested arbitrarily.
+fn write_tree(value: &Value, syntax: &Syntax) -> String {
     enum Item<'a> {
         Value(&'a Value),
         Text(&'static str),
@@ -155,40 +158,33 @@ pub fn json_marshal(value: &Value) -> String {
         match item {
             Item::Text(text) => out.push_str(text),
             Item::Key(key) => {
-                push_json_string(&mut out, key);
+                (syntax.key)(&mut out, key);
                 out.push(':');
             }
-            Item::Value(Value::Null) => out.push_str("null"),
-            Item::Value(Value::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
-            // Beyond int64, Kubernetes' decoder already holds a number as float64.
-            Item::Value(Value::Number(n)) => match n.as_i64() {
-                Some(i) => out.push_str(&i.to_string()),
-                None => out.push_str(&json_float(n.as_f64().unwrap_or(0.0))),
-            },
-            Item::Value(Value::String(s)) => push_json_string(&mut out, s),
             Item::Value(Value::Array(items)) => {
-                out.push('[');
-                stack.push(Item::Text("]"));
+                out.push_str(syntax.list.0);
+                stack.push(Item::Text(syntax.list.1));
                 for (i, item) in items.iter().enumerate().rev() {
                     stack.push(Item::Value(item));
                     if i > 0 {
-                        stack.push(Item::Text(","));
+                        stack.push(Item::Text(syntax.separator));
                     }
                 }
             }
             Item::Value(Value::Object(map)) => {
-                out.push('{');
-                stack.push(Item::Text("}"));
+                out.push_str(syntax.map.0);
+                stack.push(Item::Text(syntax.map.1));
                 let mut entries: Vec<(&String, &Value)> = map.iter().collect();
                 entries.sort_by(|a, b| a.0.cmp(b.0));
                 for (i, (key, item)) in entries.into_iter().enumerate().rev() {
                     stack.push(Item::Value(item));
                     stack.push(Item::Key(key));
                     if i > 0 {
-                        stack.push(Item::Text(","));
+                        stack.push(Item::Text(syntax.separator));
                     }
                 }
             }
+            Item::Value(scalar) => (syntax.scalar)(&mut out, scalar),
         }
     }
     out

@@ -34,6 +34,9 @@ pub enum Site {
     /// PolicyException `spec.conditions`: only `{any, all}`, nothing checked at load, `all` is
     /// evaluated before `any`, and there are no messages.
     Exception,
+    /// `verifyImages[].attestations[].conditions`: a list of `{any, all}` blocks that must all
+    /// hold.
+    Attestation,
 }
 
 impl Site {
@@ -50,6 +53,16 @@ impl Site {
 
     fn exact_operators(self) -> bool {
         self != Site::Exception
+    }
+
+    fn expected(self) -> &'static str {
+        match self {
+            Site::RulePreconditions | Site::RuleDeny | Site::ForeachDeny => {
+                "an object with `any` and `all`, or a list of conditions"
+            }
+            Site::Attestation => "a list of objects with `any` and `all`",
+            Site::ForeachPreconditions | Site::Exception => "an object with `any` and `all`",
+        }
     }
 }
 
@@ -71,13 +84,17 @@ pub struct Conditions {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Shape {
-    /// `any` is `None` when absent or null, which differs from an empty list: an empty `any`
-    /// never holds.
-    AnyAll {
-        any: Option<Vec<Condition>>,
-        all: Vec<Condition>,
-    },
+    AnyAll(AnyAll),
     List(Vec<Condition>),
+    Blocks(Vec<AnyAll>),
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct AnyAll {
+    /// `None` when absent or null, which differs from an empty list: an empty `any` never
+    /// holds.
+    any: Option<Vec<Condition>>,
+    all: Vec<Condition>,
 }
 
 /// A condition block Kyverno's policy validation (or decoding) refuses.
@@ -145,23 +162,40 @@ impl Conditions {
         let mut errors = Vec::new();
         let root = JsonPath::root();
         let shape = match value {
-            Value::Null => Shape::AnyAll {
-                any: None,
-                all: Vec::new(),
-            },
+            Value::Null => Shape::AnyAll(AnyAll::default()),
+            Value::Array(items) if site == Site::Attestation => Shape::Blocks(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(index, item)| {
+                        let path = root.child_index(index);
+                        match item {
+                            Value::Object(map) => compile_any_all(map, &path, site, &mut errors),
+                            Value::Null => AnyAll::default(),
+                            other => {
+                                errors.push(ConditionsError {
+                                    path,
+                                    message: format!(
+                                        "expected an object with `any` and `all`, found {}",
+                                        describe(other)
+                                    ),
+                                });
+                                AnyAll::default()
+                            }
+                        }
+                    })
+                    .collect(),
+            ),
             Value::Array(items) if site.accepts_list() => {
                 Shape::List(compile_list(items, &root, site, &mut errors))
             }
-            Value::Object(map) => compile_any_all(map, site, &mut errors),
+            Value::Object(map) if site != Site::Attestation => {
+                Shape::AnyAll(compile_any_all(map, &root, site, &mut errors))
+            }
             other => {
-                let expected = if site.accepts_list() {
-                    "an object with `any` and `all`, or a list of conditions"
-                } else {
-                    "an object with `any` and `all`"
-                };
                 errors.push(ConditionsError {
                     path: root,
-                    message: format!("expected {expected}, found {}", describe(other)),
+                    message: format!("expected {}, found {}", site.expected(), describe(other)),
                 });
                 Shape::List(Vec::new())
             }
@@ -175,11 +209,19 @@ impl Conditions {
 
     /// Every condition, in the order written.
     pub fn conditions(&self) -> impl Iterator<Item = &Condition> {
-        let (first, second): (&[Condition], &[Condition]) = match &self.shape {
-            Shape::AnyAll { any, all } => (any.as_deref().unwrap_or_default(), all),
+        let (list, blocks): (&[Condition], &[AnyAll]) = match &self.shape {
+            Shape::AnyAll(block) => (&[], std::slice::from_ref(block)),
             Shape::List(list) => (list, &[]),
+            Shape::Blocks(blocks) => (&[], blocks),
         };
-        first.iter().chain(second)
+        list.iter().chain(blocks.iter().flat_map(|block| {
+            block
+                .any
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .chain(&block.all)
+        }))
     }
 
     /// Evaluates the block. `substitute` turns a key or value with variables into the value
@@ -190,6 +232,22 @@ impl Conditions {
     ) -> Result<Verdict, EvaluationError<E>> {
         let mut check = |condition: &Condition| check(condition, &mut substitute);
         match &self.shape {
+            Shape::Blocks(blocks) => {
+                // `EvaluateAnyAllConditions`: the first block that does not hold decides.
+                let mut true_messages = Vec::new();
+                for block in blocks {
+                    let verdict = block.evaluate(&mut check)?;
+                    if !verdict.holds {
+                        return Ok(verdict);
+                    }
+                    true_messages.push(verdict.message);
+                }
+                let true_messages: Vec<&str> = true_messages.iter().map(String::as_str).collect();
+                Ok(Verdict {
+                    holds: true,
+                    message: join_non_empty(&true_messages, ";"),
+                })
+            }
             Shape::List(list) => {
                 // `evaluateOldConditions`: the first false condition decides.
                 let mut true_messages = Vec::new();
@@ -207,7 +265,7 @@ impl Conditions {
                     message: join_non_empty(&true_messages, ";"),
                 })
             }
-            Shape::AnyAll { any, all } if self.site == Site::Exception => {
+            Shape::AnyAll(AnyAll { any, all }) if self.site == Site::Exception => {
                 // `CheckAnyAllConditions`: `all` first, then `any`; an empty `any` holds.
                 for condition in all {
                     if !check(condition)? {
@@ -222,38 +280,47 @@ impl Conditions {
                 }
                 Ok(Verdict::without_message(any.is_empty()))
             }
-            Shape::AnyAll { any, all } => {
-                let mut true_messages = Vec::new();
-                let mut false_messages = Vec::new();
-                let mut any_holds = true;
-                if let Some(any) = any {
-                    any_holds = false;
-                    for condition in any {
-                        if check(condition)? {
-                            any_holds = true;
-                            true_messages.push(condition.message.as_str());
-                            break;
-                        }
-                        false_messages.push(condition.message.as_str());
-                    }
-                }
-                let mut all_holds = true;
-                for condition in all {
-                    if !check(condition)? {
-                        all_holds = false;
-                        false_messages.push(condition.message.as_str());
-                        break;
-                    }
+            Shape::AnyAll(block) => block.evaluate(&mut check),
+        }
+    }
+}
+
+impl AnyAll {
+    /// Kyverno's `evaluateAnyAllConditions`: `any` stops at the first condition that holds,
+    /// `all` at the first that does not.
+    fn evaluate<E>(
+        &self,
+        check: &mut impl FnMut(&Condition) -> Result<bool, EvaluationError<E>>,
+    ) -> Result<Verdict, EvaluationError<E>> {
+        let mut true_messages = Vec::new();
+        let mut false_messages = Vec::new();
+        let mut any_holds = true;
+        if let Some(any) = &self.any {
+            any_holds = false;
+            for condition in any {
+                if check(condition)? {
+                    any_holds = true;
                     true_messages.push(condition.message.as_str());
+                    break;
                 }
-                let holds = any_holds && all_holds;
-                let messages = if holds { true_messages } else { false_messages };
-                Ok(Verdict {
-                    holds,
-                    message: join_non_empty(&messages, "; "),
-                })
+                false_messages.push(condition.message.as_str());
             }
         }
+        let mut all_holds = true;
+        for condition in &self.all {
+            if !check(condition)? {
+                all_holds = false;
+                false_messages.push(condition.message.as_str());
+                break;
+            }
+            true_messages.push(condition.message.as_str());
+        }
+        let holds = any_holds && all_holds;
+        let messages = if holds { true_messages } else { false_messages };
+        Ok(Verdict {
+            holds,
+            message: join_non_empty(&messages, "; "),
+        })
     }
 }
 
@@ -354,12 +421,13 @@ fn describe(value: &Value) -> &'static str {
 
 fn compile_any_all(
     map: &Map<String, Value>,
+    path: &JsonPath,
     site: Site,
     errors: &mut Vec<ConditionsError>,
-) -> Shape {
+) -> AnyAll {
     let mut list = |name: &str| -> Option<Vec<Condition>> {
         let (key, value) = field(map, name)?;
-        let path = JsonPath::root().child_key(key.as_str());
+        let path = path.child_key(key.as_str());
         match value {
             Value::Null => None,
             Value::Array(items) => Some(compile_list(items, &path, site, errors)),
@@ -374,7 +442,7 @@ fn compile_any_all(
     };
     let any = list("any");
     let all = list("all").unwrap_or_default();
-    Shape::AnyAll { any, all }
+    AnyAll { any, all }
 }
 
 fn compile_list(

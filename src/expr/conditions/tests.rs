@@ -847,6 +847,17 @@ fn block_messages() {
     assert_eq!(evaluate(&block, Site::RuleDeny), verdict(false, ""));
     let block = json!({"ANY": [{"KEY": 1, "Operator": "Equals", "VALUE": 2, "message": "x"}]});
     assert_eq!(evaluate(&block, Site::RuleDeny), verdict(false, "x"));
+    // Attestation blocks (Kyverno's EvaluateAnyAllConditions): the first block that does not
+    // hold decides, with its own message; the messages of blocks that held join with ";".
+    let blocks = json!([{"any": [one(1, "a")]}, {"all": [one(1, "b")]}]);
+    assert_eq!(evaluate(&blocks, Site::Attestation), verdict(true, "a;b"));
+    let blocks = json!([
+        {"all": [one(1, "a")]},
+        {"any": [one(2, "x"), one(3, "y")]},
+        {"all": [one(2, "z")]},
+    ]);
+    assert_eq!(evaluate(&blocks, Site::Attestation), verdict(false, "x; y"));
+    assert_eq!(evaluate(&json!([]), Site::Attestation), verdict(true, ""));
     // The legacy list stops at the first false condition and joins true messages with ";".
     let block = json!([name("temp", "a"), foo("bar", ""), foo("bar", "b")]);
     assert_eq!(evaluate(&block, Site::RuleDeny), verdict(true, "a;b"));
@@ -966,6 +977,22 @@ fn compile_errors() {
     assert_eq!(
         error(json!([]), Site::ForeachPreconditions),
         ["expected an object with `any` and `all`, found a list"]
+    );
+    assert_eq!(
+        error(json!({"any": []}), Site::Attestation),
+        ["expected a list of objects with `any` and `all`, found an object"]
+    );
+    assert_eq!(
+        error(json!([[]]), Site::Attestation),
+        ["[0]: expected an object with `any` and `all`, found a list"]
+    );
+    assert_eq!(
+        error(
+            json!([{"all": [{"key": 1, "operator": "equals", "value": 1}]}]),
+            Site::Attestation
+        )
+        .len(),
+        1
     );
     assert_eq!(
         error(json!("x"), Site::RuleDeny),

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cluster;
 pub mod defaults;
 pub mod eval;
+pub mod expr;
 pub mod json_path;
 pub mod kyverno_test;
 pub mod log_format;

@@ -1,5 +1,6 @@
 //! The handful of Go formatting verbs whose output leaks into Kyverno's verdicts and messages:
-//! `strconv.FormatFloat(f, 'E', -1, 64)`, `%f`, `%v` and `%T` of decoded JSON values.
+//! `strconv.FormatFloat(f, 'E', -1, 64)`, `%f`, `%v` and `%T` of decoded JSON values, and
+//! `json.Marshal` as Kyverno's `jsoniter.ConfigCompatibleWithStandardLibrary` writes it.
 
 use serde_json::Value;
 
@@ -89,10 +90,74 @@ pub fn format_v_number(number: &serde_json::Number) -> String {
 /// `%v` of a decoded JSON value: `map[a:1 b:[x y]]`, `<nil>`, strings unquoted, keys sorted;
 /// at most `limit` bytes of it, then `…`.
 ///
-/// Iterative, because the value comes from the admission request and may be nested arbitrarily;
-/// and bounded, because it is quoted into the answer: the work is in proportion to `limit`, not
-/// to the value (beyond sorting one object's keys).
+/// Bounded, because it is quoted into the answer: the work is in proportion to `limit`, not to
+/// the value (beyond sorting one object's keys).
 pub fn format_v(value: &Value, limit: usize) -> String {
+    write_tree(
+        value,
+        &Syntax {
+            list: ("[", "]"),
+            map: ("map[", "]"),
+            separator: " ",
+            key: |out, key| out.push_str(key),
+            scalar: |out, value| match value {
+                Value::Null => out.push_str("<nil>"),
+                Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                Value::Number(n) => out.push_str(&format_v_number(n)),
+                Value::String(s) => out.push_str(s),
+                Value::Array(_) | Value::Object(_) => {}
+            },
+        },
+        limit,
+    )
+}
+
+/// Go's `fmt.Sprint` of a decoded JSON value: all of its `%v`, for comparisons.
+pub fn sprint(value: &Value) -> String {
+    format_v(value, usize::MAX)
+}
+
+/// `json.Marshal` of a decoded JSON value, as Kyverno's jsoniter (standard-library compatible
+/// configuration) writes it: keys sorted, `<`, `>`, `&`, U+2028 and U+2029 escaped as `\uXXXX`,
+/// control characters other than `\n`, `\r`, `\t` as `\u00XX`, and floats in Go's shortest
+/// form (`1e+21`, `1e-07`, never `1.0`).
+pub fn json_marshal(value: &Value) -> String {
+    write_tree(
+        value,
+        &Syntax {
+            list: ("[", "]"),
+            map: ("{", "}"),
+            separator: ",",
+            key: push_json_string,
+            scalar: |out, value| match value {
+                Value::Null => out.push_str("null"),
+                Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                // Beyond int64, Kubernetes' decoder already holds a number as float64.
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => out.push_str(&i.to_string()),
+                    None => out.push_str(&json_float(n.as_f64().unwrap_or(0.0))),
+                },
+                Value::String(s) => push_json_string(out, s),
+                Value::Array(_) | Value::Object(_) => {}
+            },
+        },
+        usize::MAX,
+    )
+}
+
+/// How [`write_tree`] spells lists, maps and scalars.
+struct Syntax {
+    list: (&'static str, &'static str),
+    map: (&'static str, &'static str),
+    separator: &'static str,
+    /// Writes a map key; the `:` after it is written for every syntax.
+    key: fn(&mut String, &str),
+    scalar: fn(&mut String, &Value),
+}
+
+/// Writes a value with map keys sorted, at most `limit` bytes of it and then `…`. Iterative,
+/// because the value may come from the admission request and be nested arbitrarily.
+fn write_tree(value: &Value, syntax: &Syntax, limit: usize) -> String {
     enum Item<'a> {
         Value(&'a Value),
         Text(&'static str),
@@ -101,13 +166,14 @@ pub fn format_v(value: &Value, limit: usize) -> String {
     let mut out = String::new();
     // Past `limit` the text is cut anyway; each push stops one character beyond it.
     let push = |out: &mut String, text: &str| {
-        let room = (limit + 1).saturating_sub(out.len());
+        let room = limit.saturating_add(1).saturating_sub(out.len());
         let mut end = room.min(text.len());
         while !text.is_char_boundary(end) {
             end += 1;
         }
         out.push_str(&text[..end]);
     };
+    let mut piece = String::new();
     let mut stack = vec![Item::Value(value)];
     while let Some(item) = stack.pop() {
         if out.len() > limit {
@@ -116,30 +182,28 @@ pub fn format_v(value: &Value, limit: usize) -> String {
         match item {
             Item::Text(text) => push(&mut out, text),
             Item::Key(key) => {
-                push(&mut out, key);
-                push(&mut out, ":");
+                piece.clear();
+                (syntax.key)(&mut piece, key);
+                piece.push(':');
+                push(&mut out, &piece);
             }
-            Item::Value(Value::Null) => push(&mut out, "<nil>"),
-            Item::Value(Value::Bool(b)) => push(&mut out, if *b { "true" } else { "false" }),
-            Item::Value(Value::Number(n)) => push(&mut out, &format_v_number(n)),
-            Item::Value(Value::String(s)) => push(&mut out, s),
             Item::Value(Value::Array(items)) => {
-                push(&mut out, "[");
-                stack.push(Item::Text("]"));
+                push(&mut out, syntax.list.0);
+                stack.push(Item::Text(syntax.list.1));
                 // Every element takes a byte at least: no more than `limit` can be shown.
-                let shown = &items[..items.len().min(limit + 1)];
+                let shown = &items[..items.len().min(limit.saturating_add(1))];
                 for (i, item) in shown.iter().enumerate().rev() {
                     stack.push(Item::Value(item));
                     if i > 0 {
-                        stack.push(Item::Text(" "));
+                        stack.push(Item::Text(syntax.separator));
                     }
                 }
             }
             Item::Value(Value::Object(map)) => {
-                push(&mut out, "map[");
-                stack.push(Item::Text("]"));
+                push(&mut out, syntax.map.0);
+                stack.push(Item::Text(syntax.map.1));
                 let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                if entries.len() > limit + 1 {
+                if entries.len() > limit.saturating_add(1) {
                     entries.select_nth_unstable_by(limit + 1, |a, b| a.0.cmp(b.0));
                     entries.truncate(limit + 1);
                 }
@@ -148,9 +212,14 @@ pub fn format_v(value: &Value, limit: usize) -> String {
                     stack.push(Item::Value(item));
                     stack.push(Item::Key(key));
                     if i > 0 {
-                        stack.push(Item::Text(" "));
+                        stack.push(Item::Text(syntax.separator));
                     }
                 }
+            }
+            Item::Value(scalar) => {
+                piece.clear();
+                (syntax.scalar)(&mut piece, scalar);
+                push(&mut out, &piece);
             }
         }
     }
@@ -163,6 +232,48 @@ pub fn format_v(value: &Value, limit: usize) -> String {
         out.push('…');
     }
     out
+}
+
+/// A float64 as jsoniter writes it: Go's `'f'` format, or `'e'` below 1e-6 and from 1e21 up
+/// (`1e-07`, `1e+21`; unlike `encoding/json`, the exponent keeps its two digits).
+fn json_float(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude == 0.0 || (1e-6..1e21).contains(&magnitude) {
+        // Rust's shortest round-trip digits, never in exponent form: Go's 'f' with precision -1.
+        return format!("{value}");
+    }
+    let (negative, digits, exp) = shortest_digits(value);
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    push_mantissa(&mut out, &digits);
+    push_exponent(&mut out, 'e', exp);
+    out
+}
+
+fn push_json_string(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{0}'..='\u{1f}' => {
+                let byte = c as u8;
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0xf)]));
+            }
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// `%T` of a decoded JSON value.
@@ -268,5 +379,39 @@ mod tests {
         assert!(quoted.starts_with("[x x x") && quoted.ends_with('…'));
         let deep = (0..1_000).fold(json!("end"), |inner, _| json!([inner]));
         assert_eq!(format_v(&deep, 4), "[[[[…");
+    }
+
+    #[test]
+    fn json_marshal_as_jsoniter() {
+        let cases: &[(Value, &str)] = &[
+            (json!(null), "null"),
+            (json!(true), "true"),
+            (json!(3), "3"),
+            (json!(-3), "-3"),
+            (json!(3.0), "3"),
+            (json!(2.5), "2.5"),
+            (json!(0.000001), "0.000001"),
+            (json!(0.0000001), "1e-07"),
+            (json!(1.5e-10), "1.5e-10"),
+            (json!(1e20), "100000000000000000000"),
+            (json!(1e21), "1e+21"),
+            (json!(1.25e300), "1.25e+300"),
+            (json!(u64::MAX), "18446744073709552000"),
+            (json!("a\"b\\c"), r#""a\"b\\c""#),
+            (json!("<a&b>"), r#""\u003ca\u0026b\u003e""#),
+            (
+                json!("\n\r\t\u{8}\u{c}\u{1}"),
+                r#""\n\r\t\u0008\u000c\u0001""#,
+            ),
+            (json!("\u{2028}\u{2029}é"), r#""\u2028\u2029é""#),
+            (json!([1, "x", [], {}]), r#"[1,"x",[],{}]"#),
+            (
+                json!({"b": {"y": 1, "x": [true]}, "a": null, "<": 0}),
+                r#"{"\u003c":0,"a":null,"b":{"x":[true],"y":1}}"#,
+            ),
+        ];
+        for (value, want) in cases {
+            assert_eq!(json_marshal(value), *want, "{value}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 use portcullis::check::discover::PathFilter;
 use portcullis::check::progress::Progress;
 use portcullis::check::render::{self, RenderOptions};
+use portcullis::check::rendered::{Helm, Kustomize};
 use portcullis::check::{self, Gate, input};
 use portcullis::cli::{
     CertsArgs, CheckArgs, CrdsArgs, OutputFormat, ServeArgs, TestArgs, WebhookConfigArgs,
@@ -105,10 +106,23 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             }
         }
     }
+    let kustomize = match Kustomize::find(args.kustomize_bin.as_deref()) {
+        Ok(kustomize) => kustomize,
+        Err(message) => {
+            eprintln!("error: {}", printable(&message));
+            return ExitCode::from(check::EXIT_ERROR);
+        }
+    };
     let options = input::ReadOptions {
         filter,
         default_namespace: args.namespace.clone(),
         allow_empty: args.allow_empty,
+        kustomize,
+        helm: Helm::find(&args.helm_values),
+        stdin_name: args
+            .stdin_filename
+            .clone()
+            .unwrap_or_else(|| input::STDIN_NAME.to_owned()),
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(jobs) = args.jobs {
@@ -145,6 +159,9 @@ pub fn check(args: &CheckArgs) -> ExitCode {
     drop(progress);
     for error in &inputs.errors {
         eprintln!("error: {}", printable(&error.to_string()));
+    }
+    for warning in &inputs.warnings {
+        eprintln!("warning: {}", printable(warning));
     }
     if args.verbose {
         for note in &inputs.notes {

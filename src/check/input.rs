@@ -1,13 +1,15 @@
 //! Inputs of `check`: files, directories and stdin, read into documents and Kubernetes
 //! manifests, each manifest remembering where it was written.
 
-use super::discover::{self, PathFilter};
+use super::discover::{self, Found, PathFilter};
 use super::progress::Progress;
+use super::rendered::{self, Helm, Kustomize};
 use crate::json_path::JsonPath;
 use crate::matching::Gvk;
 use crate::yaml::{self, Document, Location, SourceMap, YamlError};
 use rayon::prelude::*;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -52,6 +54,21 @@ pub fn is_cluster_scoped(kind: &str) -> bool {
 pub struct SourceFile {
     pub name: String,
     pub documents: Vec<Document>,
+    /// The output of a render (kustomize, Helm), whose objects are reported at the files they
+    /// were written in; not a file of the repository.
+    pub rendered: bool,
+}
+
+/// Where a manifest was written, when that is not where it was read: in a render's output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Origin {
+    #[default]
+    AsRead,
+    /// A document of another input file, which kustomize's origin annotation names.
+    Written { file: usize, document: usize },
+    /// A Helm template (an input file without documents: it is not YAML until rendered); lines
+    /// count from the template's `# Source:` comment in the output.
+    Template { file: usize, lines_before: usize },
 }
 
 /// A Kubernetes object found in the input: a whole document or one item of a `List`.
@@ -65,6 +82,7 @@ pub struct Manifest {
     /// Defaulted to `default` for namespaced kinds written without one; `""` when cluster-scoped.
     pub namespace: String,
     pub name: String,
+    pub origin: Origin,
 }
 
 /// An input that could not be checked: an unreadable file, invalid YAML, half a Kubernetes
@@ -109,6 +127,9 @@ pub struct Inputs {
     pub errors: Vec<InputError>,
     /// Documents that were skipped as not being Kubernetes objects, for `--verbose`.
     pub notes: Vec<String>,
+    /// What was not checked as it will be applied, printed whatever the verbosity: a tree that
+    /// could not be rendered for want of a renderer.
+    pub warnings: Vec<String>,
 }
 
 impl Inputs {
@@ -118,14 +139,48 @@ impl Inputs {
     }
 
     /// Where the node at `path` inside the manifest was written (the nearest existing node above
-    /// it when the field is missing).
+    /// it when the field is missing), in the file [`Self::report_file`] names.
     pub fn locate(&self, manifest: &Manifest, path: Option<&JsonPath>) -> Location {
-        let document = &self.files[manifest.file].documents[manifest.document];
-        let full = match path {
-            Some(path) => manifest.base.join(path),
-            None => manifest.base.clone(),
+        let as_read = || {
+            let document = &self.files[manifest.file].documents[manifest.document];
+            let full = match path {
+                Some(path) => manifest.base.join(path),
+                None => manifest.base.clone(),
+            };
+            document.source_map.nearest(&full).unwrap_or(document.start)
         };
-        document.source_map.nearest(&full).unwrap_or(document.start)
+        match manifest.origin {
+            Origin::AsRead => as_read(),
+            Origin::Written { file, document } => self.files[file].documents.get(document).map_or(
+                Location { line: 1, column: 1 },
+                |document| {
+                    document
+                        .source_map
+                        .nearest(path.unwrap_or(&JsonPath::root()))
+                        .unwrap_or(document.start)
+                },
+            ),
+            Origin::Template { lines_before, .. } => {
+                let location = as_read();
+                Location {
+                    line: location.line.saturating_sub(lines_before).max(1),
+                    column: location.column,
+                }
+            }
+        }
+    }
+
+    /// The index of the file a manifest is reported at: where it was written.
+    pub fn report_file(&self, manifest: &Manifest) -> usize {
+        match manifest.origin {
+            Origin::AsRead => manifest.file,
+            Origin::Written { file, .. } | Origin::Template { file, .. } => file,
+        }
+    }
+
+    /// The files of the repository that were read: every input file but renders' output.
+    pub fn file_count(&self) -> usize {
+        self.files.iter().filter(|file| !file.rendered).count()
     }
 }
 
@@ -146,6 +201,13 @@ pub struct ReadOptions {
     pub default_namespace: String,
     /// An input that yields nothing to check is accepted instead of being an error.
     pub allow_empty: bool,
+    /// Renders directories that hold a kustomization; without it their files are read as
+    /// written, patches left out, with a warning.
+    pub kustomize: Option<Kustomize>,
+    /// Renders Helm charts; without it a chart is skipped with a warning.
+    pub helm: Option<Helm>,
+    /// How reports name standard input (`--stdin-filename`).
+    pub stdin_name: String,
 }
 
 impl Default for ReadOptions {
@@ -154,8 +216,28 @@ impl Default for ReadOptions {
             filter: PathFilter::default(),
             default_namespace: "default".to_owned(),
             allow_empty: false,
+            kustomize: None,
+            helm: None,
+            stdin_name: STDIN_NAME.to_owned(),
         }
     }
+}
+
+/// The text of one input, and how to attribute what it holds to the files it was written in.
+struct Text {
+    name: String,
+    text: String,
+    attribution: Attribution,
+}
+
+enum Attribution {
+    /// A file, or standard input as written.
+    AsRead { stdin: bool },
+    /// `kustomize build` output, whose origin annotations are relative to the wrapper.
+    Kustomize(tempfile::TempDir),
+    /// `helm template` output (a chart's, or one piped in), whose `# Source:` comments name
+    /// templates below the chart's parent directory.
+    Helm { chart: Option<PathBuf>, stdin: bool },
 }
 
 /// The name standard input goes by in reports.
@@ -180,11 +262,11 @@ pub fn read_with(
     progress: &Progress,
 ) -> Inputs {
     let mut inputs = Inputs::default();
-    let texts = read_texts(paths, stdin, options, &mut inputs.errors);
+    let texts = read_texts(paths, stdin, options, &mut inputs);
     let pieces: Vec<(usize, usize, &str)> = texts
         .iter()
         .enumerate()
-        .flat_map(|(file, (_, text))| {
+        .flat_map(|(file, Text { text, .. })| {
             split_stream(text)
                 .into_iter()
                 .map(move |(lines_before, piece)| (file, lines_before, piece))
@@ -218,22 +300,49 @@ pub fn read_with(
             Err(error) => per_file[file] = Err(error),
         }
     }
-    for ((name, text), result) in texts.into_iter().zip(per_file) {
+    for (
+        Text {
+            name,
+            text,
+            attribution,
+        },
+        result,
+    ) in texts.into_iter().zip(per_file)
+    {
         match result {
             Ok(documents) => {
-                if name == STDIN_NAME
+                let stdin = matches!(
+                    attribution,
+                    Attribution::AsRead { stdin: true } | Attribution::Helm { stdin: true, .. }
+                );
+                if stdin
                     && !options.allow_empty
                     && documents.iter().all(|document| document.value.is_null())
                 {
                     inputs.errors.push(InputError::new(
-                        STDIN_NAME,
+                        name.clone(),
                         None,
                         format!("no documents on standard input; did the command piped into portcullis fail? {EMPTY_IS_AN_ERROR}"),
                     ));
                 }
                 let file = inputs.files.len();
-                inputs.files.push(SourceFile { name, documents });
+                let first = inputs.manifests.len();
+                let rendered = !matches!(attribution, Attribution::AsRead { .. });
+                inputs.files.push(SourceFile {
+                    name,
+                    documents,
+                    rendered,
+                });
                 collect_manifests(&mut inputs, file, &options.default_namespace);
+                match attribution {
+                    Attribution::AsRead { .. } => {}
+                    Attribution::Kustomize(wrapper) => {
+                        attribute_kustomize(&mut inputs, first, wrapper.path());
+                    }
+                    Attribution::Helm { chart, .. } => {
+                        attribute_helm(&mut inputs, first, &text, chart.as_deref());
+                    }
+                }
             }
             Err(error) if is_template(&text) => inputs.notes.push(format!(
                 "{name}: skipped: a template ({{{{ }}}}) that is not YAML until rendered; check the rendered output, e.g. `helm template … | portcullis check -` ({}: {})",
@@ -263,33 +372,50 @@ pub fn read_with(
     inputs
 }
 
-/// Reads the text of every input file, in order; unreadable ones become errors.
+/// Reads the text of every input file and renders every tree, in order; unreadable files and
+/// failed renders become errors.
 fn read_texts(
     paths: &[PathBuf],
     stdin: impl FnOnce() -> std::io::Result<String>,
     options: &ReadOptions,
-    errors: &mut Vec<InputError>,
-) -> Vec<(String, String)> {
+    inputs: &mut Inputs,
+) -> Vec<Text> {
     let mut texts = Vec::new();
     let mut stdin = Some(stdin);
+    let errors = &mut inputs.errors;
     for path in paths {
         if path == Path::new(STDIN_NAME) {
+            let name = options.stdin_name.clone();
             match stdin.take().map(|read| read()) {
-                Some(Ok(text)) => texts.push((STDIN_NAME.to_owned(), text)),
+                Some(Ok(text)) => {
+                    let attribution = if rendered::helm_sources(&text).is_empty() {
+                        Attribution::AsRead { stdin: true }
+                    } else {
+                        Attribution::Helm {
+                            chart: None,
+                            stdin: true,
+                        }
+                    };
+                    texts.push(Text {
+                        name,
+                        text,
+                        attribution,
+                    });
+                }
                 Some(Err(error)) => errors.push(InputError::new(
-                    STDIN_NAME,
+                    name,
                     None,
                     format!("cannot read standard input: {error}"),
                 )),
                 None => errors.push(InputError::new(
-                    STDIN_NAME,
+                    name,
                     None,
                     "standard input given more than once",
                 )),
             }
             continue;
         }
-        let found = match discover::files(path, &options.filter) {
+        let found = match discover::entries(path, &options.filter, true) {
             Ok(found) => found,
             Err(error) => {
                 errors.push(InputError::new(
@@ -314,18 +440,223 @@ fn read_texts(
                 ),
             ));
         }
-        for file in found {
-            match std::fs::read_to_string(&file) {
-                Ok(text) => texts.push((file.display().to_string(), text)),
-                Err(error) => errors.push(InputError::new(
-                    file.display().to_string(),
-                    None,
-                    format!("cannot read: {error}"),
-                )),
+        for found in found {
+            match found {
+                Found::File(file) => read_file(&file, &mut texts, errors),
+                Found::Kustomization(dir) => match &options.kustomize {
+                    Some(kustomize) => match kustomize.render(&dir) {
+                        Ok((text, wrapper)) => texts.push(Text {
+                            name: format!("{} (rendered by {})", dir.display(), kustomize.describe()),
+                            text,
+                            attribution: Attribution::Kustomize(wrapper),
+                        }),
+                        Err(message) => errors.push(InputError::new(
+                            dir.display().to_string(),
+                            None,
+                            format!("the kustomization does not render, so nothing in it was checked: {message}"),
+                        )),
+                    },
+                    None => read_unrendered(&dir, options, &mut texts, errors, &mut inputs.warnings),
+                },
+                Found::Chart(dir) => match &options.helm {
+                    Some(helm) => match helm.render(&dir) {
+                        Ok(text) => texts.push(Text {
+                            name: format!("{} (rendered by helm template)", dir.display()),
+                            text,
+                            attribution: Attribution::Helm {
+                                chart: Some(dir),
+                                stdin: false,
+                            },
+                        }),
+                        Err(message) => errors.push(InputError::new(
+                            dir.display().to_string(),
+                            None,
+                            format!("the chart does not render, so nothing in it was checked: {message}"),
+                        )),
+                    },
+                    None => inputs.warnings.push(format!(
+                        "{}: a Helm chart, not checked: helm is not on PATH to render it (or check `helm template` output on standard input)",
+                        dir.display()
+                    )),
+                },
             }
         }
     }
     texts
+}
+
+fn read_file(file: &Path, texts: &mut Vec<Text>, errors: &mut Vec<InputError>) {
+    match std::fs::read_to_string(file) {
+        Ok(text) => texts.push(Text {
+            name: file.display().to_string(),
+            text,
+            attribution: Attribution::AsRead { stdin: false },
+        }),
+        Err(error) => errors.push(InputError::new(
+            file.display().to_string(),
+            None,
+            format!("cannot read: {error}"),
+        )),
+    }
+}
+
+/// A kustomize tree with no renderer to build it: its files are read as written, except the
+/// patches its kustomizations name, which are fragments and would be judged as whole objects.
+fn read_unrendered(
+    dir: &Path,
+    options: &ReadOptions,
+    texts: &mut Vec<Text>,
+    errors: &mut Vec<InputError>,
+    warnings: &mut Vec<String>,
+) {
+    let found = match discover::entries(dir, &options.filter, false) {
+        Ok(found) => found,
+        Err(error) => {
+            errors.push(InputError::new(
+                dir.display().to_string(),
+                None,
+                format!("cannot read: {error}"),
+            ));
+            return;
+        }
+    };
+    let files: Vec<PathBuf> = found
+        .into_iter()
+        .filter_map(|found| match found {
+            Found::File(file) => Some(file),
+            Found::Kustomization(_) | Found::Chart(_) => None,
+        })
+        .collect();
+    let mut patches = Vec::new();
+    for file in files
+        .iter()
+        .filter(|file| crate::policy::load::is_kustomization(file))
+    {
+        match rendered::patch_files(file) {
+            Ok(found) => patches.extend(found.iter().filter_map(|patch| patch.canonicalize().ok())),
+            Err(message) => errors.push(InputError::new(file.display().to_string(), None, message)),
+        }
+    }
+    let mut skipped = Vec::new();
+    for file in files {
+        if file
+            .canonicalize()
+            .is_ok_and(|file| patches.contains(&file))
+        {
+            skipped.push(file.display().to_string());
+        } else {
+            read_file(&file, texts, errors);
+        }
+    }
+    warnings.push(format!(
+        "{}: a kustomization, not rendered: neither kubectl nor kustomize is on PATH (--kustomize-bin names one); its files are checked as written{}",
+        dir.display(),
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(", without the patches {}", skipped.join(", "))
+        }
+    ));
+}
+
+/// Reports the objects of a kustomize render, from `first` on, at the files their origin
+/// annotations name, and takes the annotation off again: the user's objects do not carry it.
+fn attribute_kustomize(inputs: &mut Inputs, first: usize, wrapper: &Path) {
+    let wrapper = wrapper
+        .canonicalize()
+        .unwrap_or_else(|_| wrapper.to_owned());
+    let mut sources: HashMap<PathBuf, usize> = HashMap::new();
+    for index in first..inputs.manifests.len() {
+        let manifest = &inputs.manifests[index];
+        let document = &mut inputs.files[manifest.file].documents[manifest.document].value;
+        let Some(annotation) = take_origin_annotation(document) else {
+            continue;
+        };
+        let Some(path) = rendered::origin_path(&annotation) else {
+            continue;
+        };
+        let source = rendered::resolve(&wrapper, path);
+        let file = match sources.get(&source) {
+            Some(&file) => file,
+            None => {
+                let Some(documents) = std::fs::read_to_string(&source)
+                    .ok()
+                    .and_then(|text| yaml::parse_documents(&text).ok())
+                else {
+                    continue;
+                };
+                inputs.files.push(SourceFile {
+                    name: rendered::report_name(&source),
+                    documents,
+                    rendered: false,
+                });
+                sources.insert(source, inputs.files.len() - 1);
+                inputs.files.len() - 1
+            }
+        };
+        let manifest = &inputs.manifests[index];
+        let documents = &inputs.files[file].documents;
+        let same_kind = |document: &&Document| {
+            document.value.get("kind").and_then(Value::as_str) == Some(&manifest.gvk.kind)
+        };
+        let document = documents
+            .iter()
+            .filter(same_kind)
+            .find(|document| {
+                document
+                    .value
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    == Some(&manifest.name)
+            })
+            .or_else(|| documents.iter().find(same_kind))
+            .map_or(0, |document| document.index);
+        inputs.manifests[index].origin = Origin::Written { file, document };
+    }
+}
+
+fn take_origin_annotation(object: &mut Value) -> Option<String> {
+    let metadata = object.get_mut("metadata")?.as_object_mut()?;
+    let annotations = metadata.get_mut("annotations")?.as_object_mut()?;
+    let origin = annotations.remove(rendered::ORIGIN_ANNOTATION)?;
+    if annotations.is_empty() {
+        metadata.remove("annotations");
+    }
+    origin.as_str().map(str::to_owned)
+}
+
+/// Reports the objects of Helm output, from `first` on, at the templates its `# Source:`
+/// comments name (below the chart's parent directory for a chart that was rendered here).
+fn attribute_helm(inputs: &mut Inputs, first: usize, text: &str, chart: Option<&Path>) {
+    let sources = rendered::helm_sources(text);
+    let mut templates: HashMap<String, usize> = HashMap::new();
+    for index in first..inputs.manifests.len() {
+        // The object's first line: the document's own start may be the `---` above the comment.
+        let start = inputs.locate(&inputs.manifests[index], None).line;
+        let Some(&(line, source)) = sources.iter().rev().find(|(line, _)| *line < start) else {
+            continue;
+        };
+        let name = match chart {
+            // `chart/templates/x.yaml`: the first component is the chart's name.
+            Some(dir) => {
+                let below = source.split_once('/').map_or(source, |(_, below)| below);
+                dir.join(below).display().to_string()
+            }
+            None => source.to_owned(),
+        };
+        let file = *templates.entry(name.clone()).or_insert_with(|| {
+            inputs.files.push(SourceFile {
+                name,
+                documents: Vec::new(),
+                rendered: false,
+            });
+            inputs.files.len() - 1
+        });
+        inputs.manifests[index].origin = Origin::Template {
+            file,
+            lines_before: line,
+        };
+    }
 }
 
 /// A Helm chart's `templates/` file (or any Go template): `{{ }}` actions make it YAML only
@@ -512,6 +843,7 @@ impl Collector<'_> {
             gvk,
             namespace,
             name,
+            origin: Origin::AsRead,
         });
     }
 }

@@ -9,6 +9,7 @@ pub mod discover;
 pub mod input;
 pub mod progress;
 pub mod render;
+pub mod rendered;
 
 use crate::eval::{self, Request, RuleOutcome, Status};
 use crate::matching::{NAMESPACE_NAME_LABEL, Operation, labels_of};

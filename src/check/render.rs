@@ -8,7 +8,7 @@ pub mod junit;
 pub mod sarif;
 pub mod text;
 
-use super::input::Inputs;
+use super::input::{Inputs, Manifest};
 use super::{CheckReport, Finding, Gate};
 use crate::eval::Status;
 
@@ -84,6 +84,11 @@ pub fn resource_name(namespace: &str, name: &str) -> String {
     }
 }
 
+/// The report name of the file a manifest was written in.
+pub fn file_of<'i>(manifest: &Manifest, inputs: &'i Inputs) -> &'i str {
+    &inputs.files[inputs.report_file(manifest)].name
+}
+
 /// `Kind namespace/name` of the finding's resource.
 fn resource(finding: &Finding<'_>, inputs: &Inputs) -> String {
     let manifest = &inputs.manifests[finding.manifest];
@@ -96,7 +101,7 @@ fn resource(finding: &Finding<'_>, inputs: &Inputs) -> String {
 
 /// The report name of the file the finding's resource was read from (`-` for stdin).
 fn file<'i>(finding: &Finding<'_>, inputs: &'i Inputs) -> &'i str {
-    &inputs.files[inputs.manifests[finding.manifest].file].name
+    file_of(&inputs.manifests[finding.manifest], inputs)
 }
 
 /// `policy/rule`, the identifier of a rule in every format.
@@ -110,7 +115,7 @@ pub fn summary_line(report: &CheckReport<'_>, inputs: &Inputs) -> String {
     format!(
         "{} resources in {} files: pass {}, fail {}, warn {}, error {}, skip {}",
         inputs.manifests.len(),
-        inputs.files.len(),
+        inputs.file_count(),
         summary.pass,
         summary.fail,
         summary.warn,

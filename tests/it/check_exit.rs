@@ -181,6 +181,9 @@ fn invalid_yaml_exits_2_but_an_unrendered_helm_template_is_skipped_with_a_note()
             POLICIES,
             "--verbose",
             "--allow-empty",
+            // Not a chart root without its Chart.yaml: the files are read as written.
+            "--exclude",
+            "Chart.yaml",
             "tests/fixtures/repo/charts",
         ],
         None,
@@ -193,6 +196,10 @@ fn invalid_yaml_exits_2_but_an_unrendered_helm_template_is_skipped_with_a_note()
         "{err}"
     );
     assert!(err.contains("note: tests/fixtures/repo/charts/web/values.yaml:1: skipped document 1: no apiVersion and no kind, not a Kubernetes object"), "{err}");
+    assert!(
+        !err.contains("_helpers.tpl"),
+        "only manifest files are read: {err}"
+    );
 
     let broken = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n";
     let (code, _, err) = exit(&["--policies", POLICIES, "-"], Some(broken));

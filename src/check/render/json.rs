@@ -49,7 +49,7 @@ fn result(finding: &Finding<'_>, inputs: &Inputs) -> serde_json::Value {
         "result": finding.status.as_str(),
         "message": finding.outcome.message(),
         "action": finding.action.as_str(),
-        "file": inputs.files[manifest.file].name,
+        "file": super::file_of(manifest, inputs),
         "line": finding.location.line,
         "column": finding.location.column,
         "path": finding.outcome.path().map(|path| path.pointer()),

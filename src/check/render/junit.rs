@@ -41,12 +41,12 @@ pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions
     let mut suites = String::new();
     let mut findings = report.findings.iter().peekable();
     while let Some(first) = findings.peek() {
-        let suite_file = inputs.manifests[first.manifest].file;
+        let suite_file = inputs.report_file(&inputs.manifests[first.manifest]);
         let mut counts = Counts::default();
         let mut cases = String::new();
-        while let Some(finding) =
-            findings.next_if(|finding| inputs.manifests[finding.manifest].file == suite_file)
-        {
+        while let Some(finding) = findings.next_if(|finding| {
+            inputs.report_file(&inputs.manifests[finding.manifest]) == suite_file
+        }) {
             let severity = Severity::of(finding, options.gate);
             counts.add(severity);
             let name = file(finding, inputs);

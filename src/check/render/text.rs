@@ -40,10 +40,11 @@ pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions
             continue;
         }
         let manifest = &inputs.manifests[finding.manifest];
-        if current_file.is_some_and(|current| current != manifest.file) {
+        let report_file = inputs.report_file(manifest);
+        if current_file.is_some_and(|current| current != report_file) {
             out.push('\n');
         }
-        current_file = Some(manifest.file);
+        current_file = Some(report_file);
         let action = if finding.status == Status::Fail {
             format!(" ({})", finding.action.as_str())
         } else {

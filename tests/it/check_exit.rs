@@ -540,3 +540,46 @@ fn jobs_do_not_change_the_output() {
     );
     assert_eq!(stdout(&one), stdout(&four));
 }
+
+/// Two links to `.` made the walk branch without end; with loop detection the run ends at once
+/// with an error naming the link.
+#[test]
+fn a_symlink_loop_in_the_tree_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("pod.yaml"), PINNED_POD_WITHOUT_LIMITS).expect("write");
+    for link in ["a", "b"] {
+        std::os::unix::fs::symlink(".", dir.path().join(link)).expect("symlink");
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["check", "--policies", "policies"])
+        .arg(dir.path())
+        .current_dir(crate::fixtures::repo_path(""))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("check still walking a looped tree after 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().expect("stderr"), &mut err)
+        .expect("read stderr");
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: {}: cannot read: File system loop found: {} points to an ancestor {}",
+            dir.path().display(),
+            dir.path().join("a").display(),
+            dir.path().display()
+        )),
+        "{err}"
+    );
+}

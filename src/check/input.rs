@@ -57,6 +57,8 @@ pub struct SourceFile {
     /// The output of a render (kustomize, Helm), whose objects are reported at the files they
     /// were written in; not a file of the repository.
     pub rendered: bool,
+    /// A later chunk of a file read in chunks: the same file as the chunk before.
+    pub continued: bool,
 }
 
 /// Where a manifest was written, when that is not where it was read: in a render's output.
@@ -180,7 +182,10 @@ impl Inputs {
 
     /// The files of the repository that were read: every input file but renders' output.
     pub fn file_count(&self) -> usize {
-        self.files.iter().filter(|file| !file.rendered).count()
+        self.files
+            .iter()
+            .filter(|file| !file.rendered && !file.continued)
+            .count()
     }
 }
 
@@ -224,10 +229,22 @@ impl Default for ReadOptions {
 }
 
 /// The text of one input, and how to attribute what it holds to the files it was written in.
-struct Text {
+/// One input of documents, in input order, read chunk by chunk: a file, standard input, or a
+/// render's output, with how to attribute what it holds to the files it was written in.
+pub struct Source {
     name: String,
-    text: String,
     attribution: Attribution,
+    content: Content,
+}
+
+/// Where a source's text is.
+pub enum Content {
+    /// A file, read when its turn comes.
+    Path(PathBuf),
+    /// Text already read: a render's output, or standard input when it was read whole.
+    Text(String),
+    /// Standard input, copied to a temporary file so that it is read in chunks like a file.
+    Spooled(std::fs::File),
 }
 
 enum Attribution {
@@ -238,6 +255,129 @@ enum Attribution {
     /// `helm template` output (a chart's, or one piped in), whose `# Source:` comments name
     /// templates below the chart's parent directory.
     Helm { chart: Option<PathBuf>, stdin: bool },
+}
+
+impl Source {
+    fn is_stdin(&self) -> bool {
+        matches!(
+            self.attribution,
+            Attribution::AsRead { stdin: true } | Attribution::Helm { stdin: true, .. }
+        )
+    }
+
+    /// The source's documents as pieces that parse on their own, in chunks of at least
+    /// `chunk_bytes` (all at once when `None`), each piece with the number of lines before it.
+    pub fn chunks(
+        &self,
+        chunk_bytes: Option<usize>,
+    ) -> std::io::Result<impl Iterator<Item = std::io::Result<Vec<(usize, String)>>>> {
+        let reader: Box<dyn std::io::BufRead> = match &self.content {
+            Content::Path(path) => Box::new(std::io::BufReader::new(std::fs::File::open(path)?)),
+            Content::Text(text) => Box::new(std::io::Cursor::new(text.as_bytes())),
+            Content::Spooled(file) => {
+                let mut file = file.try_clone()?;
+                std::io::Seek::rewind(&mut file)?;
+                Box::new(std::io::BufReader::new(file))
+            }
+        };
+        Ok(Chunks {
+            pieces: Pieces {
+                lines: reader,
+                line: 0,
+                pending: None,
+                whole: false,
+                done: false,
+            },
+            chunk_bytes,
+        })
+    }
+}
+
+/// Pieces of a stream, split before each `---` marker line, with the number of lines before each
+/// piece, so that documents can be parsed in parallel and a stream read in chunks. YAML forbids a
+/// line that starts with `---` and a blank inside any content, so such a line always starts a
+/// new document; the pieces parse to exactly the documents of the whole. Directives (`%YAML`,
+/// `%TAG`) belong to the document after them, so from the first one on the rest of the stream is
+/// kept in one piece.
+struct Pieces<'a> {
+    lines: Box<dyn std::io::BufRead + 'a>,
+    /// Lines read so far.
+    line: usize,
+    /// A marker line read ahead: it starts the next piece.
+    pending: Option<String>,
+    /// A directive was seen: the rest of the stream is one piece.
+    whole: bool,
+    done: bool,
+}
+
+impl Iterator for Pieces<'_> {
+    type Item = std::io::Result<(usize, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut piece = self.pending.take().unwrap_or_default();
+        let start = self.line - usize::from(!piece.is_empty());
+        loop {
+            let mut raw = String::new();
+            match self.lines.read_line(&mut raw) {
+                Err(error) => {
+                    self.done = true;
+                    return Some(Err(error));
+                }
+                Ok(0) => {
+                    self.done = true;
+                    return Some(Ok((start, piece)));
+                }
+                Ok(_) => {}
+            }
+            self.line += 1;
+            if raw.starts_with('%') {
+                self.whole = true;
+            }
+            if !self.whole && !piece.is_empty() && is_document_marker(&raw) {
+                self.pending = Some(raw);
+                return Some(Ok((start, piece)));
+            }
+            piece.push_str(&raw);
+        }
+    }
+}
+
+struct Chunks<'a> {
+    pieces: Pieces<'a>,
+    chunk_bytes: Option<usize>,
+}
+
+impl Iterator for Chunks<'_> {
+    type Item = std::io::Result<Vec<(usize, String)>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut chunk = Vec::new();
+        let mut bytes = 0;
+        for piece in self.pieces.by_ref() {
+            match piece {
+                Ok((lines_before, text)) => {
+                    bytes += text.len();
+                    chunk.push((lines_before, text));
+                }
+                Err(error) => return Some(Err(error)),
+            }
+            if self.chunk_bytes.is_some_and(|limit| bytes >= limit) {
+                return Some(Ok(chunk));
+            }
+        }
+        (!chunk.is_empty()).then_some(Ok(chunk))
+    }
+}
+
+/// What reading a source has seen so far, across its chunks.
+#[derive(Debug, Default)]
+pub struct SourceState {
+    chunks: usize,
+    documents: usize,
+    saw_document: bool,
 }
 
 /// The name standard input goes by in reports.
@@ -262,20 +402,80 @@ pub fn read_with(
     progress: &Progress,
 ) -> Inputs {
     let mut inputs = Inputs::default();
-    let texts = read_texts(paths, stdin, options, &mut inputs);
-    let pieces: Vec<(usize, usize, &str)> = texts
-        .iter()
-        .enumerate()
-        .flat_map(|(file, Text { text, .. })| {
-            split_stream(text)
-                .into_iter()
-                .map(move |(lines_before, piece)| (file, lines_before, piece))
-        })
-        .collect();
-    progress.start("parsing documents", pieces.len());
+    let sources = sources(paths, || stdin().map(Content::Text), options, &mut inputs);
+    for source in &sources {
+        let mut state = SourceState::default();
+        match source.chunks(None) {
+            Ok(chunks) => {
+                for chunk in chunks {
+                    match chunk {
+                        Ok(pieces) => {
+                            read_chunk(&mut inputs, source, &mut state, pieces, options, progress);
+                        }
+                        Err(error) => inputs.errors.push(source.unreadable(&error)),
+                    }
+                }
+            }
+            Err(error) => inputs.errors.push(source.unreadable(&error)),
+        }
+        finish_source(&mut inputs, source, &state, options);
+    }
+    if let Some(error) = nothing_read(paths, inputs.manifests.len(), &inputs, options) {
+        inputs.errors.push(error);
+    }
+    inputs
+}
+
+impl Source {
+    fn unreadable(&self, error: &std::io::Error) -> InputError {
+        InputError::new(self.name.clone(), None, format!("cannot read: {error}"))
+    }
+
+    /// Counts the pieces of the source and calls `namespace` with every `Namespace` object
+    /// found in it, parsing only the pieces that mention the kind: `namespaceSelector` rules
+    /// need every namespace's labels before the first resource is judged.
+    pub fn scan(&self, namespace: &mut dyn FnMut(&str, &Value)) -> std::io::Result<usize> {
+        let mut count = 0;
+        for chunk in self.chunks(Some(1 << 20))? {
+            for (_, piece) in chunk? {
+                count += 1;
+                if !piece.contains("Namespace") {
+                    continue;
+                }
+                for document in yaml::parse_documents(&piece).unwrap_or_default() {
+                    let items = document.value.get("items").and_then(Value::as_array);
+                    for object in
+                        std::iter::once(&document.value).chain(items.into_iter().flatten())
+                    {
+                        let is_namespace = object.get("kind").and_then(Value::as_str)
+                            == Some("Namespace")
+                            && object.get("apiVersion").and_then(Value::as_str) == Some("v1");
+                        let name = object.pointer("/metadata/name").and_then(Value::as_str);
+                        if let (true, Some(name)) = (is_namespace, name) {
+                            namespace(name, object);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(count)
+    }
+}
+
+/// Parses one chunk of a source's pieces in parallel and adds its documents and objects to
+/// `inputs`, attributed to the files they were written in. An invalid piece makes the chunk an
+/// error (or, for a template, a note): its documents are not checked.
+pub fn read_chunk(
+    inputs: &mut Inputs,
+    source: &Source,
+    state: &mut SourceState,
+    pieces: Vec<(usize, String)>,
+    options: &ReadOptions,
+    progress: &Progress,
+) {
     let parsed: Vec<Result<Vec<Document>, YamlError>> = pieces
         .par_iter()
-        .map(|&(_, lines_before, piece)| {
+        .map(|(lines_before, piece)| {
             let parsed = yaml::parse_documents(piece).map_err(|mut error| {
                 error.location.line += lines_before;
                 error
@@ -284,79 +484,92 @@ pub fn read_with(
             parsed
         })
         .collect();
-    let mut per_file: Vec<Result<Vec<Document>, YamlError>> =
-        texts.iter().map(|_| Ok(Vec::new())).collect();
-    for (&(file, lines_before, _), result) in pieces.iter().zip(parsed) {
-        let Ok(documents) = &mut per_file[file] else {
-            continue;
-        };
+    let mut documents = Vec::new();
+    let mut failed = None;
+    for ((lines_before, _), result) in pieces.iter().zip(parsed) {
         match result {
             Ok(parsed) => {
                 for mut document in parsed {
-                    document.rebase(documents.len(), lines_before);
+                    document.rebase(state.documents + documents.len(), *lines_before);
                     documents.push(document);
                 }
             }
-            Err(error) => per_file[file] = Err(error),
+            Err(error) => {
+                failed.get_or_insert(error);
+            }
         }
     }
-    for (
-        Text {
-            name,
-            text,
-            attribution,
-        },
-        result,
-    ) in texts.into_iter().zip(per_file)
-    {
-        match result {
-            Ok(documents) => {
-                let stdin = matches!(
-                    attribution,
-                    Attribution::AsRead { stdin: true } | Attribution::Helm { stdin: true, .. }
-                );
-                if stdin
-                    && !options.allow_empty
-                    && documents.iter().all(|document| document.value.is_null())
-                {
-                    inputs.errors.push(InputError::new(
-                        name.clone(),
-                        None,
-                        format!("no documents on standard input; did the command piped into portcullis fail? {EMPTY_IS_AN_ERROR}"),
-                    ));
-                }
-                let file = inputs.files.len();
-                let first = inputs.manifests.len();
-                let rendered = !matches!(attribution, Attribution::AsRead { .. });
-                inputs.files.push(SourceFile {
-                    name,
-                    documents,
-                    rendered,
-                });
-                collect_manifests(&mut inputs, file, &options.default_namespace);
-                match attribution {
-                    Attribution::AsRead { .. } => {}
-                    Attribution::Kustomize(wrapper) => {
-                        attribute_kustomize(&mut inputs, first, wrapper.path());
-                    }
-                    Attribution::Helm { chart, .. } => {
-                        attribute_helm(&mut inputs, first, &text, chart.as_deref());
-                    }
-                }
-            }
-            Err(error) if is_template(&text) => inputs.notes.push(format!(
+    state.chunks += 1;
+    state.documents += documents.len();
+    let name = source.name.clone();
+    if let Some(error) = failed {
+        if pieces.iter().any(|(_, piece)| is_template(piece)) {
+            inputs.notes.push(format!(
                 "{name}: skipped: a template ({{{{ }}}}) that is not YAML until rendered; check the rendered output, e.g. `helm template … | portcullis check -` ({}: {})",
                 error.location, error.message
-            )),
-            Err(error) => inputs.errors.push(InputError::new(
+            ));
+        } else {
+            inputs.errors.push(InputError::new(
                 name,
                 Some(error.location),
                 format!("invalid YAML: {}", error.message),
-            )),
+            ));
+        }
+        return;
+    }
+    state.saw_document |= documents.iter().any(|document| !document.value.is_null());
+    let file = inputs.files.len();
+    let first = inputs.manifests.len();
+    inputs.files.push(SourceFile {
+        name,
+        documents,
+        rendered: !matches!(source.attribution, Attribution::AsRead { .. }),
+        continued: state.chunks > 1,
+    });
+    collect_manifests(inputs, file, &options.default_namespace);
+    match &source.attribution {
+        Attribution::AsRead { .. } => {}
+        Attribution::Kustomize(wrapper) => attribute_kustomize(inputs, first, wrapper.path()),
+        Attribution::Helm { chart, .. } => {
+            let sources: Vec<(usize, &str)> = pieces
+                .iter()
+                .flat_map(|(lines_before, piece)| {
+                    rendered::helm_sources(piece)
+                        .into_iter()
+                        .map(move |(line, source)| (line + lines_before, source))
+                })
+                .collect();
+            attribute_helm(inputs, first, &sources, chart.as_deref());
         }
     }
-    if !options.allow_empty && inputs.manifests.is_empty() && inputs.errors.is_empty() {
+}
+
+/// What is known once a source has been read whole: whether standard input held anything.
+pub fn finish_source(
+    inputs: &mut Inputs,
+    source: &Source,
+    state: &SourceState,
+    options: &ReadOptions,
+) {
+    if source.is_stdin() && !options.allow_empty && !state.saw_document {
         inputs.errors.push(InputError::new(
+            source.name.clone(),
+            None,
+            format!("no documents on standard input; did the command piped into portcullis fail? {EMPTY_IS_AN_ERROR}"),
+        ));
+    }
+}
+
+/// The error for a run that found no Kubernetes object at all, unless it has errors already or
+/// `--allow-empty` accepts it.
+pub fn nothing_read(
+    paths: &[PathBuf],
+    manifests: usize,
+    inputs: &Inputs,
+    options: &ReadOptions,
+) -> Option<InputError> {
+    (!options.allow_empty && manifests == 0 && inputs.errors.is_empty()).then(|| {
+        InputError::new(
             paths
                 .iter()
                 .map(|path| path.display().to_string())
@@ -365,21 +578,20 @@ pub fn read_with(
             None,
             format!(
                 "no Kubernetes objects in {} file(s) read (--verbose lists what was skipped); {EMPTY_IS_AN_ERROR}",
-                inputs.files.len()
+                inputs.file_count()
             ),
-        ));
-    }
-    inputs
+        )
+    })
 }
 
-/// Reads the text of every input file and renders every tree, in order; unreadable files and
-/// failed renders become errors.
-fn read_texts(
+/// The sources of every path, in order, with every tree rendered; paths that cannot be walked
+/// and failed renders become errors, trees without a renderer warnings.
+pub fn sources(
     paths: &[PathBuf],
-    stdin: impl FnOnce() -> std::io::Result<String>,
+    stdin: impl FnOnce() -> std::io::Result<Content>,
     options: &ReadOptions,
     inputs: &mut Inputs,
-) -> Vec<Text> {
+) -> Vec<Source> {
     let mut texts = Vec::new();
     let mut stdin = Some(stdin);
     let errors = &mut inputs.errors;
@@ -387,20 +599,19 @@ fn read_texts(
         if path == Path::new(STDIN_NAME) {
             let name = options.stdin_name.clone();
             match stdin.take().map(|read| read()) {
-                Some(Ok(text)) => {
-                    let attribution = if rendered::helm_sources(&text).is_empty() {
-                        Attribution::AsRead { stdin: true }
-                    } else {
-                        Attribution::Helm {
+                Some(Ok(content)) => {
+                    let mut source = Source {
+                        name,
+                        attribution: Attribution::AsRead { stdin: true },
+                        content,
+                    };
+                    if source.has_helm_sources() {
+                        source.attribution = Attribution::Helm {
                             chart: None,
                             stdin: true,
-                        }
-                    };
-                    texts.push(Text {
-                        name,
-                        text,
-                        attribution,
-                    });
+                        };
+                    }
+                    texts.push(source);
                 }
                 Some(Err(error)) => errors.push(InputError::new(
                     name,
@@ -442,12 +653,12 @@ fn read_texts(
         }
         for found in found {
             match found {
-                Found::File(file) => read_file(&file, &mut texts, errors),
+                Found::File(file) => read_file(&file, &mut texts),
                 Found::Kustomization(dir) => match &options.kustomize {
                     Some(kustomize) => match kustomize.render(&dir) {
-                        Ok((text, wrapper)) => texts.push(Text {
+                        Ok((text, wrapper)) => texts.push(Source {
                             name: format!("{} (rendered by {})", dir.display(), kustomize.describe()),
-                            text,
+                            content: Content::Text(text),
                             attribution: Attribution::Kustomize(wrapper),
                         }),
                         Err(message) => errors.push(InputError::new(
@@ -460,9 +671,9 @@ fn read_texts(
                 },
                 Found::Chart(dir) => match &options.helm {
                     Some(helm) => match helm.render(&dir) {
-                        Ok(text) => texts.push(Text {
+                        Ok(text) => texts.push(Source {
                             name: format!("{} (rendered by helm template)", dir.display()),
-                            text,
+                            content: Content::Text(text),
                             attribution: Attribution::Helm {
                                 chart: Some(dir),
                                 stdin: false,
@@ -485,18 +696,27 @@ fn read_texts(
     texts
 }
 
-fn read_file(file: &Path, texts: &mut Vec<Text>, errors: &mut Vec<InputError>) {
-    match std::fs::read_to_string(file) {
-        Ok(text) => texts.push(Text {
-            name: file.display().to_string(),
-            text,
-            attribution: Attribution::AsRead { stdin: false },
-        }),
-        Err(error) => errors.push(InputError::new(
-            file.display().to_string(),
-            None,
-            format!("cannot read: {error}"),
-        )),
+fn read_file(file: &Path, texts: &mut Vec<Source>) {
+    texts.push(Source {
+        name: file.display().to_string(),
+        content: Content::Path(file.to_owned()),
+        attribution: Attribution::AsRead { stdin: false },
+    });
+}
+
+impl Source {
+    /// Whether the text holds Helm's `# Source:` comments (read up to the first document).
+    fn has_helm_sources(&self) -> bool {
+        let Ok(mut chunks) = self.chunks(Some(1)) else {
+            return false;
+        };
+        chunks.any(|chunk| {
+            chunk.is_ok_and(|pieces| {
+                pieces
+                    .iter()
+                    .any(|(_, piece)| !rendered::helm_sources(piece).is_empty())
+            })
+        })
     }
 }
 
@@ -505,7 +725,7 @@ fn read_file(file: &Path, texts: &mut Vec<Text>, errors: &mut Vec<InputError>) {
 fn read_unrendered(
     dir: &Path,
     options: &ReadOptions,
-    texts: &mut Vec<Text>,
+    texts: &mut Vec<Source>,
     errors: &mut Vec<InputError>,
     warnings: &mut Vec<String>,
 ) {
@@ -545,7 +765,7 @@ fn read_unrendered(
         {
             skipped.push(file.display().to_string());
         } else {
-            read_file(&file, texts, errors);
+            read_file(&file, texts);
         }
     }
     warnings.push(format!(
@@ -589,6 +809,7 @@ fn attribute_kustomize(inputs: &mut Inputs, first: usize, wrapper: &Path) {
                     name: rendered::report_name(&source),
                     documents,
                     rendered: false,
+                    continued: false,
                 });
                 sources.insert(source, inputs.files.len() - 1);
                 inputs.files.len() - 1
@@ -627,8 +848,12 @@ fn take_origin_annotation(object: &mut Value) -> Option<String> {
 
 /// Reports the objects of Helm output, from `first` on, at the templates its `# Source:`
 /// comments name (below the chart's parent directory for a chart that was rendered here).
-fn attribute_helm(inputs: &mut Inputs, first: usize, text: &str, chart: Option<&Path>) {
-    let sources = rendered::helm_sources(text);
+fn attribute_helm(
+    inputs: &mut Inputs,
+    first: usize,
+    sources: &[(usize, &str)],
+    chart: Option<&Path>,
+) {
     let mut templates: HashMap<String, usize> = HashMap::new();
     for index in first..inputs.manifests.len() {
         // The object's first line: the document's own start may be the `---` above the comment.
@@ -649,6 +874,7 @@ fn attribute_helm(inputs: &mut Inputs, first: usize, text: &str, chart: Option<&
                 name,
                 documents: Vec::new(),
                 rendered: false,
+                continued: false,
             });
             inputs.files.len() - 1
         });
@@ -665,28 +891,6 @@ fn attribute_helm(inputs: &mut Inputs, first: usize, text: &str, chart: Option<&
 fn is_template(text: &str) -> bool {
     text.find("{{")
         .is_some_and(|open| text[open..].contains("}}"))
-}
-
-/// Splits a stream before each `---` marker line, with the number of lines before each piece,
-/// so that documents can be parsed in parallel. YAML forbids a line that starts with `---` and a
-/// blank inside any content, so such a line always starts a new document; the pieces parse to
-/// exactly the documents of the whole. Directives (`%YAML`, `%TAG`) belong to the document after
-/// them, so a stream with any is kept whole.
-fn split_stream(text: &str) -> Vec<(usize, &str)> {
-    let mut pieces = Vec::new();
-    let (mut start, mut start_line, mut offset) = (0, 0, 0);
-    for (line, raw) in text.split_inclusive('\n').enumerate() {
-        if raw.starts_with('%') {
-            return vec![(0, text)];
-        }
-        if offset > start && is_document_marker(raw) {
-            pieces.push((start_line, &text[start..offset]));
-            (start, start_line) = (offset, line);
-        }
-        offset += raw.len();
-    }
-    pieces.push((start_line, &text[start..]));
-    pieces
 }
 
 fn is_document_marker(line: &str) -> bool {

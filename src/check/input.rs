@@ -420,14 +420,19 @@ pub fn read_with(
         }
         finish_source(&mut inputs, source, &state, options);
     }
-    if let Some(error) = nothing_read(paths, inputs.manifests.len(), &inputs, options) {
+    let (manifests, files, has_errors) = (
+        inputs.manifests.len(),
+        inputs.file_count(),
+        !inputs.errors.is_empty(),
+    );
+    if let Some(error) = nothing_read(paths, manifests, files, has_errors, options) {
         inputs.errors.push(error);
     }
     inputs
 }
 
 impl Source {
-    fn unreadable(&self, error: &std::io::Error) -> InputError {
+    pub fn unreadable(&self, error: &std::io::Error) -> InputError {
         InputError::new(self.name.clone(), None, format!("cannot read: {error}"))
     }
 
@@ -565,20 +570,15 @@ pub fn finish_source(
 pub fn nothing_read(
     paths: &[PathBuf],
     manifests: usize,
-    inputs: &Inputs,
+    files: usize,
+    has_errors: bool,
     options: &ReadOptions,
 ) -> Option<InputError> {
-    (!options.allow_empty && manifests == 0 && inputs.errors.is_empty()).then(|| {
-        InputError::new(
-            paths
-                .iter()
-                .map(|path| path.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            None,
+    (!options.allow_empty && manifests == 0 && !has_errors).then(|| {
+        InputError::of_run(
+            paths,
             format!(
-                "no Kubernetes objects in {} file(s) read (--verbose lists what was skipped); {EMPTY_IS_AN_ERROR}",
-                inputs.file_count()
+                "no Kubernetes objects in {files} file(s) read (--verbose lists what was skipped); {EMPTY_IS_AN_ERROR}"
             ),
         )
     })

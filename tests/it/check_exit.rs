@@ -583,3 +583,85 @@ fn a_symlink_loop_in_the_tree_is_an_error_not_a_hang() {
         "{err}"
     );
 }
+
+/// An input larger than a chunk is read, judged and reported chunk by chunk: the output is in
+/// input order and the same for any number of jobs, a Namespace at the very end still gives
+/// its labels to the resources of the first chunk, and a file read in several chunks counts once.
+#[test]
+fn an_input_of_many_chunks_is_reported_as_one() {
+    let count = 4000;
+    let mut stream = String::new();
+    for index in 0..count {
+        let image = if index % 1000 == 0 {
+            "app:latest"
+        } else {
+            "app:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        };
+        stream.push_str(&format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-{index}\n  namespace: shop\n  labels: {{team: t}}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: {image}\n        resources: {{limits: {{memory: 64Mi}}}}\n# padding the chunk: {}\n",
+            "x".repeat(200)
+        ));
+    }
+    stream.push_str(&format!("---\n{SHOP_IS_PRODUCTION}"));
+    assert!(stream.len() > 2 * portcullis::check::stream::CHUNK_BYTES);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("many.yaml");
+    std::fs::write(&file, &stream).expect("write");
+    let path = file.to_str().expect("utf-8");
+    let run = |jobs: &str, format: &str| {
+        run_check(
+            &["--policies", POLICIES, "-j", jobs, "-o", format, path],
+            None,
+        )
+    };
+    let one = run("1", "text");
+    let out = stdout(&one);
+    assert_eq!(one.status.code(), Some(1), "{}", stderr(&one));
+    assert!(
+        out.ends_with(&format!(
+            "{} resources in 1 files: pass {}, fail 8, warn 0, error 0, skip 0\n",
+            count + 1,
+            count * 5 - 8
+        )),
+        "{}",
+        &out[out.len().saturating_sub(300)..]
+    );
+    let failing: Vec<&str> = out
+        .lines()
+        .filter(|line| line.contains("fail (enforce)"))
+        .collect();
+    assert_eq!(failing.len(), 8);
+    assert!(
+        failing[0].contains("Deployment shop/app-0:"),
+        "{}",
+        failing[0]
+    );
+    assert!(
+        failing[7].contains("Deployment shop/app-3000:"),
+        "{}",
+        failing[7]
+    );
+    for format in ["json", "junit", "sarif"] {
+        assert_eq!(
+            stdout(&run("1", format)),
+            stdout(&run("2", format)),
+            "{format}"
+        );
+    }
+    let report: serde_json::Value = serde_json::from_str(&stdout(&run("2", "json"))).expect("JSON");
+    let results = report["results"].as_array().expect("results");
+    assert_eq!(results.len(), count * 5);
+    // The team-label rule read shop's labels from the Namespace at the end.
+    assert_eq!(
+        results
+            .iter()
+            .filter(
+                |result| result["rule"] == "autogen-team-label-in-production"
+                    || result["rule"] == "team-label-in-production"
+            )
+            .count(),
+        count,
+        "{:#}",
+        results[0]
+    );
+}

@@ -17,4 +17,12 @@ if [ "$("$bin/pre-commit" --version 2>/dev/null)" != "pre-commit $PRE_COMMIT_VER
   ln -sf "$cache/pre-commit-venv/bin/pre-commit" "$bin/pre-commit"
 fi
 
+# helm, built from its Go module (the Go toolchain is a test-harness tool here, never part of the
+# product). GOFLAGS=-mod=mod: the module is built as released, outside any workspace.
+HELM_MODULE=helm.sh/helm/v4
+HELM_VERSION=v4.3.2
+if ! "$bin/helm" version 2>/dev/null | grep -q "Version:\"${HELM_VERSION%.*}"; then
+  GOBIN="$bin" GOFLAGS=-mod=mod go install "$HELM_MODULE/cmd/helm@$HELM_VERSION" >&2
+fi
+
 echo "$bin"

@@ -168,6 +168,17 @@ pub struct CheckArgs {
     /// instead of refusing the whole set; exit 2 when none is left.
     #[arg(long)]
     pub skip_unsupported: bool,
+    /// The kustomize renderer for directories that hold a kustomization: a `kubectl` (run as
+    /// `kubectl kustomize`) or a `kustomize` binary (`kustomize build`). Default: `kubectl`,
+    /// else `kustomize`, from PATH.
+    #[arg(long, value_name = "PATH")]
+    pub kustomize_bin: Option<PathBuf>,
+    /// Values file for `helm template` of every chart directory checked (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub helm_values: Vec<PathBuf>,
+    /// The file name reports give standard input (`-`), e.g. the file it was rendered from.
+    #[arg(long, value_name = "NAME")]
+    pub stdin_filename: Option<String>,
     /// Namespace of namespaced resources written without one, as `kubectl apply -n`.
     #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
     pub namespace: String,

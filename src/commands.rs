@@ -3,10 +3,9 @@
 use portcullis::check::discover::PathFilter;
 use portcullis::check::progress::Progress;
 use portcullis::check::render::{self, RenderOptions};
-use portcullis::check::{self, Gate, input};
-use portcullis::cli::{
-    CertsArgs, CheckArgs, CrdsArgs, OutputFormat, ServeArgs, TestArgs, WebhookConfigArgs,
-};
+use portcullis::check::rendered::{Helm, Kustomize};
+use portcullis::check::{self, Gate, input, stream};
+use portcullis::cli::{CertsArgs, CheckArgs, CrdsArgs, ServeArgs, TestArgs, WebhookConfigArgs};
 use portcullis::defaults::PolicySource;
 use portcullis::metrics::Metrics;
 use portcullis::policy::load::LoadOptions;
@@ -16,7 +15,7 @@ use portcullis::registration::RegistrationOptions;
 use portcullis::server::{self, Readiness, ServeOptions};
 use portcullis::webhook_config::{Client, Endpoint};
 use portcullis::{reload, tls, webhook};
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -107,52 +106,41 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             }
         }
     }
+    let kustomize = match Kustomize::find(args.kustomize_bin.as_deref()) {
+        Ok(kustomize) => kustomize,
+        Err(message) => {
+            eprintln!("error: {}", printable(&message));
+            return ExitCode::from(check::EXIT_ERROR);
+        }
+    };
     let options = input::ReadOptions {
         filter,
         default_namespace: args.namespace.clone(),
         allow_empty: args.allow_empty,
+        kustomize,
+        helm: Helm::find(&args.helm_values),
+        stdin_name: args
+            .stdin_filename
+            .clone()
+            .unwrap_or_else(|| input::STDIN_NAME.to_owned()),
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(jobs) = args.jobs {
         pool = pool.num_threads(usize::from(jobs));
     }
-    let pool = match pool.build() {
-        Ok(pool) => pool,
-        Err(error) => {
-            eprintln!(
-                "error: cannot start {} worker threads: {error}",
-                args.jobs.unwrap_or(0)
-            );
-            return ExitCode::from(check::EXIT_ERROR);
-        }
-    };
+    // The global pool: the report writer streams from this thread while chunks are judged on it.
+    if let Err(error) = pool.build_global() {
+        eprintln!(
+            "error: cannot start {} worker threads: {error}",
+            args.jobs.unwrap_or(0)
+        );
+        return ExitCode::from(check::EXIT_ERROR);
+    }
     let progress = if std::io::stderr().is_terminal() {
         Progress::on_stderr()
     } else {
         Progress::hidden()
     };
-    let (inputs, report) = pool.install(|| {
-        let inputs = input::read_with(
-            &args.paths,
-            || {
-                let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text).map(|_| text)
-            },
-            &options,
-            &progress,
-        );
-        let report = check::run_with(&set, &inputs, &check_options, &progress);
-        (inputs, report)
-    });
-    drop(progress);
-    for error in &inputs.errors {
-        eprintln!("error: {}", printable(&error.to_string()));
-    }
-    if args.verbose {
-        for note in &inputs.notes {
-            eprintln!("note: {}", printable(note));
-        }
-    }
     let gate = Gate {
         fail_on_warn: args.fail_on_warn,
         require_match: args.require_match,
@@ -163,22 +151,58 @@ pub fn check(args: &CheckArgs) -> ExitCode {
         colour: std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
     };
-    let rendered = match args.output {
-        OutputFormat::Text => render::text::render(&report, &inputs, &render_options),
-        OutputFormat::Json => render::json::render(
-            &report,
-            &inputs,
-            &render::PolicyOrigin::of(&source, set.policies.len(), &loaded.refused),
-        ),
-        OutputFormat::Junit => render::junit::render(&report, &inputs, &render_options),
-        OutputFormat::Sarif => render::sarif::render(&report, &inputs, &render_options),
-        OutputFormat::Github => render::github::render(&report, &inputs, &render_options),
-    };
-    print!("{rendered}");
-    if gate.require_match && report.findings.is_empty() {
-        eprintln!("error: no resource matched any policy (--require-match)");
+    let origin = render::PolicyOrigin::of(&source, set.policies.len(), &loaded.refused);
+    let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = render::Sink::new(args.output, render_options, &set, origin, stdout).and_then(
+        |mut sink| {
+            {
+                stream::stream(
+                    &args.paths,
+                    // Copied to a temporary file, so that standard input is read in chunks too.
+                    || {
+                        let mut spool = tempfile::tempfile()?;
+                        std::io::copy(&mut std::io::stdin().lock(), &mut spool)?;
+                        Ok(input::Content::Spooled(spool))
+                    },
+                    &stream::Run {
+                        set: &set,
+                        read: &options,
+                        check: &check_options,
+                        progress: &progress,
+                    },
+                    &mut sink,
+                    &mut |inputs| {
+                        for error in &inputs.errors {
+                            eprintln!("error: {}", printable(&error.to_string()));
+                        }
+                        for warning in &inputs.warnings {
+                            eprintln!("warning: {}", printable(warning));
+                        }
+                        if args.verbose {
+                            for note in &inputs.notes {
+                                eprintln!("note: {}", printable(note));
+                            }
+                        }
+                    },
+                )
+            }?;
+            let matched = sink.totals().matched;
+            sink.finish().map(|code| (code, matched))
+        },
+    );
+    drop(progress);
+    match written {
+        Ok((code, matched)) => {
+            if gate.require_match && !matched {
+                eprintln!("error: no resource matched any policy (--require-match)");
+            }
+            ExitCode::from(code)
+        }
+        Err(error) => {
+            eprintln!("error: cannot write the report: {error}");
+            ExitCode::from(check::EXIT_ERROR)
+        }
     }
-    ExitCode::from(report.exit_code(&inputs, gate))
 }
 
 pub fn test(args: &TestArgs) -> ExitCode {

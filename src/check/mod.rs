@@ -9,6 +9,8 @@ pub mod discover;
 pub mod input;
 pub mod progress;
 pub mod render;
+pub mod rendered;
+pub mod stream;
 
 use crate::eval::{self, Request, RuleOutcome, Status};
 use crate::matching::{NAMESPACE_NAME_LABEL, Operation, labels_of};
@@ -46,6 +48,16 @@ pub struct Summary {
     pub warn: usize,
     pub error: usize,
     pub skip: usize,
+}
+
+impl Summary {
+    pub fn add(&mut self, other: &Summary) {
+        self.pass += other.pass;
+        self.fail += other.fail;
+        self.warn += other.warn;
+        self.error += other.error;
+        self.skip += other.skip;
+    }
 }
 
 pub const EXIT_CLEAN: u8 = 0;
@@ -90,18 +102,6 @@ impl CheckReport<'_> {
             } += 1;
         }
         summary
-    }
-
-    pub fn exit_code(&self, inputs: &Inputs, gate: Gate) -> u8 {
-        if self.summary(inputs).error > 0 {
-            EXIT_ERROR
-        } else if self.findings.iter().any(|finding| gate.fails(finding))
-            || (gate.require_match && self.findings.is_empty())
-        {
-            EXIT_ENFORCE_FAILED
-        } else {
-            EXIT_CLEAN
-        }
     }
 }
 

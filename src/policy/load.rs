@@ -472,7 +472,7 @@ fn collect_policy_files(
 
 /// Kustomize's own file, which lives beside policies so that deployments can generate their
 /// ConfigMap from the same folder.
-fn is_kustomization(path: &Path) -> bool {
+pub(crate) fn is_kustomization(path: &Path) -> bool {
     path.file_name()
         .and_then(|name| name.to_str())
         .is_some_and(|name| {

@@ -181,6 +181,9 @@ fn invalid_yaml_exits_2_but_an_unrendered_helm_template_is_skipped_with_a_note()
             POLICIES,
             "--verbose",
             "--allow-empty",
+            // Not a chart root without its Chart.yaml: the files are read as written.
+            "--exclude",
+            "Chart.yaml",
             "tests/fixtures/repo/charts",
         ],
         None,
@@ -193,6 +196,10 @@ fn invalid_yaml_exits_2_but_an_unrendered_helm_template_is_skipped_with_a_note()
         "{err}"
     );
     assert!(err.contains("note: tests/fixtures/repo/charts/web/values.yaml:1: skipped document 1: no apiVersion and no kind, not a Kubernetes object"), "{err}");
+    assert!(
+        !err.contains("_helpers.tpl"),
+        "only manifest files are read: {err}"
+    );
 
     let broken = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n";
     let (code, _, err) = exit(&["--policies", POLICIES, "-"], Some(broken));
@@ -532,4 +539,129 @@ fn jobs_do_not_change_the_output() {
         None,
     );
     assert_eq!(stdout(&one), stdout(&four));
+}
+
+/// Two links to `.` made the walk branch without end; with loop detection the run ends at once
+/// with an error naming the link.
+#[test]
+fn a_symlink_loop_in_the_tree_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("pod.yaml"), PINNED_POD_WITHOUT_LIMITS).expect("write");
+    for link in ["a", "b"] {
+        std::os::unix::fs::symlink(".", dir.path().join(link)).expect("symlink");
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["check", "--policies", "policies"])
+        .arg(dir.path())
+        .current_dir(crate::fixtures::repo_path(""))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("check still walking a looped tree after 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().expect("stderr"), &mut err)
+        .expect("read stderr");
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: {}: cannot read: File system loop found: {} points to an ancestor {}",
+            dir.path().display(),
+            dir.path().join("a").display(),
+            dir.path().display()
+        )),
+        "{err}"
+    );
+}
+
+/// An input larger than a chunk is read, judged and reported chunk by chunk: the output is in
+/// input order and the same for any number of jobs, a Namespace at the very end still gives
+/// its labels to the resources of the first chunk, and a file read in several chunks counts once.
+#[test]
+fn an_input_of_many_chunks_is_reported_as_one() {
+    let count = 4000;
+    let mut stream = String::new();
+    for index in 0..count {
+        let image = if index % 1000 == 0 {
+            "app:latest"
+        } else {
+            "app:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        };
+        stream.push_str(&format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-{index}\n  namespace: shop\n  labels: {{team: t}}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: {image}\n        resources: {{limits: {{memory: 64Mi}}}}\n# padding the chunk: {}\n",
+            "x".repeat(200)
+        ));
+    }
+    stream.push_str(&format!("---\n{SHOP_IS_PRODUCTION}"));
+    assert!(stream.len() > 2 * portcullis::check::stream::CHUNK_BYTES);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("many.yaml");
+    std::fs::write(&file, &stream).expect("write");
+    let path = file.to_str().expect("utf-8");
+    let run = |jobs: &str, format: &str| {
+        run_check(
+            &["--policies", POLICIES, "-j", jobs, "-o", format, path],
+            None,
+        )
+    };
+    let one = run("1", "text");
+    let out = stdout(&one);
+    assert_eq!(one.status.code(), Some(1), "{}", stderr(&one));
+    assert!(
+        out.ends_with(&format!(
+            "{} resources in 1 files: pass {}, fail 8, warn 0, error 0, skip 0\n",
+            count + 1,
+            count * 5 - 8
+        )),
+        "{}",
+        &out[out.len().saturating_sub(300)..]
+    );
+    let failing: Vec<&str> = out
+        .lines()
+        .filter(|line| line.contains("fail (enforce)"))
+        .collect();
+    assert_eq!(failing.len(), 8);
+    assert!(
+        failing[0].contains("Deployment shop/app-0:"),
+        "{}",
+        failing[0]
+    );
+    assert!(
+        failing[7].contains("Deployment shop/app-3000:"),
+        "{}",
+        failing[7]
+    );
+    for format in ["json", "junit", "sarif"] {
+        assert_eq!(
+            stdout(&run("1", format)),
+            stdout(&run("2", format)),
+            "{format}"
+        );
+    }
+    let report: serde_json::Value = serde_json::from_str(&stdout(&run("2", "json"))).expect("JSON");
+    let results = report["results"].as_array().expect("results");
+    assert_eq!(results.len(), count * 5);
+    // The team-label rule read shop's labels from the Namespace at the end.
+    assert_eq!(
+        results
+            .iter()
+            .filter(
+                |result| result["rule"] == "autogen-team-label-in-production"
+                    || result["rule"] == "team-label-in-production"
+            )
+            .count(),
+        count,
+        "{:#}",
+        results[0]
+    );
 }

@@ -250,10 +250,16 @@ fn kustomizations_and_non_objects_are_skipped_with_a_note_but_objects_are_kept()
         "{:?}",
         inputs.notes
     );
+    // Without renderers, the kustomize tree is read as written and the chart is not read.
+    assert_eq!(inputs.warnings.len(), 2, "{:?}", inputs.warnings);
     assert!(
-        inputs
-            .notes
-            .iter()
-            .any(|note| note.contains("templates/deployment.yaml: skipped: a template"))
+        inputs.warnings[0].ends_with("apps/web: a kustomization, not rendered: neither kubectl nor kustomize is on PATH (--kustomize-bin names one); its files are checked as written"),
+        "{:?}",
+        inputs.warnings
+    );
+    assert!(
+        inputs.warnings[1].ends_with("charts/web: a Helm chart, not checked: helm is not on PATH to render it (or check `helm template` output on standard input)"),
+        "{:?}",
+        inputs.warnings
     );
 }

@@ -7,6 +7,7 @@ mod check_golden;
 mod check_locations;
 mod check_policy_dirs;
 mod check_pre_commit;
+mod check_rendered;
 mod check_support;
 mod check_vacuous;
 mod cluster_crds;

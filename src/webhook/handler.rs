@@ -11,8 +11,8 @@ use super::review::{
     API_VERSIONS, AdmissionResponse, AdmissionReviewOut, ResponseStatus, read_review,
 };
 use super::state::AppState;
+use crate::eval;
 use crate::eval::admission::{self, ResourceName};
-use crate::eval::{self, Report};
 use crate::matching::{Gvk, Operation, UserInfo};
 use crate::projection;
 use crate::server::{self, Readiness};
@@ -240,7 +240,7 @@ impl Drop for InFlight<'_> {
 
 /// Judges one serialized review and serializes the answer, timing it for
 /// `portcullis_admission_review_duration_seconds`; evaluation that has not finished by
-/// `answer_by` stops between policies and is answered as `--on-timeout` says.
+/// `answer_by` stops between rules and is answered as `--on-timeout` says.
 pub fn answer(
     state: &AppState,
     body: &[u8],
@@ -358,28 +358,12 @@ pub fn answer(
         user: user.as_ref(),
         admission: true,
     };
-    let mut report = Report::with_room_for(&active.set);
-    let mut out_of_time = false;
-    let mut clock = Instant::now();
-    for (index, policy) in active.set.policies.iter().enumerate() {
-        if answer_by.is_some_and(|by| clock >= by) {
-            out_of_time = true;
-            break;
-        }
-        let first_result = report.results.len();
-        eval::evaluate_policy(policy, &eval_request, &mut report);
-        // One clock read per policy: this policy's end is the next one's start.
-        let finished = Instant::now();
-        let metrics = &active.metrics;
-        metrics.observe_execution(
-            &state.metrics,
-            index,
-            policy,
-            finished.duration_since(clock).as_secs_f64(),
-        );
-        metrics.count_results(&state.metrics, index, &report.results[first_result..]);
-        clock = finished;
-    }
+    let report = eval::evaluate_observed(
+        &active.set,
+        &eval_request,
+        &eval::Budget::until(answer_by),
+        &mut active.metrics.observer(&state.metrics),
+    );
     let name = match request.name.as_ref() {
         "" => judged
             .pointer("/metadata/name")
@@ -395,7 +379,7 @@ pub fn answer(
     let mut decision = admission::decide(&report, resource);
     let mut code = 403;
     // A violation found before the deadline stands; only an unfinished "allow" is in doubt.
-    if out_of_time && decision.allowed {
+    if report.unfinished && decision.allowed {
         let on_timeout = state.options.on_timeout;
         state
             .metrics

@@ -145,27 +145,9 @@ fn evaluate_policy<'p>(
             return Next::Continue;
         }
     }
-    let mut judge = |rule_index: usize, rule: &'p Rule| {
-        let Some(outcome) = evaluate_rule(policy, rule, request, budget) else {
-            return Next::Continue;
-        };
-        let Ok(outcome) = outcome else {
-            return Next::OutOfTime;
-        };
-        let decisive = matches!(outcome, RuleOutcome::Pass { .. } | RuleOutcome::Fail { .. });
-        let result = RuleResult {
-            policy,
-            rule,
-            action: effective_action(policy, rule, request),
-            outcome,
-        };
-        observer.rule_judged(index, rule_index, &result);
-        report.results.push(result);
-        if policy.apply_one && decisive {
-            Next::Stop
-        } else {
-            Next::Continue
-        }
+    let place = Place {
+        policy: index,
+        rule: 0,
     };
     // Generated rules are only for controller kinds; for those they replace any rule of the
     // policy written under a generated name. Two plain loops, not a filtered chain: every
@@ -175,7 +157,11 @@ fn evaluate_policy<'p>(
         if controller && rule.name.starts_with("autogen-") {
             continue;
         }
-        match judge(rule_index, rule) {
+        let place = Place {
+            rule: rule_index,
+            ..place
+        };
+        match judge(place, policy, rule, request, budget, report, observer) {
             Next::Continue => {}
             stop => return stop,
         }
@@ -183,13 +169,57 @@ fn evaluate_policy<'p>(
     if controller {
         let first = policy.rules.len();
         for (rule_index, rule) in policy.autogen_rules.iter().enumerate() {
-            match judge(first + rule_index, rule) {
+            let place = Place {
+                rule: first + rule_index,
+                ..place
+            };
+            match judge(place, policy, rule, request, budget, report, observer) {
                 Next::Continue => {}
                 stop => return stop,
             }
         }
     }
     Next::Continue
+}
+
+/// Where a rule is: its policy's place in the set, and its own among the policy's rules
+/// followed by its generated rules.
+#[derive(Clone, Copy)]
+struct Place {
+    policy: usize,
+    rule: usize,
+}
+
+/// One rule into the report, if it applies.
+fn judge<'p>(
+    place: Place,
+    policy: &'p Policy,
+    rule: &'p Rule,
+    request: &Request<'_>,
+    budget: &Budget,
+    report: &mut Report<'p>,
+    observer: &mut impl Observer<'p>,
+) -> Next {
+    let outcome = match evaluate_rule(policy, rule, request, budget) {
+        Judged::NotApplicable => return Next::Continue,
+        Judged::OutOfTime => return Next::OutOfTime,
+        Judged::Outcome(outcome) => outcome,
+    };
+    let decisive = matches!(outcome, RuleOutcome::Pass { .. } | RuleOutcome::Fail { .. });
+    report.results.push(RuleResult {
+        policy,
+        rule,
+        action: effective_action(policy, rule, request),
+        outcome,
+    });
+    if let Some(result) = report.results.last() {
+        observer.rule_judged(place.policy, place.rule, result);
+    }
+    if policy.apply_one && decisive {
+        Next::Stop
+    } else {
+        Next::Continue
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -201,34 +231,38 @@ enum Next {
     OutOfTime,
 }
 
-/// The budget ran out before the rule could be judged.
-struct OutOfTime;
+enum Judged<'p> {
+    /// No response at all, not even a skip.
+    NotApplicable,
+    /// The budget ran out before the rule could be judged.
+    OutOfTime,
+    Outcome(RuleOutcome<'p>),
+}
 
-/// `None` when the rule does not apply: no response at all, not even a skip. The budget is
-/// checked once the rule is known to apply, before the work of judging it.
+/// The budget is checked once the rule is known to apply, before the work of judging it.
 fn evaluate_rule<'p>(
     policy: &Policy,
     rule: &'p Rule,
     request: &Request<'_>,
     budget: &Budget,
-) -> Option<Result<RuleOutcome<'p>, OutOfTime>> {
+) -> Judged<'p> {
     match rule_applies(rule, request) {
-        Ok(false) => return None,
+        Ok(false) => return Judged::NotApplicable,
         Ok(true) => {}
         // Not Kyverno's pattern error: the rule could not even be matched, so its violation
         // message would mislead.
         Err(MatchError(message)) => {
-            return Some(Ok(RuleOutcome::Error {
+            return Judged::Outcome(RuleOutcome::Error {
                 message: format!("rule {} could not be evaluated: {message}", rule.name),
-            }));
+            });
         }
     }
     // Kyverno does not validate a deleted object against a pattern.
     if request.operation == Operation::Delete {
-        return None;
+        return Judged::NotApplicable;
     }
     if budget.is_spent() {
-        return Some(Err(OutOfTime));
+        return Judged::OutOfTime;
     }
     let outcome = validate(rule, request.object);
     let enforced = rule.failure_action.unwrap_or(policy.action) == FailureAction::Enforce;
@@ -247,14 +281,14 @@ fn evaluate_rule<'p>(
         if rule_applies(rule, &old_request).unwrap_or(false)
             && matches!(validate(rule, request.old_object), RuleOutcome::Fail { .. })
         {
-            return Some(Ok(RuleOutcome::Skip {
+            return Judged::Outcome(RuleOutcome::Skip {
                 message: Cow::Borrowed(
                     "skipping the rule evaluation as pre-existing violations are allowed",
                 ),
-            }));
+            });
         }
     }
-    Some(Ok(outcome))
+    Judged::Outcome(outcome)
 }
 
 fn rule_applies(rule: &Rule, request: &Request<'_>) -> Result<bool, MatchError> {

@@ -346,7 +346,11 @@ pub fn answer(
         }
         user
     });
-    let namespace_labels = state.namespace_labels(&request.namespace);
+    let namespace_labels = if active.reads_namespace_labels {
+        state.namespace_labels(&request.namespace)
+    } else {
+        None
+    };
     let eval_request = eval::Request {
         operation,
         gvk: &gvk,
@@ -454,6 +458,43 @@ pub fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::defaults::embedded_policy_set;
+    use crate::metrics::Metrics;
+    use crate::policy::{PolicySet, load_str};
+    use crate::webhook::state::NamespaceLabelLookup;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const REVIEW: &str = include_str!("../../benches/fixtures/pod-review.json");
+
+    #[derive(Default)]
+    struct CountedLookups(AtomicUsize);
+
+    impl NamespaceLabelLookup for CountedLookups {
+        fn labels(&self, _namespace: &str) -> Option<Arc<BTreeMap<String, String>>> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Some(Arc::default())
+        }
+    }
+
+    #[test]
+    fn namespace_labels_are_looked_up_only_for_sets_that_read_them() {
+        let state = AppState::new(
+            embedded_policy_set().expect("default policies"),
+            Metrics::new().expect("metrics"),
+        );
+        let lookups = Arc::new(CountedLookups::default());
+        state.attach_namespace_labels(lookups.clone());
+        answer(&state, REVIEW.as_bytes(), None).expect("answered");
+        assert_eq!(lookups.0.load(Ordering::Relaxed), 0);
+
+        let selecting = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: selecting\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n          namespaceSelector:\n            matchLabels:\n              team: a\n    validate:\n      pattern:\n        spec: {}\n";
+        let set = load_str(selecting, Path::new("selecting.yaml")).expect("policy");
+        state.replace_policies(PolicySet::from(set));
+        answer(&state, REVIEW.as_bytes(), None).expect("answered");
+        assert_eq!(lookups.0.load(Ordering::Relaxed), 1);
+    }
 
     #[test]
     fn bounded_text_is_cut_on_a_character_boundary_with_its_length() {

@@ -109,6 +109,11 @@ impl AppState {
         metrics: Metrics,
         options: WebhookOptions,
     ) -> Arc<Self> {
+        // The verdict this process gives out of time is a series from the first scrape, for
+        // alerts on its increase.
+        metrics
+            .admission_deadline_exceeded
+            .with_label_values(&[options.on_timeout.as_str()]);
         let state = Arc::new(Self {
             policies: ArcSwap::from_pointee(ActivePolicies::new(PolicySet::default())),
             sources: Mutex::default(),

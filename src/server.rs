@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -49,7 +50,12 @@ impl Readiness {
 /// 503 otherwise), for the plain listener.
 pub fn health_routes(readiness: Readiness) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/healthz",
+            get(|| async { "ok" }).fallback(|method: Method, uri: Uri| async move {
+                Refusal::method_not_allowed(&method, &uri, "GET")
+            }),
+        )
         .route(
             "/readyz",
             get(move || {
@@ -61,8 +67,72 @@ pub fn health_routes(readiness: Readiness) -> Router {
                         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
                     }
                 }
+            })
+            .fallback(|method: Method, uri: Uri| async move {
+                Refusal::method_not_allowed(&method, &uri, "GET")
             }),
         )
+}
+
+/// A request refused before it was judged, as every endpoint answers it: its status and a JSON
+/// body `{"error": …, "reason": …}`; `reason` is a bounded metric label.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub reason: &'static str,
+    pub message: String,
+    /// The methods a path takes, for a 405.
+    allow: Option<&'static str>,
+}
+
+impl Refusal {
+    pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            reason,
+            message: message.into(),
+            allow: None,
+        }
+    }
+
+    /// What a path that is not served answers.
+    pub fn not_found(uri: &Uri) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such path {:?}", uri.path()),
+        )
+    }
+
+    /// What a served path answers to a method it does not take; `allowed` is the one it does.
+    pub fn method_not_allowed(method: &Method, uri: &Uri, allowed: &'static str) -> Self {
+        Self {
+            allow: Some(allowed),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{method} is not allowed on {:?}: use {allowed}", uri.path()),
+            )
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": self.message, "reason": self.reason}).to_string();
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
+        if let Some(allowed) = self.allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allowed));
+        }
+        response
+    }
 }
 
 /// Timeouts of the listeners and their shutdown.

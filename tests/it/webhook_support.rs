@@ -40,7 +40,7 @@ pub async fn post_router(state: &Arc<AppState>, path: &str, body: Vec<u8>) -> (S
     (status, json_or_null(&bytes))
 }
 
-/// The body as JSON, or `Value::Null` when it is empty (axum's 405, for one).
+/// The body as JSON, or `Value::Null` when it is empty.
 pub fn json_or_null(bytes: &[u8]) -> Value {
     if bytes.is_empty() {
         return Value::Null;

@@ -164,18 +164,47 @@ async fn startup_fails_fast_with_a_clear_message() {
         ),
     ];
     for (case, listen, metrics, args, expected) in table {
-        let log = dir.join("startup.log");
-        let mut child = serve_command(dir, &listen, &metrics, &args, &log)
-            .spawn()
-            .expect("spawn");
-        let exit = wait_exit(&mut child, PATIENCE).await;
-        let stderr = std::fs::read_to_string(&log).unwrap();
-        assert!(!exit.success(), "{case}: exited {exit}");
-        assert_eq!(exit.code(), Some(2), "{case}: {stderr}");
-        assert!(
-            stderr.contains(&expected),
-            "{case}: stderr lacks {expected:?}:\n{stderr}"
-        );
+        for json in [false, true] {
+            let log = dir.join("startup.log");
+            let mut args = args.clone();
+            if json {
+                args.extend(["--log-format", "json"]);
+            }
+            let mut child = serve_command(dir, &listen, &metrics, &args, &log)
+                .spawn()
+                .expect("spawn");
+            let exit = wait_exit(&mut child, PATIENCE).await;
+            let stderr = std::fs::read_to_string(&log).unwrap();
+            assert!(!exit.success(), "{case}: exited {exit}");
+            assert_eq!(exit.code(), Some(2), "{case}: {stderr}");
+            if !json {
+                // Said once, as text.
+                assert_eq!(
+                    stderr.matches(&expected).count(),
+                    1,
+                    "{case}: stderr should name {expected:?} once:\n{stderr}"
+                );
+                continue;
+            }
+            // Every line a JSON object, the reason in exactly one of them, at level ERROR.
+            let lines: Vec<Value> = stderr
+                .lines()
+                .map(|line| {
+                    serde_json::from_str(line)
+                        .unwrap_or_else(|_| panic!("{case}: not a JSON line: {line:?}"))
+                })
+                .collect();
+            let naming: Vec<&Value> = lines
+                .iter()
+                .filter(|line| {
+                    line["error"]
+                        .as_str()
+                        .is_some_and(|e| e.contains(&expected))
+                })
+                .collect();
+            assert_eq!(naming.len(), 1, "{case}: {stderr}");
+            assert_eq!(naming[0]["level"], "ERROR", "{case}: {stderr}");
+        }
     }
     drop(busy);
 }
@@ -398,6 +427,7 @@ async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
         r#"portcullis_policy_reload_total{result="error"} 0"#,
         r#"portcullis_tls_certificate_reload_total{result="success"} 0"#,
         r#"portcullis_tls_certificate_reload_total{result="error"} 0"#,
+        r#"portcullis_admission_deadline_exceeded_total{on_timeout="deny"} 0"#,
     ] {
         assert!(
             first_scrape.lines().any(|line| line == series),

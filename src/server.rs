@@ -217,9 +217,44 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// SIGINTs from the moment shutdown begins: a second Ctrl-C means the person at the terminal
+/// will not wait for the drain.
+struct Interrupts {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn listen() -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            signal(SignalKind::interrupt())
+                .ok()
+                .map(|signal| Self { signal })
+        }
+        #[cfg(not(unix))]
+        None
+    }
+}
+
+/// Completes on the next SIGINT once `interrupts` listens; never before.
+async fn interrupted(interrupts: &mut Option<Interrupts>) {
+    #[cfg(unix)]
+    if let Some(interrupts) = interrupts {
+        if interrupts.signal.recv().await.is_some() {
+            return;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupts;
+    std::future::pending().await
+}
+
 /// Serves `app` over TLS on `tls_listener` and `plain_app` over plain HTTP on
 /// `plain_listener` until `shutdown` completes, then shuts down as [`ServeOptions`] describes and
-/// returns. Readiness is only ever turned off here; turning it on is the caller's.
+/// returns; a SIGINT during that shutdown closes every connection and returns at once.
+/// Readiness is only ever turned off here; turning it on is the caller's.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve(
     tls_listener: TcpListener,
@@ -237,6 +272,9 @@ pub async fn serve(
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut drain_deadline = None;
+    // Listening from when shutdown begins: the SIGINT that began it is not one of these.
+    let mut interrupts = None;
+    let mut hurried = false;
     let tls_slots = Slots::new("webhook", options.max_connections);
     let plain_slots = Slots::new("metrics", PLAIN_MAX_CONNECTIONS);
     let plain_options = ServeOptions {
@@ -250,12 +288,17 @@ pub async fn serve(
             // readiness off.
             biased;
             () = &mut shutdown, if drain_deadline.is_none() => {
+                interrupts = Interrupts::listen();
                 readiness.set(false);
                 tracing::info!(
                     delay = ?options.shutdown_delay,
                     "shutting down: readiness off, still accepting while endpoints drain"
                 );
                 drain_deadline = Some(tokio::time::Instant::now() + options.shutdown_delay);
+            }
+            () = interrupted(&mut interrupts) => {
+                hurried = true;
+                break;
             }
             () = sleep_until(drain_deadline) => break,
             (stream, slot) = tls_slots.accept(&tls_listener) => {
@@ -288,18 +331,28 @@ pub async fn serve(
     drop(plain_listener);
     let _ = closing_tx.send(true);
     let open = connections.len();
-    tracing::info!(open, timeout = ?options.shutdown_timeout, "stopped accepting; draining connections");
-    let drained = tokio::time::timeout(options.shutdown_timeout, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
+    if !hurried {
+        tracing::info!(open, timeout = ?options.shutdown_timeout, "stopped accepting; draining connections");
+        let drained = tokio::time::timeout(options.shutdown_timeout, async {
+            while connections.join_next().await.is_some() {}
+        });
+        tokio::select! {
+            drained = drained => if drained.is_err() {
+                tracing::warn!(
+                    abandoned = connections.len(),
+                    "shutdown timeout reached; closing remaining connections"
+                );
+            },
+            () = interrupted(&mut interrupts) => hurried = true,
+        }
+    }
+    if hurried {
         tracing::warn!(
             abandoned = connections.len(),
-            "shutdown timeout reached; closing remaining connections"
+            "interrupted again: closing every connection now"
         );
-        connections.shutdown().await;
     }
+    connections.shutdown().await;
     Ok(())
 }
 

@@ -84,6 +84,35 @@ async fn sigterm_during_a_burst_answers_every_request_sent_before_it() {
 }
 
 #[tokio::test]
+async fn a_second_interrupt_ends_the_drain_at_once() {
+    let workdir = tempfile::tempdir().unwrap();
+    let mut server = Serve::start(workdir.path(), &["--shutdown-delay", "60s"]).await;
+    // A keep-alive connection the drain would wait for.
+    let _connection = server.connect().await;
+    server.sigint();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the first SIGINT drains, it does not exit:\n{}",
+        server.log_text()
+    );
+    let interrupted = Instant::now();
+    server.sigint();
+    let exit = server.exit(PATIENCE).await;
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(5),
+        "{:?} after the second SIGINT",
+        interrupted.elapsed()
+    );
+    assert!(exit.success(), "{exit}");
+    let log = server.log_text();
+    assert!(
+        log.contains("interrupted again: closing every connection now"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
 async fn startup_fails_fast_with_a_clear_message() {
     let workdir = tempfile::tempdir().unwrap();
     let dir = workdir.path();

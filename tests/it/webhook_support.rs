@@ -114,11 +114,19 @@ impl Serve {
     }
 
     pub fn sigterm(&self) {
+        self.signal("-TERM");
+    }
+
+    pub fn sigint(&self) {
+        self.signal("-INT");
+    }
+
+    fn signal(&self, which: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([which, &self.child.id().to_string()])
             .status()
             .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
+        assert!(status.success(), "kill {which} failed");
     }
 
     /// Waits (at most `patience`) for the process to exit.

@@ -357,6 +357,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         plain_app,
         readiness,
         options,
+        server::HandshakeRefusals::new(metrics.tls_client_refusals.clone()),
         server::shutdown_signal(),
     )
     .await

@@ -10,8 +10,8 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -21,6 +21,7 @@ use axum::routing::get;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use prometheus::IntCounterVec;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -217,6 +218,85 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Handshakes that mutual TLS refused: counted by reason, and logged at most once per
+/// [`REFUSAL_LOG_INTERVAL`] with the number left unlogged since, so a client that retries
+/// without a certificate cannot fill the log. Cheap to clone; clones share the count.
+#[derive(Clone)]
+pub struct HandshakeRefusals {
+    counter: Option<IntCounterVec>,
+    log: Arc<Mutex<RefusalLog>>,
+}
+
+/// The most often a refused handshake is logged.
+pub const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The `reason` label values of refused handshakes.
+pub const REFUSAL_REASONS: [&str; 2] = ["no_certificate", "untrusted_certificate"];
+
+#[derive(Default)]
+struct RefusalLog {
+    last: Option<std::time::Instant>,
+    unlogged: u64,
+}
+
+impl HandshakeRefusals {
+    /// Counted in `counter`, whose one label is the reason.
+    pub fn new(counter: IntCounterVec) -> Self {
+        Self {
+            counter: Some(counter),
+            log: Arc::default(),
+        }
+    }
+
+    /// Logged only, for a server without metrics.
+    pub fn uncounted() -> Self {
+        Self {
+            counter: None,
+            log: Arc::default(),
+        }
+    }
+
+    /// Why mutual TLS refused the handshake that failed with `error`, if it did.
+    fn reason(error: &io::Error) -> Option<&'static str> {
+        match error.get_ref()?.downcast_ref::<rustls::Error>()? {
+            rustls::Error::NoCertificatesPresented => Some(REFUSAL_REASONS[0]),
+            // On the server's side only the client's certificate is verified.
+            rustls::Error::InvalidCertificate(_) => Some(REFUSAL_REASONS[1]),
+            _ => None,
+        }
+    }
+
+    /// Counts and perhaps logs `error` if mutual TLS caused it; whether it did.
+    fn note(&self, peer: SocketAddr, error: &io::Error) -> bool {
+        let Some(reason) = Self::reason(error) else {
+            return false;
+        };
+        if let Some(counter) = &self.counter {
+            counter.with_label_values(&[reason]).inc();
+        }
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        if log
+            .last
+            .is_some_and(|last| now.duration_since(last) < REFUSAL_LOG_INTERVAL)
+        {
+            log.unlogged += 1;
+            return true;
+        }
+        let unlogged = std::mem::take(&mut log.unlogged);
+        log.last = Some(now);
+        drop(log);
+        tracing::warn!(
+            %peer,
+            reason,
+            error = %error,
+            unlogged,
+            "TLS handshake refused by client certificate verification"
+        );
+        true
+    }
+}
+
 /// SIGINTs from the moment shutdown begins: a second Ctrl-C means the person at the terminal
 /// will not wait for the drain.
 struct Interrupts {
@@ -264,6 +344,7 @@ pub async fn serve(
     plain_app: Router,
     readiness: Readiness,
     options: ServeOptions,
+    refusals: HandshakeRefusals,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
     let acceptor = TlsAcceptor::from(tls);
@@ -303,8 +384,9 @@ pub async fn serve(
             () = sleep_until(drain_deadline) => break,
             (stream, slot) = tls_slots.accept(&tls_listener) => {
                 let (acceptor, app, closing) = (acceptor.clone(), app.clone(), closing_rx.clone());
+                let refusals = refusals.clone();
                 connections.spawn(async move {
-                    serve_tls(stream, acceptor, app, options, closing).await;
+                    serve_tls(stream, acceptor, app, options, &refusals, closing).await;
                     drop(slot);
                 });
             }
@@ -462,6 +544,7 @@ async fn serve_tls(
     acceptor: TlsAcceptor,
     app: Router,
     options: ServeOptions,
+    refusals: &HandshakeRefusals,
     mut closing: watch::Receiver<bool>,
 ) {
     let handshake = tokio::time::timeout(options.handshake_timeout, acceptor.accept(stream));
@@ -469,7 +552,9 @@ async fn serve_tls(
         result = handshake => match result {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                if !refusals.note(peer, &e) {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                }
                 return;
             }
             Err(_) => {

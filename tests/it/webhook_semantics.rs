@@ -189,7 +189,7 @@ fn label_sets(text: &str) -> BTreeMap<String, BTreeSet<Vec<String>>> {
 }
 
 /// Every family `serve` exports, with the label names allowed on it: all bounded.
-pub const EXPECTED_FAMILIES: [(&str, &[&str]); 17] = [
+pub const EXPECTED_FAMILIES: [(&str, &[&str]); 18] = [
     (
         "portcullis_admission_requests_total",
         &["allowed", "kind", "operation"],
@@ -227,6 +227,10 @@ pub const EXPECTED_FAMILIES: [(&str, &[&str]); 17] = [
     ("portcullis_policy_rules_loaded", &[]),
     ("portcullis_tls_certificate_reload_total", &["result"]),
     ("portcullis_tls_certificate_expiry_timestamp_seconds", &[]),
+    (
+        "portcullis_tls_client_certificate_refusals_total",
+        &["reason"],
+    ),
     ("portcullis_build_info", &["version"]),
 ];
 

@@ -115,7 +115,7 @@ async fn update_allows_existing_violations_but_not_new_ones() {
     }
     let metrics = state.metrics.encode();
     assert!(
-        metrics.contains(r#"portcullis_policy_results_total{mode="enforce",policy="disallow-latest-tag",result="skip",rule="validate-image-tag"} 1"#),
+        metrics.contains(r#"portcullis_policy_results_total{mode="enforce",policy="require-image-digest",result="skip",rule="require-digest"} 1"#),
         "{metrics}"
     );
 }

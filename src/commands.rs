@@ -5,7 +5,9 @@ use portcullis::check::progress::Progress;
 use portcullis::check::render::{self, RenderOptions};
 use portcullis::check::rendered::{Helm, Kustomize};
 use portcullis::check::{self, Gate, input, stream};
-use portcullis::cli::{CertsArgs, CheckArgs, CrdsArgs, ServeArgs, TestArgs, WebhookConfigArgs};
+use portcullis::cli::{
+    CertsArgs, CheckArgs, CrdsArgs, LogFormat, ServeArgs, TestArgs, WebhookConfigArgs,
+};
 use portcullis::defaults::PolicySource;
 use portcullis::metrics::Metrics;
 use portcullis::policy::load::LoadOptions;
@@ -307,23 +309,20 @@ pub fn webhook_config(args: &WebhookConfigArgs) -> ExitCode {
 }
 
 pub fn serve(args: ServeArgs) -> ExitCode {
+    let log_format = args.log_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::from(check::EXIT_ERROR);
+            let message = format!("cannot start the async runtime: {error}");
+            return startup_failed(log_format, &message);
         }
     };
     match runtime.block_on(run_server(args)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            tracing::error!("{message}");
-            eprintln!("error: {message}");
-            ExitCode::from(check::EXIT_ERROR)
-        }
+        Err(message) => startup_failed(log_format, &message),
     }
 }
 
@@ -358,6 +357,16 @@ fn registration_options(args: &ServeArgs) -> Result<Option<RegistrationOptions>,
         ca_bundle_file: args.webhook_ca_bundle.clone(),
         force_ignore: args.force_failure_policy_ignore,
     }))
+}
+
+/// Says once why `serve` stopped: as a log line where the log is JSON, which a collector reads
+/// line by line, else as plain text, whose lines a reader can follow.
+fn startup_failed(log_format: LogFormat, message: &str) -> ExitCode {
+    match log_format {
+        LogFormat::Json => tracing::error!(error = message, "serve failed"),
+        LogFormat::Text => eprintln!("error: {message}"),
+    }
+    ExitCode::from(check::EXIT_ERROR)
 }
 
 async fn run_server(args: ServeArgs) -> Result<(), String> {
@@ -508,6 +517,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         plain_app,
         readiness,
         options,
+        server::HandshakeRefusals::new(metrics.tls_client_refusals.clone()),
         server::shutdown_signal(),
     )
     .await

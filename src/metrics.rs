@@ -41,6 +41,7 @@ pub struct Metrics {
     pub certificate_reloads: IntCounterVec,
     pub certificate_expiry: IntGauge,
     pub webhook_registrations: IntCounterVec,
+    pub tls_client_refusals: IntCounterVec,
     pub build_info: IntGaugeVec,
 }
 
@@ -126,6 +127,13 @@ impl Metrics {
                 "portcullis_tls_certificate_expiry_timestamp_seconds",
                 "Unix time at which the serving certificate expires.",
             )?,
+            tls_client_refusals: IntCounterVec::new(
+                Opts::new(
+                    "portcullis_tls_client_certificate_refusals_total",
+                    "TLS handshakes refused by client certificate verification (--client-ca), by reason.",
+                ),
+                &["reason"],
+            )?,
             build_info: IntGaugeVec::new(
                 Opts::new("portcullis_build_info", "Build information; always 1."),
                 &["version"],
@@ -140,6 +148,9 @@ impl Metrics {
             metrics.certificate_reloads.with_label_values(&[result]);
             metrics.webhook_registrations.with_label_values(&[result]);
         }
+        for reason in crate::server::REFUSAL_REASONS {
+            metrics.tls_client_refusals.with_label_values(&[reason]);
+        }
         metrics
             .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
@@ -148,7 +159,7 @@ impl Metrics {
     }
 
     fn register_all(&self) -> Result<(), prometheus::Error> {
-        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
             Box::new(self.admission_requests.family().clone()),
             Box::new(self.admission_deadline_exceeded.clone()),
             Box::new(self.admission_review_durations.clone()),
@@ -162,6 +173,7 @@ impl Metrics {
             Box::new(self.certificate_reloads.clone()),
             Box::new(self.certificate_expiry.clone()),
             Box::new(self.webhook_registrations.clone()),
+            Box::new(self.tls_client_refusals.clone()),
             Box::new(self.build_info.clone()),
         ];
         for collector in collectors {
@@ -195,6 +207,12 @@ mod tests {
                 let series = format!("{family}{{result=\"{result}\"}} 0\n");
                 assert!(text.contains(&series), "{series} missing from\n{text}");
             }
+        }
+        for reason in crate::server::REFUSAL_REASONS {
+            let series = format!(
+                "portcullis_tls_client_certificate_refusals_total{{reason=\"{reason}\"}} 0\n"
+            );
+            assert!(text.contains(&series), "{series} missing from\n{text}");
         }
     }
 }

@@ -98,6 +98,18 @@ impl PolicySet {
             .any(|rule| rule.reads(Filter::reads_requester_roles))
     }
 
+    /// Whether any rule or failure-action override selects by namespace labels, which then have
+    /// to be looked up for every review.
+    pub fn reads_namespace_labels(&self) -> bool {
+        self.policies.iter().any(|policy| {
+            overrides_read_namespace_labels(&policy.action_overrides)
+                || policy.rules.iter().any(|rule| {
+                    rule.reads(Filter::reads_namespace_labels)
+                        || overrides_read_namespace_labels(&rule.action_overrides)
+                })
+        })
+    }
+
     /// The set itself, or one error per rule that reads a fact the serving process cannot know.
     /// Such a rule would otherwise never apply (a hole) or fail every review (a lockout), so the
     /// set is refused whole.

@@ -66,6 +66,8 @@ pub struct ActivePolicies {
     pub projection: Projection,
     /// Whether a review's requester roles must be looked up before judging.
     pub reads_requester_roles: bool,
+    /// Whether a review's namespace labels must be looked up before judging.
+    pub reads_namespace_labels: bool,
 }
 
 impl ActivePolicies {
@@ -74,6 +76,7 @@ impl ActivePolicies {
             metrics: PolicyMetrics::new(&set),
             projection: Projection::of_set(&set),
             reads_requester_roles: set.reads_requester_roles(),
+            reads_namespace_labels: set.reads_namespace_labels(),
             set,
         }
     }
@@ -108,6 +111,11 @@ impl AppState {
         metrics: Metrics,
         options: WebhookOptions,
     ) -> Arc<Self> {
+        // The verdict this process gives out of time is a series from the first scrape, for
+        // alerts on its increase.
+        metrics
+            .admission_deadline_exceeded
+            .with_label_values(&[options.on_timeout.as_str()]);
         let state = Arc::new(Self {
             policies: ArcSwap::from_pointee(ActivePolicies::new(PolicySet::default())),
             sources: Mutex::default(),

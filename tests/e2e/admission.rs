@@ -21,7 +21,9 @@ struct Judged {
 }
 
 const AUDIT_POLICIES: &str = "tests/e2e/policies/audit";
-const LATEST_MESSAGE: &str = "Using a mutable image tag";
+/// `:latest` in a container is refused by the seed policy `require-image-digest` (and only by
+/// it: `disallow-latest-tag` covers what the seed does not).
+const LATEST_MESSAGE: &str = "Images must use a digest or SHA-based tag, not :latest";
 
 /// `portcullis serve` with the repository's policies and the suite's Audit policy, the webhook
 /// configuration generated from the same files, and a namespace `scope` that it judges; returns
@@ -75,7 +77,7 @@ fn assert_denied_by_latest_rule(answer: &Answer, resource: &str, rule: &str) {
     for part in [
         "admission webhook \"fail.validate.portcullis.dev\" denied the request",
         &format!("resource {resource} was blocked due to the following policies"),
-        "disallow-latest-tag:",
+        "require-image-digest:",
         &format!("{rule}:"),
         LATEST_MESSAGE,
     ] {
@@ -91,7 +93,7 @@ async fn a_latest_pod_is_denied_with_our_message() {
     assert_denied_by_latest_rule(
         &answer,
         &format!("Pod/{}/web", judged.namespace),
-        "validate-image-tag",
+        "require-digest",
     );
     let pods = Api::<Pod>::namespaced(judged.client.clone(), &judged.namespace);
     assert!(
@@ -123,7 +125,7 @@ async fn a_latest_deployment_is_denied_through_autogen() {
     assert_denied_by_latest_rule(
         &answer,
         &format!("Deployment/{}/web", judged.namespace),
-        "autogen-validate-image-tag",
+        "autogen-require-digest",
     );
     let pinned = deployment("api", &judged.namespace, "nginx:1.25.3");
     create::<Deployment>(&judged.client, &pinned, false)

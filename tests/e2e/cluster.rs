@@ -155,7 +155,7 @@ async fn untrusted_pod_under(
     let judged = format!("e2e-{scope}");
     namespace(client, &judged, scope, json!({})).await;
     let probe = pod("probe", &judged, &["nginx:latest"]);
-    until_refused_with(client, &probe, "disallow-latest-tag", PATIENCE).await;
+    until_refused_with(client, &probe, "require-image-digest", PATIENCE).await;
     let untrusted = pod("web", &judged, &["untrusted.example/app:1.0"]);
     assert!(
         admitted(client, &untrusted).await,

@@ -67,7 +67,7 @@ fn a_violation_inside_a_list_item_points_into_that_item() {
     assert_eq!(bases, ["/items/0", "/items/1"]);
 
     let report = check::run(&set, &inputs);
-    let latest = find(&report, "validate-image-tag");
+    let latest = find(&report, "require-digest");
     assert_eq!(latest.manifest, 1);
     assert_eq!(latest.location, at(21, 14));
     // The missing `resources` of container 0: the nearest node is the container itself.

@@ -65,11 +65,14 @@ spec:
       pattern: {metadata: {labels: {team: \"?*\"}}}
 ",
     );
-    std::fs::copy(
-        repo_path("policies/disallow-latest-tag.yaml"),
-        root.join("policies/disallow-latest-tag.yaml"),
-    )
-    .expect("copy policy");
+    // The default pair: `:latest` in a container is refused by require-image-digest.
+    for policy in ["disallow-latest-tag.yaml", "require-image-digest.yaml"] {
+        std::fs::copy(
+            repo_path("policies").join(policy),
+            root.join("policies").join(policy),
+        )
+        .expect("copy policy");
+    }
     write(
         root,
         "apps/base/kustomization.yaml",

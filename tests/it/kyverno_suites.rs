@@ -159,12 +159,12 @@ fn test_report_lines_cannot_be_forged_by_names() {
     std::fs::write(dir.path().join("policy.yaml"), policy).unwrap();
     std::fs::write(
         dir.path().join("resource.yaml"),
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"web\\n::error::forged\\u001b[31m\"\nspec:\n  containers:\n  - name: c\n    image: nginx:latest\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"web\\n::error::forged\\u001b[31m\"\nspec:\n  containers:\n  - name: c\n    image: nginx\n",
     )
     .unwrap();
     std::fs::write(
         dir.path().join("kyverno-test.yaml"),
-        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: forged\npolicies: [policy.yaml]\nresources: [resource.yaml]\nresults:\n- {policy: disallow-latest-tag, rule: validate-image-tag, kind: Pod, result: pass, resources: [\"web\\n::error::forged\\u001b[31m\"]}\n",
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: forged\npolicies: [policy.yaml]\nresources: [resource.yaml]\nresults:\n- {policy: disallow-latest-tag, rule: require-image-tag, kind: Pod, result: pass, resources: [\"web\\n::error::forged\\u001b[31m\"]}\n",
     )
     .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))

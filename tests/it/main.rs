@@ -16,6 +16,7 @@ mod cluster_namespaces;
 mod cluster_policies;
 mod cluster_roles;
 mod cluster_serve;
+mod deploy_alerts;
 mod deploy_render;
 mod deploy_types;
 mod deploy_webhook;

@@ -115,7 +115,7 @@ async fn update_allows_existing_violations_but_not_new_ones() {
     }
     let metrics = state.metrics.encode();
     assert!(
-        metrics.contains(r#"portcullis_policy_results_total{mode="enforce",policy="disallow-latest-tag",result="skip",rule="validate-image-tag"} 1"#),
+        metrics.contains(r#"portcullis_policy_results_total{mode="enforce",policy="require-image-digest",result="skip",rule="require-digest"} 1"#),
         "{metrics}"
     );
 }
@@ -189,7 +189,7 @@ fn label_sets(text: &str) -> BTreeMap<String, BTreeSet<Vec<String>>> {
 }
 
 /// Every family `serve` exports, with the label names allowed on it: all bounded.
-pub const EXPECTED_FAMILIES: [(&str, &[&str]); 18] = [
+pub const EXPECTED_FAMILIES: [(&str, &[&str]); 19] = [
     (
         "portcullis_admission_requests_total",
         &["allowed", "kind", "operation"],
@@ -228,6 +228,10 @@ pub const EXPECTED_FAMILIES: [(&str, &[&str]); 18] = [
     ("portcullis_tls_certificate_reload_total", &["result"]),
     ("portcullis_tls_certificate_expiry_timestamp_seconds", &[]),
     ("portcullis_webhook_registration_total", &["result"]),
+    (
+        "portcullis_tls_client_certificate_refusals_total",
+        &["reason"],
+    ),
     ("portcullis_build_info", &["version"]),
 ];
 

@@ -50,7 +50,7 @@ fn policy_set(count: usize) -> PolicySet {
             .unwrap_or_else(|errors| panic!("bench policy: {errors:?}"));
         policies.extend(loaded);
     }
-    PolicySet { policies }
+    PolicySet::from(policies)
 }
 
 fn state(count: usize) -> Arc<AppState> {
@@ -75,6 +75,7 @@ fn evaluate(bencher: divan::Bencher, policies: usize) {
         old_object: &Value::Null,
         namespace: "shop",
         namespace_labels: None,
+        unknown_namespace_hint: "",
         user: None,
         admission: true,
     };

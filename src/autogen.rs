@@ -82,7 +82,8 @@ pub fn generate(
 }
 
 /// Kyverno turns autogen off for the whole policy when a rule picks pods by identity or mixes
-/// `Pod` with other kinds in one block, and when no rule names a pod kind by its plain name.
+/// `Pod` (in any spelling: `v1/Pod`, `Pod/exec`) with other kinds in one block, and when no rule
+/// names a pod kind by its plain name.
 fn autogen_allowed(rules: &[Rule]) -> bool {
     let blocks = || {
         rules
@@ -91,8 +92,7 @@ fn autogen_allowed(rules: &[Rule]) -> bool {
     };
     let filters = || blocks().flat_map(|block| block.filters.iter());
     let blocked = filters().any(|filter| {
-        filter.selects_by_identity()
-            || (filter.kind_texts.len() > 1 && filter.kind_texts.iter().any(|kind| kind == "Pod"))
+        filter.selects_by_identity() || (filter.kind_texts.len() > 1 && names_pod(filter))
     });
     let names_pod_kind = blocks()
         .flat_map(MatchBlock::kind_texts)

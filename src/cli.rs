@@ -91,6 +91,30 @@ pub struct ServeArgs {
     /// With --kube: also enforce kyverno.io/v1 ClusterPolicy and Policy objects (read-only).
     #[arg(long, env = "PORTCULLIS_WATCH_KYVERNO_POLICIES", requires = "kube")]
     pub watch_kyverno_policies: bool,
+    /// With --kube: do not write the ValidatingWebhookConfiguration; register it yourself
+    /// (`portcullis webhook-config`).
+    #[arg(long, env = "PORTCULLIS_NO_WEBHOOK_REGISTRATION", requires = "kube")]
+    pub no_webhook_registration: bool,
+    /// Service the registered webhooks call, as namespace/name (port 443, path /validate).
+    #[arg(
+        long,
+        env = "PORTCULLIS_WEBHOOK_SERVICE",
+        default_value = "portcullis/portcullis",
+        conflicts_with = "webhook_url"
+    )]
+    pub webhook_service: String,
+    /// URL the registered webhooks call instead of a Service, for a server outside the cluster.
+    #[arg(long, env = "PORTCULLIS_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// PEM CA bundle for the registered webhooks' caBundle. Default: ca.crt beside
+    /// --tls-cert (as cert-manager and `portcullis certs` write it), else the issuers in the
+    /// --tls-cert chain.
+    #[arg(long, env = "PORTCULLIS_WEBHOOK_CA_BUNDLE")]
+    pub webhook_ca_bundle: Option<PathBuf>,
+    /// Register every webhook with failurePolicy Ignore, whatever the policies say: a stopped
+    /// server then never blocks the cluster (development clusters).
+    #[arg(long, env = "PORTCULLIS_FORCE_FAILURE_POLICY_IGNORE")]
+    pub force_failure_policy_ignore: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -131,6 +155,30 @@ pub struct CheckArgs {
     /// (repeatable), e.g. `--exclude 'values*.yaml' --exclude 'charts'`.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Labels of namespaces for namespaceSelector rules, in Kyverno's Values format
+    /// (`namespaceSelector: [{name, labels}]`), as `kyverno test` reads it (repeatable).
+    /// Namespace objects in the input take precedence.
+    #[arg(long, value_name = "FILE")]
+    pub namespace_labels: Vec<PathBuf>,
+    /// What a namespaceSelector rule answers for a namespace whose labels are not given:
+    /// `error` (it cannot be decided), or `skip` (judged with only kubernetes.io/metadata.name).
+    #[arg(long, value_enum, default_value_t = crate::check::UnknownNamespaces::Error)]
+    pub unknown_namespaces: crate::check::UnknownNamespaces,
+    /// Leave out the policies that use a feature Portcullis does not evaluate, listing each,
+    /// instead of refusing the whole set; exit 2 when none is left.
+    #[arg(long)]
+    pub skip_unsupported: bool,
+    /// The kustomize renderer for directories that hold a kustomization: a `kubectl` (run as
+    /// `kubectl kustomize`) or a `kustomize` binary (`kustomize build`). Default: `kubectl`,
+    /// else `kustomize`, from PATH.
+    #[arg(long, value_name = "PATH")]
+    pub kustomize_bin: Option<PathBuf>,
+    /// Values file for `helm template` of every chart directory checked (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub helm_values: Vec<PathBuf>,
+    /// The file name reports give standard input (`-`), e.g. the file it was rendered from.
+    #[arg(long, value_name = "NAME")]
+    pub stdin_filename: Option<String>,
     /// Namespace of namespaced resources written without one, as `kubectl apply -n`.
     #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
     pub namespace: String,
@@ -140,6 +188,10 @@ pub struct CheckArgs {
     /// Exit 1 when no rule applied to any resource, instead of passing vacuously.
     #[arg(long)]
     pub require_match: bool,
+    /// Accept an input that holds nothing to check (empty standard input, a directory without
+    /// manifests, no Kubernetes objects) and an empty policy set, instead of exiting 2.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Parallel jobs (default: the number of CPUs).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
@@ -157,9 +209,21 @@ pub struct TestArgs {
     /// Print every expectation, not only mismatches.
     #[arg(long, short)]
     pub verbose: bool,
+    /// `json` prints every expectation with the rule responses it was compared with.
+    #[arg(long, short, value_enum, default_value_t = TestOutput::Text)]
+    pub output: TestOutput,
     /// Test files or directories searched for kyverno-test.yaml.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestOutput {
+    /// A line per mismatch (per expectation with --verbose) and a summary.
+    Text,
+    /// One JSON array of every expectation, its verdict and the rule responses it was
+    /// compared with (documented in the README).
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +242,16 @@ pub struct WebhookConfigArgs {
     /// Policy files or directories (repeatable); defaults as for `serve`.
     #[arg(long = "policies", value_delimiter = ',')]
     pub policies: Vec<PathBuf>,
+    /// Send reviews to this URL instead of the in-cluster Service `portcullis/portcullis`.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// PEM file whose certificates become the webhooks' `caBundle` (left out otherwise, for
+    /// an overlay or cert-manager to inject).
+    #[arg(long)]
+    pub ca_bundle: Option<PathBuf>,
+    /// Every webhook with failurePolicy Ignore, whatever the policies say.
+    #[arg(long)]
+    pub force_failure_policy_ignore: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,17 +3,21 @@
 use portcullis::check::discover::PathFilter;
 use portcullis::check::progress::Progress;
 use portcullis::check::render::{self, RenderOptions};
-use portcullis::check::{self, Gate, input};
+use portcullis::check::rendered::{Helm, Kustomize};
+use portcullis::check::{self, Gate, input, stream};
 use portcullis::cli::{
-    CertsArgs, CheckArgs, CrdsArgs, OutputFormat, ServeArgs, TestArgs, WebhookConfigArgs,
+    CertsArgs, CheckArgs, CrdsArgs, LogFormat, ServeArgs, TestArgs, WebhookConfigArgs,
 };
 use portcullis::defaults::PolicySource;
 use portcullis::metrics::Metrics;
+use portcullis::policy::load::LoadOptions;
 use portcullis::policy::{ClusterFacts, LoadError, PolicySet};
 use portcullis::printable::printable;
+use portcullis::registration::RegistrationOptions;
 use portcullis::server::{self, Readiness, ServeOptions};
+use portcullis::webhook_config::{Client, Endpoint};
 use portcullis::{reload, tls, webhook};
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -36,10 +40,15 @@ fn report_load_errors(errors: &[LoadError]) {
 
 pub fn check(args: &CheckArgs) -> ExitCode {
     let source = PolicySource::resolve(&args.policies);
-    let set = match load_policies(&source) {
-        Ok(set) => set,
-        Err(code) => return code,
-    };
+    // First, so that a run from the wrong directory cannot pass on a set nobody meant.
+    match &source {
+        PolicySource::Paths(_) => eprintln!("policies: {}", printable(&source.describe())),
+        PolicySource::Embedded => eprintln!(
+            "policies: {} (no --policies given and no ./{} directory)",
+            source.describe(),
+            portcullis::defaults::DEFAULT_POLICY_DIR
+        ),
+    }
     let filter = match PathFilter::new(&args.include, &args.exclude) {
         Ok(filter) => filter,
         Err(message) => {
@@ -47,51 +56,93 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(check::EXIT_ERROR);
         }
     };
+    let mut keep = |relative: &std::path::Path, kind| filter.keeps(relative, kind);
+    let mut load_options = LoadOptions {
+        skip_foreign: true,
+        skip_unsupported: args.skip_unsupported,
+        keep: Some(&mut keep),
+    };
+    let loaded = match source.load_with(&mut load_options) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            report_load_errors(&errors);
+            return ExitCode::from(check::EXIT_ERROR);
+        }
+    };
+    if args.verbose {
+        for note in &loaded.notes {
+            eprintln!("note: {}", printable(note));
+        }
+    }
+    for refused in &loaded.refused {
+        eprintln!(
+            "refused (--skip-unsupported): {}",
+            printable(&refused.to_string())
+        );
+    }
+    let set = loaded.set;
+    if set.policies.is_empty() && !loaded.refused.is_empty() {
+        eprintln!(
+            "error: every policy in {} uses a feature Portcullis does not evaluate; nothing is left to check with",
+            printable(&source.describe())
+        );
+        return ExitCode::from(check::EXIT_ERROR);
+    }
+    if set.policies.is_empty() && !args.allow_empty {
+        eprintln!(
+            "error: no policies in {}: an empty policy set passes every resource (--allow-empty accepts it)",
+            printable(&source.describe())
+        );
+        return ExitCode::from(check::EXIT_ERROR);
+    }
+    let mut check_options = check::CheckOptions {
+        unknown_namespaces: args.unknown_namespaces,
+        ..check::CheckOptions::default()
+    };
+    for file in &args.namespace_labels {
+        match check::read_namespace_labels(file) {
+            Ok(labels) => check_options.namespace_labels.extend(labels),
+            Err(message) => {
+                eprintln!("error: --namespace-labels {}", printable(&message));
+                return ExitCode::from(check::EXIT_ERROR);
+            }
+        }
+    }
+    let kustomize = match Kustomize::find(args.kustomize_bin.as_deref()) {
+        Ok(kustomize) => kustomize,
+        Err(message) => {
+            eprintln!("error: {}", printable(&message));
+            return ExitCode::from(check::EXIT_ERROR);
+        }
+    };
     let options = input::ReadOptions {
         filter,
         default_namespace: args.namespace.clone(),
+        allow_empty: args.allow_empty,
+        kustomize,
+        helm: Helm::find(&args.helm_values),
+        stdin_name: args
+            .stdin_filename
+            .clone()
+            .unwrap_or_else(|| input::STDIN_NAME.to_owned()),
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(jobs) = args.jobs {
         pool = pool.num_threads(usize::from(jobs));
     }
-    let pool = match pool.build() {
-        Ok(pool) => pool,
-        Err(error) => {
-            eprintln!(
-                "error: cannot start {} worker threads: {error}",
-                args.jobs.unwrap_or(0)
-            );
-            return ExitCode::from(check::EXIT_ERROR);
-        }
-    };
+    // The global pool: the report writer streams from this thread while chunks are judged on it.
+    if let Err(error) = pool.build_global() {
+        eprintln!(
+            "error: cannot start {} worker threads: {error}",
+            args.jobs.unwrap_or(0)
+        );
+        return ExitCode::from(check::EXIT_ERROR);
+    }
     let progress = if std::io::stderr().is_terminal() {
         Progress::on_stderr()
     } else {
         Progress::hidden()
     };
-    let (inputs, report) = pool.install(|| {
-        let inputs = input::read_with(
-            &args.paths,
-            || {
-                let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text).map(|_| text)
-            },
-            &options,
-            &progress,
-        );
-        let report = check::run_with(&set, &inputs, &progress);
-        (inputs, report)
-    });
-    drop(progress);
-    for error in &inputs.errors {
-        eprintln!("error: {}", printable(error));
-    }
-    if args.verbose {
-        for note in &inputs.notes {
-            eprintln!("note: {}", printable(note));
-        }
-    }
     let gate = Gate {
         fail_on_warn: args.fail_on_warn,
         require_match: args.require_match,
@@ -102,18 +153,58 @@ pub fn check(args: &CheckArgs) -> ExitCode {
         colour: std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
     };
-    let rendered = match args.output {
-        OutputFormat::Text => render::text::render(&report, &inputs, &render_options),
-        OutputFormat::Json => render::json::render(&report, &inputs),
-        OutputFormat::Junit => render::junit::render(&report, &inputs, &render_options),
-        OutputFormat::Sarif => render::sarif::render(&report, &inputs, &render_options),
-        OutputFormat::Github => render::github::render(&report, &inputs, &render_options),
-    };
-    print!("{rendered}");
-    if gate.require_match && report.findings.is_empty() {
-        eprintln!("error: no resource matched any policy (--require-match)");
+    let origin = render::PolicyOrigin::of(&source, set.policies.len(), &loaded.refused);
+    let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = render::Sink::new(args.output, render_options, &set, origin, stdout).and_then(
+        |mut sink| {
+            {
+                stream::stream(
+                    &args.paths,
+                    // Copied to a temporary file, so that standard input is read in chunks too.
+                    || {
+                        let mut spool = tempfile::tempfile()?;
+                        std::io::copy(&mut std::io::stdin().lock(), &mut spool)?;
+                        Ok(input::Content::Spooled(spool))
+                    },
+                    &stream::Run {
+                        set: &set,
+                        read: &options,
+                        check: &check_options,
+                        progress: &progress,
+                    },
+                    &mut sink,
+                    &mut |inputs| {
+                        for error in &inputs.errors {
+                            eprintln!("error: {}", printable(&error.to_string()));
+                        }
+                        for warning in &inputs.warnings {
+                            eprintln!("warning: {}", printable(warning));
+                        }
+                        if args.verbose {
+                            for note in &inputs.notes {
+                                eprintln!("note: {}", printable(note));
+                            }
+                        }
+                    },
+                )
+            }?;
+            let matched = sink.totals().matched;
+            sink.finish().map(|code| (code, matched))
+        },
+    );
+    drop(progress);
+    match written {
+        Ok((code, matched)) => {
+            if gate.require_match && !matched {
+                eprintln!("error: no resource matched any policy (--require-match)");
+            }
+            ExitCode::from(code)
+        }
+        Err(error) => {
+            eprintln!("error: cannot write the report: {error}");
+            ExitCode::from(check::EXIT_ERROR)
+        }
     }
-    ExitCode::from(report.exit_code(&inputs, gate))
 }
 
 pub fn test(args: &TestArgs) -> ExitCode {
@@ -135,7 +226,7 @@ pub fn certs(args: &CertsArgs) -> ExitCode {
                     "wrote {}, {} and {}",
                     inputs.cert.display(),
                     inputs.key.display(),
-                    inputs.ca_bundle_patch.display()
+                    inputs.ca_cert.display()
                 );
             }),
             None => Ok(()),
@@ -182,7 +273,28 @@ pub fn webhook_config(args: &WebhookConfigArgs) -> ExitCode {
         Ok(set) => set,
         Err(code) => return code,
     };
-    match portcullis::webhook_config::configuration(&set) {
+    let ca_bundle = match &args.ca_bundle {
+        None => None,
+        Some(path) => match portcullis::registration::read_ca_bundle(path) {
+            Ok(pem) => Some(pem),
+            Err(error) => {
+                eprintln!("error: --ca-bundle: {error}");
+                return ExitCode::from(check::EXIT_ERROR);
+            }
+        },
+    };
+    let endpoint = Endpoint {
+        client: match &args.url {
+            Some(url) => Client::Url(url.clone()),
+            None => Endpoint::default().client,
+        },
+        ca_bundle,
+    };
+    match portcullis::webhook_config::configuration(
+        &set,
+        &endpoint,
+        args.force_failure_policy_ignore,
+    ) {
         Ok(configuration) => {
             print!("{}", portcullis::webhook_config::to_yaml(&configuration));
             ExitCode::SUCCESS
@@ -197,24 +309,64 @@ pub fn webhook_config(args: &WebhookConfigArgs) -> ExitCode {
 }
 
 pub fn serve(args: ServeArgs) -> ExitCode {
+    let log_format = args.log_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::from(check::EXIT_ERROR);
+            let message = format!("cannot start the async runtime: {error}");
+            return startup_failed(log_format, &message);
         }
     };
     match runtime.block_on(run_server(args)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            tracing::error!("{message}");
-            eprintln!("error: {message}");
-            ExitCode::from(check::EXIT_ERROR)
-        }
+        Err(message) => startup_failed(log_format, &message),
     }
+}
+
+/// Where `serve --kube` registers its webhooks, unless registration is turned off.
+fn registration_options(args: &ServeArgs) -> Result<Option<RegistrationOptions>, String> {
+    if !args.kube || args.no_webhook_registration {
+        return Ok(None);
+    }
+    let client = match &args.webhook_url {
+        Some(url) => Client::Url(url.clone()),
+        None => match args.webhook_service.split_once('/') {
+            Some((namespace, name)) if !namespace.is_empty() && !name.is_empty() => {
+                Client::Service {
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "--webhook-service {:?}: expected namespace/name",
+                    args.webhook_service
+                ));
+            }
+        },
+    };
+    Ok(Some(RegistrationOptions {
+        endpoint: Endpoint {
+            client,
+            ca_bundle: None,
+        },
+        tls_cert: args.tls_cert.clone(),
+        ca_bundle_file: args.webhook_ca_bundle.clone(),
+        force_ignore: args.force_failure_policy_ignore,
+    }))
+}
+
+/// Says once why `serve` stopped: as a log line where the log is JSON, which a collector reads
+/// line by line, else as plain text, whose lines a reader can follow.
+fn startup_failed(log_format: LogFormat, message: &str) -> ExitCode {
+    match log_format {
+        LogFormat::Json => tracing::error!(error = message, "serve failed"),
+        LogFormat::Text => eprintln!("error: {message}"),
+    }
+    ExitCode::from(check::EXIT_ERROR)
 }
 
 async fn run_server(args: ServeArgs) -> Result<(), String> {
@@ -260,6 +412,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
     let state = webhook::AppState::with_options(set, metrics.clone(), webhook_options);
     let readiness = Readiness::new();
     let certificate_metrics = metrics.clone();
+    let (certificate_changed, certificate_changes) = tokio::sync::watch::channel(0u64);
     let _certificate_reloader = tls::spawn_certificate_reloader(
         args.tls_cert.clone(),
         args.tls_key.clone(),
@@ -269,6 +422,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
             Ok(info) => {
                 certificate_metrics.certificate_reloads.with_label_values(&["success"]).inc();
                 certificate_metrics.certificate_expiry.set(info.not_after);
+                certificate_changed.send_modify(|generation| *generation += 1);
                 tracing::info!(serial = %info.serial, not_after = info.not_after, "serving certificate reloaded");
             }
             Err(error) => {
@@ -304,35 +458,48 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         })?;
     tracing::info!(webhook = %args.listen, metrics = %args.metrics_listen, "serving");
     let app = webhook::router(state.clone()).merge(server::health_routes(readiness.clone()));
+    let registration = registration_options(&args)?;
     let cluster = if args.kube {
         let client = kube::Client::try_default()
             .await
             .map_err(|error| format!("--kube: cannot configure a Kubernetes client: {error}"))?;
         let options = portcullis::cluster::ClusterOptions {
             watch_kyverno_policies: args.watch_kyverno_policies,
+            registers_webhooks: registration.is_some(),
         };
-        Some(Arc::new(portcullis::cluster::Cluster::start(
+        Some((
+            Arc::new(portcullis::cluster::Cluster::start(
+                client.clone(),
+                state.clone(),
+                options,
+            )),
             client,
-            state.clone(),
-            options,
-        )))
+        ))
     } else {
         None
     };
-    let plain_app =
-        webhook::handler::metrics_router(state).merge(server::health_routes(readiness.clone()));
+    let plain_app = webhook::handler::metrics_router(state.clone())
+        .merge(server::health_routes(readiness.clone()));
     let _readiness_waiter = match &cluster {
         None => {
             readiness.set(true);
             None
         }
-        Some(cluster) => {
-            tracing::info!("not ready until namespaces and cluster policies are listed");
-            let (cluster, readiness) = (cluster.clone(), readiness.clone());
+        Some((cluster, client)) => {
+            tracing::info!(
+                "not ready until namespaces, role bindings and cluster policies are listed"
+            );
+            let (cluster, client, readiness) = (cluster.clone(), client.clone(), readiness.clone());
             Some(tokio::spawn(async move {
                 cluster.synced().await;
                 tracing::info!("cluster state listed; ready");
                 readiness.set(true);
+                // Registered only now, so the apiserver never waits on a server that cannot
+                // answer yet.
+                if let Some(options) = registration {
+                    portcullis::registration::run(client, state, options, certificate_changes)
+                        .await;
+                }
             }))
         }
     };
@@ -350,6 +517,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         plain_app,
         readiness,
         options,
+        server::HandshakeRefusals::new(metrics.tls_client_refusals.clone()),
         server::shutdown_signal(),
     )
     .await

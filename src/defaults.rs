@@ -29,7 +29,7 @@ pub fn embedded_policy_set() -> Result<PolicySet, Vec<LoadError>> {
         }
     }
     if errors.is_empty() {
-        Ok(PolicySet { policies })
+        Ok(PolicySet::from(policies))
     } else {
         Err(errors)
     }
@@ -57,6 +57,21 @@ impl PolicySource {
         match self {
             Self::Paths(paths) => policy::load_paths(paths),
             Self::Embedded => embedded_policy_set(),
+        }
+    }
+
+    /// [`Self::load`] with the leniencies of `options` for files; the built-in set has nothing to
+    /// skip.
+    pub fn load_with(
+        &self,
+        options: &mut policy::load::LoadOptions<'_>,
+    ) -> Result<policy::load::Loaded, Vec<LoadError>> {
+        match self {
+            Self::Paths(paths) => policy::load::load_paths_with(paths, options),
+            Self::Embedded => embedded_policy_set().map(|set| policy::load::Loaded {
+                set,
+                ..Default::default()
+            }),
         }
     }
 

@@ -4,10 +4,11 @@
 //! one to stderr costs a system call on the request path; handing each to a writer thread
 //! through a queue costs an allocation and, often, a wake-up of that thread. Here a line is
 //! only appended to a buffer under a lock: the writer thread wakes on a short interval, or when
-//! the buffer has grown large, and writes everything in one call. Warnings and errors are
-//! written at once, with everything before them, so they are never late. Nothing is dropped:
-//! when the output cannot keep up and the buffer reaches its cap, the logging thread writes
-//! the buffer itself. Lines keep their order, and [`FlushGuard`] writes what is left.
+//! the buffer has grown large, and writes everything in one call. Warnings and errors wake it at
+//! once, so they are not late, but are not written by the thread that logs them: a client that
+//! can make the webhook warn must not make a worker wait for stderr. Nothing is dropped: when
+//! the output cannot keep up and the buffer reaches its cap, the logging thread writes the
+//! buffer itself. Lines keep their order, and [`FlushGuard`] writes what is left.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -139,7 +140,7 @@ impl Write for LineWriter<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         if self.urgent {
-            self.writer.shared.flush(&mut Vec::new())?;
+            self.writer.writer_thread.unpark();
         }
         Ok(())
     }
@@ -241,8 +242,17 @@ mod tests {
         assert_eq!(sink.text(), "tick\n");
     }
 
+    /// Waits, within a generous bound, until `sink` holds `lines` lines.
+    fn wait_for_lines(sink: &Sink, lines: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sink.text().lines().count() < lines && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        sink.text()
+    }
+
     #[test]
-    fn warnings_are_written_at_once_after_what_came_before() {
+    fn warnings_wake_the_writer_at_once_and_keep_their_place() {
         let sink = Sink::default();
         let (writer, _guard) = BatchedWriter::new(sink.clone(), NEVER);
         let subscriber = tracing_subscriber::fmt()
@@ -254,18 +264,81 @@ mod tests {
             tracing::info!("allowed");
             assert_eq!(sink.text(), "");
             tracing::warn!("refused");
-            let text = sink.text();
-            let lines: Vec<&str> = text.lines().collect();
-            assert_eq!(lines.len(), 2, "{text}");
-            assert!(
-                lines[0].ends_with("allowed") && lines[0].contains("INFO"),
-                "{text}"
-            );
-            assert!(
-                lines[1].ends_with("refused") && lines[1].contains("WARN"),
-                "{text}"
-            );
         });
+        // The writer thread would otherwise wait an hour.
+        let text = wait_for_lines(&sink, 2);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines[0].ends_with("allowed") && lines[0].contains("INFO"),
+            "{text}"
+        );
+        assert!(
+            lines[1].ends_with("refused") && lines[1].contains("WARN"),
+            "{text}"
+        );
+    }
+
+    /// An output that takes nothing until it is opened.
+    #[derive(Clone, Default)]
+    struct Stuck {
+        open: Arc<(Mutex<bool>, std::sync::Condvar)>,
+        sink: Sink,
+    }
+
+    impl Stuck {
+        fn open(&self) {
+            *lock(&self.open.0) = true;
+            self.open.1.notify_all();
+        }
+    }
+
+    impl Write for Stuck {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let mut open = lock(&self.open.0);
+            while !*open {
+                open = self
+                    .open
+                    .1
+                    .wait(open)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            self.sink.write(bytes)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_warning_never_waits_for_a_slow_output() {
+        let stuck = Stuck::default();
+        let (writer, guard) = BatchedWriter::new(stuck.clone(), Duration::from_millis(1));
+        // The writer thread is now stuck writing the first line.
+        line(&mut writer.make_writer(), "first\n");
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(writer)
+            .with_ansi(false)
+            .without_time()
+            .finish();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let logging = thread::spawn(move || {
+            tracing::subscriber::with_default(subscriber, || {
+                for _ in 0..10 {
+                    tracing::warn!("refused");
+                    tracing::error!("failed");
+                }
+            });
+            let _ = done_tx.send(());
+        });
+        let logged = done_rx.recv_timeout(Duration::from_secs(10));
+        stuck.open();
+        assert!(logged.is_ok(), "logging a warning waited for the output");
+        logging.join().expect("the logging thread");
+        drop(guard);
+        let text = stuck.sink.text();
+        assert_eq!(text.lines().count(), 21, "{text}");
+        assert!(text.starts_with("first\n"), "{text}");
     }
 
     #[test]

@@ -92,6 +92,9 @@ pub struct UserInfo {
 }
 
 /// What matching sees of one request: the object's identity plus request facts.
+/// The label the apiserver sets on every namespace to its name.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
 #[derive(Debug, Clone, Copy)]
 pub struct MatchTarget<'a> {
     pub operation: Operation,
@@ -103,6 +106,9 @@ pub struct MatchTarget<'a> {
     pub namespace: &'a str,
     /// Labels of the namespace the resource lives in; `None` when they cannot be known.
     pub namespace_labels: Option<&'a BTreeMap<String, String>>,
+    /// Why labels can be unknown here and how to supply them: the end of the error a
+    /// `namespaceSelector` answers when `namespace_labels` is `None`.
+    pub unknown_namespace_hint: &'a str,
     /// `None` when there is no request user at all (offline checks).
     pub user: Option<&'a UserInfo>,
 }
@@ -449,11 +455,24 @@ impl Filter {
             if target.gvk.kind == "Namespace" && target.gvk.group.is_empty() {
                 return Ok(false);
             }
-            let Some(labels) = target.namespace_labels else {
-                return Err(MatchError(format!(
-                    "namespace {:?} is unknown: its labels are not available (the namespace reflector of `serve --kube` has not seen it, or it was deleted; without --kube no labels are known), so its namespaceSelector cannot be evaluated",
-                    target.namespace
-                )));
+            let only_name;
+            let labels = match target.namespace_labels {
+                Some(labels) => labels,
+                // The apiserver sets this one label on every namespace, so a selector on it alone
+                // is decided by the name.
+                None if selector.keys().all(|key| key == NAMESPACE_NAME_LABEL) => {
+                    only_name = BTreeMap::from([(
+                        NAMESPACE_NAME_LABEL.to_owned(),
+                        target.namespace.to_owned(),
+                    )]);
+                    &only_name
+                }
+                None => {
+                    return Err(MatchError(format!(
+                        "namespace {:?} is unknown: its labels are not available ({}), so its namespaceSelector cannot be evaluated",
+                        target.namespace, target.unknown_namespace_hint
+                    )));
+                }
             };
             if !selector.matches_labels(labels) {
                 return Ok(false);

@@ -19,6 +19,10 @@ const LATENCY_BUCKETS: [f64; 15] = [
     10.0,
 ];
 
+/// The `result` label values of `portcullis_policy_reload_total`,
+/// `portcullis_tls_certificate_reload_total` and `portcullis_webhook_registration_total`.
+pub const RELOAD_RESULTS: [&str; 2] = ["success", "error"];
+
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
@@ -36,6 +40,8 @@ pub struct Metrics {
     pub policy_rules_loaded: IntGauge,
     pub certificate_reloads: IntCounterVec,
     pub certificate_expiry: IntGauge,
+    pub webhook_registrations: IntCounterVec,
+    pub tls_client_refusals: IntCounterVec,
     pub build_info: IntGaugeVec,
 }
 
@@ -95,6 +101,13 @@ impl Metrics {
                 ),
                 &["result"],
             )?,
+            webhook_registrations: IntCounterVec::new(
+                Opts::new(
+                    "portcullis_webhook_registration_total",
+                    "Writes of the ValidatingWebhookConfiguration by serve --kube, by result.",
+                ),
+                &["result"],
+            )?,
             policies_loaded: IntGauge::new(
                 "portcullis_policies_loaded",
                 "Policies in the active set.",
@@ -114,6 +127,13 @@ impl Metrics {
                 "portcullis_tls_certificate_expiry_timestamp_seconds",
                 "Unix time at which the serving certificate expires.",
             )?,
+            tls_client_refusals: IntCounterVec::new(
+                Opts::new(
+                    "portcullis_tls_client_certificate_refusals_total",
+                    "TLS handshakes refused by client certificate verification (--client-ca), by reason.",
+                ),
+                &["reason"],
+            )?,
             build_info: IntGaugeVec::new(
                 Opts::new("portcullis_build_info", "Build information; always 1."),
                 &["version"],
@@ -121,6 +141,16 @@ impl Metrics {
             registry,
         };
         metrics.register_all()?;
+        // Every result a reload can have is a series from the first scrape: an alert on
+        // `increase()` sees nothing of a series whose first sample is already 1.
+        for result in RELOAD_RESULTS {
+            metrics.policy_reloads.with_label_values(&[result]);
+            metrics.certificate_reloads.with_label_values(&[result]);
+            metrics.webhook_registrations.with_label_values(&[result]);
+        }
+        for reason in crate::server::REFUSAL_REASONS {
+            metrics.tls_client_refusals.with_label_values(&[reason]);
+        }
         metrics
             .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
@@ -129,7 +159,7 @@ impl Metrics {
     }
 
     fn register_all(&self) -> Result<(), prometheus::Error> {
-        let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
             Box::new(self.admission_requests.family().clone()),
             Box::new(self.admission_deadline_exceeded.clone()),
             Box::new(self.admission_review_durations.clone()),
@@ -142,6 +172,8 @@ impl Metrics {
             Box::new(self.policy_rules_loaded.clone()),
             Box::new(self.certificate_reloads.clone()),
             Box::new(self.certificate_expiry.clone()),
+            Box::new(self.webhook_registrations.clone()),
+            Box::new(self.tls_client_refusals.clone()),
             Box::new(self.build_info.clone()),
         ];
         for collector in collectors {
@@ -156,5 +188,31 @@ impl Metrics {
         // Encoding into a Vec cannot fail for I/O; a collector error leaves what was written.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
         String::from_utf8_lossy(&buffer).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_scrape_has_every_reload_series_at_zero() {
+        let text = Metrics::new().expect("metrics").encode();
+        for family in [
+            "portcullis_policy_reload_total",
+            "portcullis_tls_certificate_reload_total",
+            "portcullis_webhook_registration_total",
+        ] {
+            for result in RELOAD_RESULTS {
+                let series = format!("{family}{{result=\"{result}\"}} 0\n");
+                assert!(text.contains(&series), "{series} missing from\n{text}");
+            }
+        }
+        for reason in crate::server::REFUSAL_REASONS {
+            let series = format!(
+                "portcullis_tls_client_certificate_refusals_total{{reason=\"{reason}\"}} 0\n"
+            );
+            assert!(text.contains(&series), "{series} missing from\n{text}");
+        }
     }
 }

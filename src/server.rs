@@ -10,16 +10,18 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use prometheus::IntCounterVec;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -49,7 +51,12 @@ impl Readiness {
 /// 503 otherwise), for the plain listener.
 pub fn health_routes(readiness: Readiness) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/healthz",
+            get(|| async { "ok" }).fallback(|method: Method, uri: Uri| async move {
+                Refusal::method_not_allowed(&method, &uri, "GET")
+            }),
+        )
         .route(
             "/readyz",
             get(move || {
@@ -61,8 +68,72 @@ pub fn health_routes(readiness: Readiness) -> Router {
                         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
                     }
                 }
+            })
+            .fallback(|method: Method, uri: Uri| async move {
+                Refusal::method_not_allowed(&method, &uri, "GET")
             }),
         )
+}
+
+/// A request refused before it was judged, as every endpoint answers it: its status and a JSON
+/// body `{"error": …, "reason": …}`; `reason` is a bounded metric label.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub reason: &'static str,
+    pub message: String,
+    /// The methods a path takes, for a 405.
+    allow: Option<&'static str>,
+}
+
+impl Refusal {
+    pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            reason,
+            message: message.into(),
+            allow: None,
+        }
+    }
+
+    /// What a path that is not served answers.
+    pub fn not_found(uri: &Uri) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such path {:?}", uri.path()),
+        )
+    }
+
+    /// What a served path answers to a method it does not take; `allowed` is the one it does.
+    pub fn method_not_allowed(method: &Method, uri: &Uri, allowed: &'static str) -> Self {
+        Self {
+            allow: Some(allowed),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{method} is not allowed on {:?}: use {allowed}", uri.path()),
+            )
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": self.message, "reason": self.reason}).to_string();
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
+        if let Some(allowed) = self.allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allowed));
+        }
+        response
+    }
 }
 
 /// Timeouts of the listeners and their shutdown.
@@ -147,9 +218,123 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Handshakes that mutual TLS refused: counted by reason, and logged at most once per
+/// [`REFUSAL_LOG_INTERVAL`] with the number left unlogged since, so a client that retries
+/// without a certificate cannot fill the log. Cheap to clone; clones share the count.
+#[derive(Clone)]
+pub struct HandshakeRefusals {
+    counter: Option<IntCounterVec>,
+    log: Arc<Mutex<RefusalLog>>,
+}
+
+/// The most often a refused handshake is logged.
+pub const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The `reason` label values of refused handshakes.
+pub const REFUSAL_REASONS: [&str; 2] = ["no_certificate", "untrusted_certificate"];
+
+#[derive(Default)]
+struct RefusalLog {
+    last: Option<std::time::Instant>,
+    unlogged: u64,
+}
+
+impl HandshakeRefusals {
+    /// Counted in `counter`, whose one label is the reason.
+    pub fn new(counter: IntCounterVec) -> Self {
+        Self {
+            counter: Some(counter),
+            log: Arc::default(),
+        }
+    }
+
+    /// Logged only, for a server without metrics.
+    pub fn uncounted() -> Self {
+        Self {
+            counter: None,
+            log: Arc::default(),
+        }
+    }
+
+    /// Why mutual TLS refused the handshake that failed with `error`, if it did.
+    fn reason(error: &io::Error) -> Option<&'static str> {
+        match error.get_ref()?.downcast_ref::<rustls::Error>()? {
+            rustls::Error::NoCertificatesPresented => Some(REFUSAL_REASONS[0]),
+            // On the server's side only the client's certificate is verified.
+            rustls::Error::InvalidCertificate(_) => Some(REFUSAL_REASONS[1]),
+            _ => None,
+        }
+    }
+
+    /// Counts and perhaps logs `error` if mutual TLS caused it; whether it did.
+    fn note(&self, peer: SocketAddr, error: &io::Error) -> bool {
+        let Some(reason) = Self::reason(error) else {
+            return false;
+        };
+        if let Some(counter) = &self.counter {
+            counter.with_label_values(&[reason]).inc();
+        }
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        if log
+            .last
+            .is_some_and(|last| now.duration_since(last) < REFUSAL_LOG_INTERVAL)
+        {
+            log.unlogged += 1;
+            return true;
+        }
+        let unlogged = std::mem::take(&mut log.unlogged);
+        log.last = Some(now);
+        drop(log);
+        tracing::warn!(
+            %peer,
+            reason,
+            error = %error,
+            unlogged,
+            "TLS handshake refused by client certificate verification"
+        );
+        true
+    }
+}
+
+/// SIGINTs from the moment shutdown begins: a second Ctrl-C means the person at the terminal
+/// will not wait for the drain.
+struct Interrupts {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn listen() -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            signal(SignalKind::interrupt())
+                .ok()
+                .map(|signal| Self { signal })
+        }
+        #[cfg(not(unix))]
+        None
+    }
+}
+
+/// Completes on the next SIGINT once `interrupts` listens; never before.
+async fn interrupted(interrupts: &mut Option<Interrupts>) {
+    #[cfg(unix)]
+    if let Some(interrupts) = interrupts {
+        if interrupts.signal.recv().await.is_some() {
+            return;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupts;
+    std::future::pending().await
+}
+
 /// Serves `app` over TLS on `tls_listener` and `plain_app` over plain HTTP on
 /// `plain_listener` until `shutdown` completes, then shuts down as [`ServeOptions`] describes and
-/// returns. Readiness is only ever turned off here; turning it on is the caller's.
+/// returns; a SIGINT during that shutdown closes every connection and returns at once.
+/// Readiness is only ever turned off here; turning it on is the caller's.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve(
     tls_listener: TcpListener,
@@ -159,6 +344,7 @@ pub async fn serve(
     plain_app: Router,
     readiness: Readiness,
     options: ServeOptions,
+    refusals: HandshakeRefusals,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
     let acceptor = TlsAcceptor::from(tls);
@@ -167,6 +353,9 @@ pub async fn serve(
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut drain_deadline = None;
+    // Listening from when shutdown begins: the SIGINT that began it is not one of these.
+    let mut interrupts = None;
+    let mut hurried = false;
     let tls_slots = Slots::new("webhook", options.max_connections);
     let plain_slots = Slots::new("metrics", PLAIN_MAX_CONNECTIONS);
     let plain_options = ServeOptions {
@@ -180,6 +369,7 @@ pub async fn serve(
             // readiness off.
             biased;
             () = &mut shutdown, if drain_deadline.is_none() => {
+                interrupts = Interrupts::listen();
                 readiness.set(false);
                 tracing::info!(
                     delay = ?options.shutdown_delay,
@@ -187,11 +377,16 @@ pub async fn serve(
                 );
                 drain_deadline = Some(tokio::time::Instant::now() + options.shutdown_delay);
             }
+            () = interrupted(&mut interrupts) => {
+                hurried = true;
+                break;
+            }
             () = sleep_until(drain_deadline) => break,
             (stream, slot) = tls_slots.accept(&tls_listener) => {
                 let (acceptor, app, closing) = (acceptor.clone(), app.clone(), closing_rx.clone());
+                let refusals = refusals.clone();
                 connections.spawn(async move {
-                    serve_tls(stream, acceptor, app, options, closing).await;
+                    serve_tls(stream, acceptor, app, options, &refusals, closing).await;
                     drop(slot);
                 });
             }
@@ -218,18 +413,28 @@ pub async fn serve(
     drop(plain_listener);
     let _ = closing_tx.send(true);
     let open = connections.len();
-    tracing::info!(open, timeout = ?options.shutdown_timeout, "stopped accepting; draining connections");
-    let drained = tokio::time::timeout(options.shutdown_timeout, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
+    if !hurried {
+        tracing::info!(open, timeout = ?options.shutdown_timeout, "stopped accepting; draining connections");
+        let drained = tokio::time::timeout(options.shutdown_timeout, async {
+            while connections.join_next().await.is_some() {}
+        });
+        tokio::select! {
+            drained = drained => if drained.is_err() {
+                tracing::warn!(
+                    abandoned = connections.len(),
+                    "shutdown timeout reached; closing remaining connections"
+                );
+            },
+            () = interrupted(&mut interrupts) => hurried = true,
+        }
+    }
+    if hurried {
         tracing::warn!(
             abandoned = connections.len(),
-            "shutdown timeout reached; closing remaining connections"
+            "interrupted again: closing every connection now"
         );
-        connections.shutdown().await;
     }
+    connections.shutdown().await;
     Ok(())
 }
 
@@ -339,6 +544,7 @@ async fn serve_tls(
     acceptor: TlsAcceptor,
     app: Router,
     options: ServeOptions,
+    refusals: &HandshakeRefusals,
     mut closing: watch::Receiver<bool>,
 ) {
     let handshake = tokio::time::timeout(options.handshake_timeout, acceptor.accept(stream));
@@ -346,7 +552,9 @@ async fn serve_tls(
         result = handshake => match result {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                if !refusals.note(peer, &e) {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                }
                 return;
             }
             Err(_) => {

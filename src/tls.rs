@@ -388,18 +388,17 @@ pub fn ensure_dev_certs(cert: &Path, key: &Path) -> Result<Option<DevCerts>, Tls
 pub struct KustomizeInputs {
     pub cert: PathBuf,
     pub key: PathBuf,
-    pub ca_bundle_patch: PathBuf,
+    pub ca_cert: PathBuf,
 }
 
-/// Copies a serving certificate and key into `<overlay>/generated/`, where a kustomize
-/// `secretGenerator` can read them (kustomize reads no file outside its overlay), and writes
-/// `ca-bundle.yaml`, a JSON patch setting the webhook configuration's `caBundle` to the CA.
-/// The folder gets a `.gitignore` of its own: a private key is never committed.
+/// Copies a serving certificate, its key and its CA certificate into `<overlay>/generated/`,
+/// where a kustomize `secretGenerator` can read them (kustomize reads no file outside its
+/// overlay). `serve --kube` registers its webhooks with the `ca.crt` it finds beside the
+/// certificate. The folder gets a `.gitignore` of its own: a private key is never committed.
 pub fn write_kustomize_inputs(
     certs: &DevCerts,
     overlay: &Path,
 ) -> Result<KustomizeInputs, TlsError> {
-    use base64::Engine as _;
     let read = |path: &Path| {
         fs::read(path).map_err(|source| TlsError::Read {
             path: path.to_path_buf(),
@@ -414,18 +413,12 @@ pub fn write_kustomize_inputs(
     let inputs = KustomizeInputs {
         cert: generated.join("tls.crt"),
         key: generated.join("tls.key"),
-        ca_bundle_patch: generated.join("ca-bundle.yaml"),
+        ca_cert: generated.join("ca.crt"),
     };
     write_file(&generated.join(".gitignore"), b"*\n", false)?;
     write_file(&inputs.cert, &read(&certs.cert)?, false)?;
     write_file(&inputs.key, &read(&certs.key)?, true)?;
-    let ca_bundle = base64::engine::general_purpose::STANDARD.encode(read(&certs.ca_cert)?);
-    let patch = format!(
-        "# Written by `portcullis certs --kustomize`: the apiserver trusts {} for the webhook.\n\
-         - op: add\n  path: /webhooks/0/clientConfig/caBundle\n  value: {ca_bundle}\n",
-        certs.ca_cert.display()
-    );
-    write_file(&inputs.ca_bundle_patch, patch.as_bytes(), false)?;
+    write_file(&inputs.ca_cert, &read(&certs.ca_cert)?, false)?;
     Ok(inputs)
 }
 

@@ -2,8 +2,10 @@
 //! search for test files: entries in sorted order so every output is stable, `.`-prefixed
 //! entries skipped or entered as the caller asks, one predicate deciding per entry whether a
 //! directory is descended into and whether a file is kept, and errors that name the path that
-//! failed. Hot reload's fingerprint walk is not this one: it must record every entry, symlinks
-//! unfollowed, whatever their names.
+//! failed. Symlinks are followed, with `walkdir`'s loop detection: a link to an ancestor is an
+//! error naming both, never an endless walk, and so is a tree deeper than [`MAX_DEPTH`]. Hot
+//! reload's fingerprint walk is not this one: it must record every entry, symlinks unfollowed,
+//! whatever their names.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -63,6 +65,10 @@ pub fn files(
     }
 }
 
+/// How many directories deep a walk goes below the directory it was given; a tree that goes
+/// deeper is an error rather than a walk that silently stops.
+pub const MAX_DEPTH: usize = 64;
+
 /// Appends to `found` the files below the directory `root` that `keep` accepts, depth first in
 /// sorted order, descending only into the directories `keep` accepts. Files found before an
 /// error stay in `found`, so a caller that goes on can report what it did read.
@@ -72,35 +78,39 @@ pub fn dir(
     found: &mut Vec<PathBuf>,
     mut keep: impl FnMut(&Path, Kind) -> bool,
 ) -> Result<(), WalkError> {
-    walk_into(root, hidden, found, &mut keep)
-}
-
-fn walk_into(
-    dir: &Path,
-    hidden: Hidden,
-    found: &mut Vec<PathBuf>,
-    keep: &mut impl FnMut(&Path, Kind) -> bool,
-) -> Result<(), WalkError> {
-    let failed = |source| WalkError {
-        path: dir.to_owned(),
-        source,
-    };
-    let mut entries = std::fs::read_dir(dir)
-        .map_err(failed)?
-        .map(|entry| entry.map(|entry| entry.path()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(failed)?;
-    entries.sort();
-    for entry in entries {
-        if hidden == Hidden::Skip && is_hidden(&entry) {
+    let mut entries = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .min_depth(1)
+        .max_depth(MAX_DEPTH)
+        .into_iter();
+    while let Some(entry) = entries.next() {
+        let entry = entry.map_err(|error| WalkError {
+            path: error.path().map_or_else(|| root.to_owned(), Path::to_owned),
+            source: error.into(),
+        })?;
+        let path = entry.path();
+        let is_dir = entry.file_type().is_dir();
+        if hidden == Hidden::Skip && is_hidden(path) {
+            if is_dir {
+                entries.skip_current_dir();
+            }
             continue;
         }
-        if entry.is_dir() {
-            if keep(&entry, Kind::Dir) {
-                walk_into(&entry, hidden, found, keep)?;
+        if !is_dir {
+            if keep(path, Kind::File) {
+                found.push(path.to_owned());
             }
-        } else if keep(&entry, Kind::File) {
-            found.push(entry);
+        } else if !keep(path, Kind::Dir) {
+            entries.skip_current_dir();
+        } else if entry.depth() == MAX_DEPTH {
+            return Err(WalkError {
+                path: path.to_owned(),
+                source: std::io::Error::other(format!(
+                    "more than {MAX_DEPTH} directories deep below {}",
+                    root.display()
+                )),
+            });
         }
     }
     Ok(())
@@ -192,6 +202,36 @@ mod tests {
         let mut found = Vec::new();
         files(&file, Hidden::Skip, &mut found, |_, _| false).expect("walk");
         assert_eq!(found, [file]);
+    }
+
+    #[test]
+    fn symlink_loops_are_an_error_naming_the_link_not_an_endless_walk() {
+        let root = tree(&["apps/app.yaml"]);
+        std::os::unix::fs::symlink("..", root.path().join("apps/up")).expect("symlink");
+        std::os::unix::fs::symlink(".", root.path().join("self")).expect("symlink");
+        let mut found = Vec::new();
+        let error = dir(root.path(), Hidden::Skip, &mut found, |_, _| true).expect_err("a loop");
+        assert_eq!(error.path, root.path().join("apps/up"));
+        assert!(
+            error.to_string().contains("points to an ancestor"),
+            "{error}"
+        );
+        assert_eq!(relative(root.path(), &found), ["apps/app.yaml"]);
+    }
+
+    #[test]
+    fn a_tree_deeper_than_the_bound_is_an_error() {
+        let deep: String = (0..MAX_DEPTH).map(|level| format!("d{level}/")).collect();
+        let root = tree(&[&format!("{deep}x.yaml")]);
+        let mut found = Vec::new();
+        let error = dir(root.path(), Hidden::Skip, &mut found, |_, _| true).expect_err("too deep");
+        assert!(
+            error.to_string().contains("more than 64 directories deep"),
+            "{error}"
+        );
+        let shallower: String = (1..MAX_DEPTH).map(|level| format!("d{level}/")).collect();
+        let root = tree(&[&format!("{shallower}x.yaml")]);
+        dir(root.path(), Hidden::Skip, &mut found, |_, _| true).expect("within the bound");
     }
 
     #[test]

@@ -10,7 +10,9 @@
 
 use crate::matching::{Combine, Filter, KindSelector, Operation};
 use crate::pattern::wildcard::{self, has_wildcard};
-use crate::policy::{Origin, PolicySet, Rule};
+use crate::policy::{FailurePolicy, Origin, Policy, PolicySet, Rule};
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -20,8 +22,9 @@ pub const WEBHOOK_NAME: &str = "validate.portcullis.dev";
 pub const CONFIGURATION_NAME: &str = "portcullis";
 pub const SERVICE_NAME: &str = "portcullis";
 pub const SERVICE_NAMESPACE: &str = "portcullis";
-/// The apiserver's wait for an answer; metrics buckets and shutdown draining are sized to it.
-pub const TIMEOUT_SECONDS: i64 = 10;
+/// The apiserver's wait for an answer unless a policy sets its own (Kyverno's default too);
+/// metrics buckets and shutdown draining are sized to it.
+pub const TIMEOUT_SECONDS: u8 = 10;
 /// Namespaces never judged, so a broken policy can never block the cluster's own repair.
 pub const EXCLUDED_NAMESPACES: [&str; 2] = ["kube-system", SERVICE_NAMESPACE];
 pub const IGNORE_LABEL: &str = "portcullis.dev/ignore";
@@ -156,11 +159,14 @@ const JUDGED_OPERATIONS: [Operation; 3] =
     [Operation::Create, Operation::Update, Operation::Connect];
 const DEFAULT_OPERATIONS: [Operation; 2] = [Operation::Create, Operation::Update];
 
-/// The webhook rules for a policy set, as `admissionregistration.k8s.io/v1` `RuleWithOperations`.
-pub fn rules(set: &PolicySet) -> Result<Vec<Value>, Vec<UnknownKind>> {
+/// The webhook rules for some policies, as `admissionregistration.k8s.io/v1`
+/// `RuleWithOperations`.
+pub fn rules<'p>(
+    policies: impl IntoIterator<Item = &'p Policy>,
+) -> Result<Vec<Value>, Vec<UnknownKind>> {
     let mut targets: BTreeMap<Target, BTreeSet<&'static str>> = BTreeMap::new();
     let mut errors = Vec::new();
-    for policy in &set.policies {
+    for policy in policies {
         for rule in policy.rules.iter().chain(&policy.autogen_rules) {
             for (kinds, operations) in rule_selections(rule) {
                 for kind in &kinds {
@@ -365,32 +371,123 @@ pub fn guess_plural(kind: &str) -> String {
     }
 }
 
-/// The whole `ValidatingWebhookConfiguration`, judging everything outside the excluded
-/// namespaces with `failurePolicy: Fail`; overlays change the failure policy and CA.
-pub fn configuration(set: &PolicySet) -> Result<Value, Vec<UnknownKind>> {
-    Ok(json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": CONFIGURATION_NAME},
-        "webhooks": [{
-            "name": WEBHOOK_NAME,
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "failurePolicy": "Fail",
-            "timeoutSeconds": TIMEOUT_SECONDS,
-            "matchPolicy": "Equivalent",
-            "clientConfig": {"service": {
-                "name": SERVICE_NAME,
-                "namespace": SERVICE_NAMESPACE,
+/// Where the apiserver sends reviews, and the CA it checks the serving certificate with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub client: Client,
+    /// PEM; `None` leaves `caBundle` out, for an overlay or cert-manager to inject.
+    pub ca_bundle: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Client {
+    /// The in-cluster Service, on its port 443.
+    Service { namespace: String, name: String },
+    /// A URL the apiserver can reach directly, such as a server outside the cluster.
+    Url(String),
+}
+
+impl Default for Endpoint {
+    fn default() -> Self {
+        Self {
+            client: Client::Service {
+                namespace: SERVICE_NAMESPACE.to_owned(),
+                name: SERVICE_NAME.to_owned(),
+            },
+            ca_bundle: None,
+        }
+    }
+}
+
+impl Endpoint {
+    fn client_config(&self) -> Value {
+        let mut config = match &self.client {
+            Client::Service { namespace, name } => json!({"service": {
+                "name": name,
+                "namespace": namespace,
                 "path": "/validate",
                 "port": 443,
-            }},
+            }}),
+            Client::Url(url) => json!({"url": url}),
+        };
+        if let Some(bundle) = &self.ca_bundle {
+            config["caBundle"] = json!(BASE64_STANDARD.encode(bundle));
+        }
+        config
+    }
+}
+
+/// One webhook per failure policy and timeout the policies ask for, so a policy written with
+/// `failurePolicy: Ignore` is never judged under `Fail`, and each waits as long as it says.
+/// The webhook's name tells both, e.g. `fail.validate.portcullis.dev` or
+/// `ignore-5s.validate.portcullis.dev` (no suffix for the default 10 s). `force_ignore` makes
+/// every webhook `Ignore`, for clusters where a stopped server must never block anything.
+pub fn webhooks(
+    set: &PolicySet,
+    endpoint: &Endpoint,
+    force_ignore: bool,
+) -> Result<Vec<Value>, Vec<UnknownKind>> {
+    let mut groups: BTreeMap<(bool, u8), Vec<&Policy>> = BTreeMap::new();
+    for policy in &set.policies {
+        let ignore = force_ignore || policy.failure_policy == FailurePolicy::Ignore;
+        let timeout = policy.webhook_timeout_seconds.unwrap_or(TIMEOUT_SECONDS);
+        groups.entry((ignore, timeout)).or_default().push(policy);
+    }
+    let mut webhooks = Vec::new();
+    let mut errors = Vec::new();
+    for ((ignore, timeout), policies) in groups {
+        let rules = match rules(policies) {
+            Ok(rules) if rules.is_empty() => continue,
+            Ok(rules) => rules,
+            Err(mut unknown) => {
+                errors.append(&mut unknown);
+                continue;
+            }
+        };
+        let (failure_policy, prefix) = if ignore {
+            ("Ignore", "ignore")
+        } else {
+            ("Fail", "fail")
+        };
+        let name = if timeout == TIMEOUT_SECONDS {
+            format!("{prefix}.{WEBHOOK_NAME}")
+        } else {
+            format!("{prefix}-{timeout}s.{WEBHOOK_NAME}")
+        };
+        webhooks.push(json!({
+            "name": name,
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "failurePolicy": failure_policy,
+            "timeoutSeconds": timeout,
+            "matchPolicy": "Equivalent",
+            "clientConfig": endpoint.client_config(),
             "namespaceSelector": {"matchExpressions": [
                 {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": EXCLUDED_NAMESPACES},
                 {"key": IGNORE_LABEL, "operator": "NotIn", "values": ["true"]},
             ]},
-            "rules": rules(set)?,
-        }],
+            "rules": rules,
+        }));
+    }
+    if errors.is_empty() {
+        Ok(webhooks)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The whole `ValidatingWebhookConfiguration` for a policy set, judging everything outside the
+/// excluded namespaces.
+pub fn configuration(
+    set: &PolicySet,
+    endpoint: &Endpoint,
+    force_ignore: bool,
+) -> Result<Value, Vec<UnknownKind>> {
+    Ok(json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": CONFIGURATION_NAME},
+        "webhooks": webhooks(set, endpoint, force_ignore)?,
     }))
 }
 
@@ -432,7 +529,7 @@ mod tests {
     fn rules_of(policy: &str) -> Result<Vec<Value>, Vec<UnknownKind>> {
         let policies = load_str(policy, Path::new("policy.yaml"))
             .unwrap_or_else(|errors| panic!("policy loads: {errors:?}"));
-        rules(&PolicySet { policies })
+        rules(&policies)
     }
 
     fn policy(kinds: &str, extra: &str) -> String {
@@ -546,7 +643,9 @@ mod tests {
 
     #[test]
     fn wildcards_and_subresources() {
-        let rules = rules_of(&policy("[\"*\"]", "")).expect("wildcard");
+        // Kyverno allows kinds "*" only without background processing.
+        let wildcard = policy("[\"*\"]", "").replace("spec:\n", "spec:\n  background: false\n");
+        let rules = rules_of(&wildcard).expect("wildcard");
         assert_eq!(
             rules,
             vec![
@@ -590,10 +689,77 @@ mod tests {
     #[test]
     fn yaml_round_trips() {
         let set = crate::defaults::embedded_policy_set().expect("defaults load");
-        let value = configuration(&set).expect("defaults use built-in kinds");
+        let value =
+            configuration(&set, &Endpoint::default(), false).expect("defaults use built-in kinds");
         let text = to_yaml(&value);
         let parsed = crate::yaml::parse_documents(&text).expect("valid YAML");
         let values: Vec<&Value> = parsed.iter().map(|document| &document.value).collect();
         assert_eq!(values, vec![&value]);
+    }
+
+    #[test]
+    fn one_webhook_per_failure_policy_and_timeout() {
+        let text = [
+            policy("[Pod]", ""),
+            policy("[ConfigMap]", "")
+                .replace("name: p\n", "name: q\n")
+                .replace("spec:\n", "spec:\n  failurePolicy: Ignore\n"),
+            policy("[Secret]", "")
+                .replace("name: p\n", "name: s\n")
+                .replace(
+                    "spec:\n",
+                    "spec:\n  failurePolicy: Ignore\n  webhookTimeoutSeconds: 5\n",
+                ),
+        ]
+        .join("---\n");
+        let policies = load_str(&text, Path::new("policy.yaml")).expect("policies load");
+        let endpoint = Endpoint {
+            client: Client::Url("https://127.0.0.1:8443/validate".to_owned()),
+            ca_bundle: Some(b"PEM".to_vec()),
+        };
+        let set = PolicySet::from(policies);
+        let forced = webhooks(&set, &endpoint, true).expect("built-in kinds");
+        let forced: Vec<(&str, &str)> = forced
+            .iter()
+            .map(|webhook| {
+                (
+                    webhook["name"].as_str().unwrap_or(""),
+                    webhook["failurePolicy"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            forced,
+            vec![
+                ("ignore-5s.validate.portcullis.dev", "Ignore"),
+                ("ignore.validate.portcullis.dev", "Ignore"),
+            ]
+        );
+        let webhooks = webhooks(&set, &endpoint, false).expect("built-in kinds");
+        let summary: Vec<(&str, &str, u64, &str)> = webhooks
+            .iter()
+            .map(|webhook| {
+                (
+                    webhook["name"].as_str().unwrap_or(""),
+                    webhook["failurePolicy"].as_str().unwrap_or(""),
+                    webhook["timeoutSeconds"].as_u64().unwrap_or(0),
+                    webhook["rules"][0]["resources"][0].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("fail.validate.portcullis.dev", "Fail", 10, "pods"),
+                ("ignore-5s.validate.portcullis.dev", "Ignore", 5, "secrets"),
+                ("ignore.validate.portcullis.dev", "Ignore", 10, "configmaps"),
+            ]
+        );
+        for webhook in &webhooks {
+            assert_eq!(
+                webhook["clientConfig"],
+                json!({"url": "https://127.0.0.1:8443/validate", "caBundle": "UEVN"})
+            );
+        }
     }
 }

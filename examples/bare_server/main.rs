@@ -59,6 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         server::health_routes(readiness.clone()),
         readiness,
         options,
+        server::HandshakeRefusals::uncounted(),
         server::shutdown_signal(),
     )
     .await?;

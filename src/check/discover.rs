@@ -23,6 +23,17 @@ impl PathFilter {
         })
     }
 
+    /// Whether a walk enters a directory or keeps a file, by its path relative to the directory
+    /// named on the command line.
+    pub fn keeps(&self, relative: &Path, kind: Kind) -> bool {
+        !self.excluded(relative) && (kind == Kind::Dir || self.included(relative))
+    }
+
+    /// Whether any glob was given, so that a walk that found nothing can say it was filtered.
+    pub fn is_active(&self) -> bool {
+        self.include.is_some() || self.exclude.is_some()
+    }
+
     fn excluded(&self, relative: &Path) -> bool {
         self.exclude
             .as_ref()
@@ -58,16 +69,81 @@ fn glob_set(globs: &[String], flag: &str) -> Result<Option<GlobSet>, String> {
         .map_err(|error| format!("{flag}: {error}"))
 }
 
+/// What a walk finds, in walk order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// A manifest file, read as written.
+    File(PathBuf),
+    /// A directory with a kustomization, checked as `kustomize build` renders it; its files are
+    /// not read one by one.
+    Kustomization(PathBuf),
+    /// A Helm chart's directory (it holds `Chart.yaml`), checked as `helm template` renders it.
+    Chart(PathBuf),
+}
+
 /// The files under `path` (or `path` itself when it is not a directory: a file named on the
-/// command line is always read, whatever the filters say).
+/// command line is always read, whatever the filters say), without kustomize or Helm roots.
 pub fn files(path: &Path, filter: &PathFilter) -> std::io::Result<Vec<PathBuf>> {
+    Ok(entries(path, filter, false)?
+        .into_iter()
+        .filter_map(|found| match found {
+            Found::File(file) => Some(file),
+            Found::Kustomization(_) | Found::Chart(_) => None,
+        })
+        .collect())
+}
+
+/// What `path` holds for `check`: manifest files, and the kustomize and Helm roots that are
+/// rendered instead of read (the topmost ones: a root's own directories belong to its render).
+/// A kustomization or `Chart.yaml` that the filter leaves out does not make a root; without
+/// `roots`, every directory is walked as plain files.
+pub fn entries(path: &Path, filter: &PathFilter, roots: bool) -> std::io::Result<Vec<Found>> {
+    let root_of = |dir: &Path| {
+        if !roots {
+            return None;
+        }
+        let kept = |name: &str| {
+            let file = dir.join(name);
+            file.is_file() && filter.keeps(file.strip_prefix(path).unwrap_or(&file), Kind::File)
+        };
+        if ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+            .into_iter()
+            .any(kept)
+        {
+            Some(Found::Kustomization(dir.to_owned()))
+        } else if kept("Chart.yaml") {
+            Some(Found::Chart(dir.to_owned()))
+        } else {
+            None
+        }
+    };
+    if path.is_dir() {
+        if let Some(root) = root_of(path) {
+            return Ok(vec![root]);
+        }
+    }
     let mut found = Vec::new();
-    walk::files(path, Hidden::Skip, &mut found, |entry, kind| {
+    let mut files = Vec::new();
+    walk::files(path, Hidden::Skip, &mut files, |entry, kind| {
         let relative = entry.strip_prefix(path).unwrap_or(entry);
-        !filter.excluded(relative)
-            && (kind == Kind::Dir || (is_manifest_file(entry) && filter.included(relative)))
+        match kind {
+            Kind::Dir if filter.keeps(relative, kind) => match root_of(entry) {
+                Some(root) => {
+                    found.push(root);
+                    false
+                }
+                None => true,
+            },
+            Kind::File if is_manifest_file(entry) && filter.keeps(relative, kind) => {
+                found.push(Found::File(entry.to_owned()));
+                false
+            }
+            Kind::Dir | Kind::File => false,
+        }
     })
     .map_err(|error| error.source)?;
+    // A path that is not a directory is found whatever the predicate says.
+    found.extend(files.into_iter().map(Found::File));
     Ok(found)
 }
 

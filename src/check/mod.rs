@@ -9,9 +9,11 @@ pub mod discover;
 pub mod input;
 pub mod progress;
 pub mod render;
+pub mod rendered;
+pub mod stream;
 
 use crate::eval::{self, Request, RuleOutcome, Status};
-use crate::matching::{Operation, labels_of};
+use crate::matching::{NAMESPACE_NAME_LABEL, Operation, labels_of};
 use crate::policy::{FailureAction, Policy, PolicySet, Rule};
 use crate::yaml::Location;
 use input::{Inputs, Manifest};
@@ -19,6 +21,7 @@ use progress::Progress;
 use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// One (policy, rule, resource) result that applied.
 #[derive(Debug, Clone)]
@@ -47,6 +50,16 @@ pub struct Summary {
     pub skip: usize,
 }
 
+impl Summary {
+    pub fn add(&mut self, other: &Summary) {
+        self.pass += other.pass;
+        self.fail += other.fail;
+        self.warn += other.warn;
+        self.error += other.error;
+        self.skip += other.skip;
+    }
+}
+
 pub const EXIT_CLEAN: u8 = 0;
 pub const EXIT_ENFORCE_FAILED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
@@ -72,8 +85,13 @@ impl Gate {
 }
 
 impl CheckReport<'_> {
-    pub fn summary(&self) -> Summary {
-        let mut summary = Summary::default();
+    /// Counts of the results; `error` counts the inputs that could not be checked too, since
+    /// each of them is as much a reason for exit 2 as a rule that could not be evaluated.
+    pub fn summary(&self, inputs: &Inputs) -> Summary {
+        let mut summary = Summary {
+            error: inputs.errors.len(),
+            ..Summary::default()
+        };
         for finding in &self.findings {
             *match finding.status {
                 Status::Pass => &mut summary.pass,
@@ -85,28 +103,69 @@ impl CheckReport<'_> {
         }
         summary
     }
-
-    pub fn exit_code(&self, inputs: &Inputs, gate: Gate) -> u8 {
-        let summary = self.summary();
-        if !inputs.errors.is_empty() || summary.error > 0 {
-            EXIT_ERROR
-        } else if self.findings.iter().any(|finding| gate.fails(finding))
-            || (gate.require_match && self.findings.is_empty())
-        {
-            EXIT_ENFORCE_FAILED
-        } else {
-            EXIT_CLEAN
-        }
-    }
 }
 
-/// The label the apiserver sets on every namespace, so selectors on it work without the
-/// `Namespace` object in the input.
-const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+/// Labels of namespaces by name.
+pub type NamespaceLabels = BTreeMap<String, BTreeMap<String, String>>;
 
-/// Labels of the `Namespace` objects in the input, which `namespaceSelector` rules consult.
-fn namespace_labels(inputs: &Inputs) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut labels = BTreeMap::new();
+/// What a `namespaceSelector` rule meets in a namespace whose labels neither
+/// `--namespace-labels` nor a `Namespace` object in the input gives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnknownNamespaces {
+    /// The rule answers `error`: it cannot be decided, and an undecided rule is never a pass.
+    #[default]
+    Error,
+    /// The namespace is judged as having no label but `kubernetes.io/metadata.name`, so a
+    /// selector that needs other labels does not match.
+    Skip,
+}
+
+/// What `check` knows besides the manifests.
+#[derive(Debug, Default)]
+pub struct CheckOptions {
+    /// Namespace labels from `--namespace-labels`; `Namespace` objects in the input win.
+    pub namespace_labels: NamespaceLabels,
+    pub unknown_namespaces: UnknownNamespaces,
+}
+
+/// How a user of `check` supplies the labels of a namespace it does not know.
+const UNKNOWN_NAMESPACE_HINT: &str = "give them with --namespace-labels FILE, in Kyverno's Values format `namespaceSelector: [{name, labels}]`, or put the Namespace object in the input; --unknown-namespaces skip judges it without labels";
+
+/// The namespace labels of a Kyverno `Values` file (`namespaceSelector: [{name, labels}]` or
+/// `namespaces: [Namespace]`), as `kyverno test` reads them. Anything else in the file would
+/// change a verdict in a way `check` does not follow, so it is refused rather than ignored.
+pub fn read_namespace_labels(path: &Path) -> Result<NamespaceLabels, String> {
+    let mut values = crate::kyverno_test::values::Values::load(path)?;
+    if values.operation.is_some() {
+        values
+            .unsupported
+            .push("globalValues request.operation".to_owned());
+    }
+    if !values.unsupported.is_empty() {
+        values.unsupported.sort();
+        values.unsupported.dedup();
+        return Err(format!(
+            "{}: check reads only namespace labels (namespaceSelector, namespaces) from a values file, not {}",
+            path.display(),
+            values.unsupported.join(", ")
+        ));
+    }
+    if values.namespace_labels.is_empty() {
+        return Err(format!(
+            "{}: no namespace labels; expected Kyverno's Values format, e.g. `namespaceSelector: [{{name: shop, labels: {{env: prod}}}}]`",
+            path.display()
+        ));
+    }
+    Ok(values.namespace_labels)
+}
+
+/// Labels of the `Namespace` objects in the input, which `namespaceSelector` rules consult, over
+/// those given in `--namespace-labels`.
+fn namespace_labels(inputs: &Inputs, given: &NamespaceLabels) -> NamespaceLabels {
+    let mut labels = given.clone();
+    for (name, found) in &mut labels {
+        found.insert(NAMESPACE_NAME_LABEL.to_owned(), name.clone());
+    }
     for manifest in inputs
         .manifests
         .iter()
@@ -120,20 +179,28 @@ fn namespace_labels(inputs: &Inputs) -> BTreeMap<String, BTreeMap<String, String
 }
 
 pub fn run<'p>(set: &'p PolicySet, inputs: &Inputs) -> CheckReport<'p> {
-    run_with(set, inputs, &Progress::hidden())
+    run_with(set, inputs, &CheckOptions::default(), &Progress::hidden())
 }
 
 /// Judges every manifest on the current rayon pool; findings come back in input order.
-pub fn run_with<'p>(set: &'p PolicySet, inputs: &Inputs, progress: &Progress) -> CheckReport<'p> {
-    let mut namespaces = namespace_labels(inputs);
-    for manifest in &inputs.manifests {
-        if !manifest.namespace.is_empty() && !namespaces.contains_key(&manifest.namespace) {
-            let only_name =
-                BTreeMap::from([(NAMESPACE_NAME_LABEL.to_owned(), manifest.namespace.clone())]);
-            namespaces.insert(manifest.namespace.clone(), only_name);
+pub fn run_with<'p>(
+    set: &'p PolicySet,
+    inputs: &Inputs,
+    options: &CheckOptions,
+    progress: &Progress,
+) -> CheckReport<'p> {
+    let mut namespaces = namespace_labels(inputs, &options.namespace_labels);
+    if options.unknown_namespaces == UnknownNamespaces::Skip {
+        for manifest in &inputs.manifests {
+            if !manifest.namespace.is_empty() && !namespaces.contains_key(&manifest.namespace) {
+                let only_name =
+                    BTreeMap::from([(NAMESPACE_NAME_LABEL.to_owned(), manifest.namespace.clone())]);
+                namespaces.insert(manifest.namespace.clone(), only_name);
+            }
         }
     }
-    let no_labels = BTreeMap::new();
+    // Cluster-scoped resources have no namespace, hence no labels to select on.
+    let cluster_scoped = BTreeMap::new();
     progress.start("checking resources", inputs.manifests.len());
     let per_manifest: Vec<Vec<Finding<'p>>> = inputs
         .manifests
@@ -147,7 +214,12 @@ pub fn run_with<'p>(set: &'p PolicySet, inputs: &Inputs, progress: &Progress) ->
                 object: inputs.object(manifest),
                 old_object: &Value::Null,
                 namespace: &manifest.namespace,
-                namespace_labels: Some(namespaces.get(&manifest.namespace).unwrap_or(&no_labels)),
+                namespace_labels: if manifest.namespace.is_empty() {
+                    Some(&cluster_scoped)
+                } else {
+                    namespaces.get(&manifest.namespace)
+                },
+                unknown_namespace_hint: UNKNOWN_NAMESPACE_HINT,
                 user: None,
                 admission: false,
             };

@@ -27,7 +27,10 @@ pub struct PolicyStatus {
     /// True when the policy compiled and is enforced.
     pub ready: bool,
     /// Rules enforced (before autogen for pod controllers).
+    // The apiserver knows `int32` but not schemars' `uint32`, and warns about it on every apply;
+    // `minimum: 0` still says what `u32` does.
     #[serde(default)]
+    #[schemars(extend("format" = "int32"))]
     pub rule_count: u32,
     /// Why the policy is not enforced, naming the object and the field (`ClusterPolicy/name at
     /// spec.rules[0].validate: ...`); null when ready.

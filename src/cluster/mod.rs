@@ -71,6 +71,9 @@ where
 pub struct ClusterOptions {
     /// Also enforce `kyverno.io/v1` `ClusterPolicy` and `Policy` objects (read-only).
     pub watch_kyverno_policies: bool,
+    /// The server registers its own webhooks: a cluster policy whose kinds cannot be named in
+    /// webhook rules would never be sent a review, so it is left out and its status says why.
+    pub registers_webhooks: bool,
 }
 
 /// The running followers; dropping it stops them.

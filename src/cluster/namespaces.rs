@@ -1,16 +1,18 @@
 //! The namespace reflector: namespace name → labels, kept current by list + watch, read by the
 //! webhook for every request whose rules carry a `namespaceSelector`.
 //!
-//! Only labels are kept (not whole `Namespace` objects with their managed fields), and a relist
-//! replaces the map in one step, so a lookup sees either the old or the new complete state.
+//! Only labels are kept (not whole `Namespace` objects with their managed fields). Lookups take
+//! no lock: every change builds a new map beside the current one and swaps it in, so a lookup
+//! sees either the old or the new complete state and never waits for a relist.
 
 use super::{Change, follow};
 use crate::webhook::state::NamespaceLabelLookup;
+use arc_swap::ArcSwap;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
 use kube::api::Api;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -18,7 +20,7 @@ type Labels = Arc<BTreeMap<String, String>>;
 
 #[derive(Debug, Default)]
 pub struct NamespaceStore {
-    labels: RwLock<HashMap<String, Labels>>,
+    labels: ArcSwap<HashMap<String, Labels>>,
 }
 
 impl NamespaceStore {
@@ -40,30 +42,38 @@ impl NamespaceStore {
         (store, task, synced_rx)
     }
 
+    /// One change, from the one task that follows namespaces: each replaces the map whole.
+    /// Copying it for a single namespace's event costs a pointer per namespace, and events are
+    /// rare next to the lookups of every review.
     pub fn apply(&self, change: Change<Namespace>) {
-        let mut labels = self.labels.write().unwrap_or_else(PoisonError::into_inner);
         match change {
-            Change::Snapshot(namespaces) => {
-                *labels = namespaces
-                    .into_iter()
-                    .map(|namespace| (namespace.name_any(), Arc::new(namespace.labels().clone())))
-                    .collect();
-                tracing::info!(namespaces = labels.len(), "namespace labels synced");
-            }
+            Change::Snapshot(namespaces) => self.relist(namespaces),
             Change::Applied(namespace) => {
+                let mut labels = HashMap::clone(&self.labels.load());
                 labels.insert(namespace.name_any(), Arc::new(namespace.labels().clone()));
+                self.labels.store(Arc::new(labels));
             }
             Change::Deleted(namespace) => {
+                let mut labels = HashMap::clone(&self.labels.load());
                 labels.remove(&namespace.name_any());
+                self.labels.store(Arc::new(labels));
             }
         }
     }
 
+    /// Builds the complete new map while lookups go on reading the old one.
+    fn relist(&self, namespaces: impl IntoIterator<Item = Namespace>) {
+        let labels: HashMap<String, Labels> = namespaces
+            .into_iter()
+            .map(|namespace| (namespace.name_any(), Arc::new(namespace.labels().clone())))
+            .collect();
+        let count = labels.len();
+        self.labels.store(Arc::new(labels));
+        tracing::info!(namespaces = count, "namespace labels synced");
+    }
+
     pub fn len(&self) -> usize {
-        self.labels
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.labels.load().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -73,11 +83,7 @@ impl NamespaceStore {
 
 impl NamespaceLabelLookup for NamespaceStore {
     fn labels(&self, namespace: &str) -> Option<Labels> {
-        self.labels
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(namespace)
-            .cloned()
+        self.labels.load().get(namespace).cloned()
     }
 }
 
@@ -120,5 +126,34 @@ mod tests {
             "a relist forgets what it did not list"
         );
         assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn lookups_during_a_relist_read_the_previous_map_without_waiting() {
+        let store = Arc::new(NamespaceStore::default());
+        store.apply(Change::Snapshot(vec![namespace("a", &[("team", "x")])]));
+        // Each namespace the relist reads looks `a` up first, as a review would meanwhile. A
+        // lookup that had to wait for the relist would never return.
+        let mut seen = Vec::new();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let relisting = store.clone();
+        let relist = std::thread::spawn(move || {
+            let mut listed =
+                vec![namespace("a", &[("team", "y")]), namespace("b", &[])].into_iter();
+            relisting.relist(std::iter::from_fn(|| {
+                let team = relisting.labels("a").map(|labels| labels["team"].clone());
+                seen.push(team);
+                listed.next()
+            }));
+            let _ = done_tx.send(seen);
+        });
+        let seen = done_rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a lookup waited for the relist");
+        relist.join().expect("the relist");
+        let x = Some("x".to_owned());
+        assert_eq!(seen, [x.clone(), x.clone(), x]);
+        assert_eq!(store.labels("a").expect("a is known")["team"], "y");
+        assert_eq!(store.len(), 2);
     }
 }

@@ -19,6 +19,7 @@ use super::{Change, ClusterOptions, follow};
 use crate::json_path::JsonPath;
 use crate::policy::{self, Origin, Policy, PolicySet};
 use crate::webhook::AppState;
+use crate::webhook_config;
 use crate::yaml::{self, Location};
 use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
@@ -182,12 +183,14 @@ fn path_at(document: &yaml::Document, location: Location) -> JsonPath {
 
 struct Entry {
     object: Value,
-    compiled: Result<Policy, String>,
+    compiled: Result<Arc<Policy>, String>,
 }
 
 /// Every policy object seen, each compiled once per change.
 #[derive(Default)]
 pub struct ClusterPolicies {
+    /// Leave out policies the webhook registration cannot cover.
+    pub require_registrable: bool,
     entries: BTreeMap<ObjectKey, Entry>,
     /// Statuses written whose watch event has not arrived yet.
     in_flight: HashMap<ObjectKey, PolicyStatus>,
@@ -215,7 +218,7 @@ impl ClusterPolicies {
             // List items may come without their type; the collection says what they are.
             value["apiVersion"] = json!(resource.api_version);
             value["kind"] = json!(resource.kind);
-            let compiled = compile_object(&key, &value);
+            let compiled = compile_object(&key, &value).map(Arc::new);
             if let Err(error) = &compiled {
                 // As an escaped string: a namespaced Policy's text, and so its errors, are
                 // written by whoever may create one, and must not start lines of their own.
@@ -243,6 +246,27 @@ impl ClusterPolicies {
         }
     }
 
+    /// Applies a burst of changes, installs the resulting set beside the file policies, and
+    /// returns the statuses to write.
+    fn install(
+        &mut self,
+        batch: Vec<(Source, Change<DynamicObject>)>,
+        state: &AppState,
+    ) -> Vec<(ObjectKey, PolicyStatus)> {
+        for (source, change) in batch {
+            self.apply(source, change);
+        }
+        let (set, statuses) = self.build(&state.file_policies());
+        tracing::info!(
+            policies = set.policies.len(),
+            rules = set.rule_count(),
+            "cluster policies installed"
+        );
+        policy::note_inert_settings(&set);
+        state.replace_cluster_policies(set);
+        statuses
+    }
+
     /// The set to install beside `files`, and the status each owned object should carry.
     pub fn build(&mut self, files: &PolicySet) -> (PolicySet, Vec<(ObjectKey, PolicyStatus)>) {
         let mut taken: HashSet<(Option<String>, String)> = files
@@ -260,6 +284,17 @@ impl ClusterPolicies {
                 .as_ref()
                 .map_err(Clone::clone)
                 .and_then(|policy| {
+                    if self.require_registrable {
+                        if let Err(unknown) = webhook_config::rules([&**policy]) {
+                            let kinds: Vec<String> =
+                                unknown.iter().map(|kind| format!("{:?}", kind.kind)).collect();
+                            return Err(format!(
+                                "{}: kind {} cannot be registered with the apiserver, so no review of it would arrive; write a custom resource as group/version/Kind (e.g. example.com/v1/Widget)",
+                                key.label(),
+                                kinds.join(", ")
+                            ));
+                        }
+                    }
                     if taken.insert((policy.namespace.clone(), policy.name.clone())) {
                         Ok(policy)
                     } else {
@@ -272,7 +307,7 @@ impl ClusterPolicies {
                 });
             let status = match outcome {
                 Ok(policy) => {
-                    policies.push(policy.clone());
+                    policies.push(Arc::clone(policy));
                     PolicyStatus {
                         ready: true,
                         rule_count: u32::try_from(policy.rules.len()).unwrap_or(u32::MAX),
@@ -340,7 +375,10 @@ pub fn follow_policies(
     drop(changes_tx);
     let (synced_tx, synced_rx) = watch::channel(false);
     tasks.push(tokio::spawn(async move {
-        let mut policies = ClusterPolicies::default();
+        let mut policies = ClusterPolicies {
+            require_registrable: options.registers_webhooks,
+            ..ClusterPolicies::default()
+        };
         let mut listed = HashSet::new();
         while let Some(first) = changes_rx.recv().await {
             // Coalesce a burst (a relist, a kubectl apply of a folder) into one rebuild.
@@ -348,20 +386,27 @@ pub fn follow_policies(
             while let Ok(next) = changes_rx.try_recv() {
                 batch.push(next);
             }
-            for (source, change) in batch {
+            for (source, change) in &batch {
                 if matches!(change, Change::Snapshot(_)) {
-                    listed.insert(source);
+                    listed.insert(*source);
                 }
-                policies.apply(source, change);
             }
-            let (set, statuses) = policies.build(&state.file_policies());
-            tracing::info!(
-                policies = set.policies.len(),
-                rules = set.rule_count(),
-                "cluster policies installed"
-            );
-            policy::note_inert_settings(&set);
-            state.replace_cluster_policies(set);
+            // Compiling hundreds of objects takes milliseconds: on the blocking pool, so the
+            // workers keep answering reviews meanwhile.
+            let installing = state.clone();
+            let installed = tokio::task::spawn_blocking(move || {
+                let statuses = policies.install(batch, &installing);
+                (policies, statuses)
+            })
+            .await;
+            let statuses;
+            (policies, statuses) = match installed {
+                Ok(installed) => installed,
+                Err(error) => {
+                    tracing::error!(error = %error, "installing cluster policies failed; no longer following them");
+                    return;
+                }
+            };
             for (key, status) in statuses {
                 if write_status(&client, &key, &status).await {
                     policies.in_flight.insert(key, status);

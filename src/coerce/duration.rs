@@ -86,7 +86,8 @@ pub fn parse_with_error(text: &str) -> Result<i64, String> {
                 return Err(invalid());
             }
         }
-        total += value;
+        // Go: `d += v` on a uint64, which wraps when both are 1<<63 (and then passes its check).
+        total = total.wrapping_add(value);
         if total > LIMIT {
             return Err(invalid());
         }
@@ -242,6 +243,11 @@ mod tests {
             ("1 s", None),
             ("s", None),
             ("1h-1m", None),
+            // Two terms of 1<<63 each wrap to 0 in Go's uint64 sum, which it then accepts.
+            ("9223372036854775808ns9223372036854775808ns", Some(0)),
+            ("-9223372036854775808ns9223372036854775808ns", Some(0)),
+            ("9223372036854775808ns9223372036854775808ns1ns", Some(1)),
+            ("5124095576030431h1h", None),
         ];
         for &(text, want) in cases {
             assert_eq!(parse(text), want, "{text:?}");

@@ -1,6 +1,7 @@
 //! The handful of Go formatting verbs whose output leaks into Kyverno's verdicts and messages:
 //! `strconv.FormatFloat(f, 'E', -1, 64)`, `%f`, `%v`, `%q` and `%T` of decoded JSON values, and
-//! `encoding/json`'s encoding of them.
+//! `json.Marshal` of them in both flavours Kyverno uses: `encoding/json` (JMESPath) and jsoniter's
+//! standard-library compatible configuration (templates, conditions).
 
 use serde_json::Value;
 
@@ -87,64 +88,54 @@ pub fn format_v_number(number: &serde_json::Number) -> String {
     }
 }
 
-/// `%v` of a decoded JSON value: `map[a:1 b:[x y]]`, `<nil>`, strings unquoted, keys sorted.
+/// `%v` of a decoded JSON value: `map[a:1 b:[x y]]`, `<nil>`, strings unquoted, keys sorted;
+/// at most `limit` bytes of it, then `…`.
 ///
-/// Iterative, because the value comes from the admission request and may be nested arbitrarily.
-pub fn format_v(value: &Value) -> String {
-    format_v_with(value, format_v_number)
+/// Bounded, because it is quoted into the answer: the work is in proportion to `limit`, not to
+/// the value (beyond sorting one object's keys).
+pub fn format_v(value: &Value, limit: usize) -> String {
+    write_tree(
+        value,
+        &v_syntax(|out, value| push_v_scalar(out, value, format_v_number)),
+        limit,
+    )
+}
+
+/// Go's `fmt.Sprint` of a decoded JSON value: all of its `%v`, for comparisons.
+pub fn sprint(value: &Value) -> String {
+    format_v(value, usize::MAX)
 }
 
 /// `%v` of a value decoded by `encoding/json` into `interface{}`, where every number is a float64
 /// (`1e+06`, not `1000000`), as JMESPath holds them.
 pub fn format_v_json(value: &Value) -> String {
-    format_v_with(value, |n| format_v_float(n.as_f64().unwrap_or(0.0)))
+    write_tree(
+        value,
+        &v_syntax(|out, value| {
+            push_v_scalar(out, value, |n| format_v_float(n.as_f64().unwrap_or(0.0)))
+        }),
+        usize::MAX,
+    )
 }
 
-fn format_v_with(value: &Value, number: impl Fn(&serde_json::Number) -> String) -> String {
-    enum Item<'a> {
-        Value(&'a Value),
-        Text(&'static str),
-        Key(&'a str),
+const fn v_syntax(scalar: fn(&mut String, &Value)) -> Syntax {
+    Syntax {
+        list: ("[", "]"),
+        map: ("map[", "]"),
+        separator: " ",
+        key: |out, key| out.push_str(key),
+        scalar,
     }
-    let mut out = String::new();
-    let mut stack = vec![Item::Value(value)];
-    while let Some(item) = stack.pop() {
-        match item {
-            Item::Text(text) => out.push_str(text),
-            Item::Key(key) => {
-                out.push_str(key);
-                out.push(':');
-            }
-            Item::Value(Value::Null) => out.push_str("<nil>"),
-            Item::Value(Value::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
-            Item::Value(Value::Number(n)) => out.push_str(&number(n)),
-            Item::Value(Value::String(s)) => out.push_str(s),
-            Item::Value(Value::Array(items)) => {
-                out.push('[');
-                stack.push(Item::Text("]"));
-                for (i, item) in items.iter().enumerate().rev() {
-                    stack.push(Item::Value(item));
-                    if i > 0 {
-                        stack.push(Item::Text(" "));
-                    }
-                }
-            }
-            Item::Value(Value::Object(map)) => {
-                out.push_str("map[");
-                stack.push(Item::Text("]"));
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                for (i, (key, item)) in entries.into_iter().enumerate().rev() {
-                    stack.push(Item::Value(item));
-                    stack.push(Item::Key(key));
-                    if i > 0 {
-                        stack.push(Item::Text(" "));
-                    }
-                }
-            }
-        }
+}
+
+fn push_v_scalar(out: &mut String, value: &Value, number: fn(&serde_json::Number) -> String) {
+    match value {
+        Value::Null => out.push_str("<nil>"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&number(n)),
+        Value::String(s) => out.push_str(s),
+        Value::Array(_) | Value::Object(_) => {}
     }
-    out
 }
 
 /// `%q` of a string: `strconv.Quote`, double-quoted with Go escapes for quotes, backslashes and
@@ -180,81 +171,202 @@ pub fn quote(text: &str) -> String {
     out
 }
 
-/// `json.Marshal` of a value decoded into `interface{}`: keys sorted, no spaces, every number a
-/// float64 (`1e+21`, `1e-7`), and `<`, `>`, `&`, U+2028 and U+2029 escaped as Go escapes them.
-///
-/// Iterative, because the value may come from the admission request and be nested arbitrarily.
+/// `json.Marshal` (`encoding/json`) of a value decoded into `interface{}`, as JMESPath holds it:
+/// keys sorted, no spaces, every number a float64 (`1e+21`, `1e-7`), and `<`, `>`, `&`, U+2028
+/// and U+2029 escaped as `encoding/json` escapes them.
 pub fn json_marshal(value: &Value) -> String {
+    write_tree(
+        value,
+        &json_syntax(push_json_string, |out, value| {
+            push_json_scalar(out, value, push_json_string, |out, n| {
+                out.push_str(&json_float(n.as_f64().unwrap_or(0.0)))
+            })
+        }),
+        usize::MAX,
+    )
+}
+
+/// `json.Marshal` of a decoded JSON value, as Kyverno's jsoniter (standard-library compatible
+/// configuration) writes it where Kyverno calls it (templates, conditions): keys sorted, integers
+/// kept as integers, `<`, `>`, `&`, U+2028 and U+2029 escaped as `\uXXXX`, control characters
+/// other than `\n`, `\r`, `\t` as `\u00XX`, and floats in Go's shortest form (`1e+21`, `1e-07`,
+/// never `1.0`).
+pub fn jsoniter_marshal(value: &Value) -> String {
+    write_tree(
+        value,
+        &json_syntax(push_jsoniter_string, |out, value| {
+            push_json_scalar(out, value, push_jsoniter_string, |out, n| {
+                match n.as_i64() {
+                    Some(i) => out.push_str(&i.to_string()),
+                    // Beyond int64, Kubernetes' decoder already holds a number as float64.
+                    None => out.push_str(&jsoniter_float(n.as_f64().unwrap_or(0.0))),
+                }
+            })
+        }),
+        usize::MAX,
+    )
+}
+
+const fn json_syntax(key: fn(&mut String, &str), scalar: fn(&mut String, &Value)) -> Syntax {
+    Syntax {
+        list: ("[", "]"),
+        map: ("{", "}"),
+        separator: ",",
+        key,
+        scalar,
+    }
+}
+
+fn push_json_scalar(
+    out: &mut String,
+    value: &Value,
+    string: fn(&mut String, &str),
+    number: fn(&mut String, &serde_json::Number),
+) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => number(out, n),
+        Value::String(s) => string(out, s),
+        Value::Array(_) | Value::Object(_) => {}
+    }
+}
+
+/// How [`write_tree`] spells lists, maps and scalars.
+struct Syntax {
+    list: (&'static str, &'static str),
+    map: (&'static str, &'static str),
+    separator: &'static str,
+    /// Writes a map key; the `:` after it is written for every syntax.
+    key: fn(&mut String, &str),
+    scalar: fn(&mut String, &Value),
+}
+
+/// Writes a value with map keys sorted, at most `limit` bytes of it and then `…`. Iterative,
+/// because the value may come from the admission request and be nested arbitrarily.
+fn write_tree(value: &Value, syntax: &Syntax, limit: usize) -> String {
     enum Item<'a> {
         Value(&'a Value),
         Text(&'static str),
         Key(&'a str),
     }
     let mut out = String::new();
+    // Past `limit` the text is cut anyway; each push stops one character beyond it.
+    let push = |out: &mut String, text: &str| {
+        let room = limit.saturating_add(1).saturating_sub(out.len());
+        let mut end = room.min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        out.push_str(&text[..end]);
+    };
+    let mut piece = String::new();
     let mut stack = vec![Item::Value(value)];
     while let Some(item) = stack.pop() {
+        if out.len() > limit {
+            break;
+        }
         match item {
-            Item::Text(text) => out.push_str(text),
+            Item::Text(text) => push(&mut out, text),
             Item::Key(key) => {
-                push_json_string(&mut out, key);
-                out.push(':');
+                piece.clear();
+                (syntax.key)(&mut piece, key);
+                piece.push(':');
+                push(&mut out, &piece);
             }
-            Item::Value(Value::Null) => out.push_str("null"),
-            Item::Value(Value::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
-            Item::Value(Value::Number(n)) => out.push_str(&json_float(n.as_f64().unwrap_or(0.0))),
-            Item::Value(Value::String(s)) => push_json_string(&mut out, s),
             Item::Value(Value::Array(items)) => {
-                out.push('[');
-                stack.push(Item::Text("]"));
-                for (i, item) in items.iter().enumerate().rev() {
+                push(&mut out, syntax.list.0);
+                stack.push(Item::Text(syntax.list.1));
+                // Every element takes a byte at least: no more than `limit` can be shown.
+                let shown = &items[..items.len().min(limit.saturating_add(1))];
+                for (i, item) in shown.iter().enumerate().rev() {
                     stack.push(Item::Value(item));
                     if i > 0 {
-                        stack.push(Item::Text(","));
+                        stack.push(Item::Text(syntax.separator));
                     }
                 }
             }
             Item::Value(Value::Object(map)) => {
-                out.push('{');
-                stack.push(Item::Text("}"));
+                push(&mut out, syntax.map.0);
+                stack.push(Item::Text(syntax.map.1));
                 let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                if entries.len() > limit.saturating_add(1) {
+                    entries.select_nth_unstable_by(limit + 1, |a, b| a.0.cmp(b.0));
+                    entries.truncate(limit + 1);
+                }
                 entries.sort_by(|a, b| a.0.cmp(b.0));
                 for (i, (key, item)) in entries.into_iter().enumerate().rev() {
                     stack.push(Item::Value(item));
                     stack.push(Item::Key(key));
                     if i > 0 {
-                        stack.push(Item::Text(","));
+                        stack.push(Item::Text(syntax.separator));
                     }
                 }
             }
+            Item::Value(scalar) => {
+                piece.clear();
+                (syntax.scalar)(&mut piece, scalar);
+                push(&mut out, &piece);
+            }
         }
+    }
+    if out.len() > limit {
+        let mut end = limit;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push('…');
     }
     out
 }
 
-/// `encoding/json`'s float64 form: shortest digits, plain from 1e-6 up to 1e21, exponent outside.
+/// `encoding/json`'s float64 form: shortest digits, plain from 1e-6 up to 1e21, exponent outside
+/// with as few digits as it needs (`1e-7`).
 pub fn json_float(value: f64) -> String {
-    let magnitude = value.abs();
-    if magnitude != 0.0 && !(1e-6..1e21).contains(&magnitude) {
-        let (negative, digits, exp) = shortest_digits(value);
-        let mut out = String::new();
-        if negative {
-            out.push('-');
-        }
-        push_mantissa(&mut out, &digits);
+    float_with_exponent(value, |out, exp| {
         out.push('e');
         out.push(if exp < 0 { '-' } else { '+' });
         out.push_str(&exp.unsigned_abs().to_string());
-        return out;
-    }
-    if value == 0.0 {
-        return if value.is_sign_negative() { "-0" } else { "0" }.to_owned();
-    }
-    // Rust's `Display` for f64 is the shortest round-trip digits without an exponent, as Go's 'f'
-    // with precision -1.
-    format!("{value}")
+    })
 }
 
+/// A float64 as jsoniter writes it: as [`json_float`], but the exponent keeps two digits
+/// (`1e-07`, `1e+21`).
+pub fn jsoniter_float(value: f64) -> String {
+    float_with_exponent(value, |out, exp| push_exponent(out, 'e', exp))
+}
+
+/// Go's `'f'` format with shortest digits from 1e-6 up to 1e21 (and for zero), `'e'` outside,
+/// its exponent written by `exponent`.
+fn float_with_exponent(value: f64, exponent: fn(&mut String, i32)) -> String {
+    let magnitude = value.abs();
+    if magnitude == 0.0 || (1e-6..1e21).contains(&magnitude) {
+        // Rust's shortest round-trip digits, never in exponent form: Go's 'f' with precision -1.
+        return format!("{value}");
+    }
+    let (negative, digits, exp) = shortest_digits(value);
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    push_mantissa(&mut out, &digits);
+    exponent(&mut out, exp);
+    out
+}
+
+/// `encoding/json`'s string escaping: `\b` and `\f` by name, other control characters as
+/// `\u00XX`.
 fn push_json_string(out: &mut String, text: &str) {
+    push_escaped(out, text, true);
+}
+
+/// jsoniter's string escaping: every control character but `\n`, `\r`, `\t` as `\u00XX`.
+fn push_jsoniter_string(out: &mut String, text: &str) {
+    push_escaped(out, text, false);
+}
+
+fn push_escaped(out: &mut String, text: &str, backspace_formfeed_by_name: bool) {
     out.push('"');
     for c in text.chars() {
         match c {
@@ -263,16 +375,22 @@ fn push_json_string(out: &mut String, text: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '\u{8}' if backspace_formfeed_by_name => out.push_str("\\b"),
+            '\u{c}' if backspace_formfeed_by_name => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{0}'..='\u{1f}' => push_u00(out, c as u8),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
             c => out.push(c),
         }
     }
     out.push('"');
+}
+
+fn push_u00(out: &mut String, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push_str("\\u00");
+    out.push(char::from(HEX[usize::from(byte >> 4)]));
+    out.push(char::from(HEX[usize::from(byte & 0xf)]));
 }
 
 /// The message `encoding/json` gives for text that is not JSON (`unexpected end of JSON input`,
@@ -391,19 +509,75 @@ mod tests {
         for &(value, want) in cases {
             assert_eq!(format_v_float(value), want, "{value}");
         }
-        assert_eq!(format_v(&json!(null)), "<nil>");
+        assert_eq!(format_v(&json!(null), 1024), "<nil>");
         assert_eq!(
-            format_v(&json!(["a", 1, 2.5, true, null])),
+            format_v(&json!(["a", 1, 2.5, true, null]), 1024),
             "[a 1 2.5 true <nil>]"
         );
         assert_eq!(
-            format_v(&json!({"b": [1, {"c": "x"}], "a": {}})),
+            format_v(&json!({"b": [1, {"c": "x"}], "a": {}}), 1024),
             "map[a:map[] b:[1 map[c:x]]]"
         );
         assert_eq!(type_name(&json!(1)), "int64");
         assert_eq!(type_name(&json!(1.5)), "float64");
         assert_eq!(type_name(&json!({})), "map[string]interface {}");
         assert_eq!(format_v_json(&json!([1000000, 1, 2.5])), "[1e+06 1 2.5]");
+    }
+
+    #[test]
+    fn a_value_is_quoted_up_to_its_limit() {
+        let exact = json!(["ab", "cd"]);
+        assert_eq!(format_v(&exact, 7), "[ab cd]");
+        assert_eq!(format_v(&exact, 6), "[ab cd…");
+        assert_eq!(format_v(&exact, 3), "[ab…");
+        // A cut never splits a character.
+        assert_eq!(format_v(&json!("aé"), 2), "a…");
+        // Sorted keys, the smallest first, even when most are left out.
+        let keys: serde_json::Map<String, Value> = (0..10_000)
+            .rev()
+            .map(|i| (format!("k{i:05}"), json!(i)))
+            .collect();
+        assert_eq!(format_v(&Value::Object(keys), 20), "map[k00000:0 k00001:…");
+        let long = json!(vec!["x"; 1_000_000]);
+        let quoted = format_v(&long, 1024);
+        assert_eq!(quoted.len(), 1024 + '…'.len_utf8());
+        assert!(quoted.starts_with("[x x x") && quoted.ends_with('…'));
+        let deep = (0..1_000).fold(json!("end"), |inner, _| json!([inner]));
+        assert_eq!(format_v(&deep, 4), "[[[[…");
+    }
+
+    #[test]
+    fn jsoniter_marshal_as_jsoniter() {
+        let cases: &[(Value, &str)] = &[
+            (json!(null), "null"),
+            (json!(true), "true"),
+            (json!(3), "3"),
+            (json!(-3), "-3"),
+            (json!(3.0), "3"),
+            (json!(2.5), "2.5"),
+            (json!(0.000001), "0.000001"),
+            (json!(0.0000001), "1e-07"),
+            (json!(1.5e-10), "1.5e-10"),
+            (json!(1e20), "100000000000000000000"),
+            (json!(1e21), "1e+21"),
+            (json!(1.25e300), "1.25e+300"),
+            (json!(u64::MAX), "18446744073709552000"),
+            (json!("a\"b\\c"), r#""a\"b\\c""#),
+            (json!("<a&b>"), r#""\u003ca\u0026b\u003e""#),
+            (
+                json!("\n\r\t\u{8}\u{c}\u{1}"),
+                r#""\n\r\t\u0008\u000c\u0001""#,
+            ),
+            (json!("\u{2028}\u{2029}é"), r#""\u2028\u2029é""#),
+            (json!([1, "x", [], {}]), r#"[1,"x",[],{}]"#),
+            (
+                json!({"b": {"y": 1, "x": [true]}, "a": null, "<": 0}),
+                r#"{"\u003c":0,"a":null,"b":{"x":[true],"y":1}}"#,
+            ),
+        ];
+        for (value, want) in cases {
+            assert_eq!(jsoniter_marshal(value), *want, "{value}");
+        }
     }
 
     #[test]

@@ -512,4 +512,73 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn parses_as_blang_does() {
+        let valid = [
+            "1.2.3",
+            "0.0.0",
+            "1.2.3-alpha",
+            "1.2.3-alpha.1",
+            "1.2.3-0.3.7",
+            "1.2.3-x.7.z.92",
+            "1.2.3--",
+            "1.2.3-beta-1",
+            "1.2.3+build",
+            "1.2.3+build.01",
+            "1.2.3-rc.1+build-5",
+            "1.2.3+b-1",
+            "18446744073709551615.0.0",
+        ];
+        for text in valid {
+            assert!(Version::parse(text).is_ok(), "{text:?}");
+        }
+        let invalid = [
+            "",
+            "1",
+            "1.2",
+            "v1.2.3",
+            "01.2.3",
+            "1.02.3",
+            "1.2.03",
+            "1.2.3-",
+            "1.2.3-a..b",
+            "1.2.3-01",
+            "1.2.3+",
+            "1.2.3+a..b",
+            "1.2.3-a_b",
+            "1.2.3-18446744073709551616",
+            "18446744073709551616.0.0",
+            "1.2.3.4",
+            " 1.2.3",
+            "1.2.3 ",
+            "1.2.x",
+            "1.2.3-ä",
+        ];
+        for text in invalid {
+            assert!(Version::parse(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn orders_as_semver_2() {
+        let ascending = [
+            "1.0.0-alpha",
+            "1.0.0-alpha.1",
+            "1.0.0-alpha.beta",
+            "1.0.0-beta",
+            "1.0.0-beta.2",
+            "1.0.0-beta.11",
+            "1.0.0-rc.1",
+            "1.0.0",
+            "1.0.1",
+            "1.1.0",
+            "2.0.0",
+        ];
+        for pair in ascending.windows(2) {
+            assert!(v(pair[0]) < v(pair[1]), "{} < {}", pair[0], pair[1]);
+        }
+        assert_eq!(v("1.2.3+a").cmp(&v("1.2.3+b")), Ordering::Equal);
+        assert_eq!(v("1.2.3-B").cmp(&v("1.2.3-a")), Ordering::Less);
+    }
 }

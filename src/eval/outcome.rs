@@ -104,6 +104,9 @@ pub struct RuleResult<'p> {
 #[derive(Debug, Clone, Default)]
 pub struct Report<'p> {
     pub results: Vec<RuleResult<'p>>,
+    /// The budget ran out before every rule that applies was judged; `results` holds those
+    /// judged before.
+    pub unfinished: bool,
 }
 
 impl Report<'_> {
@@ -113,6 +116,7 @@ impl Report<'_> {
         let rules = set.policies.iter().map(|policy| policy.rules.len()).sum();
         Self {
             results: Vec::with_capacity(rules),
+            unfinished: false,
         }
     }
 

@@ -6,13 +6,14 @@
 //! feature name rather than passed.
 
 use crate::check::input::{self, Inputs, Manifest};
-use crate::cli::TestArgs;
+use crate::cli::{TestArgs, TestOutput};
 use crate::eval::{self, Request, Status};
 use crate::matching::{Operation, UserInfo};
 use crate::policy::{self, LoadErrorKind, PolicySet};
 use crate::printable::printable;
 use crate::walk::{self, Hidden, Kind};
-mod values;
+mod json;
+pub(crate) mod values;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -95,6 +96,21 @@ pub struct CaseResult {
     pub resource: String,
     pub expected: String,
     pub verdict: Verdict,
+    /// Every rule response compared with the expectation: what the engine actually gave.
+    pub observed: Vec<Observed>,
+}
+
+/// One rule response for one resource, as `kyverno test` compares it with an expectation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// The response's rule name: `autogen-` forms included.
+    pub rule: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `pass`, `fail`, `warn`, `skip` or `error`.
+    pub result: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +151,7 @@ pub fn run_file(test_file: &Path) -> Vec<CaseResult> {
             resource: String::new(),
             expected: String::new(),
             verdict: Verdict::Error(message),
+            observed: Vec::new(),
         }]
     };
     let documents = match read_documents(test_file) {
@@ -166,7 +183,9 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
     let verdict_for_all = |verdict: Verdict| -> Vec<CaseResult> {
         expectations
             .iter()
-            .map(|(expected, resource)| case(test_file, expected, resource, verdict.clone()))
+            .map(|(expected, resource)| {
+                case(test_file, expected, resource, (verdict.clone(), Vec::new()))
+            })
             .collect()
     };
     let mut unsupported: Vec<String> = [
@@ -253,9 +272,20 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
         return verdict_for_all(Verdict::Error("no policies loaded".to_owned()));
     };
     let resource_paths: Vec<PathBuf> = spec.resources.iter().map(|path| base.join(path)).collect();
-    let mut inputs = input::read(&resource_paths, || Ok(String::new()));
+    // A test names its resources; one that finds none fails on its expectations instead.
+    let options = input::ReadOptions {
+        allow_empty: true,
+        ..input::ReadOptions::default()
+    };
+    let mut inputs = input::read_with(
+        &resource_paths,
+        || Ok(String::new()),
+        &options,
+        &crate::check::progress::Progress::hidden(),
+    );
     if !inputs.errors.is_empty() {
-        return verdict_for_all(Verdict::Error(inputs.errors.join("; ")));
+        let errors: Vec<String> = inputs.errors.iter().map(ToString::to_string).collect();
+        return verdict_for_all(Verdict::Error(errors.join("; ")));
     }
     prepare_like_kyverno_cli(&mut inputs);
     expectations
@@ -271,7 +301,7 @@ fn case(
     test_file: &Path,
     expected: &ExpectedResult,
     resource: &str,
-    verdict: Verdict,
+    (verdict, observed): (Verdict, Vec<Observed>),
 ) -> CaseResult {
     CaseResult {
         test_file: test_file.to_owned(),
@@ -280,6 +310,7 @@ fn case(
         resource: resource.to_owned(),
         expected: expected_status(expected).to_owned(),
         verdict,
+        observed,
     }
 }
 
@@ -328,8 +359,8 @@ fn expand_expectations(spec: &TestSpec) -> Vec<(&ExpectedResult, String)> {
 }
 
 /// What `kyverno test` does to manifests before evaluating them: every number becomes a float
-/// (which changes how wildcard patterns read numbers), and a resource is evaluated once per
-/// group, kind, namespace and name.
+/// (which changes how wildcard patterns read numbers), null labels, annotations and the like
+/// become empty maps, and a resource is evaluated once per group, kind, namespace and name.
 fn prepare_like_kyverno_cli(inputs: &mut Inputs) {
     let mut seen = HashSet::new();
     let manifests = std::mem::take(&mut inputs.manifests);
@@ -346,20 +377,39 @@ fn prepare_like_kyverno_cli(inputs: &mut Inputs) {
     }
     for file in &mut inputs.files {
         for document in &mut file.documents {
-            numbers_to_floats(&mut document.value);
+            normalise_like_kyverno_cli(&mut document.value);
         }
     }
 }
 
-fn numbers_to_floats(value: &mut Value) {
+/// Map fields Kyverno's CLI turns from null into `{}` when it reads a manifest (Helm charts
+/// write `labels:` with nothing after it).
+const NULL_MEANS_EMPTY_MAP: [&str; 6] = [
+    "annotations",
+    "labels",
+    "matchLabels",
+    "nodeSelector",
+    "data",
+    "stringData",
+];
+
+fn normalise_like_kyverno_cli(value: &mut Value) {
     match value {
         Value::Number(number) => {
             if let Some(float) = number.as_f64().and_then(serde_json::Number::from_f64) {
                 *number = float;
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(numbers_to_floats),
-        Value::Object(map) => map.values_mut().for_each(numbers_to_floats),
+        Value::Array(items) => items.iter_mut().for_each(normalise_like_kyverno_cli),
+        Value::Object(map) => {
+            for (key, field) in map.iter_mut() {
+                if field.is_null() && NULL_MEANS_EMPTY_MAP.contains(&key.as_str()) {
+                    *field = Value::Object(serde_json::Map::new());
+                } else {
+                    normalise_like_kyverno_cli(field);
+                }
+            }
+        }
         _ => {}
     }
 }
@@ -371,14 +421,17 @@ fn judge(
     user: Option<&UserInfo>,
     expected: &ExpectedResult,
     resource: &str,
-) -> Verdict {
+) -> (Verdict, Vec<Observed>) {
     let policy_name = expected
         .policy
         .rsplit('/')
         .next()
         .unwrap_or(&expected.policy);
     if !set.policies.iter().any(|policy| policy.name == policy_name) {
-        return Verdict::Mismatch(format!("policy {policy_name:?} not found"));
+        return (
+            Verdict::Mismatch(format!("policy {policy_name:?} not found")),
+            Vec::new(),
+        );
     }
     let named = |name: &str, manifest: &Manifest| match name.split_once('/') {
         Some((namespace, name)) => manifest.namespace == namespace && manifest.name == name,
@@ -392,11 +445,12 @@ fn judge(
     // Kyverno falls back to other resources when a name matches none, and its own CI requires
     // such a test to fail; an expectation about a resource that was never evaluated is an error.
     if candidates.is_empty() {
-        return Verdict::Error(if resource.is_empty() {
+        let message = if resource.is_empty() {
             "the test loads no resources".to_owned()
         } else {
             format!("resource {resource:?} is not among the test's resources")
-        });
+        };
+        return (Verdict::Error(message), Vec::new());
     }
     let operation = match expected
         .operation
@@ -406,11 +460,17 @@ fn judge(
         None => Operation::Create,
         Some(text) => match Operation::parse(text) {
             Some(operation) => operation,
-            None => return Verdict::Error(format!("unknown operation {text:?}")),
+            None => {
+                return (
+                    Verdict::Error(format!("unknown operation {text:?}")),
+                    Vec::new(),
+                );
+            }
         },
     };
     let want = expected_status(expected);
     let mut problems = Vec::new();
+    let mut observed = Vec::new();
     for manifest in candidates {
         let object = inputs.object(manifest);
         let (object, old_object) = match operation {
@@ -431,6 +491,7 @@ fn judge(
                     .get(&manifest.namespace)
                     .unwrap_or(&values.no_labels),
             ),
+            unknown_namespace_hint: "",
             user,
             admission: false,
         };
@@ -461,13 +522,22 @@ fn judge(
                     result.outcome.message()
                 ));
             }
+            observed.push(Observed {
+                rule: rule.to_owned(),
+                kind: manifest.gvk.kind.clone(),
+                namespace: manifest.namespace.clone(),
+                name: manifest.name.clone(),
+                result: got.as_str().to_owned(),
+                message: result.outcome.message().to_owned(),
+            });
         }
     }
-    if problems.is_empty() {
+    let verdict = if problems.is_empty() {
         Verdict::Pass
     } else {
         Verdict::Mismatch(problems.join("; "))
-    }
+    };
+    (verdict, observed)
 }
 
 /// The `portcullis test` command: a line per case, a summary, and the exit code.
@@ -482,6 +552,18 @@ pub fn run_cli(args: &TestArgs) -> ExitCode {
     if files.is_empty() {
         eprintln!("error: no kyverno-test.yaml found under the given paths");
         return ExitCode::from(2);
+    }
+    if args.output == TestOutput::Json {
+        let cases: Vec<CaseResult> = files.iter().flat_map(|file| run_file(file)).collect();
+        println!("{}", json::render(&cases));
+        let count = |wanted: fn(&Verdict) -> bool| {
+            cases.iter().filter(|case| wanted(&case.verdict)).count()
+        };
+        return exit_code(
+            count(|verdict| matches!(verdict, Verdict::Mismatch(_) | Verdict::Error(_))),
+            count(|verdict| matches!(verdict, Verdict::Unsupported(_))),
+            args.allow_unsupported,
+        );
     }
     let (mut passed, mut failed, mut errors) = (0usize, 0usize, 0usize);
     let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
@@ -533,8 +615,11 @@ pub fn run_cli(args: &TestArgs) -> ExitCode {
         files.len()
     );
     println!("{passed} passed, {} failed", failed + errors);
-    let unsupported_fails = unsupported_cases > 0 && !args.allow_unsupported;
-    if failed + errors > 0 || unsupported_fails {
+    exit_code(failed + errors, unsupported_cases, args.allow_unsupported)
+}
+
+fn exit_code(failed: usize, unsupported: usize, allow_unsupported: bool) -> ExitCode {
+    if failed > 0 || (unsupported > 0 && !allow_unsupported) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

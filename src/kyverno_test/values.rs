@@ -68,15 +68,15 @@ pub(super) fn load_user_info(path: &Path) -> Result<UserInfo, String> {
 
 /// The parts of a `Values` file Portcullis evaluates; anything else is reported unsupported.
 #[derive(Debug, Default)]
-pub(super) struct Values {
-    pub(super) namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+pub(crate) struct Values {
+    pub(crate) namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
     pub(super) no_labels: BTreeMap<String, String>,
-    pub(super) operation: Option<String>,
-    pub(super) unsupported: Vec<String>,
+    pub(crate) operation: Option<String>,
+    pub(crate) unsupported: Vec<String>,
 }
 
 impl Values {
-    pub(super) fn load(path: &Path) -> Result<Self, String> {
+    pub(crate) fn load(path: &Path) -> Result<Self, String> {
         let mut values = Values::default();
         for document in read_documents(path)? {
             let Value::Object(map) = document.value else {

@@ -4,8 +4,41 @@
 use super::MatchSpecError;
 use crate::pattern::wildcard;
 use crate::policy::spec::LabelSelectorSpec;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+
+/// A label set as a selector reads it: a namespace's labels, or an object's `metadata.labels`
+/// read in place, where a value that is not a string counts as absent (as Kubernetes reads
+/// `labels`). Reading in place matters: an object may carry any number of labels, and every
+/// rule with a selector reads them.
+pub trait Labels {
+    fn get(&self, key: &str) -> Option<&str>;
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)>;
+}
+
+impl Labels for BTreeMap<String, String> {
+    fn get(&self, key: &str) -> Option<&str> {
+        BTreeMap::get(self, key).map(String::as_str)
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+    }
+}
+
+impl Labels for Map<String, Value> {
+    fn get(&self, key: &str) -> Option<&str> {
+        Map::get(self, key)?.as_str()
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.iter()
+            .filter_map(|(key, value)| Some((key.as_str(), value.as_str()?)))
+    }
+}
+
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 
 #[derive(Debug, Clone, Default)]
 pub struct LabelSelector {
@@ -78,31 +111,49 @@ impl LabelSelector {
         })
     }
 
+    /// Against an object's `labels` (a missing or non-object value has none).
     pub(super) fn matches_object_labels(&self, labels: Option<&Value>) -> bool {
-        self.matches_labels(&labels_of(labels))
+        match labels.and_then(Value::as_object) {
+            Some(labels) => self.matches_labels(labels),
+            None => self.matches_labels(&NO_LABELS),
+        }
     }
 
     /// Kubernetes label-selector semantics, plus Kyverno's wildcard extension for matchLabels.
-    pub fn matches_labels(&self, labels: &BTreeMap<String, String>) -> bool {
+    /// The label keys the selector reads.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.match_labels
+            .iter()
+            .map(|(key, _)| key.as_str())
+            .chain(self.expressions.iter().map(|expression| match expression {
+                LabelExpression::In(key, _)
+                | LabelExpression::NotIn(key, _)
+                | LabelExpression::Exists(key)
+                | LabelExpression::DoesNotExist(key) => key.as_str(),
+            }))
+    }
+
+    pub fn matches_labels(&self, labels: &impl Labels) -> bool {
         let labels_match = self.match_labels.iter().all(|(key, value)| {
             if wildcard::has_wildcard(key) || wildcard::has_wildcard(value) {
-                labels.iter().any(|(actual_key, actual_value)| {
+                labels.pairs().any(|(actual_key, actual_value)| {
                     wildcard::matches(key, actual_key) && wildcard::matches(value, actual_value)
                 })
             } else {
-                labels.get(key) == Some(value)
+                labels.get(key) == Some(value.as_str())
             }
         });
+        let one_of = |values: &[String], value: &str| values.iter().any(|v| v == value);
         labels_match
             && self.expressions.iter().all(|expression| match expression {
                 LabelExpression::In(key, values) => {
-                    labels.get(key).is_some_and(|value| values.contains(value))
+                    labels.get(key).is_some_and(|value| one_of(values, value))
                 }
                 LabelExpression::NotIn(key, values) => {
-                    labels.get(key).is_none_or(|value| !values.contains(value))
+                    labels.get(key).is_none_or(|value| !one_of(values, value))
                 }
-                LabelExpression::Exists(key) => labels.contains_key(key),
-                LabelExpression::DoesNotExist(key) => !labels.contains_key(key),
+                LabelExpression::Exists(key) => labels.get(key).is_some(),
+                LabelExpression::DoesNotExist(key) => labels.get(key).is_none(),
             })
     }
 }

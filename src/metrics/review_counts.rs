@@ -4,12 +4,15 @@
 //! reaches the port directly could send a new kind with every request, and every new label value
 //! is a series the registry keeps for good. So the first [`MAX_KIND_LABELS`] kinds are named and
 //! any later one, or any text that cannot be a kind, is counted as [`OTHER_KIND`]. The handles of each kind are kept, so a review pays
-//! one map lookup instead of hashing three label values.
+//! one map lookup instead of hashing three label values. The map is read without a lock, as the
+//! counters are written without one: a new kind (at most [`MAX_KIND_LABELS`] of them) copies
+//! it and swaps the copy in, so reviews never write a line the other workers read.
 
 use super::{ShardedCounter, ShardedCounterVec};
 use crate::matching::Operation;
+use arc_swap::ArcSwap;
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// Far more kinds than a webhook configuration registers (pods, the pod controllers, the odd
 /// custom resource), few enough that the series stay cheap.
@@ -29,11 +32,13 @@ const OPERATIONS: [Operation; 4] = [
 #[derive(Clone)]
 pub struct ReviewCounts {
     family: ShardedCounterVec,
-    by_kind: Arc<RwLock<HashMap<String, KindCounts>>>,
+    by_kind: Arc<ArcSwap<HashMap<String, Arc<KindCounts>>>>,
+    /// Held while a kind is added, so two new kinds do not each swap in a copy without the other.
+    adding: Arc<Mutex<()>>,
 }
 
 /// One kind's counters by operation and decision, each created when first counted, so the
-/// exposition shows no zero series for combinations never seen.
+/// exposition shows no zero series for combinations never seen. Shared by every copy of the map.
 type KindCounts = [[OnceLock<ShardedCounter>; 2]; OPERATIONS.len()];
 
 /// Counts one review of the kind labelled `kind` in its counters.
@@ -67,6 +72,7 @@ impl ReviewCounts {
         Self {
             family,
             by_kind: Arc::default(),
+            adding: Arc::default(),
         }
     }
 
@@ -79,24 +85,29 @@ impl ReviewCounts {
         // A label value lives as long as the registry: only what can be a Kubernetes kind
         // (a DNS-1035 label once lower-cased) is kept as one.
         let kind = if is_kind(kind) { kind } else { OTHER_KIND };
-        if let Some(counts) = self
-            .by_kind
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(kind)
-        {
+        if let Some(counts) = self.by_kind.load().get(kind) {
             count_in(counts, &self.family, kind, operation, allowed);
             return;
         }
-        let mut by_kind = self.by_kind.write().unwrap_or_else(PoisonError::into_inner);
+        let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.by_kind.load_full();
         // Another review may have added the kind, or filled the last place, since the read.
-        let label = if by_kind.contains_key(kind) || by_kind.len() < MAX_KIND_LABELS {
+        let label = if current.contains_key(kind) || current.len() < MAX_KIND_LABELS {
             kind
         } else {
             OTHER_KIND
         };
-        let counts = by_kind.entry(label.to_owned()).or_default();
-        count_in(counts, &self.family, label, operation, allowed);
+        let counts = match current.get(label) {
+            Some(counts) => counts.clone(),
+            None => {
+                let counts = Arc::new(KindCounts::default());
+                let mut grown = HashMap::clone(&current);
+                grown.insert(label.to_owned(), counts.clone());
+                self.by_kind.store(Arc::new(grown));
+                counts
+            }
+        };
+        count_in(&counts, &self.family, label, operation, allowed);
     }
 }
 
@@ -182,6 +193,27 @@ mod tests {
         assert_eq!(value(&counts, ["CREATE", OTHER_KIND, "true"]), 7);
         assert_eq!(value(&counts, ["CREATE", &"K".repeat(63), "true"]), 1);
         assert_eq!(value(&counts, ["CREATE", "Custom-Resource2", "true"]), 1);
+    }
+
+    #[test]
+    fn a_known_kind_is_counted_while_a_new_one_is_being_added() {
+        let counts = counts();
+        counts.count(Operation::Create, "Pod", true);
+        let adding = counts.adding.lock().expect("not poisoned");
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let counting = counts.clone();
+        let reviewer = std::thread::spawn(move || {
+            counting.count(Operation::Create, "Pod", true);
+            let _ = done_tx.send(());
+        });
+        let counted = done_rx.recv_timeout(std::time::Duration::from_secs(10));
+        drop(adding);
+        assert!(
+            counted.is_ok(),
+            "counting a known kind waited for a new one"
+        );
+        reviewer.join().expect("the reviewer");
+        assert_eq!(value(&counts, ["CREATE", "Pod", "true"]), 2);
     }
 
     #[test]

@@ -7,11 +7,13 @@
 //! as Kyverno's `MatchPattern` does, quirks included. Rule-level messages and `anyPattern`
 //! combination belong to the caller.
 
-mod operand;
+pub mod operand;
 mod parse;
 mod tree;
 mod validate;
 pub mod wildcard;
+
+pub use parse::{AnchorKind, operator_prefix, parse_anchor, string_pattern_matches};
 
 use crate::json_path::JsonPath;
 use crate::projection::Projection;

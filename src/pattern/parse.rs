@@ -113,27 +113,11 @@ pub enum Part {
 
 impl Part {
     fn parse(part: &str) -> Self {
-        if part.len() >= 2 {
-            let prefixes: [(&str, Op); 5] = [
-                (">=", Op::GreaterEqual),
-                ("<=", Op::LessEqual),
-                (">", Op::Greater),
-                ("<", Op::Less),
-                ("!", Op::NotEqual),
-            ];
-            for (prefix, op) in prefixes {
-                if let Some(rest) = part.strip_prefix(prefix) {
-                    return Part::Compare(op, Operand::new(rest.trim()));
-                }
-            }
-            if let Some((low, high)) = split_range(part, "!-") {
-                return Part::NotInRange(Operand::new(low), Operand::new(high));
-            }
-            if let Some((low, high)) = split_range(part, "-") {
-                return Part::InRange(Operand::new(low), Operand::new(high));
-            }
+        match classify(part) {
+            Shape::Compare(op, operand) => Part::Compare(op, Operand::new(operand.trim())),
+            Shape::InRange(low, high) => Part::InRange(Operand::new(low), Operand::new(high)),
+            Shape::NotInRange(low, high) => Part::NotInRange(Operand::new(low), Operand::new(high)),
         }
-        Part::Compare(Op::Equal, Operand::new(part.trim()))
     }
 
     /// Whether the part holds, given how one operand compares under one operator.
@@ -154,6 +138,59 @@ impl Part {
         };
         std::iter::once(first).chain(second)
     }
+}
+
+/// How Kyverno's `GetOperatorFromStringPattern` reads a string: an operator prefix, a range, or
+/// a plain operand.
+enum Shape<'a> {
+    Compare(Op, &'a str),
+    InRange(&'a str, &'a str),
+    NotInRange(&'a str, &'a str),
+}
+
+fn classify(part: &str) -> Shape<'_> {
+    if part.len() >= 2 {
+        let prefixes: [(&str, Op); 5] = [
+            (">=", Op::GreaterEqual),
+            ("<=", Op::LessEqual),
+            (">", Op::Greater),
+            ("<", Op::Less),
+            ("!", Op::NotEqual),
+        ];
+        for (prefix, op) in prefixes {
+            if let Some(rest) = part.strip_prefix(prefix) {
+                return Shape::Compare(op, rest);
+            }
+        }
+        if let Some((low, high)) = split_range(part, "!-") {
+            return Shape::NotInRange(low, high);
+        }
+        if let Some((low, high)) = split_range(part, "-") {
+            return Shape::InRange(low, high);
+        }
+    }
+    Shape::Compare(Op::Equal, part)
+}
+
+/// The operator Kyverno's `GetOperatorFromStringPattern` finds at the start of `text`: one of
+/// `>=`, `<=`, `>`, `<`, `!`, `!-` (a whole `a!-b` range), `-` (a whole `a-b` range), or `""`.
+pub fn operator_prefix(text: &str) -> &'static str {
+    match classify(text) {
+        Shape::Compare(Op::GreaterEqual, _) => ">=",
+        Shape::Compare(Op::LessEqual, _) => "<=",
+        Shape::Compare(Op::Greater, _) => ">",
+        Shape::Compare(Op::Less, _) => "<",
+        Shape::Compare(Op::NotEqual, _) => "!",
+        Shape::Compare(Op::Equal, _) => "",
+        Shape::InRange(..) => "-",
+        Shape::NotInRange(..) => "!-",
+    }
+}
+
+/// Kyverno's `pattern.Validate(value, pattern)` for a string pattern: what the condition
+/// operators fall back to when their value is a range such as `1-10`.
+pub fn string_pattern_matches(pattern: &str, value: &Value) -> bool {
+    StrPattern::new(pattern).matches(value)
 }
 
 /// `^(N)<sep>(N)$` with `N = [-|+]?\d+(\.\d+)?[A-Za-z]*`. A range endpoint contains neither `!`

@@ -270,6 +270,42 @@ fn messages() {
 }
 
 #[test]
+fn messages_stay_short_whatever_the_size_of_the_resource() {
+    // Every one of many elements misses a conditional anchor: the skip names the first ten.
+    let containers: Vec<Value> = (0..100_000).map(|_| json!({"name": "y"})).collect();
+    let got = outcome(
+        &json!({"spec": {"containers": [{"(name)": "x", "image": "a"}]}}),
+        &json!({"spec": {"containers": containers}}),
+        NumberMode::Exact,
+    );
+    let PatternOutcome::Skip { message } = got else {
+        panic!("every element is skipped: {got:?}");
+    };
+    let one = "conditional anchor mismatch: resource value 'y' does not match 'x' at path";
+    assert_eq!(message.matches(one).count(), 10, "{message}");
+    assert!(message.starts_with(&format!("{one} /spec/containers/0/name/; ")));
+    assert!(message.ends_with("; and 99990 more"), "{message}");
+    assert!(message.len() < 2_000, "{} bytes", message.len());
+
+    // A mismatch quotes a value up to 1 KiB.
+    let values = vec!["x"; 1_000_000];
+    let got = outcome(
+        &json!({"a": "!x"}),
+        &json!({"a": values}),
+        NumberMode::Exact,
+    );
+    let PatternOutcome::Fail { message, .. } = got else {
+        panic!("the array fails: {got:?}");
+    };
+    assert!(message.starts_with("resource value '[x x x"), "{message}");
+    assert!(
+        message.ends_with("x…' does not match '!x' at path /a/"),
+        "{message}"
+    );
+    assert!(message.len() < 1_100, "{} bytes", message.len());
+}
+
+#[test]
 fn metadata_wildcard_keys() {
     cases! { NumberMode::Exact;
         "key rewritten": {"metadata": {"labels": {"app.kubernetes.io/*": "?*"}}}, {"metadata": {"labels": {"app.kubernetes.io/name": ""}}} => Want::Fail("/metadata/labels/app.kubernetes.io/name/");

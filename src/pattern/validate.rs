@@ -16,6 +16,13 @@ use std::rc::Rc;
 
 static NULL: Value = Value::Null;
 
+/// How much of a resource value a mismatch message quotes: messages reach the answer and the
+/// log, and a value can be as large as the object.
+const QUOTED_VALUE_LIMIT: usize = 1024;
+
+/// How many skipped elements a skip message names before counting the rest.
+const NAMED_SKIPS: usize = 10;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// A conditional anchor did not hold: the enclosing map does not apply.
@@ -54,12 +61,18 @@ impl Failure {
         matches!(self.kind, Kind::Conditional | Kind::Global)
     }
 
-    fn skipped(failures: Vec<Failure>, path: &Trail<'_>) -> Self {
-        let message = failures
+    /// What `failures` add up to, and `more` that were not kept.
+    fn skipped(failures: Vec<Failure>, more: usize, path: &Trail<'_>) -> Self {
+        let named = failures.len().min(NAMED_SKIPS);
+        let more = more + failures.len() - named;
+        let mut message = failures[..named]
             .iter()
             .map(|f| f.message.as_str())
             .collect::<Vec<_>>()
             .join("; ");
+        if more > 0 {
+            message.push_str(&format!("; and {more} more"));
+        }
         Self {
             kind: Kind::Skipped,
             path: Some(path.to_path()),
@@ -238,7 +251,7 @@ impl Evaluation {
             }
         }
         if !skips.is_empty() && (applied == 0 || skips.iter().any(Failure::is_direct_skip)) {
-            return Err(Failure::skipped(skips, path));
+            return Err(Failure::skipped(skips, 0, path));
         }
         Ok(())
     }
@@ -391,19 +404,26 @@ impl Evaluation {
     ) -> Checked {
         let mut applied = 0usize;
         // Allocated by the first skip; most arrays have none, and then there is nothing to drop.
+        // Only those the message names are kept: an array may have any number of elements.
         let mut skips: Option<Vec<Failure>> = None;
+        let mut more_skips = 0usize;
         for (i, (element, node)) in pairs.enumerate() {
             let result = self.check(element, node, &path.index(i));
             match result {
                 Ok(()) => applied += 1,
                 Err(failure) if failure.is_skip() => {
-                    skips.get_or_insert_with(Vec::new).push(failure)
+                    let skips = skips.get_or_insert_with(Vec::new);
+                    if skips.len() < NAMED_SKIPS {
+                        skips.push(failure);
+                    } else {
+                        more_skips += 1;
+                    }
                 }
                 Err(failure) => return Err(failure),
             }
         }
         match skips {
-            Some(skips) if applied == 0 => Err(Failure::skipped(skips, path)),
+            Some(skips) if applied == 0 => Err(Failure::skipped(skips, more_skips, path)),
             _ => Ok(()),
         }
     }
@@ -512,7 +532,7 @@ fn mismatch(resource: &Value, scalar: &ScalarPattern, path: &Trail<'_>) -> Failu
         path,
         format!(
             "resource value '{}' does not match '{}' at path {}",
-            format_v(resource),
+            format_v(resource, QUOTED_VALUE_LIMIT),
             scalar.display(),
             path.kyverno()
         ),

@@ -179,6 +179,9 @@ pub(super) fn compile_policy(
             Err(mut rule_errors) => errors.append(&mut rule_errors),
         }
     }
+    for refusal in super::refusals::refusals(document) {
+        errors.push(located.invalid(&refusal.path, refusal.message));
+    }
     let autogen_rules = if errors.is_empty() {
         autogen::generate(&document.metadata.annotations, &rules).unwrap_or_else(|error| {
             errors.push(located.invalid(

@@ -13,6 +13,7 @@ use crate::yaml::{self, Location};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const POLICY_API_VERSIONS: [&str; 3] = [
     "kyverno.io/v1",
@@ -126,33 +127,121 @@ impl std::error::Error for LoadError {}
 
 /// Loads every `*.yaml` / `*.yml` under the given files and directories into one set.
 pub fn load_paths(paths: &[PathBuf]) -> Result<PolicySet, Vec<LoadError>> {
+    load_paths_with(paths, &mut LoadOptions::default()).map(|loaded| loaded.set)
+}
+
+/// How [`load_paths_with`] treats what is not a policy it can load. The default is
+/// [`load_paths`]: everything is an error.
+#[derive(Default)]
+pub struct LoadOptions<'a> {
+    /// In a directory walk, documents that are not policies at all — Kyverno's test files
+    /// (`cli.kyverno.io`) and the resources beside them — are skipped with a note, as in
+    /// Kyverno's repository layout. A file named explicitly is always read whole.
+    pub skip_foreign: bool,
+    /// A policy with an unsupported feature is left out (listed in [`Loaded::refused`]) instead
+    /// of refusing the set.
+    pub skip_unsupported: bool,
+    /// Decides per entry of a directory walk, given the path relative to the directory named,
+    /// whether a directory is entered and a file read.
+    pub keep: Option<KeepEntry<'a>>,
+}
+
+/// Whether a directory walk enters a directory or reads a file, by its relative path.
+pub type KeepEntry<'a> = &'a mut dyn FnMut(&Path, Kind) -> bool;
+
+/// A set loaded with [`load_paths_with`], and what was left out of it.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub set: PolicySet,
+    /// Documents skipped as not policies, `file:line: why`.
+    pub notes: Vec<String>,
+    /// Policies left out for an unsupported feature, one error each.
+    pub refused: Vec<LoadError>,
+}
+
+/// API groups whose documents may be policies; a document of any other group found in a
+/// policy directory is not one, whatever its kind.
+const POLICY_GROUPS: [&str; 4] = [
+    "kyverno.io",
+    "policies.kyverno.io",
+    "portcullis.dev",
+    "admissionregistration.k8s.io",
+];
+
+/// [`load_paths`], with the leniencies `options` asks for.
+pub fn load_paths_with(
+    paths: &[PathBuf],
+    options: &mut LoadOptions<'_>,
+) -> Result<Loaded, Vec<LoadError>> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
-        if let Err(failed) = collect_policy_files(path, &mut files) {
+        let mut keep_all = |_: &Path, _: Kind| true;
+        let keep = match options.keep.as_deref_mut() {
+            Some(keep) => keep,
+            None => &mut keep_all,
+        };
+        if let Err(failed) = collect_policy_files(path, &mut files, keep) {
             errors.push(io_error(&failed.path, &failed.source));
         }
     }
-    let mut policies = Vec::new();
-    for file in &files {
+    let mut loaded = Loaded::default();
+    for (file, walked) in &files {
         match std::fs::read_to_string(file) {
-            Ok(text) => match load_str(&text, file) {
-                Ok(loaded) => policies.extend(loaded),
-                Err(mut file_errors) => errors.append(&mut file_errors),
-            },
+            Ok(text) => {
+                let leniency = Leniency {
+                    skip_foreign: *walked && options.skip_foreign,
+                    skip_unsupported: options.skip_unsupported,
+                };
+                if let Err(mut file_errors) = load_text(&text, file, leniency, &mut loaded) {
+                    errors.append(&mut file_errors);
+                }
+            }
             Err(error) => errors.push(io_error(file, &error)),
         }
     }
-    check_unique_names(&policies, &mut errors);
+    check_unique_names(&loaded.set.policies, &mut errors);
     if errors.is_empty() {
-        Ok(PolicySet { policies })
+        Ok(loaded)
     } else {
         Err(errors)
     }
 }
 
+#[derive(Debug, Clone, Copy, Default)]
+struct Leniency {
+    skip_foreign: bool,
+    skip_unsupported: bool,
+}
+
+/// The group of a document's `apiVersion` when the document is plainly not a policy: a
+/// Kubernetes object of a group that holds none (core `v1` included).
+fn foreign_group(value: &serde_json::Value) -> Option<&str> {
+    let api_version = value.get("apiVersion")?.as_str()?;
+    let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
+    (!POLICY_GROUPS.contains(&group)).then_some(group)
+}
+
 /// Compiles every policy document of one file's text; `file` is used only in messages.
 pub fn load_str(text: &str, file: &Path) -> Result<Vec<Policy>, Vec<LoadError>> {
+    let mut loaded = Loaded::default();
+    load_text(text, file, Leniency::default(), &mut loaded)?;
+    // Just compiled, so nothing else holds them.
+    Ok(loaded
+        .set
+        .policies
+        .into_iter()
+        .map(|policy| Arc::try_unwrap(policy).unwrap_or_else(|shared| (*shared).clone()))
+        .collect())
+}
+
+/// Adds the policies of one file's text to `loaded`, or gives the file's errors.
+fn load_text(
+    text: &str,
+    file: &Path,
+    leniency: Leniency,
+    loaded: &mut Loaded,
+) -> Result<(), Vec<LoadError>> {
     let documents = yaml::parse_documents(text).map_err(|error| {
         vec![LoadError {
             kind: LoadErrorKind::Yaml,
@@ -167,15 +256,45 @@ pub fn load_str(text: &str, file: &Path) -> Result<Vec<Policy>, Vec<LoadError>> 
         if document.value.is_null() {
             continue;
         }
+        if leniency.skip_foreign {
+            if let Some(group) = foreign_group(&document.value) {
+                let kind = document.value.get("kind").and_then(|kind| kind.as_str());
+                loaded.notes.push(format!(
+                    "{}:{}: skipped document {}: {} ({}) is not a policy",
+                    file.display(),
+                    document.start.line,
+                    document.index + 1,
+                    kind.unwrap_or("a document without kind"),
+                    if group.is_empty() {
+                        "core API group"
+                    } else {
+                        group
+                    }
+                ));
+                continue;
+            }
+        }
         let located = Located { file, document };
         match load_document(&located) {
             Ok(policy) => policies.push(policy),
+            Err(document_errors)
+                if leniency.skip_unsupported
+                    && document_errors
+                        .iter()
+                        .all(|error| matches!(error.kind, LoadErrorKind::Unsupported { .. })) =>
+            {
+                loaded.refused.extend(document_errors);
+            }
             Err(mut document_errors) => errors.append(&mut document_errors),
         }
     }
     check_unique_names(&policies, &mut errors);
     if errors.is_empty() {
-        Ok(policies)
+        loaded
+            .set
+            .policies
+            .extend(policies.into_iter().map(Arc::new));
+        Ok(())
     } else {
         Err(errors)
     }
@@ -288,9 +407,9 @@ fn backticked<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     rest.split_once('`').map(|(field, _)| field)
 }
 
-fn check_unique_names(policies: &[Policy], errors: &mut Vec<LoadError>) {
+fn check_unique_names<P: std::borrow::Borrow<Policy>>(policies: &[P], errors: &mut Vec<LoadError>) {
     let mut seen: HashMap<(Option<&str>, &str), &Policy> = HashMap::new();
-    for policy in policies {
+    for policy in policies.iter().map(P::borrow) {
         let key = (policy.namespace.as_deref(), policy.name.as_str());
         if let Some(first) = seen.get(&key) {
             if first.origin == policy.origin {
@@ -323,28 +442,37 @@ fn check_unique_names(policies: &[Policy], errors: &mut Vec<LoadError>) {
 /// symlinks, and reading those too would load every policy twice. Only a regular file is read as
 /// given; anything else is walked as a directory, so a pipe or device fails here by name instead
 /// of blocking a load or a reload.
-fn collect_policy_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), walk::WalkError> {
+/// Each file comes with whether it was found by walking a directory.
+fn collect_policy_files(
+    path: &Path,
+    files: &mut Vec<(PathBuf, bool)>,
+    keep: &mut dyn FnMut(&Path, Kind) -> bool,
+) -> Result<(), walk::WalkError> {
     let metadata = std::fs::metadata(path).map_err(|source| walk::WalkError {
         path: path.to_owned(),
         source,
     })?;
     if metadata.is_file() {
-        files.push(path.to_owned());
+        files.push((path.to_owned(), false));
         return Ok(());
     }
-    walk::dir(path, Hidden::Skip, files, |entry, kind| {
+    let mut found = Vec::new();
+    let walked = walk::dir(path, Hidden::Skip, &mut found, |entry, kind| {
         !is_kustomization(entry)
             && (kind == Kind::Dir
                 || entry
                     .extension()
                     .and_then(|ext| ext.to_str())
                     .is_some_and(|ext| ext == "yaml" || ext == "yml"))
-    })
+            && keep(entry.strip_prefix(path).unwrap_or(entry), kind)
+    });
+    files.extend(found.into_iter().map(|file| (file, true)));
+    walked
 }
 
 /// Kustomize's own file, which lives beside policies so that deployments can generate their
 /// ConfigMap from the same folder.
-fn is_kustomization(path: &Path) -> bool {
+pub(crate) fn is_kustomization(path: &Path) -> bool {
     path.file_name()
         .and_then(|name| name.to_str())
         .is_some_and(|name| {

@@ -3,6 +3,7 @@
 
 pub mod compile;
 pub mod load;
+mod refusals;
 pub mod spec;
 
 use crate::matching::{Filter, LabelSelector, MatchBlock};
@@ -12,6 +13,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use load::{LoadError, LoadErrorKind, load_paths, load_str};
 
@@ -66,10 +68,20 @@ pub struct ActionOverride {
     pub namespace_selector: Option<LabelSelector>,
 }
 
-/// An immutable, compiled set of policies; shared behind an `Arc` by every request.
+/// An immutable, compiled set of policies; shared behind an `Arc` by every request. Each
+/// policy is shared too, so sets built from others (files beside cluster policies, a reload
+/// that keeps most of them) copy pointers, not policies.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
-    pub policies: Vec<Policy>,
+    pub policies: Vec<Arc<Policy>>,
+}
+
+impl From<Vec<Policy>> for PolicySet {
+    fn from(policies: Vec<Policy>) -> Self {
+        Self {
+            policies: policies.into_iter().map(Arc::new).collect(),
+        }
+    }
 }
 
 impl PolicySet {
@@ -84,6 +96,18 @@ impl PolicySet {
             .iter()
             .flat_map(|policy| &policy.rules)
             .any(|rule| rule.reads(Filter::reads_requester_roles))
+    }
+
+    /// Whether any rule or failure-action override selects by namespace labels, which then have
+    /// to be looked up for every review.
+    pub fn reads_namespace_labels(&self) -> bool {
+        self.policies.iter().any(|policy| {
+            overrides_read_namespace_labels(&policy.action_overrides)
+                || policy.rules.iter().any(|rule| {
+                    rule.reads(Filter::reads_namespace_labels)
+                        || overrides_read_namespace_labels(&rule.action_overrides)
+                })
+        })
     }
 
     /// The set itself, or one error per rule that reads a fact the serving process cannot know.

@@ -130,7 +130,7 @@ pub struct MatchSpec {
     pub cluster_roles: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FilterSpec {
     pub resources: Option<ResourceSpec>,
@@ -139,7 +139,7 @@ pub struct FilterSpec {
     pub cluster_roles: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ResourceSpec {
     pub kinds: Option<Vec<String>>,
@@ -152,7 +152,7 @@ pub struct ResourceSpec {
     pub operations: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LabelSelectorSpec {
     #[serde(default)]
@@ -161,7 +161,7 @@ pub struct LabelSelectorSpec {
     pub match_expressions: Vec<LabelSelectorRequirementSpec>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LabelSelectorRequirementSpec {
     pub key: String,
@@ -170,7 +170,7 @@ pub struct LabelSelectorRequirementSpec {
     pub values: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SubjectSpec {
     pub kind: String,

@@ -4,8 +4,8 @@
 //! duration syntax) and gives up on the call after it, applying the webhook's failure policy.
 //! Portcullis answers by 80% of that time, so its own verdict (and its own message) reaches the
 //! apiserver rather than a bare "context deadline exceeded". Evaluation is synchronous and takes
-//! microseconds per policy, so the deadline is checked between policies on the request's own
-//! task: no handoff to another thread, which would cost every request latency to guard against
+//! microseconds per rule, so the deadline is checked between rules (`eval::Budget`) on the
+//! request's own task: no handoff to another thread, which would cost every request latency to guard against
 //! a case that needs a pathological policy set.
 
 use std::time::{Duration, Instant};

@@ -11,18 +11,18 @@ use super::review::{
     API_VERSIONS, AdmissionResponse, AdmissionReviewOut, ResponseStatus, read_review,
 };
 use super::state::AppState;
+use crate::eval;
 use crate::eval::admission::{self, ResourceName};
-use crate::eval::{self, Report};
 use crate::matching::{Gvk, Operation, UserInfo};
 use crate::projection;
-use crate::server::{self, Readiness};
+use crate::server::{self, Readiness, Refusal};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::task::Poll;
@@ -34,7 +34,17 @@ pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/validate", post(validate))
+        .route(
+            "/validate",
+            post(validate).fallback(
+                |State(state): State<Arc<AppState>>, method: Method, uri: Uri| async move {
+                    refuse(&state, Refusal::method_not_allowed(&method, &uri, "POST"))
+                },
+            ),
+        )
+        .fallback(|State(state): State<Arc<AppState>>, uri: Uri| async move {
+            refuse(&state, Refusal::not_found(&uri))
+        })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
@@ -57,27 +67,18 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
                     [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
                     state.metrics.encode(),
                 )
+            })
+            .fallback(|method: Method, uri: Uri| async move {
+                Refusal::method_not_allowed(&method, &uri, "GET")
             }),
         )
+        .fallback(|uri: Uri| async move { Refusal::not_found(&uri) })
         .with_state(state)
 }
 
-/// Why a request could not be judged; `reason` is a bounded metric label.
-#[derive(Debug)]
-pub struct BadReview {
-    pub status: StatusCode,
-    pub reason: &'static str,
-    pub message: String,
-}
-
-impl BadReview {
-    fn new(reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            reason,
-            message: message.into(),
-        }
-    }
+/// A 400: the body is not a review that can be judged.
+fn malformed(reason: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal::new(StatusCode::BAD_REQUEST, reason, message)
 }
 
 async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -85,7 +86,7 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
     let _in_flight = InFlight::enter(&state);
     let outcome = async {
         let timeout = deadline::requested_timeout(request.uri().query())
-            .map_err(|message| BadReview::new("bad_timeout", message))?;
+            .map_err(|message| malformed("bad_timeout", message))?;
         let _body_memory = reserve_body_memory(declared_length(&request), &state).await?;
         let body = read_body(request, &state).await?;
         answer(&state, &body, deadline::answer_by(arrived, timeout))
@@ -93,40 +94,39 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
     .await;
     match outcome {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(bad) => {
-            state
-                .metrics
-                .admission_request_errors
-                .with_label_values(&[bad.reason])
-                .inc();
-            // serde_json's errors quote what they found: a megabyte string where a boolean
-            // belongs would otherwise come back whole, and be logged whole.
-            let message = bounded(&bad.message, MESSAGE_LIMIT);
-            // A 503 for lack of body memory is load shed, not a fault of ours.
-            if bad.status == StatusCode::INTERNAL_SERVER_ERROR {
-                tracing::error!(
-                    reason = bad.reason,
-                    status = bad.status.as_u16(),
-                    error = message.as_ref(),
-                    "admission request failed"
-                );
-            } else {
-                tracing::warn!(
-                    reason = bad.reason,
-                    status = bad.status.as_u16(),
-                    error = message.as_ref(),
-                    "refused admission request"
-                );
-            }
-            let body = json!({"error": message, "reason": bad.reason}).to_string();
-            (
-                bad.status,
-                [(header::CONTENT_TYPE, "application/json")],
-                body,
-            )
-                .into_response()
-        }
+        Err(bad) => refuse(&state, bad),
     }
+}
+
+/// Counts, logs and answers a refusal. Its message is cut at [`MESSAGE_LIMIT`]: serde_json's
+/// errors quote what they found, and a megabyte string where a boolean belongs would otherwise
+/// come back whole, and be logged whole.
+fn refuse(state: &AppState, mut refusal: Refusal) -> Response {
+    if let Cow::Owned(cut) = bounded(&refusal.message, MESSAGE_LIMIT) {
+        refusal.message = cut;
+    }
+    state
+        .metrics
+        .admission_request_errors
+        .with_label_values(&[refusal.reason])
+        .inc();
+    // A 503 for lack of body memory is load shed, not a fault of ours.
+    if refusal.status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(
+            reason = refusal.reason,
+            status = refusal.status.as_u16(),
+            error = refusal.message.as_str(),
+            "admission request failed"
+        );
+    } else {
+        tracing::warn!(
+            reason = refusal.reason,
+            status = refusal.status.as_u16(),
+            error = refusal.message.as_str(),
+            "refused admission request"
+        );
+    }
+    refusal.into_response()
 }
 
 /// The longest error message a refusal carries.
@@ -158,7 +158,7 @@ fn bounded(text: &str, limit: usize) -> Cow<'_, str> {
 async fn reserve_body_memory(
     declared: Option<usize>,
     state: &AppState,
-) -> Result<SemaphorePermit<'_>, BadReview> {
+) -> Result<SemaphorePermit<'_>, Refusal> {
     // A declared length over the limit is refused with 413 by the read, before any of it.
     let body = declared.unwrap_or(BODY_LIMIT).min(BODY_LIMIT);
     let wanted = body
@@ -173,14 +173,14 @@ async fn reserve_body_memory(
     match tokio::time::timeout(patience, state.body_memory.acquire_many(permits)).await {
         Ok(Ok(room)) => Ok(room),
         // The budget is never closed, so only the wait can end it.
-        Ok(Err(_)) | Err(_) => Err(BadReview {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            reason: "busy",
-            message: format!(
+        Ok(Err(_)) | Err(_) => Err(Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            format!(
                 "the {} bytes the server holds at once for request bodies and what is read from them are taken; the {wanted} this one needs did not free up within {patience:?}",
                 state.options.body_memory
             ),
-        }),
+        )),
     }
 }
 
@@ -193,7 +193,7 @@ fn declared_length(request: &Request) -> Option<usize> {
 
 /// The whole body, within the body limit and the body read timeout; axum's rejections become
 /// our JSON errors with their own status (413 for a body over the limit).
-async fn read_body(request: Request, state: &Arc<AppState>) -> Result<Bytes, BadReview> {
+async fn read_body(request: Request, state: &Arc<AppState>) -> Result<Bytes, Refusal> {
     let patience = state.options.body_read_timeout;
     let mut reading = std::pin::pin!(Bytes::from_request(request, state));
     // A review usually arrives with its headers; arming a timer for it would cost more than
@@ -204,22 +204,24 @@ async fn read_body(request: Request, state: &Arc<AppState>) -> Result<Bytes, Bad
         Poll::Pending => match tokio::time::timeout(patience, reading).await {
             Ok(read) => read,
             Err(_) => {
-                return Err(BadReview {
-                    status: StatusCode::REQUEST_TIMEOUT,
-                    reason: "body_timeout",
-                    message: format!("request body not received within {patience:?}"),
-                });
+                return Err(Refusal::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!("request body not received within {patience:?}"),
+                ));
             }
         },
     };
-    read.map_err(|rejection| BadReview {
-        status: rejection.status(),
-        reason: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "too_large"
-        } else {
-            "unreadable_body"
-        },
-        message: rejection.body_text(),
+    read.map_err(|rejection| {
+        Refusal::new(
+            rejection.status(),
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "unreadable_body"
+            },
+            rejection.body_text(),
+        )
     })
 }
 
@@ -240,29 +242,29 @@ impl Drop for InFlight<'_> {
 
 /// Judges one serialized review and serializes the answer, timing it for
 /// `portcullis_admission_review_duration_seconds`; evaluation that has not finished by
-/// `answer_by` stops between policies and is answered as `--on-timeout` says.
+/// `answer_by` stops between rules and is answered as `--on-timeout` says.
 pub fn answer(
     state: &AppState,
     body: &[u8],
     answer_by: Option<Instant>,
-) -> Result<Vec<u8>, BadReview> {
+) -> Result<Vec<u8>, Refusal> {
     let started = Instant::now();
     let active = state.policies();
     let mut review = read_review(body, &active.projection).map_err(|error| {
         if projection::is_too_many_values(&error) {
-            return BadReview {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                reason: "too_many_values",
-                message: format!("request body is too large to judge: {error}"),
-            };
+            return Refusal::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_values",
+                format!("request body is too large to judge: {error}"),
+            );
         }
-        BadReview::new(
+        malformed(
             "malformed_json",
             format!("request body is not a valid AdmissionReview: {error}"),
         )
     })?;
     if !API_VERSIONS.contains(&review.api_version.as_ref()) || review.kind != "AdmissionReview" {
-        return Err(BadReview::new(
+        return Err(malformed(
             "wrong_type",
             format!(
                 "expected kind AdmissionReview of apiVersion admission.k8s.io/v1 or v1beta1, got kind {:?} of apiVersion {:?}",
@@ -273,15 +275,15 @@ pub fn answer(
     let mut request = review
         .request
         .take()
-        .ok_or_else(|| BadReview::new("missing_request", "AdmissionReview has no request"))?;
+        .ok_or_else(|| malformed("missing_request", "AdmissionReview has no request"))?;
     if request.uid.is_empty() {
-        return Err(BadReview::new(
+        return Err(malformed(
             "missing_uid",
             "AdmissionReview request has no uid",
         ));
     }
     let operation = Operation::parse(&request.operation).ok_or_else(|| {
-        BadReview::new(
+        malformed(
             "bad_operation",
             format!(
                 "request {}: unknown operation {:?}",
@@ -294,7 +296,7 @@ pub fn answer(
         .take()
         .filter(|kind| !kind.kind.is_empty() && !kind.version.is_empty())
         .ok_or_else(|| {
-            BadReview::new(
+            malformed(
                 "missing_kind",
                 format!(
                     "request {}: request.kind needs a version and a kind",
@@ -312,7 +314,7 @@ pub fn answer(
         ("oldObject", &request.old_object),
     ] {
         if !matches!(value, Value::Object(_) | Value::Null) {
-            return Err(BadReview::new(
+            return Err(malformed(
                 "bad_object",
                 format!("request {}: {field} must be an object", request.uid),
             ));
@@ -324,7 +326,7 @@ pub fn answer(
         } else {
             "object"
         };
-        return Err(BadReview::new(
+        return Err(malformed(
             "bad_object",
             format!("request {}: {operation} needs an {field}", request.uid),
         ));
@@ -346,7 +348,11 @@ pub fn answer(
         }
         user
     });
-    let namespace_labels = state.namespace_labels(&request.namespace);
+    let namespace_labels = if active.reads_namespace_labels {
+        state.namespace_labels(&request.namespace)
+    } else {
+        None
+    };
     let eval_request = eval::Request {
         operation,
         gvk: &gvk,
@@ -355,31 +361,16 @@ pub fn answer(
         old_object: &request.old_object,
         namespace: &request.namespace,
         namespace_labels: namespace_labels.as_deref(),
+        unknown_namespace_hint: "the namespace reflector of `serve --kube` has not seen it, or it was deleted; without --kube no labels are known",
         user: user.as_ref(),
         admission: true,
     };
-    let mut report = Report::with_room_for(&active.set);
-    let mut out_of_time = false;
-    let mut clock = Instant::now();
-    for (index, policy) in active.set.policies.iter().enumerate() {
-        if answer_by.is_some_and(|by| clock >= by) {
-            out_of_time = true;
-            break;
-        }
-        let first_result = report.results.len();
-        eval::evaluate_policy(policy, &eval_request, &mut report);
-        // One clock read per policy: this policy's end is the next one's start.
-        let finished = Instant::now();
-        let metrics = &active.metrics;
-        metrics.observe_execution(
-            &state.metrics,
-            index,
-            policy,
-            finished.duration_since(clock).as_secs_f64(),
-        );
-        metrics.count_results(&state.metrics, index, &report.results[first_result..]);
-        clock = finished;
-    }
+    let report = eval::evaluate_observed(
+        &active.set,
+        &eval_request,
+        &eval::Budget::until(answer_by),
+        &mut active.metrics.observer(&state.metrics),
+    );
     let name = match request.name.as_ref() {
         "" => judged
             .pointer("/metadata/name")
@@ -395,7 +386,7 @@ pub fn answer(
     let mut decision = admission::decide(&report, resource);
     let mut code = 403;
     // A violation found before the deadline stands; only an unfinished "allow" is in doubt.
-    if out_of_time && decision.allowed {
+    if report.unfinished && decision.allowed {
         let on_timeout = state.options.on_timeout;
         state
             .metrics
@@ -452,13 +443,15 @@ pub fn answer(
             warnings: decision.warnings,
         },
     };
-    let answer = serde_json::to_vec(&response).map_err(|error| BadReview {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        reason: "internal",
-        message: format!(
-            "request {}: cannot encode the response: {error}",
-            request.uid
-        ),
+    let answer = serde_json::to_vec(&response).map_err(|error| {
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!(
+                "request {}: cannot encode the response: {error}",
+                request.uid
+            ),
+        )
     })?;
     state
         .metrics
@@ -470,6 +463,43 @@ pub fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::defaults::embedded_policy_set;
+    use crate::metrics::Metrics;
+    use crate::policy::{PolicySet, load_str};
+    use crate::webhook::state::NamespaceLabelLookup;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const REVIEW: &str = include_str!("../../benches/fixtures/pod-review.json");
+
+    #[derive(Default)]
+    struct CountedLookups(AtomicUsize);
+
+    impl NamespaceLabelLookup for CountedLookups {
+        fn labels(&self, _namespace: &str) -> Option<Arc<BTreeMap<String, String>>> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Some(Arc::default())
+        }
+    }
+
+    #[test]
+    fn namespace_labels_are_looked_up_only_for_sets_that_read_them() {
+        let state = AppState::new(
+            embedded_policy_set().expect("default policies"),
+            Metrics::new().expect("metrics"),
+        );
+        let lookups = Arc::new(CountedLookups::default());
+        state.attach_namespace_labels(lookups.clone());
+        answer(&state, REVIEW.as_bytes(), None).expect("answered");
+        assert_eq!(lookups.0.load(Ordering::Relaxed), 0);
+
+        let selecting = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: selecting\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n          namespaceSelector:\n            matchLabels:\n              team: a\n    validate:\n      pattern:\n        spec: {}\n";
+        let set = load_str(selecting, Path::new("selecting.yaml")).expect("policy");
+        state.replace_policies(PolicySet::from(set));
+        answer(&state, REVIEW.as_bytes(), None).expect("answered");
+        assert_eq!(lookups.0.load(Ordering::Relaxed), 1);
+    }
 
     #[test]
     fn bounded_text_is_cut_on_a_character_boundary_with_its_length() {

@@ -4,10 +4,11 @@
 //! more per result, a noticeable share of a 10-policy review. A handle is created only when its
 //! series is first observed, so `/metrics` shows no zero series for combinations never seen.
 
-use crate::eval::{RuleResult, Status};
+use crate::eval::{Observer, RuleResult, Status};
 use crate::metrics::{Metrics, ShardedCounter, ShardedHistogram};
 use crate::policy::{FailureAction, Policy, PolicySet};
 use std::sync::OnceLock;
+use std::time::Instant;
 
 const STATUSES: [Status; 5] = [
     Status::Pass,
@@ -45,57 +46,69 @@ impl PolicyMetrics {
         Self { policies }
     }
 
-    /// Records the time the policy at `index` of the set took.
-    pub fn observe_execution(
-        &self,
-        metrics: &Metrics,
-        index: usize,
-        policy: &Policy,
-        seconds: f64,
-    ) {
-        let Some(handles) = self.policies.get(index) else {
+    /// The evaluation loop's observer for one review: it times each policy and counts each
+    /// rule result into these handles, starting the first policy's clock now.
+    pub fn observer<'a>(&'a self, metrics: &'a Metrics) -> Observing<'a> {
+        Observing {
+            handles: self,
+            metrics,
+            clock: Instant::now(),
+        }
+    }
+}
+
+/// Times policies and counts results as the loop judges them.
+pub struct Observing<'a> {
+    handles: &'a PolicyMetrics,
+    metrics: &'a Metrics,
+    /// When the policy being judged started: one clock read per policy, as its end is the next
+    /// one's start.
+    clock: Instant,
+}
+
+impl<'p> Observer<'p> for Observing<'_> {
+    fn rule_judged(&mut self, policy: usize, rule: usize, result: &RuleResult<'p>) {
+        let status = result.outcome.status();
+        let status_index = STATUSES.iter().position(|s| *s == status);
+        let action_index = ACTIONS.iter().position(|a| *a == result.action);
+        let (Some(status_index), Some(action_index)) = (status_index, action_index) else {
+            return;
+        };
+        let Some(counter) = self
+            .handles
+            .policies
+            .get(policy)
+            .and_then(|handles| handles.results.get(rule))
+            .map(|counters| &counters[status_index][action_index])
+        else {
+            return;
+        };
+        counter
+            .get_or_init(|| {
+                self.metrics.policy_results.with_label_values(&[
+                    &result.policy.name,
+                    &result.rule.name,
+                    status.as_str(),
+                    result.action.as_str(),
+                ])
+            })
+            .inc();
+    }
+
+    fn policy_judged(&mut self, index: usize, policy: &'p Policy) {
+        let finished = Instant::now();
+        let seconds = finished.duration_since(self.clock).as_secs_f64();
+        self.clock = finished;
+        let Some(handles) = self.handles.policies.get(index) else {
             return;
         };
         handles
             .execution_time
             .get_or_init(|| {
-                metrics
+                self.metrics
                     .policy_execution_duration
                     .with_label_values(&[&policy.name])
             })
             .observe(seconds);
-    }
-
-    /// Counts the results the policy at `index` of the set produced.
-    pub fn count_results(&self, metrics: &Metrics, index: usize, results: &[RuleResult<'_>]) {
-        let Some(handles) = self.policies.get(index) else {
-            return;
-        };
-        for result in results {
-            let policy = result.policy;
-            let rule_index = policy
-                .rules
-                .iter()
-                .chain(&policy.autogen_rules)
-                .position(|rule| std::ptr::eq(rule, result.rule));
-            let status = result.outcome.status();
-            let status_index = STATUSES.iter().position(|s| *s == status);
-            let action_index = ACTIONS.iter().position(|a| *a == result.action);
-            let (Some(rule_index), Some(status_index), Some(action_index)) =
-                (rule_index, status_index, action_index)
-            else {
-                continue;
-            };
-            handles.results[rule_index][status_index][action_index]
-                .get_or_init(|| {
-                    metrics.policy_results.with_label_values(&[
-                        &policy.name,
-                        &result.rule.name,
-                        status.as_str(),
-                        result.action.as_str(),
-                    ])
-                })
-                .inc();
-        }
     }
 }

@@ -66,6 +66,8 @@ pub struct ActivePolicies {
     pub projection: Projection,
     /// Whether a review's requester roles must be looked up before judging.
     pub reads_requester_roles: bool,
+    /// Whether a review's namespace labels must be looked up before judging.
+    pub reads_namespace_labels: bool,
 }
 
 impl ActivePolicies {
@@ -74,6 +76,7 @@ impl ActivePolicies {
             metrics: PolicyMetrics::new(&set),
             projection: Projection::of_set(&set),
             reads_requester_roles: set.reads_requester_roles(),
+            reads_namespace_labels: set.reads_namespace_labels(),
             set,
         }
     }
@@ -84,6 +87,8 @@ pub struct AppState {
     sources: Mutex<PolicySources>,
     namespaces: OnceLock<Arc<dyn NamespaceLabelLookup>>,
     roles: OnceLock<Arc<dyn RoleLookup>>,
+    /// Bumped after every install, for whoever follows the active set (webhook registration).
+    installs: tokio::sync::watch::Sender<u64>,
     pub metrics: Metrics,
     pub options: WebhookOptions,
     /// `options.body_memory` in bytes not yet taken by a request being read or judged.
@@ -106,11 +111,17 @@ impl AppState {
         metrics: Metrics,
         options: WebhookOptions,
     ) -> Arc<Self> {
+        // The verdict this process gives out of time is a series from the first scrape, for
+        // alerts on its increase.
+        metrics
+            .admission_deadline_exceeded
+            .with_label_values(&[options.on_timeout.as_str()]);
         let state = Arc::new(Self {
             policies: ArcSwap::from_pointee(ActivePolicies::new(PolicySet::default())),
             sources: Mutex::default(),
             namespaces: OnceLock::new(),
             roles: OnceLock::new(),
+            installs: tokio::sync::watch::Sender::new(0),
             metrics,
             body_memory: Semaphore::new(options.body_memory.min(Semaphore::MAX_PERMITS)),
             options,
@@ -139,6 +150,11 @@ impl AppState {
         let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
         sources.cluster = Arc::new(policies);
         self.install(&sources);
+    }
+
+    /// Changes once per install of a new active set.
+    pub fn watch_installs(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.installs.subscribe()
     }
 
     /// The policies currently loaded from files.
@@ -178,6 +194,7 @@ impl AppState {
             .policy_rules_loaded
             .set(i64::try_from(policies.rule_count()).unwrap_or(i64::MAX));
         self.policies.store(Arc::new(ActivePolicies::new(policies)));
+        self.installs.send_modify(|generation| *generation += 1);
     }
 
     /// Makes the webhook look up namespace labels (`serve --kube`); without it they are unknown
@@ -227,19 +244,25 @@ pub fn spawn_policy_reloader(
     Ok(tokio::spawn(async move {
         while watcher.changed().await {
             let paths = paths.clone();
-            let loaded = tokio::task::spawn_blocking(move || {
-                policy::load_paths(&paths).and_then(|set| set.require_knowable(facts))
-            })
-            .await;
-            match loaded {
-                Ok(Ok(set)) => {
+            // Compiling and installing (the projection, the metric handles) both take time in
+            // proportion to the set: on the blocking pool, not on a worker.
+            let installing = state.clone();
+            let loaded =
+                tokio::task::spawn_blocking(move || -> Result<(), Vec<policy::LoadError>> {
+                    let set =
+                        policy::load_paths(&paths).and_then(|set| set.require_knowable(facts))?;
                     tracing::info!(
                         policies = set.policies.len(),
                         rules = set.rule_count(),
                         "policies reloaded"
                     );
                     policy::note_inert_settings(&set);
-                    state.replace_policies(set);
+                    installing.replace_policies(set);
+                    Ok(())
+                })
+                .await;
+            match loaded {
+                Ok(Ok(())) => {
                     state
                         .metrics
                         .policy_reloads
@@ -270,4 +293,40 @@ pub fn spawn_policy_reloader(
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::defaults::embedded_policy_set;
+    use std::path::Path;
+
+    #[test]
+    fn installing_shares_the_policies_it_is_given() {
+        let files = embedded_policy_set().expect("default policies");
+        let cluster = PolicySet::from(
+            policy::load_str(
+                "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: from-cluster\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      pattern:\n        spec: {}\n",
+                Path::new("cluster.yaml"),
+            )
+            .expect("cluster policy"),
+        );
+        let given: Vec<Arc<policy::Policy>> = files
+            .policies
+            .iter()
+            .chain(&cluster.policies)
+            .cloned()
+            .collect();
+        let state = AppState::new(files, Metrics::new().expect("metrics"));
+        state.replace_cluster_policies(cluster);
+        let active = state.policies();
+        assert_eq!(active.set.policies.len(), given.len());
+        for (installed, given) in active.set.policies.iter().zip(&given) {
+            assert!(
+                Arc::ptr_eq(installed, given),
+                "{} was copied on install",
+                given.name
+            );
+        }
+    }
 }

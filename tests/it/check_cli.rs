@@ -40,7 +40,7 @@ fn latest_pod_fails_with_exit_1_naming_file_line_and_resource() {
         "{text}"
     );
     assert!(
-        text.ends_with("1 resources in 1 files: pass 1, fail 2, warn 0, error 0, skip 0\n"),
+        text.ends_with("1 resources in 1 files: pass 2, fail 1, warn 0, error 0, skip 0\n"),
         "{text}"
     );
 }

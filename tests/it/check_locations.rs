@@ -4,6 +4,7 @@
 //! parse; YAML 1.1 scalars arrive in the object as kubectl would send them.
 
 use crate::fixtures::{load, repo_path};
+use portcullis::check::progress::Progress;
 use portcullis::check::{self, Finding, input};
 use portcullis::yaml::{self, Location};
 use serde_json::json;
@@ -66,7 +67,7 @@ fn a_violation_inside_a_list_item_points_into_that_item() {
     assert_eq!(bases, ["/items/0", "/items/1"]);
 
     let report = check::run(&set, &inputs);
-    let latest = find(&report, "validate-image-tag");
+    let latest = find(&report, "require-digest");
     assert_eq!(latest.manifest, 1);
     assert_eq!(latest.location, at(21, 14));
     // The missing `resources` of container 0: the nearest node is the container itself.
@@ -135,7 +136,17 @@ fn documents_parsed_in_pieces_equal_a_whole_stream_parse() {
     for (path, text) in &texts {
         std::fs::write(dir.path().join("copy.yaml"), text).expect("write");
         let whole = yaml::parse_documents(text).expect("valid stream");
-        let inputs = input::read(&[dir.path().join("copy.yaml")], || Ok(String::new()));
+        // Most of these streams hold no Kubernetes object; only their parse is compared.
+        let options = input::ReadOptions {
+            allow_empty: true,
+            ..input::ReadOptions::default()
+        };
+        let inputs = input::read_with(
+            &[dir.path().join("copy.yaml")],
+            || Ok(String::new()),
+            &options,
+            &Progress::hidden(),
+        );
         assert!(
             inputs.errors.is_empty(),
             "{}: {:?}",
@@ -171,11 +182,10 @@ fn an_error_in_a_later_piece_has_its_line_in_the_whole_file() {
         yaml::parse_documents(&std::fs::read_to_string(&path).expect("read")).expect_err("invalid");
     assert_eq!(
         inputs.errors,
-        [format!(
-            "{}:{}: invalid YAML: {}",
-            path.display(),
-            whole.location,
-            whole.message
+        [input::InputError::new(
+            path.display().to_string(),
+            Some(whole.location),
+            format!("invalid YAML: {}", whole.message)
         )]
     );
     assert_eq!(whole.location.line, 6);
@@ -240,10 +250,16 @@ fn kustomizations_and_non_objects_are_skipped_with_a_note_but_objects_are_kept()
         "{:?}",
         inputs.notes
     );
+    // Without renderers, the kustomize tree is read as written and the chart is not read.
+    assert_eq!(inputs.warnings.len(), 2, "{:?}", inputs.warnings);
     assert!(
-        inputs
-            .notes
-            .iter()
-            .any(|note| note.contains("templates/deployment.yaml: skipped: a template"))
+        inputs.warnings[0].ends_with("apps/web: a kustomization, not rendered: neither kubectl nor kustomize is on PATH (--kustomize-bin names one); its files are checked as written"),
+        "{:?}",
+        inputs.warnings
+    );
+    assert!(
+        inputs.warnings[1].ends_with("charts/web: a Helm chart, not checked: helm is not on PATH to render it (or check `helm template` output on standard input)"),
+        "{:?}",
+        inputs.warnings
     );
 }

@@ -9,6 +9,10 @@ use std::process::{Command, Output, Stdio};
 /// namespaceSelector policy and an Audit policy).
 pub const POLICIES: &str = "policies,tests/fixtures/policies-gitops";
 
+/// [`POLICIES`] file by file: files named explicitly are read whatever `--include` and
+/// `--exclude`, which filter policy walks too, let through.
+pub const POLICY_FILES: &str = "policies/disallow-latest-tag.yaml,policies/require-image-digest.yaml,tests/fixtures/policies-gitops/recommend-memory-limits.yaml,tests/fixtures/policies-gitops/require-team-label.yaml";
+
 /// Runs `portcullis check ARGS` in the repository root, feeding `stdin` when given.
 pub fn run_check(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))

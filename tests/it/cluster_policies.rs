@@ -211,6 +211,7 @@ async fn kyverno_policies_are_enforced_read_only() {
 
     let options = ClusterOptions {
         watch_kyverno_policies: true,
+        ..ClusterOptions::default()
     };
     let (state, _cluster) = started(&api, options).await;
     assert!(!allowed(&state), "{}", decide(&state, "shop"));
@@ -224,5 +225,34 @@ async fn kyverno_policies_are_enforced_read_only() {
             .iter()
             .all(|request| request.method == Method::GET),
         "nothing is written to Kyverno's objects"
+    );
+}
+
+/// When the server registers its own webhooks, a cluster policy on a kind the registration
+/// cannot name would never see a review: it is left out, and its status says so.
+#[tokio::test]
+async fn a_cluster_policy_the_registration_cannot_cover_says_so_in_status() {
+    let api = FakeApi::start().await;
+    api.put(CLUSTER_POLICY, refusing("pods", "*:latest"));
+    let mut widgets = refusing("widgets", "*:latest");
+    widgets["spec"]["rules"][0]["match"]["any"][0]["resources"]["kinds"] = json!(["Widget"]);
+    api.put(CLUSTER_POLICY, widgets);
+    let options = ClusterOptions {
+        registers_webhooks: true,
+        ..ClusterOptions::default()
+    };
+    let (state, _cluster) = started(&api, options).await;
+    assert_eq!(state.policies().set.policies.len(), 1);
+    let path = "/apis/portcullis.dev/v1alpha1/clusterpolicies/widgets/status";
+    eventually("the uncovered policy gets its status", WAIT, || {
+        !status_patches(&api, path).is_empty()
+    })
+    .await;
+    let patch = status_patches(&api, path).remove(0);
+    assert_eq!(patch["status"]["ready"], false, "{patch}");
+    let error = patch["status"]["error"].as_str().expect("an error text");
+    assert!(
+        error.contains("kind \"Widget\" cannot be registered with the apiserver"),
+        "{error}"
     );
 }

@@ -1,9 +1,11 @@
 //! `deploy/` as a cluster receives it: every overlay rendered by `kubectl kustomize`, every
 //! rendered object held to its Kubernetes type, and our own manifests judged by our own
 //! policies with `portcullis check`. The dev overlay renders from a temporary copy of the
-//! repository after `portcullis certs --kustomize` has written its git-ignored inputs.
+//! repository after `portcullis certs --kustomize` has written its git-ignored inputs
+//! ([`shared::dev_overlay`]).
 
 use crate::fixtures::repo_path;
+use crate::shared;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -40,64 +42,12 @@ fn kubectl_present() -> bool {
 }
 
 fn kustomize(dir: &Path, name: &'static str) -> Rendered {
-    let output = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("run kubectl kustomize");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {} failed: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).expect("utf-8 render");
-    let objects = portcullis::yaml::parse_documents(&text)
-        .unwrap_or_else(|error| panic!("{name} renders invalid YAML: {error}"))
-        .into_iter()
-        .map(|document| document.value)
-        .filter(|value| !value.is_null())
-        .collect();
+    let text = shared::kustomize(dir);
+    let objects = shared::yaml_objects(&text, name);
     Rendered {
         name,
         objects,
         text,
-    }
-}
-
-/// The dev overlay, rendered from a copy of `deploy/` and `policies/` whose generated inputs
-/// were written by the real `portcullis certs --kustomize`. The directory must outlive the use.
-fn render_dev(scratch: &Path) -> Rendered {
-    for folder in ["deploy", "policies"] {
-        copy_tree(&repo_path(folder), &scratch.join(folder));
-    }
-    let overlay = scratch.join("deploy/overlays/dev");
-    let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .arg("certs")
-        .arg("--dir")
-        .arg(scratch.join("certs-dev"))
-        .arg("--kustomize")
-        .arg(&overlay)
-        .output()
-        .expect("run portcullis certs");
-    assert!(
-        output.status.success(),
-        "portcullis certs --kustomize: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    kustomize(&overlay, "dev")
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create copy dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy file");
-        }
     }
 }
 
@@ -109,7 +59,7 @@ pub fn render_all(scratch: &Path) -> Option<Vec<Rendered>> {
     Some(vec![
         kustomize(&repo_path("deploy/base"), "base"),
         kustomize(&repo_path("deploy/overlays/production"), "production"),
-        render_dev(scratch),
+        kustomize(&shared::dev_overlay(scratch), "dev"),
     ])
 }
 
@@ -129,8 +79,8 @@ fn dev_overlay_needs_its_generated_inputs() {
         return;
     }
     let scratch = tempfile::tempdir().expect("tempdir");
-    copy_tree(&repo_path("deploy"), &scratch.path().join("deploy"));
-    copy_tree(&repo_path("policies"), &scratch.path().join("policies"));
+    shared::copy_tree(&repo_path("deploy"), &scratch.path().join("deploy"));
+    shared::copy_tree(&repo_path("policies"), &scratch.path().join("policies"));
     let generated = scratch.path().join("deploy/overlays/dev/generated");
     let _ = std::fs::remove_dir_all(&generated);
     let output = Command::new("kubectl")

@@ -17,23 +17,56 @@ fn webhook_config(args: &[&str]) -> std::process::Output {
         .expect("run portcullis webhook-config")
 }
 
+/// `webhook-config` writes what a server would register for the policies: each webhook calls
+/// the given URL with the given CA, and honours the policies' failure policy and timeout.
 #[test]
-fn checked_in_webhook_configuration_matches_the_policies() {
+fn webhook_config_takes_a_url_and_a_ca_bundle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("ca.crt");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write ca");
     let policies = repo_path("policies");
-    let output = webhook_config(&["--policies", policies.to_str().expect("utf-8")]);
+    let output = webhook_config(&[
+        "--policies",
+        policies.to_str().expect("utf-8"),
+        "--url",
+        "https://127.0.0.1:8443/validate",
+        "--ca-bundle",
+        ca.to_str().expect("utf-8"),
+    ]);
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let generated = String::from_utf8(output.stdout).expect("utf-8");
-    let checked_in =
-        std::fs::read_to_string(repo_path("deploy/base/webhook.yaml")).expect("webhook.yaml");
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    let documents = portcullis::yaml::parse_documents(&text).expect("YAML");
+    let configuration = &documents[0].value;
+    let webhooks = configuration["webhooks"].as_array().expect("webhooks");
+    assert!(!webhooks.is_empty(), "{text}");
+    for webhook in webhooks {
+        assert_eq!(
+            webhook["clientConfig"]["url"], "https://127.0.0.1:8443/validate",
+            "{text}"
+        );
+        assert_eq!(
+            webhook["clientConfig"]["caBundle"],
+            "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClEwRT0KLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=",
+            "{text}"
+        );
+        assert_eq!(webhook["failurePolicy"], "Fail", "{text}");
+        assert_eq!(webhook["timeoutSeconds"], 10, "{text}");
+    }
+    let missing = webhook_config(&["--ca-bundle", "/nonexistent/ca.crt"]);
+    assert_eq!(missing.status.code(), Some(2));
     assert!(
-        generated == checked_in,
-        "deploy/base/webhook.yaml is out of date with policies/; regenerate it with\n  \
-         cargo run -- webhook-config --policies policies > deploy/base/webhook.yaml\n\
-         generated:\n{generated}"
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("--ca-bundle: cannot read /nonexistent/ca.crt"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
     );
 }
 
@@ -71,16 +104,55 @@ fn strings(value: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// What the servers of an overlay would register for the default policies, given the
+/// overlay's own flags.
+fn registered_webhooks(overlay: &Rendered) -> Vec<Value> {
+    let mut args = vec![
+        "--policies".to_owned(),
+        repo_path("policies").to_string_lossy().into_owned(),
+    ];
+    if has_arg(overlay, "--force-failure-policy-ignore") {
+        args.push("--force-failure-policy-ignore".to_owned());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = webhook_config(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    let documents = portcullis::yaml::parse_documents(&text).expect("YAML");
+    documents[0].value["webhooks"]
+        .as_array()
+        .expect("webhooks")
+        .clone()
+}
+
 fn check_overlay(overlay: &Rendered, expected_failure_policy: &str) {
     let name = overlay.name;
-    let configuration = overlay.find("ValidatingWebhookConfiguration");
-    let webhooks = configuration["webhooks"].as_array().expect("webhooks");
+    assert!(
+        !overlay
+            .objects
+            .iter()
+            .any(|object| object["kind"] == "ValidatingWebhookConfiguration"),
+        "{name}: a static webhook configuration can land before a ready server"
+    );
+    assert!(
+        has_arg(overlay, "--kube"),
+        "{name}: the servers register their webhooks"
+    );
+    assert!(!has_arg(overlay, "--no-webhook-registration"), "{name}");
     let service = overlay.find("Service");
     let namespace = service["metadata"]["namespace"]
         .as_str()
         .expect("namespace");
     let deployment = overlay.find("Deployment");
     let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["automountServiceAccountToken"], true,
+        "{name}: --kube needs the ServiceAccount token"
+    );
     let container = &pod["containers"][0];
     let args = container["args"].as_array().expect("args");
     // `serve`'s own defaults apply when the manifest does not set the flag.
@@ -98,13 +170,36 @@ fn check_overlay(overlay: &Rendered, expected_failure_policy: &str) {
         pre_stop, delay,
         "{name}: preStop sleep should match --shutdown-delay"
     );
+    // The servers register webhooks for the Service named by --webhook-service (default
+    // portcullis/portcullis, port 443), with ca.crt beside the serving certificate.
+    assert_eq!(service["metadata"]["name"], "portcullis", "{name}");
+    assert_eq!(namespace, "portcullis", "{name}");
+    assert!(
+        service["spec"]["ports"]
+            .as_array()
+            .expect("ports")
+            .iter()
+            .any(|p| p["port"] == 443 && p["targetPort"] == "webhook"),
+        "{name}: the webhooks call a port the Service does not route to the server"
+    );
+    assert!(
+        has_arg(overlay, "--tls-cert=/etc/portcullis/tls/tls.crt"),
+        "{name}: ca.crt is read beside the certificate mounted from the Secret"
+    );
+    assert!(
+        overlay
+            .objects
+            .iter()
+            .any(|object| object["kind"] == "Namespace"
+                && object["metadata"]["name"] == namespace
+                && object["metadata"]["labels"]["portcullis.dev/ignore"] == "true"),
+        "{name}: the {namespace} Namespace should carry portcullis.dev/ignore=true"
+    );
 
-    for webhook in webhooks {
+    let webhooks = registered_webhooks(overlay);
+    assert!(!webhooks.is_empty(), "{name}");
+    for webhook in &webhooks {
         let timeout = webhook["timeoutSeconds"].as_u64().expect("timeoutSeconds");
-        assert!(
-            (1..=10).contains(&timeout),
-            "{name}: timeoutSeconds {timeout}"
-        );
         assert!(
             Duration::from_secs(timeout) < drain,
             "{name}: a review in flight at shutdown must finish within --shutdown-timeout"
@@ -116,18 +211,6 @@ fn check_overlay(overlay: &Rendered, expected_failure_policy: &str) {
             strings(&webhook["admissionReviewVersions"]),
             ["v1"],
             "{name}"
-        );
-        let client = &webhook["clientConfig"]["service"];
-        assert_eq!(client["name"], service["metadata"]["name"], "{name}");
-        assert_eq!(client["namespace"], namespace, "{name}");
-        let port = client["port"].as_u64().unwrap_or(443);
-        assert!(
-            service["spec"]["ports"]
-                .as_array()
-                .expect("ports")
-                .iter()
-                .any(|p| p["port"] == port && p["targetPort"] == "webhook"),
-            "{name}: the webhook calls a port the Service does not route to the server"
         );
         let expressions = webhook["namespaceSelector"]["matchExpressions"]
             .as_array()
@@ -145,15 +228,6 @@ fn check_overlay(overlay: &Rendered, expected_failure_policy: &str) {
             "{name}: kube-system and {namespace} must never be judged: {excluded:?}"
         );
         assert_eq!(not_in("portcullis.dev/ignore"), ["true"], "{name}");
-        assert!(
-            overlay
-                .objects
-                .iter()
-                .any(|object| object["kind"] == "Namespace"
-                    && object["metadata"]["name"] == namespace
-                    && object["metadata"]["labels"]["portcullis.dev/ignore"] == "true"),
-            "{name}: the {namespace} Namespace should carry portcullis.dev/ignore=true"
-        );
         let resources: Vec<&str> = webhook["rules"]
             .as_array()
             .expect("rules")
@@ -183,29 +257,35 @@ fn rendered_webhooks_are_safe() {
         return;
     };
     for overlay in &overlays {
-        let token =
-            &overlay.find("Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"];
+        let tls_secret_keys = |overlay: &Rendered| -> Vec<String> {
+            overlay
+                .objects
+                .iter()
+                .find(|o| o["kind"] == "Secret" && o["type"] == "kubernetes.io/tls")
+                .and_then(|secret| secret["data"].as_object())
+                .map(|data| data.keys().cloned().collect())
+                .unwrap_or_default()
+        };
         match overlay.name {
-            "base" => {
-                check_overlay(overlay, "Fail");
-                assert!(!has_arg(overlay, "--kube"), "base is file-only");
-                assert_eq!(token, false);
-            }
+            "base" => check_overlay(overlay, "Fail"),
             "production" => {
                 check_overlay(overlay, "Fail");
-                assert!(has_arg(overlay, "--kube"));
-                assert_eq!(token, true, "--kube needs the ServiceAccount token");
-                let injected = overlay.find("ValidatingWebhookConfiguration")["metadata"]
-                    ["annotations"]["cert-manager.io/inject-ca-from"]
-                    .as_str()
-                    .expect("inject-ca-from annotation");
-                let (namespace, certificate) = injected.split_once('/').expect("ns/name");
                 let serving = overlay
                     .objects
                     .iter()
-                    .find(|o| o["kind"] == "Certificate" && o["metadata"]["name"] == certificate)
-                    .expect("the injected Certificate is rendered");
-                assert_eq!(serving["metadata"]["namespace"], namespace);
+                    .find(|o| {
+                        o["kind"] == "Certificate" && o["spec"]["secretName"] == "portcullis-tls"
+                    })
+                    .expect("the serving Certificate is rendered");
+                let issuer = serving["spec"]["issuerRef"]["name"]
+                    .as_str()
+                    .expect("issuer");
+                assert!(
+                    overlay.objects.iter().any(|o| o["kind"] == "Issuer"
+                        && o["metadata"]["name"] == issuer
+                        && o["spec"]["ca"].is_object()),
+                    "a CA issuer writes ca.crt into the Secret, which becomes the caBundle"
+                );
                 assert!(
                     strings(&serving["spec"]["dnsNames"]).contains(&"portcullis.portcullis.svc")
                 );
@@ -213,14 +293,9 @@ fn rendered_webhooks_are_safe() {
             }
             "dev" => {
                 check_overlay(overlay, "Ignore");
-                let bundle = overlay.find("ValidatingWebhookConfiguration")["webhooks"][0]
-                    ["clientConfig"]["caBundle"]
-                    .as_str()
-                    .expect("dev caBundle");
-                assert!(
-                    bundle.starts_with("LS0tLS1CRUdJTi"),
-                    "a base64 PEM: {bundle}"
-                );
+                let mut keys = tls_secret_keys(overlay);
+                keys.sort();
+                assert_eq!(keys, ["ca.crt", "tls.crt", "tls.key"]);
                 assert_eq!(overlay.find("Deployment")["spec"]["replicas"], 1);
             }
             other => panic!("unexpected overlay {other}"),
@@ -228,8 +303,10 @@ fn rendered_webhooks_are_safe() {
     }
 }
 
+/// The ServiceAccount reads what `--kube` follows, and writes only its policies' status and
+/// the one webhook configuration the servers register.
 #[test]
-fn rbac_reads_and_writes_only_status() {
+fn rbac_reads_and_writes_only_status_and_its_own_registration() {
     let scratch = tempfile::tempdir().expect("tempdir");
     let Some(overlays) = render_all(scratch.path()) else {
         return;
@@ -245,7 +322,16 @@ fn rbac_reads_and_writes_only_status() {
             let writes = verbs
                 .iter()
                 .any(|verb| !["get", "list", "watch"].contains(verb));
-            if writes {
+            if !writes {
+                continue;
+            }
+            if resources == ["validatingwebhookconfigurations"] {
+                if verbs == ["create"] {
+                    continue;
+                }
+                assert_eq!(strings(&rule["resourceNames"]), ["portcullis"], "{rule}");
+                assert!(!verbs.contains(&"delete"), "{rule}");
+            } else {
                 assert!(
                     verbs.iter().all(|verb| ["update", "patch"].contains(verb)),
                     "{rule}"

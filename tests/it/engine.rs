@@ -12,7 +12,7 @@ use std::path::Path;
 fn policies(text: &str) -> PolicySet {
     let policies = policy::load_str(text, Path::new("inline.yaml"))
         .unwrap_or_else(|errors| panic!("{errors:#?}"));
-    PolicySet { policies }
+    PolicySet::from(policies)
 }
 
 fn cluster_policy(annotations: &str, spec: &str) -> String {
@@ -87,6 +87,7 @@ impl Subject<'_> {
             old_object: &self.old_object,
             namespace,
             namespace_labels: self.namespace_labels.as_ref(),
+            unknown_namespace_hint: "no labels in this test",
             user: self.user.as_ref(),
             admission: true,
         }
@@ -124,7 +125,8 @@ fn match_filters_select_the_rules_that_apply() {
         rule("by-selector", "      any:\n      - resources:\n          kinds: [Pod]\n          selector:\n            matchExpressions:\n            - {key: tier, operator: In, values: [front, edge]}\n"),
         rule("by-annotation", "      any:\n      - resources:\n          kinds: [Pod]\n          annotations:\n            team.example.com/*: pay*\n"),
         rule("by-operation", "      any:\n      - resources:\n          kinds: [Pod]\n          operations: [UPDATE]\n"),
-        rule("all-must-hold", "      all:\n      - resources:\n          kinds: [Pod]\n      - resources:\n          namespaces: [kube-system]\n"),
+        // Kyverno requires kinds in every match filter.
+        rule("all-must-hold", "      all:\n      - resources:\n          kinds: [Pod]\n      - resources:\n          kinds: [Pod]\n          namespaces: [kube-system]\n"),
         rule("legacy-inline", "      resources:\n        kinds: [Pod]\n        namespaces: [shop]\n"),
         rule("wildcard-kind", "      any:\n      - resources:\n          kinds: [\"P*\"]\n"),
     ]
@@ -151,7 +153,8 @@ fn match_filters_select_the_rules_that_apply() {
 fn exclude_blocks_remove_matches() {
     let match_pods = "    match:\n      any:\n      - resources:\n          kinds: [Pod]\n";
     let spec = [
-        format!("  rules:\n  - name: exclude-any\n{match_pods}    exclude:\n      any:\n      - resources:\n          namespaces: [shop]\n      - resources:\n          names: [nothing]\n{NO_LATEST}"),
+        // Kyverno refuses user filters with background processing.
+        format!("  background: false\n  rules:\n  - name: exclude-any\n{match_pods}    exclude:\n      any:\n      - resources:\n          namespaces: [shop]\n      - resources:\n          names: [nothing]\n{NO_LATEST}"),
         format!("  - name: exclude-all-partial\n{match_pods}    exclude:\n      all:\n      - resources:\n          namespaces: [shop]\n      - resources:\n          names: [nothing]\n{NO_LATEST}"),
         format!("  - name: exclude-by-user\n{match_pods}    exclude:\n      any:\n      - subjects:\n        - {{kind: User, name: \"ci-*\"}}\n{NO_LATEST}"),
     ]
@@ -172,7 +175,7 @@ fn exclude_blocks_remove_matches() {
 
 #[test]
 fn user_info_filters_in_match() {
-    let spec = "  rules:\n  - name: admins-only\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n        clusterRoles: [cluster-admin]\n      - resources:\n          kinds: [Pod]\n        subjects:\n        - {kind: ServiceAccount, name: deployer, namespace: ci}\n        - {kind: Group, name: \"ops-*\"}\n";
+    let spec = "  background: false\n  rules:\n  - name: admins-only\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n        clusterRoles: [cluster-admin]\n      - resources:\n          kinds: [Pod]\n        subjects:\n        - {kind: ServiceAccount, name: deployer, namespace: ci}\n        - {kind: Group, name: \"ops-*\"}\n";
     let set = policies(&cluster_policy("{}", &format!("{spec}{NO_LATEST}")));
     let mut subject = Subject::new(pod("web", "shop", "nginx:latest"));
     let user = |username: &str, groups: &[&str], cluster_roles: &[&str]| UserInfo {
@@ -295,20 +298,30 @@ fn autogen_follows_kyverno() {
             .results(&disabled)
             .is_empty()
     );
-    // Picking pods by label turns autogen off for the whole policy.
-    let by_label = rule(
-        "labelled",
-        "      any:\n      - resources:\n          kinds: [Pod]\n          selector:\n            matchLabels: {app: x}\n",
-    );
-    let selective = policies(&cluster_policy(
-        "{}",
-        &format!("  rules:\n{pod_rule}{by_label}"),
-    ));
-    assert!(
-        Subject::new(controller("Deployment", "apps/v1", "nginx:latest"))
-            .results(&selective)
-            .is_empty()
-    );
+    // Picking pods by label, or listing a pod kind in any spelling beside another kind, in any
+    // rule turns autogen off for the whole policy.
+    for (name, filter) in [
+        (
+            "labelled",
+            "      any:\n      - resources:\n          kinds: [Pod]\n          selector:\n            matchLabels: {app: x}\n",
+        ),
+        (
+            "mixed",
+            "      any:\n      - resources:\n          kinds: [v1/Pod, Secret]\n",
+        ),
+    ] {
+        let blocker = rule(name, filter);
+        let set = policies(&cluster_policy(
+            "{}",
+            &format!("  rules:\n{pod_rule}{blocker}"),
+        ));
+        assert!(
+            Subject::new(controller("Deployment", "apps/v1", "nginx:latest"))
+                .results(&set)
+                .is_empty(),
+            "{name}"
+        );
+    }
 }
 
 fn decide(set: &PolicySet, subject: &Subject<'_>) -> admission::Decision {
@@ -425,6 +438,34 @@ fn updates_keep_pre_existing_violations_unless_asked_not_to() {
     assert_eq!(
         subject.results(&strict),
         [("no-latest".to_owned(), Status::Fail)]
+    );
+
+    // Kyverno matches the old object as a user no filter names: a rule that picks requests by
+    // user does not count the old object's violation as pre-existing.
+    let by_user = policies(&cluster_policy(
+        "{}",
+        &format!(
+            "  validationFailureAction: Enforce\n  background: false\n  rules:\n{}",
+            rule(
+                "no-latest",
+                "      any:\n      - resources:\n          kinds: [Pod]\n        clusterRoles: [view]\n",
+            )
+        ),
+    ));
+    subject.user = Some(UserInfo {
+        username: "alice".to_owned(),
+        groups: Vec::new(),
+        roles: Vec::new(),
+        cluster_roles: vec!["view".to_owned()],
+    });
+    assert_eq!(
+        subject.results(&by_user),
+        [("no-latest".to_owned(), Status::Fail)]
+    );
+    assert_eq!(
+        subject.results(&set),
+        [("no-latest".to_owned(), Status::Skip)],
+        "a rule for every user still keeps the violation"
     );
 }
 

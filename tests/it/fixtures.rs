@@ -7,9 +7,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub fn repo_path(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
+pub use crate::shared::{pod, repo_path};
 
 /// The Kyverno policy library corpus when `../shared/conformance` is beside the checkout; its
 /// absence is reported, and the tests that need it pass without it.
@@ -31,20 +29,6 @@ pub fn load(paths: &[&str]) -> PolicySet {
 
 pub fn state(paths: &[&str]) -> Arc<AppState> {
     AppState::new(load(paths), Metrics::new().expect("metrics register"))
-}
-
-pub fn pod(name: &str, namespace: &str, images: &[&str]) -> Value {
-    let containers: Vec<Value> = images
-        .iter()
-        .enumerate()
-        .map(|(index, image)| json!({"name": format!("c{index}"), "image": image}))
-        .collect();
-    json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "uid": "5d6c7a3e-0000-4000-8000-000000000001"},
-        "spec": {"containers": containers, "restartPolicy": "Always"},
-    })
 }
 
 /// An `AdmissionReview` shaped as the kube-apiserver sends it for a CREATE.

@@ -116,6 +116,40 @@ fn test_command_exit_codes() {
     );
 }
 
+/// `--output json` lists, per expectation, the rule responses it was compared with: the actual
+/// results, not only whether the expectation held.
+#[test]
+fn test_command_json_lists_actual_results() {
+    let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["test", "--output", "json"])
+        .arg(repo_path("tests/fixtures/kyverno-broken/wrong-expectation"))
+        .output()
+        .expect("run portcullis test");
+    assert_eq!(output.status.code(), Some(1));
+    let cases: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is one JSON document");
+    let cases = cases.as_array().expect("a JSON array");
+    assert_eq!(cases.len(), 2);
+    assert_eq!(cases[0]["policy"], "operators");
+    assert_eq!(cases[0]["expected"], "pass");
+    assert_eq!(cases[0]["verdict"], "fail");
+    let observed = cases[0]["observed"].as_array().expect("observed responses");
+    assert_eq!(observed.len(), 1, "{observed:?}");
+    assert_eq!(observed[0]["rule"], "memory-at-most-1gi");
+    assert_eq!(observed[0]["kind"], "Pod");
+    assert_eq!(observed[0]["name"], "mem-2gi");
+    assert_eq!(observed[0]["result"], "fail");
+    assert!(
+        observed[0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("memory-at-most-1gi")),
+        "{observed:?}"
+    );
+    assert_eq!(cases[1]["verdict"], "fail");
+    assert_eq!(cases[1]["reason"], "policy \"no-such-policy\" not found");
+    assert_eq!(cases[1]["observed"], serde_json::json!([]));
+}
+
 /// Resource and policy names in a test file are written with their control characters as
 /// escapes, so a test file cannot make the report start a line of its own.
 #[test]
@@ -125,12 +159,12 @@ fn test_report_lines_cannot_be_forged_by_names() {
     std::fs::write(dir.path().join("policy.yaml"), policy).unwrap();
     std::fs::write(
         dir.path().join("resource.yaml"),
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"web\\n::error::forged\\u001b[31m\"\nspec:\n  containers:\n  - name: c\n    image: nginx:latest\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"web\\n::error::forged\\u001b[31m\"\nspec:\n  containers:\n  - name: c\n    image: nginx\n",
     )
     .unwrap();
     std::fs::write(
         dir.path().join("kyverno-test.yaml"),
-        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: forged\npolicies: [policy.yaml]\nresources: [resource.yaml]\nresults:\n- {policy: disallow-latest-tag, rule: validate-image-tag, kind: Pod, result: pass, resources: [\"web\\n::error::forged\\u001b[31m\"]}\n",
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: forged\npolicies: [policy.yaml]\nresources: [resource.yaml]\nresults:\n- {policy: disallow-latest-tag, rule: require-image-tag, kind: Pod, result: pass, resources: [\"web\\n::error::forged\\u001b[31m\"]}\n",
     )
     .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))

@@ -175,3 +175,25 @@ fn embedded_defaults_match_the_policies_directory() {
     let set = defaults::embedded_policy_set().expect("defaults load");
     assert_eq!(set.policies.len(), 2);
 }
+
+/// kustomize's configMapGenerator lists files by name; every policy file in `policies/` must be
+/// in that list, or `deploy/` would ship without it.
+#[test]
+fn the_deployed_config_map_lists_every_policy_file() {
+    let kustomization = std::fs::read_to_string(repo_path("policies/kustomization.yaml"))
+        .expect("policies/kustomization.yaml");
+    let documents = portcullis::yaml::parse_documents(&kustomization).expect("YAML");
+    let listed: Vec<&str> = documents[0].value["configMapGenerator"][0]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|file| file.as_str())
+        .collect();
+    for (name, _) in DEFAULT_POLICY_FILES {
+        let file = name.trim_start_matches("policies/");
+        assert!(
+            listed.contains(&file),
+            "{file} is missing from policies/kustomization.yaml"
+        );
+    }
+}

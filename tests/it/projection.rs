@@ -64,6 +64,7 @@ fn judged(set: &PolicySet, resource: &Value, object: &Value) -> Vec<String> {
         old_object: &Value::Null,
         namespace: resource["metadata"]["namespace"].as_str().unwrap_or(""),
         namespace_labels: None,
+        unknown_namespace_hint: "",
         user: None,
         admission: true,
     };
@@ -159,9 +160,8 @@ spec:
         spec:
           =(hostNetwork): false
 "#;
-    let set = PolicySet {
-        policies: portcullis::policy::load_str(policy, Path::new("filters.yaml")).unwrap(),
-    };
+    let set =
+        PolicySet::from(portcullis::policy::load_str(policy, Path::new("filters.yaml")).unwrap());
     let projection = Projection::of_set(&set);
     let mut decided = 0;
     for (name, generate_name, annotations, labels) in [
@@ -243,7 +243,7 @@ spec:
           =(hostNetwork): false
 "#;
     let policies = portcullis::policy::load_str(no_host_network, Path::new("reload.yaml")).unwrap();
-    state.replace_policies(PolicySet { policies });
+    state.replace_policies(PolicySet::from(policies));
     let answer = portcullis::webhook::handler::answer(&state, &body, None).unwrap();
     assert!(!allowed(answer), "the reloaded policy must see hostNetwork");
 }

@@ -14,8 +14,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 use hyper::StatusCode;
+use portcullis::metrics::Metrics;
 use portcullis::reload::WatchOptions;
-use portcullis::server::ServeOptions;
+use portcullis::server::{HandshakeRefusals, ServeOptions};
 use portcullis::tls::{
     CertResolver, generate_dev_certs, load_certificate, server_config, spawn_certificate_reloader,
 };
@@ -314,16 +315,28 @@ async fn mutual_tls_requires_a_client_certificate_from_the_configured_ca() {
     std::fs::write(&client_ca_file, client_ca).unwrap();
     let resolver = CertResolver::new(load_certificate(&files.cert, &files.key).unwrap().key);
     let config = server_config(Arc::new(resolver), Some(&client_ca_file)).unwrap();
-    let server = Server::start(config, hello(), fast_options()).await;
+    let metrics = Metrics::new().unwrap();
+    let refusals = HandshakeRefusals::new(metrics.tls_client_refusals.clone());
+    // The test's runtime has one thread, the server's tasks' too: this subscriber sees them.
+    let log = LogLines::default();
+    let _logging = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let server = Server::start_counting(config, hello(), fast_options(), refusals).await;
 
     let anonymous = client_config(&[&files.ca_cert], None);
     // Under TLS 1.3 the client finishes its side first; the server's rejection arrives as an
     // alert on the first read, so the whole exchange is what must fail.
-    let err = tls_request(server.tls_addr, anonymous, SERVICE_NAME, "/")
-        .await
-        .unwrap_err();
-    let err = chain(&err);
-    assert!(err.contains("CertificateRequired"), "{err}");
+    for _ in 0..3 {
+        let err = tls_request(server.tls_addr, anonymous.clone(), SERVICE_NAME, "/")
+            .await
+            .unwrap_err();
+        let err = chain(&err);
+        assert!(err.contains("CertificateRequired"), "{err}");
+    }
 
     let (_, stranger_chain, stranger_key) = client_identity();
     let stranger = client_config(&[&files.ca_cert], Some((&stranger_chain, &stranger_key)));
@@ -331,6 +344,27 @@ async fn mutual_tls_requires_a_client_certificate_from_the_configured_ca() {
         tls_request(server.tls_addr, stranger, SERVICE_NAME, "/")
             .await
             .is_err()
+    );
+    // Every refusal counted by its reason; one line for the burst.
+    let counted = metrics.encode();
+    for series in [
+        r#"portcullis_tls_client_certificate_refusals_total{reason="no_certificate"} 3"#,
+        r#"portcullis_tls_client_certificate_refusals_total{reason="untrusted_certificate"} 1"#,
+    ] {
+        assert!(
+            counted.lines().any(|line| line == series),
+            "{series}:\n{counted}"
+        );
+    }
+    let text = log.text();
+    let refused: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("TLS handshake refused"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{text}");
+    assert!(
+        refused[0].contains("WARN") && refused[0].contains("reason=\"no_certificate\""),
+        "{text}"
     );
 
     let apiserver = client_config(&[&files.ca_cert], Some((&client_chain, &client_key)));
@@ -433,5 +467,33 @@ async fn silent_clients_are_disconnected() {
         if let Ok(n) = read {
             assert!(n < 1024, "{addr}: unexpected response {buf:?}");
         }
+    }
+}
+
+/// Log output kept in memory.
+#[derive(Clone, Default)]
+struct LogLines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogLines {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogLines {
+    type Writer = LogLines;
+
+    fn make_writer(&'a self) -> LogLines {
+        self.clone()
     }
 }

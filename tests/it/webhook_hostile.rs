@@ -278,8 +278,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             path: "/mutate",
-            reason: None,
-            ..case("unknown path", edited(|_| {}), StatusCode::NOT_FOUND, "")
+            ..case(
+                "unknown path",
+                edited(|_| {}),
+                StatusCode::NOT_FOUND,
+                "not_found",
+            )
         },
     ]
 }
@@ -558,5 +562,102 @@ async fn two_thousand_reviews_over_25_keep_alive_connections_each_get_their_own_
         ),
     ] {
         assert!(metrics.contains(&line), "lacks {line}:\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn unserved_paths_and_methods_get_json_refusals_on_both_ports() {
+    use axum::body::Body;
+    use axum::http::{Method, Request, header};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let state = state(&["policies"]);
+    let (tls, plain) =
+        portcullis::webhook::handler::routers(state.clone(), portcullis::server::Readiness::new());
+    let table = [
+        (
+            &tls,
+            Method::GET,
+            "/validate",
+            StatusCode::METHOD_NOT_ALLOWED,
+            Some("POST"),
+        ),
+        (
+            &tls,
+            Method::PUT,
+            "/validate",
+            StatusCode::METHOD_NOT_ALLOWED,
+            Some("POST"),
+        ),
+        (&tls, Method::POST, "/mutate", StatusCode::NOT_FOUND, None),
+        (
+            &tls,
+            Method::POST,
+            "/healthz",
+            StatusCode::METHOD_NOT_ALLOWED,
+            Some("GET"),
+        ),
+        (&plain, Method::GET, "/", StatusCode::NOT_FOUND, None),
+        (
+            &plain,
+            Method::POST,
+            "/metrics",
+            StatusCode::METHOD_NOT_ALLOWED,
+            Some("GET"),
+        ),
+        (
+            &plain,
+            Method::DELETE,
+            "/readyz",
+            StatusCode::METHOD_NOT_ALLOWED,
+            Some("GET"),
+        ),
+    ];
+    for (router, method, path, status, allow) in table {
+        let request = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .body(Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let case = format!("{method} {path}");
+        assert_eq!(response.status(), status, "{case}");
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/json",
+            "{case}"
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get(header::ALLOW)
+                .map(|v| v.to_str().unwrap()),
+            allow,
+            "{case}"
+        );
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&body).expect("a JSON body");
+        let reason = if status == StatusCode::NOT_FOUND {
+            "not_found"
+        } else {
+            "method_not_allowed"
+        };
+        assert_eq!(body["reason"], reason, "{case}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(path),
+            "{case}: {body}"
+        );
+    }
+    // Those on the webhook's port are counted with the other refusals.
+    let metrics = state.metrics.encode();
+    for series in [
+        r#"portcullis_admission_request_errors_total{reason="method_not_allowed"} 2"#,
+        r#"portcullis_admission_request_errors_total{reason="not_found"} 1"#,
+    ] {
+        assert!(
+            metrics.lines().any(|line| line == series),
+            "{series}:\n{metrics}"
+        );
     }
 }

@@ -84,6 +84,35 @@ async fn sigterm_during_a_burst_answers_every_request_sent_before_it() {
 }
 
 #[tokio::test]
+async fn a_second_interrupt_ends_the_drain_at_once() {
+    let workdir = tempfile::tempdir().unwrap();
+    let mut server = Serve::start(workdir.path(), &["--shutdown-delay", "60s"]).await;
+    // A keep-alive connection the drain would wait for.
+    let _connection = server.connect().await;
+    server.sigint();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the first SIGINT drains, it does not exit:\n{}",
+        server.log_text()
+    );
+    let interrupted = Instant::now();
+    server.sigint();
+    let exit = server.exit(PATIENCE).await;
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(5),
+        "{:?} after the second SIGINT",
+        interrupted.elapsed()
+    );
+    assert!(exit.success(), "{exit}");
+    let log = server.log_text();
+    assert!(
+        log.contains("interrupted again: closing every connection now"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
 async fn startup_fails_fast_with_a_clear_message() {
     let workdir = tempfile::tempdir().unwrap();
     let dir = workdir.path();
@@ -164,18 +193,47 @@ async fn startup_fails_fast_with_a_clear_message() {
         ),
     ];
     for (case, listen, metrics, args, expected) in table {
-        let log = dir.join("startup.log");
-        let mut child = serve_command(dir, &listen, &metrics, &args, &log)
-            .spawn()
-            .expect("spawn");
-        let exit = wait_exit(&mut child, PATIENCE).await;
-        let stderr = std::fs::read_to_string(&log).unwrap();
-        assert!(!exit.success(), "{case}: exited {exit}");
-        assert_eq!(exit.code(), Some(2), "{case}: {stderr}");
-        assert!(
-            stderr.contains(&expected),
-            "{case}: stderr lacks {expected:?}:\n{stderr}"
-        );
+        for json in [false, true] {
+            let log = dir.join("startup.log");
+            let mut args = args.clone();
+            if json {
+                args.extend(["--log-format", "json"]);
+            }
+            let mut child = serve_command(dir, &listen, &metrics, &args, &log)
+                .spawn()
+                .expect("spawn");
+            let exit = wait_exit(&mut child, PATIENCE).await;
+            let stderr = std::fs::read_to_string(&log).unwrap();
+            assert!(!exit.success(), "{case}: exited {exit}");
+            assert_eq!(exit.code(), Some(2), "{case}: {stderr}");
+            if !json {
+                // Said once, as text.
+                assert_eq!(
+                    stderr.matches(&expected).count(),
+                    1,
+                    "{case}: stderr should name {expected:?} once:\n{stderr}"
+                );
+                continue;
+            }
+            // Every line a JSON object, the reason in exactly one of them, at level ERROR.
+            let lines: Vec<Value> = stderr
+                .lines()
+                .map(|line| {
+                    serde_json::from_str(line)
+                        .unwrap_or_else(|_| panic!("{case}: not a JSON line: {line:?}"))
+                })
+                .collect();
+            let naming: Vec<&Value> = lines
+                .iter()
+                .filter(|line| {
+                    line["error"]
+                        .as_str()
+                        .is_some_and(|e| e.contains(&expected))
+                })
+                .collect();
+            assert_eq!(naming.len(), 1, "{case}: {stderr}");
+            assert_eq!(naming[0]["level"], "ERROR", "{case}: {stderr}");
+        }
     }
     drop(busy);
 }
@@ -390,14 +448,30 @@ async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
     symlink("..data/policy.yaml", mounted.join("policy.yaml")).unwrap();
     let policies = format!("{},{}", plain.display(), mounted.display());
     let server = Serve::start(workdir.path(), &["--policies", &policies]).await;
+    // The first scrape already has every reload series, at 0, for alerts on their increase.
+    let (_, first_scrape) = plain_request(server.metrics, "/metrics").await.unwrap();
+    let first_scrape = String::from_utf8_lossy(&first_scrape);
+    for series in [
+        r#"portcullis_policy_reload_total{result="success"} 0"#,
+        r#"portcullis_policy_reload_total{result="error"} 0"#,
+        r#"portcullis_tls_certificate_reload_total{result="success"} 0"#,
+        r#"portcullis_tls_certificate_reload_total{result="error"} 0"#,
+        r#"portcullis_admission_deadline_exceeded_total{on_timeout="deny"} 0"#,
+    ] {
+        assert!(
+            first_scrape.lines().any(|line| line == series),
+            "{series} missing:\n{first_scrape}"
+        );
+    }
     let mut connection = server.connect().await;
 
-    let mut labelled_latest = pod("web", "shop", &["nginx:latest"]);
-    labelled_latest["metadata"]["labels"] = json!({"team": "a"});
+    // Untagged: what `disallow-latest-tag` refuses in a container on its own.
+    let mut labelled_untagged = pod("web", "shop", &["nginx"]);
+    labelled_untagged["metadata"]["labels"] = json!({"team": "a"});
     let unlabelled_pinned = pod("web", "shop", &["nginx:1.25.3"]);
     let mut labelled_pinned = unlabelled_pinned.clone();
     labelled_pinned["metadata"]["labels"] = json!({"team": "a"});
-    assert!(!allowed(&mut connection, "r0", &labelled_latest).await);
+    assert!(!allowed(&mut connection, "r0", &labelled_untagged).await);
     assert!(!allowed(&mut connection, "r1", &unlabelled_pinned).await);
     assert!(allowed(&mut connection, "r2", &labelled_pinned).await);
     // A review out of time while policies are loaded, for the deadline metric scraped below.
@@ -411,7 +485,7 @@ async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
     // Writing a file in place: the latest-tag policy is removed, so the labelled latest passes.
     std::fs::write(plain.join("latest.yaml"), "# no policies here\n").unwrap();
     eventually("in-place write takes effect", async || {
-        allowed(&mut connection, "r3", &labelled_latest).await
+        allowed(&mut connection, "r3", &labelled_untagged).await
     })
     .await;
     // A `..data` swap to a set without the team rule: the unlabelled pod passes too.
@@ -443,7 +517,7 @@ async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
         metric(&server, errors).await > errors_after_swap
     })
     .await;
-    assert!(allowed(&mut connection, "r5", &labelled_latest).await);
+    assert!(allowed(&mut connection, "r5", &labelled_untagged).await);
     assert!(allowed(&mut connection, "r6", &unlabelled_pinned).await);
     assert_eq!(metric(&server, successes).await, successes_before);
 
@@ -465,5 +539,5 @@ async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
     let (_, scraped) = plain_request(server.metrics, "/metrics").await.unwrap();
     let text = String::from_utf8_lossy(&scraped);
     let all: Vec<&str> = EXPECTED_FAMILIES.iter().map(|(name, _)| *name).collect();
-    assert_bounded_metrics(&text, &all, &["shop", "web", "nginx:latest", "r0"]);
+    assert_bounded_metrics(&text, &all, &["shop", "web", "nginx", "r0"]);
 }

@@ -40,7 +40,7 @@ pub async fn post_router(state: &Arc<AppState>, path: &str, body: Vec<u8>) -> (S
     (status, json_or_null(&bytes))
 }
 
-/// The body as JSON, or `Value::Null` when it is empty (axum's 405, for one).
+/// The body as JSON, or `Value::Null` when it is empty.
 pub fn json_or_null(bytes: &[u8]) -> Value {
     if bytes.is_empty() {
         return Value::Null;
@@ -114,11 +114,19 @@ impl Serve {
     }
 
     pub fn sigterm(&self) {
+        self.signal("-TERM");
+    }
+
+    pub fn sigint(&self) {
+        self.signal("-INT");
+    }
+
+    fn signal(&self, which: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([which, &self.child.id().to_string()])
             .status()
             .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
+        assert!(status.success(), "kill {which} failed");
     }
 
     /// Waits (at most `patience`) for the process to exit.

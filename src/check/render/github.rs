@@ -4,43 +4,66 @@
 
 use super::super::CheckReport;
 use super::super::input::Inputs;
-use super::{RenderOptions, Severity, file, resource, rule_id, summary_line};
-use std::fmt::Write as _;
+use super::{Format, RenderOptions, Severity, Totals, file, resource, rule_id};
+use std::io::{self, Write};
 
-pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions) -> String {
-    let mut out = String::new();
-    for error in &inputs.errors {
-        let _ = writeln!(
+pub struct Github {
+    options: RenderOptions,
+}
+
+impl Github {
+    pub fn new(options: RenderOptions) -> Self {
+        Self { options }
+    }
+}
+
+impl Format for Github {
+    fn chunk(
+        &mut self,
+        report: &CheckReport<'_>,
+        inputs: &Inputs,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        for error in &inputs.errors {
+            let mut place = format!("file={}", property(&error.file));
+            if let Some(location) = error.location {
+                place.push_str(&format!(",line={},col={}", location.line, location.column));
+            }
+            writeln!(
+                out,
+                "::error {place},title={}::{}",
+                property("portcullis check: input error"),
+                data(&error.message)
+            )?;
+        }
+        for finding in &report.findings {
+            let command = match Severity::of(finding, self.options.gate) {
+                Severity::Failure | Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Passed | Severity::Skipped => continue,
+            };
+            writeln!(
+                out,
+                "::{command} file={},line={},col={},title={}::{}: {}",
+                property(file(finding, inputs)),
+                finding.location.line,
+                finding.location.column,
+                property(&rule_id(finding)),
+                data(&resource(finding, inputs)),
+                data(finding.outcome.message())
+            )?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, totals: &Totals, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
             out,
-            "::error title={}::{}",
+            "::notice title={}::{}",
             property("portcullis check"),
-            data(error)
-        );
+            data(&totals.summary_line())
+        )
     }
-    for finding in &report.findings {
-        let command = match Severity::of(finding, options.gate) {
-            Severity::Failure | Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Passed | Severity::Skipped => continue,
-        };
-        let _ = writeln!(
-            out,
-            "::{command} file={},line={},col={},title={}::{}: {}",
-            property(file(finding, inputs)),
-            finding.location.line,
-            finding.location.column,
-            property(&rule_id(finding)),
-            data(&resource(finding, inputs)),
-            data(finding.outcome.message())
-        );
-    }
-    let _ = writeln!(
-        out,
-        "::notice title={}::{}",
-        property("portcullis check"),
-        data(&summary_line(report, inputs))
-    );
-    out
 }
 
 /// The message part of a command.

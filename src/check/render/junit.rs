@@ -6,8 +6,8 @@
 
 use super::super::CheckReport;
 use super::super::input::Inputs;
-use super::{RenderOptions, Severity, file, resource, rule_id};
-use std::fmt::Write as _;
+use super::{Format, RenderOptions, Severity, Totals, file, resource, rule_id};
+use std::io::{self, Seek as _, Write};
 
 #[derive(Default)]
 struct Counts {
@@ -36,31 +36,81 @@ impl Counts {
     }
 }
 
-pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions) -> String {
-    let mut total = Counts::default();
-    let mut suites = String::new();
-    let mut findings = report.findings.iter().peekable();
-    while let Some(first) = findings.peek() {
-        let suite_file = inputs.manifests[first.manifest].file;
-        let mut counts = Counts::default();
-        let mut cases = String::new();
-        while let Some(finding) =
-            findings.next_if(|finding| inputs.manifests[finding.manifest].file == suite_file)
-        {
-            let severity = Severity::of(finding, options.gate);
-            counts.add(severity);
+/// Test cases are written to temporary files as they come, because every `<testsuite>` and the
+/// `<testsuites>` around them open with counts known only once their cases are all written.
+pub struct Junit {
+    options: RenderOptions,
+    /// The suite being written: its file name, counts and cases.
+    suite: Option<(String, Counts, std::fs::File)>,
+    /// The suites closed so far.
+    body: std::fs::File,
+    total: Counts,
+}
+
+impl Junit {
+    pub fn new(options: RenderOptions) -> io::Result<Self> {
+        Ok(Self {
+            options,
+            suite: None,
+            body: tempfile::tempfile()?,
+            total: Counts::default(),
+        })
+    }
+
+    fn close_suite(&mut self) -> io::Result<()> {
+        let Some((name, counts, mut cases)) = self.suite.take() else {
+            return Ok(());
+        };
+        writeln!(
+            self.body,
+            "  <testsuite name=\"{}\" {}>",
+            escape(&name),
+            counts.attributes()
+        )?;
+        cases.rewind()?;
+        io::copy(&mut cases, &mut self.body)?;
+        self.body.write_all(b"  </testsuite>\n")?;
+        self.total.tests += counts.tests;
+        self.total.failures += counts.failures;
+        self.total.errors += counts.errors;
+        self.total.skipped += counts.skipped;
+        Ok(())
+    }
+}
+
+impl Format for Junit {
+    fn chunk(
+        &mut self,
+        report: &CheckReport<'_>,
+        inputs: &Inputs,
+        _out: &mut dyn Write,
+    ) -> io::Result<()> {
+        for finding in &report.findings {
             let name = file(finding, inputs);
+            if self
+                .suite
+                .as_ref()
+                .is_none_or(|(current, _, _)| current != name)
+            {
+                self.close_suite()?;
+                self.suite = Some((name.to_owned(), Counts::default(), tempfile::tempfile()?));
+            }
+            let Some((_, counts, cases)) = self.suite.as_mut() else {
+                continue;
+            };
+            let severity = Severity::of(finding, self.options.gate);
+            counts.add(severity);
             let where_ = format!("{name}:{}", finding.location);
             let message = finding.outcome.message();
             let detail = format!("{where_}: {}: {message}", resource(finding, inputs));
-            let _ = write!(
+            write!(
                 cases,
                 "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\"",
                 escape(&rule_id(finding)),
                 escape(&resource(finding, inputs)),
                 escape(name),
                 finding.location.line
-            );
+            )?;
             let kind = format!("{} ({})", finding.status, finding.action.as_str());
             let body = match severity {
                 Severity::Passed => None,
@@ -77,48 +127,46 @@ pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions
                 )),
             };
             match body {
-                None => cases.push_str("/>\n"),
-                Some(body) => {
-                    let _ = write!(cases, ">\n{body}    </testcase>\n");
-                }
+                None => cases.write_all(b"/>\n")?,
+                Some(body) => write!(cases, ">\n{body}    </testcase>\n")?,
             }
         }
-        let _ = write!(
-            suites,
-            "  <testsuite name=\"{}\" {}>\n{cases}  </testsuite>\n",
-            escape(&inputs.files[suite_file].name),
-            counts.attributes()
-        );
-        total.tests += counts.tests;
-        total.failures += counts.failures;
-        total.errors += counts.errors;
-        total.skipped += counts.skipped;
+        Ok(())
     }
-    if !inputs.errors.is_empty() {
-        let mut cases = String::new();
-        for error in &inputs.errors {
-            let name = error
-                .split_once(": ")
-                .map_or(error.as_str(), |(name, _)| name);
-            let _ = write!(
-                cases,
-                "    <testcase name=\"{}\" classname=\"inputs\">\n{}    </testcase>\n",
-                escape(name),
-                element("error", "input", error, error)
-            );
+
+    fn finish(&mut self, totals: &Totals, out: &mut dyn Write) -> io::Result<()> {
+        self.close_suite()?;
+        if !totals.errors.is_empty() {
+            let mut cases = String::new();
+            for error in &totals.errors {
+                let line = error
+                    .location
+                    .map(|location| format!(" line=\"{}\"", location.line))
+                    .unwrap_or_default();
+                cases.push_str(&format!(
+                    "    <testcase name=\"{}\" classname=\"inputs\" file=\"{}\"{line}>\n{}    </testcase>\n",
+                    escape(&error.file),
+                    escape(&error.file),
+                    element("error", "input", &error.message, &error.to_string())
+                ));
+            }
+            let errors = totals.errors.len();
+            write!(
+                self.body,
+                "  <testsuite name=\"inputs\" tests=\"{errors}\" failures=\"0\" errors=\"{errors}\" skipped=\"0\">\n{cases}  </testsuite>\n"
+            )?;
+            self.total.tests += errors;
+            self.total.errors += errors;
         }
-        let errors = inputs.errors.len();
-        let _ = write!(
-            suites,
-            "  <testsuite name=\"inputs\" tests=\"{errors}\" failures=\"0\" errors=\"{errors}\" skipped=\"0\">\n{cases}  </testsuite>\n"
-        );
-        total.tests += errors;
-        total.errors += errors;
+        write!(
+            out,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"portcullis check\" {}>\n",
+            self.total.attributes()
+        )?;
+        self.body.rewind()?;
+        io::copy(&mut self.body, out)?;
+        out.write_all(b"</testsuites>\n")
     }
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"portcullis check\" {}>\n{suites}</testsuites>\n",
-        total.attributes()
-    )
 }
 
 fn element(tag: &str, kind: &str, message: &str, detail: &str) -> String {

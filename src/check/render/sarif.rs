@@ -5,51 +5,98 @@
 
 use super::super::CheckReport;
 use super::super::input::Inputs;
-use super::{RenderOptions, Severity, file, resource, rule_id};
+use super::{Format, RenderOptions, Severity, Totals, file, pretty_at, resource, rule_id};
+use crate::policy::PolicySet;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::io::{self, Write};
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
-pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions) -> String {
-    // Every rule that applied to something, sorted, so rule indices do not depend on the input.
-    let mut rules: BTreeMap<String, Value> = BTreeMap::new();
-    for finding in &report.findings {
-        rules.entry(rule_id(finding)).or_insert_with(|| {
-            let description = finding.rule.message.clone().unwrap_or_else(|| {
-                format!(
-                    "rule {} of policy {}",
-                    finding.rule.name, finding.policy.name
-                )
-            });
-            json!({
-                "id": rule_id(finding),
-                "name": rule_id(finding),
-                "shortDescription": {"text": description},
-                "defaultConfiguration": {"level": "error"},
-                "properties": {"policy": finding.policy.name, "rule": finding.rule.name},
-            })
-        });
+/// Writes the log as it goes: the tool and every rule of the policy set first (sorted, so rule
+/// indices depend on the policies only), each result as its chunk comes, then the invocation,
+/// whose notifications need the whole run.
+pub struct Sarif {
+    options: RenderOptions,
+    rules: Vec<Value>,
+    index: BTreeMap<String, usize>,
+    started: bool,
+    results: usize,
+}
+
+impl Sarif {
+    pub fn new(options: RenderOptions, set: &PolicySet) -> Self {
+        let mut rules: BTreeMap<String, Value> = BTreeMap::new();
+        for policy in &set.policies {
+            for rule in policy.rules.iter().chain(&policy.autogen_rules) {
+                let id = format!("{}/{}", policy.name, rule.name);
+                let description = rule
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| format!("rule {} of policy {}", rule.name, policy.name));
+                rules.entry(id.clone()).or_insert_with(|| {
+                    json!({
+                        "id": id,
+                        "name": id,
+                        "shortDescription": {"text": description},
+                        "defaultConfiguration": {"level": "error"},
+                        "properties": {"policy": policy.name, "rule": rule.name},
+                    })
+                });
+            }
+        }
+        let index = rules
+            .keys()
+            .enumerate()
+            .map(|(position, id)| (id.clone(), position))
+            .collect();
+        Self {
+            options,
+            rules: rules.into_values().collect(),
+            index,
+            started: false,
+            results: 0,
+        }
     }
-    let index: BTreeMap<&str, usize> = rules
-        .keys()
-        .enumerate()
-        .map(|(position, id)| (id.as_str(), position))
-        .collect();
-    let results: Vec<Value> = report
-        .findings
-        .iter()
-        .filter_map(|finding| {
-            let level = match Severity::of(finding, options.gate) {
+
+    fn start(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        let tool = json!({"driver": {
+            "name": "portcullis",
+            "version": env!("CARGO_PKG_VERSION"),
+            "informationUri": env!("CARGO_PKG_HOMEPAGE"),
+            "rules": std::mem::take(&mut self.rules),
+        }});
+        write!(
+            out,
+            "{{\n  \"$schema\": \"{SCHEMA}\",\n  \"version\": \"2.1.0\",\n  \"runs\": [\n    {{\n      \"tool\": {},\n      \"columnKind\": \"unicodeCodePoints\",\n      \"results\": [",
+            pretty_at(&tool, 6)
+        )
+    }
+}
+
+impl Format for Sarif {
+    fn chunk(
+        &mut self,
+        report: &CheckReport<'_>,
+        inputs: &Inputs,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        self.start(out)?;
+        for finding in &report.findings {
+            let level = match Severity::of(finding, self.options.gate) {
                 Severity::Failure | Severity::Error => "error",
                 Severity::Warning => "warning",
-                Severity::Passed | Severity::Skipped => return None,
+                Severity::Passed | Severity::Skipped => continue,
             };
             let id = rule_id(finding);
             let manifest = &inputs.manifests[finding.manifest];
             let mut result = json!({
                 "ruleId": id,
-                "ruleIndex": index.get(id.as_str()).copied().unwrap_or_default(),
+                "ruleIndex": self.index.get(id.as_str()).copied().unwrap_or_default(),
                 "level": level,
                 "message": {"text": format!("{}: {}", resource(finding, inputs), finding.outcome.message())},
                 "locations": [{
@@ -74,35 +121,46 @@ pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions
             if let Some(path) = finding.outcome.path() {
                 result["properties"]["path"] = Value::String(path.pointer());
             }
-            Some(result)
-        })
-        .collect();
-    let notifications: Vec<Value> = inputs
-        .errors
-        .iter()
-        .map(|error| json!({"level": "error", "message": {"text": error}}))
-        .collect();
-    let document = json!({
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "portcullis",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": env!("CARGO_PKG_HOMEPAGE"),
-                "rules": rules.into_values().collect::<Vec<_>>(),
-            }},
-            "invocations": [{
-                "executionSuccessful": inputs.errors.is_empty(),
-                "toolExecutionNotifications": notifications,
-            }],
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
-    });
-    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
-    text.push('\n');
-    text
+            if self.results > 0 {
+                out.write_all(b",")?;
+            }
+            write!(out, "\n        {}", pretty_at(&result, 8))?;
+            self.results += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, totals: &Totals, out: &mut dyn Write) -> io::Result<()> {
+        self.start(out)?;
+        let notifications: Vec<Value> = totals
+            .errors
+            .iter()
+            .map(|error| {
+                let mut physical = json!({"artifactLocation": {"uri": uri(&error.file)}});
+                if let Some(location) = error.location {
+                    physical["region"] =
+                        json!({"startLine": location.line, "startColumn": location.column});
+                }
+                json!({
+                    "level": "error",
+                    "message": {"text": error.to_string()},
+                    "locations": [{"physicalLocation": physical}],
+                })
+            })
+            .collect();
+        let invocations = json!([{
+            "executionSuccessful": totals.errors.is_empty(),
+            "toolExecutionNotifications": notifications,
+        }]);
+        if self.results > 0 {
+            out.write_all(b"\n      ")?;
+        }
+        writeln!(
+            out,
+            "],\n      \"invocations\": {}\n    }}\n  ]\n}}",
+            pretty_at(&invocations, 6)
+        )
+    }
 }
 
 /// A file name as a URI reference: relative paths stay relative (code scanning resolves them

@@ -5,10 +5,10 @@
 
 use super::super::CheckReport;
 use super::super::input::Inputs;
-use super::{RenderOptions, Severity, file, resource, rule_id, summary_line};
+use super::{Format, RenderOptions, Severity, Totals, file, resource, rule_id};
 use crate::eval::Status;
 use crate::printable::printable;
-use std::fmt::Write as _;
+use std::io::{self, Write};
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
@@ -31,47 +31,75 @@ fn status_style(severity: Severity) -> &'static str {
     }
 }
 
-pub fn render(report: &CheckReport<'_>, inputs: &Inputs, options: &RenderOptions) -> String {
-    let colour = options.colour;
-    let mut out = String::new();
-    let mut current_file = None;
-    for finding in &report.findings {
-        if !options.verbose && matches!(finding.status, Status::Pass | Status::Skip) {
-            continue;
+pub struct Text {
+    options: RenderOptions,
+    /// The file of the last line written, so a blank line separates files.
+    current_file: Option<String>,
+}
+
+impl Text {
+    pub fn new(options: RenderOptions) -> Self {
+        Self {
+            options,
+            current_file: None,
         }
-        let manifest = &inputs.manifests[finding.manifest];
-        if current_file.is_some_and(|current| current != manifest.file) {
-            out.push('\n');
+    }
+}
+
+impl Format for Text {
+    fn chunk(
+        &mut self,
+        report: &CheckReport<'_>,
+        inputs: &Inputs,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let colour = self.options.colour;
+        for finding in &report.findings {
+            if !self.options.verbose && matches!(finding.status, Status::Pass | Status::Skip) {
+                continue;
+            }
+            let name = file(finding, inputs);
+            if self
+                .current_file
+                .as_deref()
+                .is_some_and(|current| current != name)
+            {
+                out.write_all(b"\n")?;
+            }
+            if self.current_file.as_deref() != Some(name) {
+                self.current_file = Some(name.to_owned());
+            }
+            let action = if finding.status == Status::Fail {
+                format!(" ({})", finding.action.as_str())
+            } else {
+                String::new()
+            };
+            let severity = Severity::of(finding, self.options.gate);
+            writeln!(
+                out,
+                "{}: {} {}: {}: {}",
+                paint(
+                    colour,
+                    BOLD,
+                    &format!("{}:{}", printable(name), finding.location)
+                ),
+                paint(
+                    colour,
+                    status_style(severity),
+                    &format!("{}{action}", finding.status)
+                ),
+                printable(&resource(finding, inputs)),
+                printable(&rule_id(finding)),
+                printable(finding.outcome.message())
+            )?;
         }
-        current_file = Some(manifest.file);
-        let action = if finding.status == Status::Fail {
-            format!(" ({})", finding.action.as_str())
-        } else {
-            String::new()
-        };
-        let severity = Severity::of(finding, options.gate);
-        let _ = writeln!(
-            out,
-            "{}: {} {}: {}: {}",
-            paint(
-                colour,
-                BOLD,
-                &format!("{}:{}", printable(file(finding, inputs)), finding.location)
-            ),
-            paint(
-                colour,
-                status_style(severity),
-                &format!("{}{action}", finding.status)
-            ),
-            printable(&resource(finding, inputs)),
-            printable(&rule_id(finding)),
-            printable(finding.outcome.message())
-        );
+        Ok(())
     }
-    if current_file.is_some() {
-        out.push('\n');
+
+    fn finish(&mut self, totals: &Totals, out: &mut dyn Write) -> io::Result<()> {
+        if self.current_file.is_some() {
+            out.write_all(b"\n")?;
+        }
+        writeln!(out, "{}", totals.summary_line())
     }
-    out.push_str(&summary_line(report, inputs));
-    out.push('\n');
-    out
 }

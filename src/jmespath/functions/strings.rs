@@ -7,6 +7,7 @@ use super::{
 };
 use crate::coerce::number::go_f64_to_i64;
 use crate::coerce::semver::{Range, Version};
+use crate::expr::gopath;
 use regex::Regex;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -164,31 +165,7 @@ pub(super) fn path_canonicalize<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> 
     if path.is_empty() {
         return string("");
     }
-    string(clean_path(path))
-}
-
-fn clean_path(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|last| *last != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            other => parts.push(other),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_owned(),
-        (false, false) => joined,
-    }
+    string(gopath::clean(path))
 }
 
 pub(super) fn truncate<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
@@ -405,23 +382,6 @@ mod tests {
         ];
         for (pattern, want) in errors {
             assert_eq!(go_regex(pattern).err().as_deref(), Some(*want), "{pattern}");
-        }
-    }
-
-    #[test]
-    fn clean() {
-        let cases: &[(&str, &str)] = &[
-            ("///", "/"),
-            ("/var/run///containerd////", "/var/run/containerd"),
-            ("/run/../etc", "/etc"),
-            ("/../../", "/"),
-            ("a/../..", ".."),
-            ("a/..", "."),
-            ("./a/./b/", "a/b"),
-            ("../../a", "../../a"),
-        ];
-        for (path, want) in cases {
-            assert_eq!(clean_path(path), *want, "{path}");
         }
     }
 }

@@ -34,13 +34,14 @@ pub fn read_review<'a>(text: &'a str, projection: &Projection) -> Option<Admissi
     scanner.at_end().then_some(review)
 }
 
-/// Which fields a map has had, so that a second occurrence (an error) goes the strict way.
+/// Which fields a map has had, so that a second occurrence (an error) goes the strict way. A
+/// field numbered beyond its room goes the strict way too, rather than share another's bit.
 #[derive(Default)]
-struct Seen(u16);
+struct Seen(u64);
 
 impl Seen {
     fn once(&mut self, field: u8) -> Option<()> {
-        let bit = 1 << field;
+        let bit = 1u64.checked_shl(u32::from(field))?;
         let first = self.0 & bit == 0;
         self.0 |= bit;
         first.then_some(())
@@ -191,6 +192,22 @@ fn user_info(scanner: &mut Scanner<'_>) -> Option<UserInfoIn> {
 mod tests {
     use super::super::read_review_strictly;
     use super::*;
+
+    #[test]
+    fn every_field_has_its_own_place_among_more_than_sixteen() {
+        let mut seen = Seen::default();
+        for field in 0..64 {
+            assert_eq!(seen.once(field), Some(()), "first time of {field}");
+        }
+        for field in 0..64 {
+            assert_eq!(seen.once(field), None, "second time of {field}");
+        }
+        // Past its room a field is never taken for a first occurrence.
+        let mut fresh = Seen::default();
+        assert_eq!(fresh.once(64), None);
+        assert_eq!(fresh.once(u8::MAX), None);
+        assert_eq!(fresh.once(0), Some(()));
+    }
 
     const FIXTURE: &str = include_str!("../../../benches/fixtures/pod-review.json");
 

@@ -13,7 +13,7 @@ use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use portcullis::server::{self, Readiness, ServeOptions};
+use portcullis::server::{self, HandshakeRefusals, Readiness, ServeOptions};
 use portcullis::tls::CertInfo;
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
@@ -45,6 +45,16 @@ impl Server {
         app: Router,
         options: ServeOptions,
     ) -> Server {
+        Self::start_counting(tls, app, options, HandshakeRefusals::uncounted()).await
+    }
+
+    /// As [`Server::start`], counting refused handshakes in `refusals`.
+    pub async fn start_counting(
+        tls: Arc<rustls::ServerConfig>,
+        app: Router,
+        options: ServeOptions,
+        refusals: HandshakeRefusals,
+    ) -> Server {
         let tls_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let plain_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let tls_addr = tls_listener.local_addr().unwrap();
@@ -61,6 +71,7 @@ impl Server {
             plain_app,
             readiness.clone(),
             options,
+            refusals,
             async move {
                 let _ = triggered.await;
             },

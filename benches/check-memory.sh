@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Peak memory (max RSS, from GNU time) and wall time of `portcullis check` on N generated
 # Deployments in one multi-document file (one in ten with a `:latest` image), against the
-# repository's policies/, in each report format.
+# repository's policies/, in each report format, and in text from standard input.
 #
 # Usage: bash benches/check-memory.sh [N]     (default 100000; needs python3 and GNU time)
 set -euo pipefail
@@ -46,6 +46,11 @@ echo "# $(date -u +%FT%TZ), $resources Deployments, $(du -m "$work/manifests.yam
 for format in text json junit sarif; do
   /usr/bin/time -f "%M %e" -o "$work/time" "$TARGET/release/portcullis" check --policies policies \
     --output "$format" "$work/manifests.yaml" > /dev/null 2>"$work/stderr" || true
-  read -r kib seconds < "$work/time"
+  read -r kib seconds < <(tail -n 1 "$work/time")
   printf '%-6s peak RSS %6.1f MiB, %5.2f s\n' "$format" "$(echo "$kib / 1024" | bc -l)" "$seconds"
 done
+# Standard input is spooled to a temporary file and read like one.
+/usr/bin/time -f "%M %e" -o "$work/time" "$TARGET/release/portcullis" check --policies policies - \
+  < "$work/manifests.yaml" > /dev/null 2>"$work/stderr" || true
+read -r kib seconds < <(tail -n 1 "$work/time")
+printf '%-6s peak RSS %6.1f MiB, %5.2f s\n' "stdin" "$(echo "$kib / 1024" | bc -l)" "$seconds"

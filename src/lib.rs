@@ -12,7 +12,6 @@ pub mod defaults;
 pub mod eval;
 pub mod json_path;
 pub mod kyverno_test;
-pub mod log_format;
 pub mod log_output;
 pub mod matching;
 pub mod metrics;

@@ -4,8 +4,7 @@
 //! Run: `cargo bench --bench logline`.
 
 use portcullis::cli::LogFormat;
-use portcullis::log_format;
-use portcullis::log_output::{BatchedWriter, FLUSH_INTERVAL};
+use portcullis::log_output::{self, BatchedWriter, FLUSH_INTERVAL};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
@@ -38,6 +37,6 @@ fn log_line(bencher: divan::Bencher, format: &str) {
     } else {
         LogFormat::Text
     };
-    let dispatch = log_format::dispatch(format, EnvFilter::new(level), writer, false);
+    let dispatch = log_output::dispatch(format, EnvFilter::new(level), writer, false);
     tracing::dispatcher::with_default(&dispatch, || bencher.bench_local(review_line));
 }

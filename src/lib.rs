@@ -16,7 +16,6 @@ pub mod image;
 pub mod jmespath;
 pub mod json_path;
 pub mod kyverno_test;
-pub mod log_format;
 pub mod log_output;
 pub mod matching;
 pub mod metrics;

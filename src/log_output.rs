@@ -1,4 +1,5 @@
-//! Where log lines go: a shared buffer that a background thread writes out in batches.
+//! Where log lines go: a shared buffer that a background thread writes out in batches, in
+//! tracing-subscriber's text or JSON layout ([`dispatch`]).
 //!
 //! Under load the webhook writes a line per review, tens of thousands a second. Writing each
 //! one to stderr costs a system call on the request path; handing each to a writer thread
@@ -10,12 +11,32 @@
 //! the output cannot keep up and the buffer reaches its cap, the logging thread writes the
 //! buffer itself. Lines keep their order, and [`FlushGuard`] writes what is left.
 
+use crate::cli::LogFormat;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
-use tracing::{Level, Metadata};
+use tracing::{Dispatch, Level, Metadata};
+use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+
+/// The subscriber the commands log through: `filter`'s events to `writer`, in
+/// tracing-subscriber's own layouts (its default text line, or JSON with the event's fields at
+/// the top level), in colour only when `colour` says so. Both escape what a request could put
+/// in a field to forge a line or colour a terminal.
+pub fn dispatch<W>(format: LogFormat, filter: EnvFilter, writer: W, colour: bool) -> Dispatch
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(colour);
+    match format {
+        LogFormat::Text => Dispatch::new(builder.finish()),
+        LogFormat::Json => Dispatch::new(builder.json().flatten_event(true).finish()),
+    }
+}
 
 /// When the writer thread writes without being woken: late enough to batch many lines, soon
 /// enough that `kubectl logs -f` looks live.
@@ -209,6 +230,42 @@ impl Sink {
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    const FORGING: &str =
+        "a\n2026-11-27T00:00:00.000000Z  INFO forged: decision=\"allow\" \x1b[31mred\x1b[0m \u{9b}31m";
+
+    #[test]
+    fn a_field_cannot_forge_a_line_or_colour_a_terminal() {
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let sink = Sink::default();
+            let dispatch = dispatch(format, EnvFilter::new("info"), sink.clone(), false);
+            tracing::dispatcher::with_default(&dispatch, || {
+                tracing::warn!(uid = FORGING, "refused admission request");
+            });
+            let text = sink.text();
+            assert_eq!(text.lines().count(), 1, "{format:?}: {text}");
+            assert!(!text.contains('\x1b'), "{format:?}: {text:?}");
+            let line = text.trim_end();
+            match format {
+                LogFormat::Text => {
+                    // 2026-11-27T15:45:46.123456Z  WARN portcullis::log_output::tests: …
+                    let (time, rest) = line.split_once(' ').expect("a timestamp");
+                    assert!(time.len() == 27 && time.ends_with('Z'), "{line}");
+                    assert!(rest.starts_with(" WARN portcullis::"), "{line}");
+                    assert!(line.contains("refused admission request uid=\"a\\n2026"), "{line}");
+                    assert!(!line.contains('\u{9b}'), "{line:?}");
+                }
+                LogFormat::Json => {
+                    let value: serde_json::Value = serde_json::from_str(line).expect("one JSON line");
+                    assert_eq!(value["uid"], FORGING);
+                    assert_eq!(value["level"], "WARN");
+                    assert_eq!(value["message"], "refused admission request");
+                    let time = value["timestamp"].as_str().expect("a timestamp");
+                    assert!(time.len() == 27 && time.ends_with('Z'), "{line}");
+                }
+            }
+        }
+    }
 
     const NEVER: Duration = Duration::from_secs(3600);
 

@@ -2,8 +2,7 @@
 
 use clap::Parser;
 use portcullis::cli::{Cli, Command, LogFormat};
-use portcullis::log_format;
-use portcullis::log_output::{BatchedWriter, FLUSH_INTERVAL, FlushGuard};
+use portcullis::log_output::{self, BatchedWriter, FLUSH_INTERVAL, FlushGuard};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -44,6 +43,6 @@ fn init_tracing(format: LogFormat) -> FlushGuard {
     // Colour only for a person at a terminal: log collectors store escape codes verbatim.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let (writer, guard) = BatchedWriter::new(std::io::stderr(), FLUSH_INTERVAL);
-    log_format::dispatch(format, filter, writer, colour).init();
+    log_output::dispatch(format, filter, writer, colour).init();
     guard
 }

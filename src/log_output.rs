@@ -231,8 +231,7 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    const FORGING: &str =
-        "a\n2026-11-27T00:00:00.000000Z  INFO forged: decision=\"allow\" \x1b[31mred\x1b[0m \u{9b}31m";
+    const FORGING: &str = "a\n2026-11-27T00:00:00.000000Z  INFO forged: decision=\"allow\" \x1b[31mred\x1b[0m \u{9b}31m";
 
     #[test]
     fn a_field_cannot_forge_a_line_or_colour_a_terminal() {
@@ -252,11 +251,15 @@ mod tests {
                     let (time, rest) = line.split_once(' ').expect("a timestamp");
                     assert!(time.len() == 27 && time.ends_with('Z'), "{line}");
                     assert!(rest.starts_with(" WARN portcullis::"), "{line}");
-                    assert!(line.contains("refused admission request uid=\"a\\n2026"), "{line}");
+                    assert!(
+                        line.contains("refused admission request uid=\"a\\n2026"),
+                        "{line}"
+                    );
                     assert!(!line.contains('\u{9b}'), "{line:?}");
                 }
                 LogFormat::Json => {
-                    let value: serde_json::Value = serde_json::from_str(line).expect("one JSON line");
+                    let value: serde_json::Value =
+                        serde_json::from_str(line).expect("one JSON line");
                     assert_eq!(value["uid"], FORGING);
                     assert_eq!(value["level"], "WARN");
                     assert_eq!(value["message"], "refused admission request");

@@ -98,6 +98,18 @@ fn answer(bencher: divan::Bencher, policies: usize) {
     });
 }
 
+/// `answer` with the apiserver's deadline, as every real review has one: the budget then reads
+/// the clock before each rule that applies.
+#[divan::bench(args = SIZES)]
+fn answer_with_deadline(bencher: divan::Bencher, policies: usize) {
+    let state = state(policies);
+    bencher.bench_local(|| {
+        let answer_by = Instant::now() + std::time::Duration::from_secs(8);
+        let body = handler::answer(&state, divan::black_box(REVIEW.as_bytes()), Some(answer_by));
+        body.expect("answered").len()
+    });
+}
+
 /// `answer` after 2 MiB of other memory has been written, as under load, where the TLS stack,
 /// the kernel and the load generator run on the same core between two reviews and leave the
 /// policies and the code out of the core's caches. With 0 policies this is the cost of reading

@@ -78,6 +78,8 @@ fn evaluate(bencher: divan::Bencher, policies: usize) {
         unknown_namespace_hint: "",
         user: None,
         admission: true,
+        admission_request: None,
+        environment: portcullis::eval::Offline::system(),
     };
     bencher.bench_local(|| {
         let report = eval::evaluate(divan::black_box(&set), divan::black_box(&request));

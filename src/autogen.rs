@@ -7,7 +7,7 @@
 
 use crate::matching::{Combine, Filter, KindSelector, MatchBlock};
 use crate::pattern::{Pattern, PatternError};
-use crate::policy::{Rule, SourcedPattern, Validation};
+use crate::policy::{ContextEntry, ContextSource, Foreach, Rule, SourcedPattern, Validation};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -129,6 +129,127 @@ impl Template {
             Self::CronJob => json!({"spec": {"jobTemplate": {"spec": {"template": pattern}}}}),
         }
     }
+
+    /// Kyverno rewrites the generated rule's JSON text so that what read the Pod reads the
+    /// controller's pod template: these replacements, in this order, everywhere in the rule.
+    fn retarget(self, text: &str) -> String {
+        let (spec, metadata) = match self {
+            Self::Pod => ("spec.template.spec", "spec.template.metadata"),
+            Self::CronJob => (
+                "spec.jobTemplate.spec.template.spec",
+                "spec.jobTemplate.spec.template.metadata",
+            ),
+        };
+        if !text.contains("request.") {
+            return text.to_owned();
+        }
+        text.replace("request.object.spec", &format!("request.object.{spec}"))
+            .replace(
+                "request.oldObject.spec",
+                &format!("request.oldObject.{spec}"),
+            )
+            .replace(
+                "request.object.metadata",
+                &format!("request.object.{metadata}"),
+            )
+            .replace(
+                "request.oldObject.metadata",
+                &format!("request.oldObject.{metadata}"),
+            )
+    }
+}
+
+/// The rule's check for the controller: patterns wrapped in the pod template (only at the top:
+/// a foreach's patterns judge elements, not the object), and every text retargeted.
+fn retarget_validation(
+    validation: &Validation,
+    template: Template,
+    retext: &dyn Fn(&str) -> String,
+    top: bool,
+) -> Result<Validation, PatternError> {
+    let pattern = |sourced: &SourcedPattern, mode| -> Result<SourcedPattern, PatternError> {
+        let wrapped = if top {
+            template.wrap(&sourced.source)
+        } else {
+            sourced.source.clone()
+        };
+        let source = crate::expr::template::map_strings(&wrapped, retext);
+        let compiled = match sourced.compiled {
+            Some(_) => Some(Pattern::compile_with(&source, mode)?),
+            None => None,
+        };
+        Ok(SourcedPattern { source, compiled })
+    };
+    Ok(match validation {
+        Validation::Pattern(sourced) => {
+            Validation::Pattern(pattern(sourced, crate::pattern::NumberMode::Exact)?)
+        }
+        Validation::AnyPattern(patterns) => Validation::AnyPattern(
+            patterns
+                .iter()
+                .map(|sourced| pattern(sourced, crate::pattern::NumberMode::Float))
+                .collect::<Result<_, _>>()?,
+        ),
+        Validation::Deny(conditions) => Validation::Deny(conditions.map_text(retext)),
+        Validation::Foreach(loops) => Validation::Foreach(
+            loops
+                .iter()
+                .map(|each| {
+                    Ok(Foreach {
+                        list: retext(&each.list),
+                        element_scope: each.element_scope,
+                        context: retarget_context(&each.context, retext),
+                        preconditions: each
+                            .preconditions
+                            .as_ref()
+                            .map(|conditions| conditions.map_text(retext)),
+                        check: Box::new(retarget_validation(&each.check, template, retext, false)?),
+                    })
+                })
+                .collect::<Result<_, PatternError>>()?,
+        ),
+    })
+}
+
+fn retarget_context(
+    entries: &[ContextEntry],
+    retext: &dyn Fn(&str) -> String,
+) -> Vec<ContextEntry> {
+    let value = |value: &Option<Value>| {
+        value
+            .as_ref()
+            .map(|value| crate::expr::template::map_strings(value, retext))
+    };
+    entries
+        .iter()
+        .map(|entry| ContextEntry {
+            name: entry.name.clone(),
+            source: match &entry.source {
+                ContextSource::Variable {
+                    value: written,
+                    jmes_path,
+                    default,
+                } => ContextSource::Variable {
+                    value: value(written),
+                    jmes_path: jmes_path.as_deref().map(retext),
+                    default: value(default),
+                },
+                ContextSource::ConfigMap { name, namespace } => ContextSource::ConfigMap {
+                    name: retext(name),
+                    namespace: retext(namespace),
+                },
+                ContextSource::ApiCall {
+                    url_path,
+                    jmes_path,
+                    default,
+                } => ContextSource::ApiCall {
+                    url_path: retext(url_path),
+                    jmes_path: jmes_path.as_deref().map(retext),
+                    default: value(default),
+                },
+            },
+        })
+        .collect()
 }
 
 fn rewrite(
@@ -177,30 +298,29 @@ fn rewrite(
             exclude.clone()
         }
     });
-    let wrap = |sourced: &SourcedPattern, mode| -> Result<SourcedPattern, PatternError> {
-        let source = template.wrap(&sourced.source);
-        let compiled = Pattern::compile_with(&source, mode)?;
-        Ok(SourcedPattern { source, compiled })
-    };
-    let validation = match &rule.validation {
-        Validation::Pattern(pattern) => {
-            Validation::Pattern(wrap(pattern, crate::pattern::NumberMode::Exact)?)
-        }
-        Validation::AnyPattern(patterns) => Validation::AnyPattern(
-            patterns
-                .iter()
-                .map(|pattern| wrap(pattern, crate::pattern::NumberMode::Float))
-                .collect::<Result<_, _>>()?,
-        ),
-    };
+    let retext = |text: &str| template.retarget(text);
+    let validation = retarget_validation(&rule.validation, template, &retext, true)?;
+    let expressions = rule
+        .expressions
+        .map_text(&retext)
+        .map_err(|error| PatternError {
+            path: crate::json_path::JsonPath::root(),
+            message: error.to_string(),
+        })?;
     let name = truncate(name);
     Ok(Rule {
         pass_message: Rule::pass_message_for(&name),
         name,
         match_block: retarget(&rule.match_block, cronjob),
         exclude,
+        context: retarget_context(&rule.context, &retext),
+        preconditions: rule
+            .preconditions
+            .as_ref()
+            .map(|conditions| conditions.map_text(&retext)),
         validation,
-        message: rule.message.clone(),
+        message: rule.message.as_deref().map(retext),
+        expressions,
         failure_action: rule.failure_action,
         action_overrides: rule.action_overrides.clone(),
         allow_existing_violations: rule.allow_existing_violations,

@@ -192,6 +192,71 @@ fn with_default_registry(name: &str, registry: &str) -> String {
     }
 }
 
+/// Kyverno's `images` variable: for a Pod or a pod controller, every container, init container
+/// and ephemeral container image by container name, under `containers`, `initContainers` and
+/// `ephemeralContainers`, each with its parts and the JSON pointer of its `image` field.
+/// `None` for other kinds and for objects without images. Images that do not parse are left
+/// out, as a Kyverno rule that never reads `images` does not fail on them.
+pub fn images_of(object: &serde_json::Value) -> Option<serde_json::Value> {
+    use serde_json::{Map, Value};
+    let spec_path: &[&str] = match object.get("kind")?.as_str()? {
+        "Pod" => &["spec"],
+        "Deployment"
+        | "DaemonSet"
+        | "Job"
+        | "StatefulSet"
+        | "ReplicaSet"
+        | "ReplicationController" => &["spec", "template", "spec"],
+        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
+        _ => return None,
+    };
+    let spec = spec_path
+        .iter()
+        .try_fold(object, |value, key| value.get(key))?;
+    let defaults = RegistryDefaults::default();
+    let mut images = Map::new();
+    for group in ["initContainers", "containers", "ephemeralContainers"] {
+        let Some(Value::Array(containers)) = spec.get(group) else {
+            continue;
+        };
+        let mut by_name = Map::new();
+        for (index, container) in containers.iter().enumerate() {
+            let Some(name) = container.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(image) = container.get("image").and_then(Value::as_str) else {
+                continue;
+            };
+            if image.trim().is_empty() {
+                continue;
+            }
+            let Ok(info) = ImageInfo::parse(image, &defaults) else {
+                continue;
+            };
+            let mut fields = Map::new();
+            let mut put = |key: &str, value: &str, always: bool| {
+                if always || !value.is_empty() {
+                    fields.insert(key.to_owned(), Value::String(value.to_owned()));
+                }
+            };
+            put("registry", &info.registry, false);
+            put("name", &info.name, true);
+            put("path", &info.path, true);
+            put("tag", &info.tag, false);
+            put("digest", &info.digest, false);
+            put("reference", &info.reference, false);
+            put("referenceWithTag", &info.reference_with_tag, false);
+            let pointer = format!("/{}/{group}/{index}/image", spec_path.join("/"));
+            fields.insert("jsonPointer".to_owned(), Value::String(pointer));
+            by_name.insert(name.to_owned(), Value::Object(fields));
+        }
+        if !by_name.is_empty() {
+            images.insert(group.to_owned(), Value::Object(by_name));
+        }
+    }
+    (!images.is_empty()).then_some(Value::Object(images))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,6 +99,22 @@ impl Compiled {
     }
 }
 
+impl Compiled {
+    /// Evaluates the expression against `data` with `layers` laid over its top-level names,
+    /// later layers first.
+    pub fn search_layered(
+        &self,
+        data: &Value,
+        layers: &[&serde_json::Map<String, Value>],
+        environment: &Environment,
+    ) -> Result<Value, EvalError> {
+        let scope = interpreter::Scope { root: data, layers };
+        interpreter::Interpreter::scoped(environment, scope)
+            .evaluate(&self.root, data)
+            .map(std::borrow::Cow::into_owned)
+    }
+}
+
 /// Parses and evaluates `expression` once; prefer [`Compiled`] for anything evaluated twice.
 pub fn search(expression: &str, data: &Value, environment: &Environment) -> Result<Value, Error> {
     Ok(Compiled::new(expression)?.search(data, environment)?)

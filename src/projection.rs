@@ -11,7 +11,7 @@
 
 pub mod scan;
 
-use crate::policy::{PolicySet, Validation};
+use crate::policy::{PolicySet, SourcedPattern, Validation};
 use crate::small_map;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -122,12 +122,20 @@ impl Projection {
                 for filter in blocks.flat_map(|block| &block.filters) {
                     metadata.extend(filter.metadata_keys());
                 }
-                match &rule.validation {
-                    Validation::Pattern(pattern) => projection.merge(pattern.compiled.reads()),
-                    Validation::AnyPattern(patterns) => {
-                        for pattern in patterns {
-                            projection.merge(pattern.compiled.reads());
-                        }
+                let patterns: &[SourcedPattern] = match &rule.validation {
+                    Validation::Pattern(pattern) => std::slice::from_ref(pattern),
+                    Validation::AnyPattern(patterns) => patterns,
+                    // Expressions may read any field, and a field left out would look like a
+                    // missing key to them.
+                    Validation::Deny(_) | Validation::Foreach(_) => return Self::Whole,
+                };
+                if rule.reads_variables() {
+                    return Self::Whole;
+                }
+                for pattern in patterns {
+                    match &pattern.compiled {
+                        Some(compiled) => projection.merge(compiled.reads()),
+                        None => return Self::Whole,
                     }
                 }
             }

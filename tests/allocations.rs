@@ -79,6 +79,8 @@ fn judge(set: &PolicySet, object: &Value) -> (u64, usize) {
         unknown_namespace_hint: "",
         user: None,
         admission: true,
+        admission_request: None,
+        environment: portcullis::eval::Offline::system(),
     };
     let mut passed = 0;
     let counted = allocation_counter::measure(|| {

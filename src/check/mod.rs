@@ -201,6 +201,7 @@ pub fn run_with<'p>(
     }
     // Cluster-scoped resources have no namespace, hence no labels to select on.
     let cluster_scoped = BTreeMap::new();
+    let environment = eval::Offline::default();
     progress.start("checking resources", inputs.manifests.len());
     let per_manifest: Vec<Vec<Finding<'p>>> = inputs
         .manifests
@@ -222,6 +223,8 @@ pub fn run_with<'p>(
                 unknown_namespace_hint: UNKNOWN_NAMESPACE_HINT,
                 user: None,
                 admission: false,
+                admission_request: None,
+                environment: &environment,
             };
             let findings = eval::evaluate(set, &request)
                 .results

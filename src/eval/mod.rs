@@ -4,16 +4,17 @@
 //! through [`Budget`] and [`Observer`], not through a copy of the loop.
 
 pub mod admission;
+pub mod context;
+mod expressions;
 pub mod outcome;
 
+pub use context::{Environment, Offline};
 pub use outcome::{Report, RuleOutcome, RuleResult, Status};
 
 use crate::autogen;
 use crate::matching::{Gvk, MatchError, MatchTarget, Operation, UserInfo};
-use crate::pattern::PatternOutcome;
-use crate::policy::{
-    ActionOverride, FailureAction, Policy, PolicySet, Rule, SourcedPattern, Validation,
-};
+use crate::policy::{ActionOverride, FailureAction, Policy, PolicySet, Rule};
+use context::ReviewVariables;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -38,6 +39,11 @@ pub struct Request<'a> {
     pub user: Option<&'a UserInfo>,
     /// True at admission: policies with `admission: false` sit out.
     pub admission: bool,
+    /// The admission request as the apiserver sent it, which `{{ request.* }}` variables
+    /// read; offline callers have none, and the variables then hold what the request knows.
+    pub admission_request: Option<&'a Value>,
+    /// What variables may look up beyond the request.
+    pub environment: &'a dyn Environment,
 }
 
 impl<'a> Request<'a> {
@@ -115,8 +121,9 @@ pub fn evaluate_observed<'p>(
     observer: &mut impl Observer<'p>,
 ) -> Report<'p> {
     let mut report = Report::with_room_for(set);
+    let variables = ReviewVariables::new(*request);
     for (index, policy) in set.policies.iter().enumerate() {
-        let next = evaluate_policy(index, policy, request, budget, &mut report, observer);
+        let next = evaluate_policy(index, policy, &variables, budget, &mut report, observer);
         observer.policy_judged(index, policy);
         if next == Next::OutOfTime {
             report.unfinished = true;
@@ -129,11 +136,12 @@ pub fn evaluate_observed<'p>(
 fn evaluate_policy<'p>(
     index: usize,
     policy: &'p Policy,
-    request: &Request<'_>,
+    variables: &ReviewVariables<'_>,
     budget: &Budget,
     report: &mut Report<'p>,
     observer: &mut impl Observer<'p>,
 ) -> Next {
+    let request = variables.request();
     if request.admission && !policy.admission {
         return Next::Continue;
     }
@@ -165,7 +173,7 @@ fn evaluate_policy<'p>(
             rule: rule_index,
             ..place
         };
-        match judge(place, policy, rule, request, budget, report, observer) {
+        match judge(place, policy, rule, variables, budget, report, observer) {
             Next::Continue => {}
             stop => return stop,
         }
@@ -177,7 +185,7 @@ fn evaluate_policy<'p>(
                 rule: first + rule_index,
                 ..place
             };
-            match judge(place, policy, rule, request, budget, report, observer) {
+            match judge(place, policy, rule, variables, budget, report, observer) {
                 Next::Continue => {}
                 stop => return stop,
             }
@@ -199,12 +207,13 @@ fn judge<'p>(
     place: Place,
     policy: &'p Policy,
     rule: &'p Rule,
-    request: &Request<'_>,
+    variables: &ReviewVariables<'_>,
     budget: &Budget,
     report: &mut Report<'p>,
     observer: &mut impl Observer<'p>,
 ) -> Next {
-    let outcome = match evaluate_rule(policy, rule, request, budget) {
+    let request = variables.request();
+    let outcome = match evaluate_rule(policy, rule, variables, budget) {
         Judged::NotApplicable => return Next::Continue,
         Judged::OutOfTime => return Next::OutOfTime,
         Judged::Outcome(outcome) => outcome,
@@ -247,9 +256,10 @@ enum Judged<'p> {
 fn evaluate_rule<'p>(
     policy: &Policy,
     rule: &'p Rule,
-    request: &Request<'_>,
+    variables: &ReviewVariables<'_>,
     budget: &Budget,
 ) -> Judged<'p> {
+    let request = variables.request();
     match rule_applies(rule, request) {
         Ok(false) => return Judged::NotApplicable,
         Ok(true) => {}
@@ -261,14 +271,12 @@ fn evaluate_rule<'p>(
             });
         }
     }
-    // Kyverno does not validate a deleted object against a pattern.
-    if request.operation == Operation::Delete {
-        return Judged::NotApplicable;
-    }
     if budget.is_spent() {
         return Judged::OutOfTime;
     }
-    let outcome = validate(rule, request.object);
+    let Some(outcome) = expressions::judge(policy, rule, variables, budget) else {
+        return Judged::NotApplicable;
+    };
     let enforced = rule.failure_action.unwrap_or(policy.action) == FailureAction::Enforce;
     if enforced
         && request.operation == Operation::Update
@@ -290,16 +298,26 @@ fn evaluate_rule<'p>(
             object: request.old_object,
             old_object: &Value::Null,
             user: Some(&nobody),
+            admission_request: None,
             ..*request
         };
-        if rule_applies(rule, &old_request).unwrap_or(false)
-            && matches!(validate(rule, request.old_object), RuleOutcome::Fail { .. })
-        {
-            return Judged::Outcome(RuleOutcome::Skip {
-                message: Cow::Borrowed(
-                    "skipping the rule evaluation as pre-existing violations are allowed",
-                ),
-            });
+        if rule_applies(rule, &old_request).unwrap_or(false) {
+            // The old object is judged as if it were being created, by the real requester.
+            let old_judged = Request {
+                user: request.user,
+                ..old_request
+            };
+            let old_variables = ReviewVariables::new(old_judged);
+            if matches!(
+                expressions::judge(policy, rule, &old_variables, budget),
+                Some(RuleOutcome::Fail { .. })
+            ) {
+                return Judged::Outcome(RuleOutcome::Skip {
+                    message: Cow::Borrowed(
+                        "skipping the rule evaluation as pre-existing violations are allowed",
+                    ),
+                });
+            }
         }
     }
     Judged::Outcome(outcome)
@@ -319,105 +337,6 @@ fn rule_applies(rule: &Rule, request: &Request<'_>) -> Result<bool, MatchError> 
         Some(exclude) => Ok(!exclude.excludes(&request.target(object))?),
         None => Ok(true),
     }
-}
-
-/// Runs the rule's pattern(s) against one object and words the outcome as Kyverno does.
-pub fn validate<'p>(rule: &'p Rule, object: &Value) -> RuleOutcome<'p> {
-    match &rule.validation {
-        Validation::Pattern(pattern) => single_pattern(rule, pattern, object),
-        Validation::AnyPattern(patterns) => any_pattern(rule, patterns, object),
-    }
-}
-
-fn single_pattern<'p>(rule: &'p Rule, pattern: &SourcedPattern, object: &Value) -> RuleOutcome<'p> {
-    match pattern.compiled.evaluate(object) {
-        PatternOutcome::Pass => passed(rule),
-        PatternOutcome::Fail { path, .. } => RuleOutcome::Fail {
-            message: format!(
-                "{}rule {} failed at path {}",
-                message_prefix(rule),
-                rule.name,
-                path.kyverno()
-            ),
-            path: Some(path),
-        },
-        PatternOutcome::Skip { message } => RuleOutcome::Skip {
-            message: Cow::Owned(message),
-        },
-        PatternOutcome::Error { message } => RuleOutcome::Error {
-            message: execution_error(rule, &message),
-        },
-    }
-}
-
-fn any_pattern<'p>(rule: &'p Rule, patterns: &[SourcedPattern], object: &Value) -> RuleOutcome<'p> {
-    let mut failures = Vec::new();
-    let mut skips = Vec::new();
-    let mut first_failure_path = None;
-    for (index, pattern) in patterns.iter().enumerate() {
-        match pattern.compiled.evaluate(object) {
-            PatternOutcome::Pass => {
-                return RuleOutcome::Pass {
-                    message: Cow::Owned(format!(
-                        "validation rule '{}' anyPattern[{index}] passed.",
-                        rule.name
-                    )),
-                };
-            }
-            PatternOutcome::Skip { message } => {
-                skips.push(format!("rule {}[{index}] skipped: {message}", rule.name))
-            }
-            PatternOutcome::Fail { path, .. } => {
-                failures.push(format!(
-                    "rule {}[{index}] failed at path {}",
-                    rule.name,
-                    path.kyverno()
-                ));
-                first_failure_path.get_or_insert(path);
-            }
-            PatternOutcome::Error { message } => {
-                failures.push(format!("rule {}[{index}] failed: {message}", rule.name))
-            }
-        }
-    }
-    if !failures.is_empty() {
-        return RuleOutcome::Fail {
-            message: format!("{}{}", message_prefix(rule), failures.join(" ")),
-            path: first_failure_path,
-        };
-    }
-    if !skips.is_empty() {
-        return RuleOutcome::Skip {
-            message: Cow::Owned(skips.join(" ")),
-        };
-    }
-    passed(rule)
-}
-
-/// The rule's pass message, worded at load and borrowed here.
-fn passed(rule: &Rule) -> RuleOutcome<'_> {
-    RuleOutcome::Pass {
-        message: Cow::Borrowed(&rule.pass_message),
-    }
-}
-
-/// `validation error: <message>. ` — the period is added only when the message lacks one.
-fn message_prefix(rule: &Rule) -> String {
-    match rule.message.as_deref() {
-        Some(message) if !message.is_empty() => {
-            let period = if message.ends_with('.') { "" } else { "." };
-            format!("validation error: {message}{period} ")
-        }
-        _ => "validation error: ".to_owned(),
-    }
-}
-
-fn execution_error(rule: &Rule, error: &str) -> String {
-    format!(
-        "{}rule {} execution error: {error}",
-        message_prefix(rule),
-        rule.name
-    )
 }
 
 /// The first that applies: rule overrides, the rule's action, policy overrides, the policy's.
@@ -505,6 +424,8 @@ mod tests {
             unknown_namespace_hint: "",
             user: None,
             admission: true,
+            admission_request: None,
+            environment: crate::eval::Offline::system(),
         };
         evaluate_observed(set, &request, budget, observer)
     }

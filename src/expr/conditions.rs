@@ -224,6 +224,33 @@ impl Conditions {
         }))
     }
 
+    /// The same block with every string of its keys, values and messages passed through
+    /// `rewrite` (autogen's retargeting of `request.object.spec` and the like).
+    pub fn map_text(&self, rewrite: &dyn Fn(&str) -> String) -> Self {
+        let condition = |condition: &Condition| Condition {
+            key: super::template::map_strings(&condition.key, rewrite),
+            operator: condition.operator,
+            value: super::template::map_strings(&condition.value, rewrite),
+            message: rewrite(&condition.message),
+        };
+        let block = |block: &AnyAll| AnyAll {
+            any: block
+                .any
+                .as_ref()
+                .map(|any| any.iter().map(condition).collect()),
+            all: block.all.iter().map(condition).collect(),
+        };
+        let shape = match &self.shape {
+            Shape::AnyAll(any_all) => Shape::AnyAll(block(any_all)),
+            Shape::List(list) => Shape::List(list.iter().map(condition).collect()),
+            Shape::Blocks(blocks) => Shape::Blocks(blocks.iter().map(block).collect()),
+        };
+        Self {
+            site: self.site,
+            shape,
+        }
+    }
+
     /// Evaluates the block. `substitute` turns a key or value with variables into the value
     /// Kyverno compares; it is called only for the conditions Kyverno reaches.
     pub fn evaluate<E>(

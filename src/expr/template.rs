@@ -181,6 +181,25 @@ pub fn needs_substitution(document: &Value) -> bool {
     false
 }
 
+/// `document` with every string value and map key passed through `rewrite`.
+pub fn map_strings(document: &Value, rewrite: &dyn Fn(&str) -> String) -> Value {
+    match document {
+        Value::String(text) => Value::String(rewrite(text)),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| map_strings(item, rewrite))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (rewrite(key), map_strings(value, rewrite)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// The expressions of the variables `text` holds on a first reading, trimmed, without braces
 /// and without the shallow marker.
 pub fn variables(text: &str) -> Vec<String> {

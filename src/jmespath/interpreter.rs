@@ -40,6 +40,16 @@ pub(super) fn null<'a>() -> Cow<'a, Value> {
 pub struct Interpreter<'e> {
     pub(super) environment: &'e Environment,
     random_state: Cell<Option<u64>>,
+    scope: Option<Scope<'e>>,
+}
+
+/// Top-level names laid over the document an evaluation starts from, later layers first: a
+/// rule's context entries and a foreach's `element` sit over the review's variables without
+/// copying them into one document.
+#[derive(Clone, Copy)]
+pub(super) struct Scope<'e> {
+    pub(super) root: &'e Value,
+    pub(super) layers: &'e [&'e Map<String, Value>],
 }
 
 impl<'e> Interpreter<'e> {
@@ -47,7 +57,44 @@ impl<'e> Interpreter<'e> {
         Self {
             environment,
             random_state: Cell::new(None),
+            scope: None,
         }
+    }
+
+    pub(super) fn scoped(environment: &'e Environment, scope: Scope<'e>) -> Self {
+        Self {
+            scope: Some(scope),
+            ..Self::new(environment)
+        }
+    }
+
+    /// The layered value of `key` when `value` is the scope's root and a layer names it.
+    fn layered(&self, value: &Value, key: &str) -> Option<&'e Value> {
+        let scope = self.scope?;
+        if !std::ptr::eq(value, scope.root) {
+            return None;
+        }
+        scope.layers.iter().rev().find_map(|layer| layer.get(key))
+    }
+
+    /// The scope's root with its layers merged in, when `value` is that root and has layers.
+    fn merged_root(&self, value: &Value) -> Option<Value> {
+        let scope = self.scope?;
+        if !std::ptr::eq(value, scope.root) || scope.layers.is_empty() {
+            return None;
+        }
+        let mut merged = match scope.root {
+            Value::Object(map) => map.clone(),
+            _ => Map::new(),
+        };
+        for layer in scope.layers {
+            merged.extend(
+                layer
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.clone())),
+            );
+        }
+        Some(Value::Object(merged))
     }
 
     /// The next 64 random bits: from the environment's seed when it has one, else from fresh
@@ -67,12 +114,13 @@ impl<'e> Interpreter<'e> {
 
     pub(super) fn evaluate<'a>(&self, node: &'a Node, value: &'a Value) -> Result<'a> {
         match node {
-            Node::Field(key) => match value {
-                Value::Object(map) => match map.get(key) {
+            Node::Field(key) => match (self.layered(value, key), value) {
+                (Some(layered), _) => Ok(Cow::Owned(layered.clone())),
+                (None, Value::Object(map)) => match map.get(key) {
                     Some(found) => Ok(Cow::Borrowed(found)),
                     None => Err(EvalError::NotFound(key.clone())),
                 },
-                _ => Ok(null()),
+                (None, _) => Ok(null()),
             },
             Node::Index(index) => Ok(match value {
                 Value::Array(items) => resolve_index(*index, items.len())
@@ -84,7 +132,10 @@ impl<'e> Interpreter<'e> {
                 _ => Ok(null()),
             },
             Node::Literal(literal) => Ok(Cow::Borrowed(literal)),
-            Node::Identity | Node::Current => Ok(Cow::Borrowed(value)),
+            Node::Identity | Node::Current => Ok(match self.merged_root(value) {
+                Some(merged) => Cow::Owned(merged),
+                None => Cow::Borrowed(value),
+            }),
             Node::Subexpression(left, right) | Node::IndexExpression(left, right) => {
                 let left = self.evaluate(left, value)?;
                 self.apply(right, left)

@@ -471,6 +471,7 @@ fn judge(
     let want = expected_status(expected);
     let mut problems = Vec::new();
     let mut observed = Vec::new();
+    let environment = eval::Offline::default();
     for manifest in candidates {
         let object = inputs.object(manifest);
         let (object, old_object) = match operation {
@@ -494,6 +495,8 @@ fn judge(
             unknown_namespace_hint: "",
             user,
             admission: false,
+            admission_request: None,
+            environment: &environment,
         };
         let report = eval::evaluate(set, &request);
         for result in report

@@ -4,16 +4,19 @@
 //! (`unsupported: deny in policy/rule (file:line)`) instead of being skipped, because a skipped
 //! rule in an admission gate is a silent hole.
 
+use super::compile_expressions::RuleCompiler;
 use super::load::LoadError;
 use super::spec::{ActionOverrideSpec, PolicyDocument, RuleSpec, ValidationSpec};
 use super::{
     ActionOverride, FailureAction, FailurePolicy, Origin, Policy, Rule, SourcedPattern, Validation,
 };
 use crate::autogen;
+use crate::eval::context::Expressions;
+use crate::expr::conditions::Site;
 use crate::json_path::JsonPath;
 use crate::matching::{LabelSelector, MatchBlock, MatchSpecError};
+use crate::pattern::NumberMode;
 use crate::pattern::wildcard::Wildcard;
-use crate::pattern::{NumberMode, Pattern};
 use crate::yaml::Document;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -243,8 +246,6 @@ fn compile_rule(
         ("generate", spec.generate.is_some()),
         ("verifyImages", spec.verify_images.is_some()),
         ("imageExtractors", spec.image_extractors.is_some()),
-        ("context", spec.context.is_some()),
-        ("preconditions", spec.preconditions.is_some()),
         ("celPreconditions", spec.cel_preconditions.is_some()),
     ];
     for (field, present) in unsupported_rule_fields {
@@ -270,18 +271,39 @@ fn compile_rule(
     let exclude = spec.exclude.as_ref().and_then(|exclude| {
         compile_match(exclude, &path.child_key("exclude"), located, &mut errors)
     });
+    let mut parts = RuleCompiler {
+        located,
+        policy,
+        rule,
+        errors: &mut errors,
+        expressions: Expressions::default(),
+    };
+    let context = spec
+        .context
+        .as_ref()
+        .map(|value| parts.context(value, &path.child_key("context"), 0))
+        .unwrap_or_default();
+    let preconditions = spec.preconditions.as_ref().and_then(|value| {
+        parts.conditions(
+            value,
+            &path.child_key("preconditions"),
+            Site::RulePreconditions,
+            0,
+        )
+    });
     let validate_path = path.child_key("validate");
     let validation = match &spec.validate {
-        Some(validate) => {
-            compile_validation(validate, &validate_path, policy, rule, located, &mut errors)
-        }
+        Some(validate) => compile_validation(validate, &validate_path, &mut parts),
         None => {
-            if errors.is_empty() {
-                errors.push(located.invalid(path, format!("rule {rule:?} has no validate block")));
+            if parts.errors.is_empty() {
+                parts
+                    .errors
+                    .push(located.invalid(path, format!("rule {rule:?} has no validate block")));
             }
             None
         }
     };
+    let expressions = parts.expressions;
     let Some(validate) = &spec.validate else {
         return Err(errors);
     };
@@ -307,8 +329,11 @@ fn compile_rule(
             pass_message: Rule::pass_message_for(rule),
             match_block,
             exclude,
+            context,
+            preconditions,
             validation,
             message: validate.message.clone(),
+            expressions,
             failure_action,
             action_overrides,
             allow_existing_violations: validate.allow_existing_violations.unwrap_or(true),
@@ -320,14 +345,9 @@ fn compile_rule(
 fn compile_validation(
     spec: &ValidationSpec,
     path: &JsonPath,
-    policy: &str,
-    rule: &str,
-    located: &Located<'_>,
-    errors: &mut Vec<LoadError>,
+    parts: &mut RuleCompiler<'_>,
 ) -> Option<Validation> {
     let unsupported = [
-        ("deny", spec.deny.is_some()),
-        ("foreach", spec.foreach.is_some()),
         ("cel", spec.cel.is_some()),
         ("podSecurity", spec.pod_security.is_some()),
         ("manifests", spec.manifests.is_some()),
@@ -336,67 +356,62 @@ fn compile_validation(
     let mut refused = false;
     for (field, present) in unsupported {
         if present {
-            errors.push(located.unsupported(&path.child_key(field), field, policy, rule));
+            parts.errors.push(parts.located.unsupported(
+                &path.child_key(field),
+                field,
+                parts.policy,
+                parts.rule,
+            ));
             refused = true;
         }
     }
     if let Some(message) = &spec.message {
-        if message.contains("{{") {
-            errors.push(located.unsupported(&path.child_key("message"), "variables", policy, rule));
-            refused = true;
-        }
+        parts.variables(
+            &Value::String(message.clone()),
+            &path.child_key("message"),
+            0,
+        );
     }
-    let compile =
-        |value: &Value, field_path: &JsonPath, mode: NumberMode, errors: &mut Vec<LoadError>| {
-            if contains_variable(value) {
-                errors.push(located.unsupported(field_path, "variables", policy, rule));
-                return None;
-            }
-            match Pattern::compile_with(value, mode) {
-                Ok(compiled) => Some(SourcedPattern {
-                    source: value.clone(),
-                    compiled,
-                }),
-                Err(error) => {
-                    errors.push(located.invalid(
-                        &field_path.join(&error.path),
-                        format!(
-                            "invalid pattern at {}: {}",
-                            error.path.kyverno(),
-                            error.message
-                        ),
-                    ));
-                    None
-                }
-            }
-        };
+    let written = [
+        spec.pattern.is_some(),
+        spec.any_pattern.is_some(),
+        spec.deny.is_some(),
+        spec.foreach.is_some(),
+    ]
+    .into_iter()
+    .filter(|written| *written)
+    .count();
+    if written > 1 {
+        parts.errors.push(parts.located.invalid(
+            path,
+            "validate may set only one of pattern, anyPattern, deny and foreach".to_owned(),
+        ));
+        return None;
+    }
+    if let Some(deny) = &spec.deny {
+        return parts
+            .conditions(
+                deny.get("conditions").unwrap_or(&Value::Null),
+                &path.child_key("deny").child_key("conditions"),
+                Site::RuleDeny,
+                0,
+            )
+            .map(Validation::Deny);
+    }
+    if let Some(foreach) = &spec.foreach {
+        return parts.foreach(foreach, &path.child_key("foreach"), 0);
+    }
     match (&spec.pattern, &spec.any_pattern) {
-        (Some(_), Some(_)) => {
-            errors.push(located.invalid(
-                path,
-                "validate may set only one of pattern and anyPattern".to_owned(),
-            ));
-            None
-        }
-        (Some(pattern), None) => compile(
-            pattern,
-            &path.child_key("pattern"),
-            NumberMode::Exact,
-            errors,
-        )
-        .map(Validation::Pattern),
+        (Some(pattern), _) => parts
+            .pattern(pattern, &path.child_key("pattern"), NumberMode::Exact, 0)
+            .map(Validation::Pattern),
         (None, Some(Value::Array(patterns))) => {
             let any_path = path.child_key("anyPattern");
             let compiled: Vec<Option<SourcedPattern>> = patterns
                 .iter()
                 .enumerate()
                 .map(|(index, pattern)| {
-                    compile(
-                        pattern,
-                        &any_path.child_index(index),
-                        NumberMode::Float,
-                        errors,
-                    )
+                    parts.pattern(pattern, &any_path.child_index(index), NumberMode::Float, 0)
                 })
                 .collect();
             compiled
@@ -405,7 +420,7 @@ fn compile_validation(
                 .map(Validation::AnyPattern)
         }
         (None, Some(_)) => {
-            errors.push(located.invalid(
+            parts.errors.push(parts.located.invalid(
                 &path.child_key("anyPattern"),
                 "anyPattern must be a list of patterns".to_owned(),
             ));
@@ -413,24 +428,16 @@ fn compile_validation(
         }
         (None, None) => {
             if !refused {
-                errors.push(located.invalid(
+                parts.errors.push(parts.located.invalid(
                     path,
-                    format!("rule {rule:?}: validate needs a pattern or anyPattern"),
+                    format!(
+                        "rule {:?}: validate needs a pattern, anyPattern, deny or foreach",
+                        parts.rule
+                    ),
                 ));
             }
             None
         }
-    }
-}
-
-fn contains_variable(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains("{{"),
-        Value::Array(items) => items.iter().any(contains_variable),
-        Value::Object(map) => map
-            .iter()
-            .any(|(key, value)| key.contains("{{") || contains_variable(value)),
-        _ => false,
     }
 }
 

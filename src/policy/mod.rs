@@ -2,10 +2,13 @@
 //! immutable [`PolicySet`] that evaluation reads ([`compile`]).
 
 pub mod compile;
+mod compile_expressions;
 pub mod load;
 mod refusals;
 pub mod spec;
 
+use crate::eval::context::Expressions;
+use crate::expr::conditions::Conditions;
 use crate::matching::{Filter, LabelSelector, MatchBlock};
 use crate::pattern::Pattern;
 use crate::pattern::wildcard::Wildcard;
@@ -85,6 +88,15 @@ impl From<Vec<Policy>> for PolicySet {
 }
 
 impl PolicySet {
+    /// Whether any rule reads `{{ }}` variables, whose `request.*` is the whole admission
+    /// request.
+    pub fn reads_variables(&self) -> bool {
+        self.policies
+            .iter()
+            .flat_map(|policy| policy.rules.iter().chain(&policy.autogen_rules))
+            .any(Rule::reads_variables)
+    }
+
     pub fn rule_count(&self) -> usize {
         self.policies.iter().map(|policy| policy.rules.len()).sum()
     }
@@ -254,8 +266,15 @@ pub struct Rule {
     pub pass_message: String,
     pub match_block: MatchBlock,
     pub exclude: Option<MatchBlock>,
+    /// Loaded in order before the preconditions, each seeing those before it.
+    pub context: Vec<ContextEntry>,
+    pub preconditions: Option<Conditions>,
     pub validation: Validation,
+    /// May hold `{{ }}` variables, substituted when a failure is worded.
     pub message: Option<String>,
+    /// Every JMESPath expression the rule's variables, conditions and context entries hold,
+    /// compiled at load.
+    pub expressions: Expressions,
     pub failure_action: Option<FailureAction>,
     pub action_overrides: Vec<ActionOverride>,
     pub allow_existing_violations: bool,
@@ -271,6 +290,23 @@ impl Rule {
             .any(reads)
     }
 
+    /// Whether judging the rule reads `{{ }}` variables, context or conditions: anything but
+    /// patterns written out in full, which read only the object.
+    pub fn reads_variables(&self) -> bool {
+        let fixed = |pattern: &SourcedPattern| pattern.compiled.is_some();
+        !(self.context.is_empty()
+            && self.preconditions.is_none()
+            && !self
+                .message
+                .as_deref()
+                .is_some_and(|message| message.contains("{{"))
+            && match &self.validation {
+                Validation::Pattern(pattern) => fixed(pattern),
+                Validation::AnyPattern(patterns) => patterns.iter().all(fixed),
+                Validation::Deny(_) | Validation::Foreach(_) => false,
+            })
+    }
+
     /// Kyverno's `validation rule '<name>' passed.`
     pub fn pass_message_for(name: &str) -> String {
         format!("validation rule '{name}' passed.")
@@ -281,13 +317,69 @@ impl Rule {
 pub enum Validation {
     Pattern(SourcedPattern),
     AnyPattern(Vec<SourcedPattern>),
+    /// `deny.conditions`: the rule fails when they hold.
+    Deny(Conditions),
+    Foreach(Vec<Foreach>),
+}
+
+impl Validation {
+    /// Whether the check judges a DELETE (against the old object). Kyverno never matches a
+    /// deleted object against a pattern; conditions do see it.
+    pub fn judges_delete(&self) -> bool {
+        match self {
+            Validation::Pattern(_) | Validation::AnyPattern(_) => false,
+            Validation::Deny(_) => true,
+            Validation::Foreach(loops) => loops.iter().any(|each| each.check.judges_delete()),
+        }
+    }
+}
+
+/// One `validate.foreach` entry: a list to walk and, for each element, what to check.
+#[derive(Debug, Clone)]
+pub struct Foreach {
+    /// The JMESPath expression of the list, with `{{ }}` variables allowed in it.
+    pub list: String,
+    /// `elementScope`: whether patterns judge the element (the default when the list's items
+    /// are objects) or the whole resource.
+    pub element_scope: Option<bool>,
+    pub context: Vec<ContextEntry>,
+    pub preconditions: Option<Conditions>,
+    pub check: Box<Validation>,
 }
 
 /// A compiled pattern with the value it came from; autogen wraps the source and recompiles.
 #[derive(Debug, Clone)]
 pub struct SourcedPattern {
     pub source: Value,
-    pub compiled: Pattern,
+    /// `None` when the source holds `{{ }}` variables: it is then substituted and compiled
+    /// for each review, as Kyverno does.
+    pub compiled: Option<Pattern>,
+}
+
+/// A rule's `context` entry: a name and where its value comes from.
+#[derive(Debug, Clone)]
+pub struct ContextEntry {
+    pub name: String,
+    pub source: ContextSource,
+}
+
+#[derive(Debug, Clone)]
+pub enum ContextSource {
+    /// `variable`: `value` (substituted), else the whole context, queried with `jmes_path`;
+    /// `default` when that gives nothing.
+    Variable {
+        value: Option<Value>,
+        jmes_path: Option<String>,
+        default: Option<Value>,
+    },
+    /// `configMap`: name and namespace may hold variables.
+    ConfigMap { name: String, namespace: String },
+    /// `apiCall` with the GET method: the answer, queried with `jmes_path`.
+    ApiCall {
+        url_path: String,
+        jmes_path: Option<String>,
+        default: Option<Value>,
+    },
 }
 
 /// Labels of namespaces known to the caller, by namespace name.

@@ -6,6 +6,7 @@
 
 use super::deadline::OnTimeout;
 use super::policy_metrics::PolicyMetrics;
+use crate::eval::{Environment, Offline};
 use crate::matching::UserInfo;
 use crate::metrics::Metrics;
 use crate::policy::{self, ClusterFacts, PolicySet};
@@ -68,6 +69,8 @@ pub struct ActivePolicies {
     pub reads_requester_roles: bool,
     /// Whether a review's namespace labels must be looked up before judging.
     pub reads_namespace_labels: bool,
+    /// Whether rules read `{{ request.* }}`, which is the whole admission request.
+    pub reads_variables: bool,
 }
 
 impl ActivePolicies {
@@ -77,6 +80,7 @@ impl ActivePolicies {
             projection: Projection::of_set(&set),
             reads_requester_roles: set.reads_requester_roles(),
             reads_namespace_labels: set.reads_namespace_labels(),
+            reads_variables: set.reads_variables(),
             set,
         }
     }
@@ -87,6 +91,10 @@ pub struct AppState {
     sources: Mutex<PolicySources>,
     namespaces: OnceLock<Arc<dyn NamespaceLabelLookup>>,
     roles: OnceLock<Arc<dyn RoleLookup>>,
+    /// What context entries look up (`serve --kube`); without one, every lookup is an error
+    /// that names what it needed.
+    environment: OnceLock<Arc<dyn Environment>>,
+    offline: Offline,
     /// Bumped after every install, for whoever follows the active set (webhook registration).
     installs: tokio::sync::watch::Sender<u64>,
     pub metrics: Metrics,
@@ -121,6 +129,8 @@ impl AppState {
             sources: Mutex::default(),
             namespaces: OnceLock::new(),
             roles: OnceLock::new(),
+            environment: OnceLock::new(),
+            offline: Offline::default(),
             installs: tokio::sync::watch::Sender::new(0),
             metrics,
             body_memory: Semaphore::new(options.body_memory.min(Semaphore::MAX_PERMITS)),
@@ -209,6 +219,20 @@ impl AppState {
     pub fn attach_role_lookup(&self, lookup: Arc<dyn RoleLookup>) {
         if self.roles.set(lookup).is_err() {
             tracing::warn!("a role source is already attached; keeping the first");
+        }
+    }
+
+    /// Makes context entries look things up in the cluster (`serve --kube`).
+    pub fn attach_environment(&self, environment: Arc<dyn Environment>) {
+        if self.environment.set(environment).is_err() {
+            tracing::warn!("a lookup environment is already attached; keeping the first");
+        }
+    }
+
+    pub fn environment(&self) -> &dyn Environment {
+        match self.environment.get() {
+            Some(environment) => environment.as_ref(),
+            None => &self.offline,
         }
     }
 

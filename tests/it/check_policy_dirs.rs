@@ -22,7 +22,7 @@ spec:
       pattern: {metadata: {labels: {team: \"?*\"}}}
 ";
 
-const FOREACH_POLICY: &str = "apiVersion: kyverno.io/v1
+const PSS_POLICY: &str = "apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata: {name: per-container}
 spec:
@@ -33,9 +33,7 @@ spec:
       any:
       - resources: {kinds: [Pod]}
     validate:
-      foreach:
-      - list: request.object.spec.containers
-        pattern: {image: \"!*:latest\"}
+      podSecurity: {level: baseline, version: latest}
 ";
 
 const RESOURCE: &str = "apiVersion: v1
@@ -138,14 +136,14 @@ fn tests_resources_and_values_beside_policies_are_skipped_with_a_note() {
 #[test]
 fn include_and_exclude_filter_the_policy_walk() {
     let dir = kyverno_layout();
-    write(dir.path(), "per-container/policy.yaml", FOREACH_POLICY);
+    write(dir.path(), "per-container/policy.yaml", PSS_POLICY);
     let policies = text(dir.path());
     let resource = dir.path().join("require-team/resource.yaml");
     let output = run_check(&["--policies", policies, text(&resource)], None);
     assert_eq!(
         output.status.code(),
         Some(2),
-        "the foreach policy is refused"
+        "the podSecurity policy is refused"
     );
 
     let output = run_check(
@@ -180,10 +178,10 @@ fn include_and_exclude_filter_the_policy_walk() {
 #[test]
 fn skip_unsupported_leaves_out_and_lists_what_cannot_be_evaluated() {
     let dir = kyverno_layout();
-    write(dir.path(), "per-container/policy.yaml", FOREACH_POLICY);
+    write(dir.path(), "per-container/policy.yaml", PSS_POLICY);
     let policies = text(dir.path());
     let resource = dir.path().join("require-team/resource.yaml");
-    let foreach_file = dir.path().join("per-container/policy.yaml");
+    let pss_file = dir.path().join("per-container/policy.yaml");
 
     let output = run_check(&["--policies", policies, text(&resource)], None);
     assert_eq!(output.status.code(), Some(2));
@@ -207,8 +205,8 @@ fn skip_unsupported_leaves_out_and_lists_what_cannot_be_evaluated() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
         stderr(&output).contains(&format!(
-            "refused (--skip-unsupported): unsupported: foreach in per-container/each ({}:",
-            foreach_file.display()
+            "refused (--skip-unsupported): unsupported: podSecurity in per-container/each ({}:",
+            pss_file.display()
         )),
         "{}",
         stderr(&output)
@@ -219,14 +217,14 @@ fn skip_unsupported_leaves_out_and_lists_what_cannot_be_evaluated() {
     assert_eq!(refused.as_array().map(Vec::len), Some(1), "{refused}");
     assert_eq!(refused[0]["policy"], "per-container");
     assert_eq!(refused[0]["rule"], "each");
-    assert_eq!(refused[0]["feature"], "foreach");
-    assert_eq!(refused[0]["file"], foreach_file.display().to_string());
+    assert_eq!(refused[0]["feature"], "podSecurity");
+    assert_eq!(refused[0]["file"], pss_file.display().to_string());
 
     // Nothing left is an error, whatever --allow-empty says.
     let output = run_check(
         &[
             "--policies",
-            text(&foreach_file),
+            text(&pss_file),
             "--skip-unsupported",
             "--allow-empty",
             text(&resource),

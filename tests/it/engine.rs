@@ -90,6 +90,8 @@ impl Subject<'_> {
             unknown_namespace_hint: "no labels in this test",
             user: self.user.as_ref(),
             admission: true,
+            admission_request: None,
+            environment: portcullis::eval::Offline::system(),
         }
     }
 }

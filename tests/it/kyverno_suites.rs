@@ -54,7 +54,10 @@ fn unsupported_features_are_named_not_passed() {
     assert_eq!(results.len(), 1);
     assert_eq!(
         results[0].verdict,
-        Verdict::Unsupported(vec!["deny".to_owned(), "preconditions".to_owned()])
+        Verdict::Unsupported(vec![
+            "celPreconditions".to_owned(),
+            "podSecurity".to_owned()
+        ])
     );
 }
 
@@ -111,7 +114,7 @@ fn test_command_exit_codes() {
     assert_eq!(allowed.status.code(), Some(0));
     let text = String::from_utf8_lossy(&allowed.stdout);
     assert!(
-        text.contains("unsupported feature deny: 1 case(s)"),
+        text.contains("unsupported feature podSecurity: 1 case(s)"),
         "{text}"
     );
 }

@@ -102,15 +102,21 @@ fn invalid_policies_are_refused_with_locations() {
         ),
         (
             format!(
-                "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      deny: {{}}\n      foreach: []\n"
+                "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      cel: {{}}\n"
             ),
-            "unsupported: deny in p/r (policy.yaml:13)",
+            "unsupported: cel in p/r (policy.yaml:13)",
         ),
         (
             format!(
-                "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      pattern:\n        metadata:\n          name: \"{{{{ request.object.metadata.name }}}}\"\n"
+                "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      deny: {{}}\n      foreach: []\n"
             ),
-            "unsupported: variables in p/r (policy.yaml:13)",
+            "policy.yaml:12:5: validate may set only one of pattern, anyPattern, deny and foreach",
+        ),
+        (
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      pattern:\n        metadata:\n          name: \"{{{{ no_such_function(request.object.metadata.name) }}}}\"\n"
+            ),
+            "policy.yaml:15:11: rule \"r\": invalid JMESPath in {{no_such_function(request.object.metadata.name)}}: SyntaxError: unknown function: no_such_function",
         ),
         (
             format!(

@@ -67,6 +67,8 @@ fn judged(set: &PolicySet, resource: &Value, object: &Value) -> Vec<String> {
         unknown_namespace_hint: "",
         user: None,
         admission: true,
+        admission_request: None,
+        environment: portcullis::eval::Offline::system(),
     };
     eval::evaluate(set, &request)
         .results

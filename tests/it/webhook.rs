@@ -125,6 +125,8 @@ fn each_refused_image_is_refused_by_one_default_rule() {
             unknown_namespace_hint: "",
             user: None,
             admission: true,
+            admission_request: None,
+            environment: portcullis::eval::Offline::system(),
         };
         let report = eval::evaluate(&set, &request);
         let failed: Vec<&str> = report

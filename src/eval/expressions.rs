@@ -5,13 +5,13 @@
 use super::context::{ReviewVariables, Scope};
 use super::{Budget, RuleOutcome};
 use crate::expr::conditions::{self, Conditions, EvaluationError};
-use crate::expr::template::{self, ResolveError, TemplateError};
+use crate::expr::template::{ResolveError, TemplateError};
 use crate::matching::Operation;
 use crate::pattern::{NumberMode, Pattern, PatternOutcome};
 use crate::policy::{
     ContextEntry, ContextSource, Foreach, Policy, Rule, SourcedPattern, Validation,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::borrow::Cow;
 
 /// The rule's outcome, or `None` when Kyverno gives no response at all (a pattern on a
@@ -48,7 +48,7 @@ pub(super) fn judge<'p>(
         },
         budget,
     };
-    judging.judge(&rule.preconditions, &rule.validation, &mut scope, None, 0)
+    judging.judge(&rule.preconditions, &rule.validation, &mut scope, 0)
 }
 
 fn static_patterns<'p>(rule: &'p Rule, object: &serde_json::Value) -> RuleOutcome<'p> {
@@ -92,7 +92,6 @@ impl<'p> Judging<'_, 'p> {
         preconditions: &Option<Conditions>,
         check: &Validation,
         scope: &mut Scope<'_>,
-        element: Option<&Value>,
         nesting: usize,
     ) -> Option<RuleOutcome<'p>> {
         if let Some(preconditions) = preconditions {
@@ -111,14 +110,15 @@ impl<'p> Judging<'_, 'p> {
         match check {
             Validation::Deny(conditions) => Some(self.deny(conditions, scope)),
             Validation::Pattern(_) | Validation::AnyPattern(_) => {
-                let object = element.or(self.request_object)?;
+                let scope: &Scope<'_> = scope;
+                let object = scope.pattern_target().or(self.request_object)?;
                 Some(self.patterns(check, scope, object))
             }
-            Validation::Foreach(loops) => self.foreach(loops, scope, element, nesting),
+            Validation::Foreach(loops) => self.foreach(loops, scope, nesting),
         }
     }
 
-    fn deny(&self, conditions: &Conditions, scope: &mut Scope<'_>) -> RuleOutcome<'p> {
+    fn deny(&self, conditions: &Conditions, scope: &Scope<'_>) -> RuleOutcome<'p> {
         match evaluate_conditions(conditions, scope) {
             Err(error) => error_outcome("failed to check deny conditions", &error),
             Ok(verdict) if verdict.holds => RuleOutcome::Fail {
@@ -127,7 +127,7 @@ impl<'p> Judging<'_, 'p> {
                     &self.rule.name,
                     self.rule.message.as_deref().unwrap_or(""),
                     &verdict.message,
-                    |message| template::substitute_all(message, scope),
+                    |message| scope.substitute(message),
                 ),
             },
             Ok(_) => RuleOutcome::Pass {
@@ -139,7 +139,7 @@ impl<'p> Judging<'_, 'p> {
     fn patterns(
         &self,
         check: &Validation,
-        scope: &mut Scope<'_>,
+        scope: &Scope<'_>,
         object: &Value,
     ) -> RuleOutcome<'p> {
         let patterns: Result<Vec<Cow<'_, Pattern>>, RuleOutcome<'p>> = match check {
@@ -162,7 +162,7 @@ impl<'p> Judging<'_, 'p> {
         };
         let message = match self.rule.message.as_deref() {
             Some(message) if message.contains("{{") => {
-                match template::substitute_all(&Value::String(message.to_owned()), scope) {
+                match scope.substitute(&Value::String(message.to_owned())) {
                     Ok(Value::String(message)) => Ok(Some(Cow::Owned(message))),
                     Ok(_) => Ok(Some(Cow::Borrowed(message))),
                     Err(error) => Err(error),
@@ -196,7 +196,6 @@ impl<'p> Judging<'_, 'p> {
         &mut self,
         loops: &[Foreach],
         scope: &mut Scope<'_>,
-        element: Option<&Value>,
         nesting: usize,
     ) -> Option<RuleOutcome<'p>> {
         let mut applied = 0usize;
@@ -210,7 +209,7 @@ impl<'p> Judging<'_, 'p> {
                     continue;
                 }
             };
-            let (outcome, count) = self.elements(each, &elements, scope, element, nesting);
+            let (outcome, count) = self.elements(each, elements, scope, nesting);
             if !matches!(outcome, RuleOutcome::Pass { .. }) {
                 return Some(outcome);
             }
@@ -230,13 +229,12 @@ impl<'p> Judging<'_, 'p> {
     fn elements(
         &mut self,
         each: &Foreach,
-        elements: &[Value],
+        elements: Vec<Value>,
         scope: &mut Scope<'_>,
-        outer_element: Option<&Value>,
         nesting: usize,
     ) -> (RuleOutcome<'p>, usize) {
         let mut applied = 0;
-        for (index, item) in elements.iter().enumerate() {
+        for (index, item) in elements.into_iter().enumerate() {
             if item.is_null() {
                 continue;
             }
@@ -257,7 +255,7 @@ impl<'p> Judging<'_, 'p> {
                                 "failed to process foreach: cannot use elementScope=true foreach \
                                  rules for elements that are not maps, expected type=map got \
                                  type={}",
-                                go_type(item)
+                                go_type(&item)
                             ),
                         },
                         applied,
@@ -266,21 +264,10 @@ impl<'p> Judging<'_, 'p> {
                 (Some(scope), _) => scope,
                 (None, is_map) => is_map,
             };
-            let element = if scoped { Some(item) } else { outer_element };
-            scope.push();
-            scope.set("element", item.clone());
-            scope.set(&format!("element{nesting}"), item.clone());
-            scope.set("elementIndex", json!(index));
-            scope.set(&format!("elementIndex{nesting}"), json!(index));
+            scope.push_element(item, index, nesting, scoped);
             let outcome = match load_context(&each.context, scope) {
                 Err(error) => Some(error_outcome("failed to load context", &error)),
-                Ok(()) => self.judge(
-                    &each.preconditions,
-                    &each.check,
-                    scope,
-                    element,
-                    nesting + 1,
-                ),
+                Ok(()) => self.judge(&each.preconditions, &each.check, scope, nesting + 1),
             };
             scope.pop();
             match outcome {
@@ -323,12 +310,12 @@ impl<'p> Judging<'_, 'p> {
 fn substituted<'a, 'p>(
     pattern: &'a SourcedPattern,
     mode: NumberMode,
-    scope: &mut Scope<'_>,
+    scope: &Scope<'_>,
 ) -> Result<Cow<'a, Pattern>, RuleOutcome<'p>> {
     if let Some(compiled) = &pattern.compiled {
         return Ok(Cow::Borrowed(compiled));
     }
-    let source = template::substitute_all(&pattern.source, scope)
+    let source = scope.substitute(&pattern.source)
         .map_err(|error| error_outcome("variable substitution failed", &error))?;
     Pattern::compile_with(&source, mode)
         .map(Cow::Owned)
@@ -343,9 +330,9 @@ fn substituted<'a, 'p>(
 
 /// A foreach list: a JMESPath query (after its variables), a single value standing for a list
 /// of one.
-fn evaluate_list(list: &str, scope: &mut Scope<'_>) -> Result<Vec<Value>, String> {
+fn evaluate_list(list: &str, scope: &Scope<'_>) -> Result<Vec<Value>, String> {
     let query = if list.contains("{{") {
-        match template::substitute_all(&Value::String(list.to_owned()), scope) {
+        match scope.substitute(&Value::String(list.to_owned())) {
             Ok(Value::String(query)) => query,
             Ok(other) => return Ok(into_list(other)),
             Err(error) => return Err(error.to_string()),
@@ -354,8 +341,10 @@ fn evaluate_list(list: &str, scope: &mut Scope<'_>) -> Result<Vec<Value>, String
         list.to_owned()
     };
     scope
-        .query(query.trim())
-        .map(into_list)
+        .query_with(query.trim(), |list| match list {
+            Cow::Borrowed(Value::Array(items)) => items.clone(),
+            other => into_list(other.into_owned()),
+        })
         .map_err(|error| error.to_string())
 }
 
@@ -379,9 +368,9 @@ fn go_type(value: &Value) -> &'static str {
 
 fn evaluate_conditions(
     conditions: &Conditions,
-    scope: &mut Scope<'_>,
+    scope: &Scope<'_>,
 ) -> Result<conditions::Verdict, EvaluationError<TemplateError>> {
-    conditions.evaluate(|value| template::substitute_all(value, scope))
+    conditions.evaluate(|value| scope.substitute(value))
 }
 
 /// Loads context entries in order, each seeing those before it.
@@ -393,10 +382,10 @@ fn load_context(entries: &[ContextEntry], scope: &mut Scope<'_>) -> Result<(), S
     Ok(())
 }
 
-fn load_entry(entry: &ContextEntry, scope: &mut Scope<'_>) -> Result<Value, String> {
+fn load_entry(entry: &ContextEntry, scope: &Scope<'_>) -> Result<Value, String> {
     let name = &entry.name;
-    let substitute = |value: &Value, scope: &mut Scope<'_>| {
-        template::substitute_all(value, scope).map_err(|error| {
+    let substitute = |value: &Value, scope: &Scope<'_>| {
+        scope.substitute(value).map_err(|error| {
             format!("failed to substitute variables in context entry {name} {value}: {error}")
         })
     };
@@ -464,7 +453,7 @@ fn load_entry(entry: &ContextEntry, scope: &mut Scope<'_>) -> Result<Value, Stri
             name: map_name,
             namespace,
         } => {
-            let text = |value: &str, scope: &mut Scope<'_>| -> Result<String, String> {
+            let text = |value: &str, scope: &Scope<'_>| -> Result<String, String> {
                 match substitute(&Value::String(value.to_owned()), scope)? {
                     Value::String(text) => Ok(text),
                     other => Ok(other.to_string()),

@@ -157,7 +157,9 @@ impl<'r> ReviewVariables<'r> {
             })
             .as_ref()
     }
+}
 
+impl Overlay for ReviewVariables<'_> {
     /// The review's own parts: on the root and on `request`.
     fn field(&self, value: &Value, key: &str) -> Option<&Value> {
         if std::ptr::eq(value, &self.root) {
@@ -205,7 +207,12 @@ impl<'r> ReviewVariables<'r> {
             return None;
         }
         let keys: &[&str] = if is_root {
-            &["request", "serviceAccountName", "serviceAccountNamespace", "images"]
+            &[
+                "request",
+                "serviceAccountName",
+                "serviceAccountNamespace",
+                "images",
+            ]
         } else {
             &["object", "oldObject", "roles", "clusterRoles", "userInfo"]
         };
@@ -282,7 +289,7 @@ impl Expressions {
 /// (context entries, then each foreach element's names).
 pub struct Scope<'s> {
     review: &'s ReviewVariables<'s>,
-    layers: Vec<Layer>,
+    layers: Vec<Layer<'s>>,
     expressions: &'s Expressions,
     environment: &'s dyn Environment,
     delete: bool,
@@ -332,7 +339,13 @@ impl<'s> Scope<'s> {
     /// Opens a layer for one foreach element: `element`, `element<nesting>`, `elementIndex`
     /// and `elementIndex<nesting>`. `scoped` when patterns judge the element rather than
     /// what they judged before.
-    pub fn push_element(&mut self, element: Value, index: usize, nesting: usize, scoped: bool) {
+    pub fn push_element(
+        &mut self,
+        element: Cow<'s, Value>,
+        index: usize,
+        nesting: usize,
+        scoped: bool,
+    ) {
         self.layers.push(Layer {
             names: Map::new(),
             element: Some(Element {
@@ -355,7 +368,7 @@ impl<'s> Scope<'s> {
             .rev()
             .filter_map(|layer| layer.element.as_ref())
             .find(|element| element.scoped)
-            .map(|element| &element.value)
+            .map(|element| element.value.as_ref())
     }
 
     pub fn environment(&self) -> &'s dyn Environment {
@@ -370,6 +383,33 @@ impl<'s> Scope<'s> {
     /// Evaluates a JMESPath expression over the variables (not a `{{ }}` template).
     pub fn query(&self, expression: &str) -> Result<Value, ResolveError> {
         self.query_with(expression, |value| value.into_owned())
+    }
+
+    /// A foreach list: the items `expression` gives, or its value as a list of one. While the
+    /// rule has added no names, the list can only be a part of the review (or something an
+    /// expression built), and its items are then read in place rather than copied.
+    pub fn list(&self, expression: &str) -> Result<Vec<Cow<'s, Value>>, ResolveError> {
+        let into_items = |list: Cow<'s, Value>| match list {
+            Cow::Borrowed(Value::Array(items)) => items.iter().map(Cow::Borrowed).collect(),
+            Cow::Owned(Value::Array(items)) => items.into_iter().map(Cow::Owned).collect(),
+            other => vec![other],
+        };
+        let names_added = self
+            .layers
+            .iter()
+            .any(|layer| !layer.names.is_empty() || layer.element.is_some());
+        let expressions: &'s Expressions = self.expressions;
+        match expressions.get(expression) {
+            Some(compiled) if !names_added => {
+                let review: &'s ReviewVariables<'s> = self.review;
+                let environment: &'s dyn Environment = self.environment;
+                compiled
+                    .search_with(&review.root, review, environment.jmespath())
+                    .map(into_items)
+                    .map_err(query_error)
+            }
+            _ => self.query_with(expression, |list| into_items(Cow::Owned(list.into_owned()))),
+        }
     }
 
     /// Evaluates a JMESPath expression and hands `take` the result, borrowed where it is a
@@ -392,32 +432,34 @@ impl<'s> Scope<'s> {
         compiled
             .search_with(&self.review.root, self, self.environment.jmespath())
             .map(take)
-            .map_err(|error| match error {
-                EvalError::NotFound(_) => {
-                    ResolveError::NotFound(format!("JMESPath query failed: {error}"))
-                }
-                EvalError::Failed(_) => {
-                    ResolveError::Failed(format!("JMESPath query failed: {error}"))
-                }
-            })
+            .map_err(query_error)
+    }
+}
+
+/// Kyverno's wording of a failed query (`context.Query`).
+fn query_error(error: EvalError) -> ResolveError {
+    match error {
+        EvalError::NotFound(_) => ResolveError::NotFound(format!("JMESPath query failed: {error}")),
+        EvalError::Failed(_) => ResolveError::Failed(format!("JMESPath query failed: {error}")),
     }
 }
 
 /// Names one rule or loop adds, and the foreach element it is judging.
 #[derive(Default)]
-struct Layer {
+struct Layer<'s> {
     names: Map<String, Value>,
-    element: Option<Element>,
+    element: Option<Element<'s>>,
 }
 
-struct Element {
-    value: Value,
+struct Element<'s> {
+    /// Borrowed from the review when the list was a part of it.
+    value: Cow<'s, Value>,
     index: Value,
     nesting: usize,
     scoped: bool,
 }
 
-impl Layer {
+impl Layer<'_> {
     fn get(&self, key: &str) -> Option<&Value> {
         if let Some(found) = self.names.get(key) {
             return Some(found);
@@ -444,8 +486,11 @@ impl Layer {
             .collect();
         if let Some(element) = &self.element {
             let nesting = element.nesting;
-            entries.push(("element".to_owned(), element.value.clone()));
-            entries.push((format!("element{nesting}"), element.value.clone()));
+            entries.push(("element".to_owned(), element.value.clone().into_owned()));
+            entries.push((
+                format!("element{nesting}"),
+                element.value.clone().into_owned(),
+            ));
             entries.push(("elementIndex".to_owned(), element.index.clone()));
             entries.push((format!("elementIndex{nesting}"), element.index.clone()));
         }

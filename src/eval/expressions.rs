@@ -136,12 +136,7 @@ impl<'p> Judging<'_, 'p> {
         }
     }
 
-    fn patterns(
-        &self,
-        check: &Validation,
-        scope: &Scope<'_>,
-        object: &Value,
-    ) -> RuleOutcome<'p> {
+    fn patterns(&self, check: &Validation, scope: &Scope<'_>, object: &Value) -> RuleOutcome<'p> {
         let patterns: Result<Vec<Cow<'_, Pattern>>, RuleOutcome<'p>> = match check {
             Validation::Pattern(pattern) => {
                 substituted(pattern, NumberMode::Exact, scope).map(|one| vec![one])
@@ -192,10 +187,10 @@ impl<'p> Judging<'_, 'p> {
     }
 
     /// Kyverno's `validateForEach`.
-    fn foreach(
+    fn foreach<'s>(
         &mut self,
         loops: &[Foreach],
-        scope: &mut Scope<'_>,
+        scope: &mut Scope<'s>,
         nesting: usize,
     ) -> Option<RuleOutcome<'p>> {
         let mut applied = 0usize;
@@ -226,11 +221,11 @@ impl<'p> Judging<'_, 'p> {
     }
 
     /// Kyverno's `validateElements`: the first element that neither passes nor skips decides.
-    fn elements(
+    fn elements<'s>(
         &mut self,
         each: &Foreach,
-        elements: Vec<Value>,
-        scope: &mut Scope<'_>,
+        elements: Vec<Cow<'s, Value>>,
+        scope: &mut Scope<'s>,
         nesting: usize,
     ) -> (RuleOutcome<'p>, usize) {
         let mut applied = 0;
@@ -315,7 +310,8 @@ fn substituted<'a, 'p>(
     if let Some(compiled) = &pattern.compiled {
         return Ok(Cow::Borrowed(compiled));
     }
-    let source = scope.substitute(&pattern.source)
+    let source = scope
+        .substitute(&pattern.source)
         .map_err(|error| error_outcome("variable substitution failed", &error))?;
     Pattern::compile_with(&source, mode)
         .map(Cow::Owned)
@@ -330,28 +326,15 @@ fn substituted<'a, 'p>(
 
 /// A foreach list: a JMESPath query (after its variables), a single value standing for a list
 /// of one.
-fn evaluate_list(list: &str, scope: &Scope<'_>) -> Result<Vec<Value>, String> {
-    let query = if list.contains("{{") {
-        match scope.substitute(&Value::String(list.to_owned())) {
-            Ok(Value::String(query)) => query,
-            Ok(other) => return Ok(into_list(other)),
-            Err(error) => return Err(error.to_string()),
-        }
-    } else {
-        list.to_owned()
-    };
-    scope
-        .query_with(query.trim(), |list| match list {
-            Cow::Borrowed(Value::Array(items)) => items.clone(),
-            other => into_list(other.into_owned()),
-        })
-        .map_err(|error| error.to_string())
-}
-
-fn into_list(value: Value) -> Vec<Value> {
-    match value {
-        Value::Array(items) => items,
-        other => vec![other],
+fn evaluate_list<'s>(list: &str, scope: &Scope<'s>) -> Result<Vec<Cow<'s, Value>>, String> {
+    if !list.contains("{{") {
+        return scope.list(list.trim()).map_err(|error| error.to_string());
+    }
+    match scope.substitute(&Value::String(list.to_owned())) {
+        Ok(Value::String(query)) => scope.list(query.trim()).map_err(|error| error.to_string()),
+        Ok(Value::Array(items)) => Ok(items.into_iter().map(Cow::Owned).collect()),
+        Ok(other) => Ok(vec![Cow::Owned(other)]),
+        Err(error) => Err(error.to_string()),
     }
 }
 

@@ -109,10 +109,12 @@ impl<'e> Interpreter<'e> {
                 _ => Ok(null()),
             },
             Node::Literal(literal) => Ok(Cow::Borrowed(literal)),
-            Node::Identity | Node::Current => Ok(match self.overlay.and_then(|o| o.merged(value)) {
-                Some(merged) => Cow::Owned(merged),
-                None => Cow::Borrowed(value),
-            }),
+            Node::Identity | Node::Current => {
+                Ok(match self.overlay.and_then(|o| o.merged(value)) {
+                    Some(merged) => Cow::Owned(merged),
+                    None => Cow::Borrowed(value),
+                })
+            }
             Node::Subexpression(left, right) | Node::IndexExpression(left, right) => {
                 let left = self.evaluate(left, value)?;
                 self.apply(right, left)

@@ -356,12 +356,14 @@ pub fn answer(
     // Variables read `request.*` as the apiserver sent it, every field of it; a set that reads
     // none is spared the second parse.
     let sent_request = if active.reads_variables {
-        Some(crate::webhook::review::request_fields(body).map_err(|error| {
-            malformed(
-                "malformed_json",
-                format!("request body is not a valid AdmissionReview: {error}"),
-            )
-        })?)
+        Some(
+            crate::webhook::review::request_fields(body).map_err(|error| {
+                malformed(
+                    "malformed_json",
+                    format!("request body is not a valid AdmissionReview: {error}"),
+                )
+            })?,
+        )
     } else {
         None
     };

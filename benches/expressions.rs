@@ -164,8 +164,12 @@ fn fixture() -> Value {
 fn deny_10_rules(bencher: divan::Bencher) {
     let rules: String = (0..10)
         .map(|index| {
-            let rule = DENY.replace("    validate:", &format!("  - name: rule-{index}\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:"));
-            rule
+            DENY.replace(
+                "    validate:",
+                &format!(
+                    "  - name: rule-{index}\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:"
+                ),
+            )
         })
         .collect();
     judge(bencher, &format!("{DENY}{rules}"), &fixture());

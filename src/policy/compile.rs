@@ -177,7 +177,13 @@ pub(super) fn compile_policy(
                 ),
             ));
         }
-        match compile_rule(rule_spec, &rule_path, &name, located) {
+        match compile_rule(
+            rule_spec,
+            &rule_path,
+            &name,
+            spec.background.unwrap_or(true),
+            located,
+        ) {
             Ok(rule) => rules.push(rule),
             Err(mut rule_errors) => errors.append(&mut rule_errors),
         }
@@ -229,6 +235,7 @@ fn compile_rule(
     spec: &RuleSpec,
     path: &JsonPath,
     policy: &str,
+    background: bool,
     located: &Located<'_>,
 ) -> Result<Rule, Vec<LoadError>> {
     let mut errors = Vec::new();
@@ -277,6 +284,8 @@ fn compile_rule(
         rule,
         errors: &mut errors,
         expressions: Expressions::default(),
+        written: Vec::new(),
+        context_names: Vec::new(),
     };
     let context = spec
         .context
@@ -303,6 +312,7 @@ fn compile_rule(
             None
         }
     };
+    parts.check_variables(background);
     let expressions = parts.expressions;
     let Some(validate) = &spec.validate else {
         return Err(errors);

@@ -101,21 +101,20 @@ impl RuleCompiler<'_> {
             &*ALLOWED
         };
         for (expression, path) in &self.written {
-            if background {
-                if USER_VARIABLES
+            if background
+                && USER_VARIABLES
                     .iter()
                     .any(|banned| banned.is_match(expression))
-                {
-                    self.errors.push(self.located.invalid(
-                        path,
-                        format!(
-                            "only select variables are allowed in background mode. Set \
-                             spec.background=false to disable background mode for this policy \
-                             rule: variable {{{{{expression}}}}} is not allowed"
-                        ),
-                    ));
-                    continue;
-                }
+            {
+                self.errors.push(self.located.invalid(
+                    path,
+                    format!(
+                        "only select variables are allowed in background mode. Set \
+                         spec.background=false to disable background mode for this policy \
+                         rule: variable {{{{{expression}}}}} is not allowed"
+                    ),
+                ));
+                continue;
             }
             let unquoted = expression.replace('"', "");
             let defined = self

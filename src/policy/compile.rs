@@ -278,6 +278,22 @@ fn compile_rule(
     let exclude = spec.exclude.as_ref().and_then(|exclude| {
         compile_match(exclude, &path.child_key("exclude"), located, &mut errors)
     });
+    // Kyverno's policy validation: match and exclude are decided before any variable exists.
+    for section in ["match", "exclude"] {
+        let written = located
+            .document
+            .value
+            .pointer(&path.child_key(section).pointer())
+            .is_some_and(crate::expr::template::has_variables);
+        if written {
+            errors.push(located.invalid(
+                &path.child_key(section),
+                format!(
+                    "policy contains invalid variables: rule \"{rule}\" should not have variables in {section} section"
+                ),
+            ));
+        }
+    }
     let mut parts = RuleCompiler {
         located,
         policy,

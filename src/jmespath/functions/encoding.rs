@@ -45,18 +45,49 @@ pub(super) fn parse_json<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<
 
 /// sigs.k8s.io/yaml's reading: the first document, with YAML 1.1 scalars as kubectl reads them.
 pub(super) fn parse_yaml<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
-    let documents = crate::yaml::parse_documents(str_at(&args, 0)?).map_err(|error| {
-        EvalError::failed(format!(
-            "yaml: line {}: {}",
-            error.location.line, error.message
-        ))
-    })?;
+    let documents = crate::yaml::parse_documents(str_at(&args, 0)?)
+        .map_err(|error| EvalError::failed(go_yaml_error(&error)))?;
     owned(
         documents
             .into_iter()
             .next()
             .map_or(Value::Null, |d| d.value),
     )
+}
+
+/// The messages of yaml-rust2's parser (its scanner's are the rest), which libyaml would raise
+/// as parser errors.
+const PARSER_PROBLEMS: &[&str] = &[
+    "while parsing a node,",
+    "while parsing node,",
+    "while parsing a block mapping,",
+    "while parsing a flow mapping,",
+    "while parsing a flow sequence,",
+    "while parsing a block collection,",
+    "did not find expected <",
+    "missing explicit document end",
+];
+
+/// go-yaml's wording of a YAML error: libyaml's problem without its context ("while parsing a
+/// node, "), after a line number that go-yaml leaves out on the first line and otherwise
+/// prints 1-based for scanner errors but 0-based for parser errors.
+fn go_yaml_error(error: &crate::yaml::YamlError) -> String {
+    let message = error.message.as_str();
+    let parser = PARSER_PROBLEMS.iter().any(|p| message.starts_with(p));
+    let problem = match message.split_once(", ") {
+        Some((context, problem)) if context.starts_with("while ") => problem,
+        _ => message,
+    };
+    let problem = match problem {
+        "expected ',' or ']'" => "did not find expected ',' or ']'",
+        other => other,
+    };
+    let line = error.location.line.saturating_sub(1);
+    match (line, parser) {
+        (0, _) => format!("yaml: {problem}"),
+        (line, true) => format!("yaml: line {line}: {problem}"),
+        (line, false) => format!("yaml: line {}: {problem}", line + 1),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -400,6 +400,16 @@ pub fn json_syntax_error(text: &str, error: &serde_json::Error) -> String {
         return "unexpected end of JSON input".to_owned();
     }
     let message = error.to_string();
+    if message.starts_with("number out of range") {
+        // Go checks the syntax of the whole text before it decodes a number.
+        if let Err(syntax) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            return json_syntax_error(text, &syntax);
+        }
+        return format!(
+            "json: cannot unmarshal number {} into Go value of type float64",
+            number_ending_at(text, error.line(), error.column())
+        );
+    }
     let context = [
         ("expected value", "looking for beginning of value"),
         ("trailing comma", "looking for beginning of value"),
@@ -426,6 +436,21 @@ pub fn json_syntax_error(text: &str, error: &serde_json::Error) -> String {
         (Some(context), Some(c)) => format!("invalid character {} {context}", quote_char(c)),
         _ => message,
     }
+}
+
+/// The number whose last character is at `line`:`column` (1-based) of `text`.
+fn number_ending_at(text: &str, line: usize, column: usize) -> &str {
+    let Some(line) = text.lines().nth(line.saturating_sub(1)) else {
+        return "";
+    };
+    let end = column.min(line.len());
+    let Some(before) = line.get(..end) else {
+        return "";
+    };
+    let start = before
+        .rfind(|c: char| !matches!(c, '0'..='9' | '.' | 'e' | 'E' | '+' | '-'))
+        .map_or(0, |at| at + 1);
+    &before[start..]
 }
 
 /// `encoding/json`'s `quoteChar`.

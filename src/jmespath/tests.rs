@@ -117,6 +117,11 @@ fn standard_functions() {
 }
 
 #[test]
+fn standard_edges() {
+    check(tables::STANDARD_EDGES);
+}
+
+#[test]
 fn kyverno_functions() {
     check(tables::KYVERNO_FUNCTIONS);
 }

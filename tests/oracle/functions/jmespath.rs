@@ -4,7 +4,7 @@
 //! read one input go to one process, and after a failure the rest go to the next: a few dozen
 //! processes for the whole table instead of one per row.
 
-use crate::jmespath_tables::{self as tables, Row};
+use crate::jmespath_tables as tables;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

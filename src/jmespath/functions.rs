@@ -14,6 +14,7 @@ mod collections;
 mod encoding;
 mod network;
 mod random;
+mod re2;
 mod strings;
 mod time;
 mod x509;

@@ -10,7 +10,7 @@
 use super::functions::{self, Function};
 use super::lexer::{Kind, Token, tokenize};
 use super::{CompileError, Node};
-use crate::coerce::gofmt::json_syntax_error;
+use crate::coerce::gofmt::go_json_parse;
 use serde_json::Value;
 
 /// Deep enough for any expression a person writes; shallow enough that the recursive parser and
@@ -116,11 +116,9 @@ impl Parser {
 
     fn nud(&mut self, token: Token) -> Result<Node, CompileError> {
         match token.kind {
-            Kind::JsonLiteral => serde_json::from_str::<Value>(&token.text)
+            Kind::JsonLiteral => go_json_parse(&token.text)
                 .map(Node::Literal)
-                .map_err(|error| {
-                    CompileError::new(token.offset, json_syntax_error(&token.text, &error))
-                }),
+                .map_err(|message| CompileError::new(token.offset, message)),
             Kind::StringLiteral => Ok(Node::Literal(Value::String(token.text))),
             Kind::UnquotedIdentifier => Ok(Node::Field(token.text)),
             Kind::QuotedIdentifier => {

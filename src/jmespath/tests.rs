@@ -132,6 +132,11 @@ fn kyverno_edges() {
 }
 
 #[test]
+fn injected() {
+    check(tables::INJECTED);
+}
+
+#[test]
 fn kyverno_unit_tests() {
     check(tables::KYVERNO_UNIT_TESTS);
 }

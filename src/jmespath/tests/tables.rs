@@ -1559,6 +1559,32 @@ pub const ON_POD_REVIEW: &[(&str, &str)] = &[
     (r##"semver_compare(split(request.object.spec.containers[0].image, ':')[1], '>=1.40.0')"##, r##"= true"##),
 ];
 
+/// Functions that read the clock, draw at random or resolve names, on the unit tests' clock
+/// (2026-01-02T03:04:05Z), seed (42) and resolver (`*.internal.test` private, every other name
+/// public). Kyverno's CLI reads the real ones, so these rows are not put to it.
+#[rustfmt::skip]
+pub const INJECTED: &[Row] = &[
+    (r##"time_now()"##, r##""##, r##"= "2026-01-02T03:04:05Z""##),
+    (r##"time_now_utc()"##, r##""##, r##"= "2026-01-02T03:04:05Z""##),
+    (r##"time_now_utc(`1`)"##, r##""##, r##"= "2026-01-02T03:04:05Z""##),
+    (r##"time_since('', '2026-01-01T03:04:05Z', '')"##, r##""##, r##"= "24h0m0s""##),
+    (r##"time_since('', '2026-01-03T03:04:05+01:00', '')"##, r##""##, r##"= "-23h0m0s""##),
+    (r##"time_since('2006-01-02', '2026-01-01', '')"##, r##""##, r##"= "27h4m5s""##),
+    (r##"time_after(time_now_utc(), '2026-01-02T03:04:04Z')"##, r##""##, r##"= true"##),
+    (r##"time_add(time_now(), '-1h')"##, r##""##, r##"= "2026-01-02T02:04:05Z""##),
+    (r##"time_to_cron(time_now_utc())"##, r##""##, r##"= "4 3 2 1 5""##),
+    (r##"time_truncate(time_now_utc(), '24h')"##, r##""##, r##"= "2026-01-02T00:00:00Z""##),
+    (r##"length(random('[a-z0-9]{8}'))"##, r##""##, r##"= 8"##),
+    (r##"regex_match('^[0-9]{3}-[A-Z]{2}$', random('[0-9]{3}-[A-Z]{2}'))"##, r##""##, r##"= true"##),
+    (r##"random('x{0}')"##, r##""##, r##"= """##),
+    (r##"random('\d\Q.\E')"##, r##""##, r##"= "3.""##),
+    (r##"is_external_url('https://example.com/x')"##, r##""##, r##"= true"##),
+    (r##"is_external_url('https://db.internal.test:5432')"##, r##""##, r##"= false"##),
+    (r##"is_external_url('http://localhost:8080')"##, r##""##, r##"= false"##),
+    (r##"is_external_url('relative/path')"##, r##""##, r##"! lookup : no such host"##),
+    (r##"is_external_url('http://%C3%A9.test')"##, r##""##, r##"= true"##),
+];
+
 /// Every table of [`Row`]s, by name.
 pub const TABLES: &[(&str, &[Row])] = &[
     ("node semantics", NODE_SEMANTICS),

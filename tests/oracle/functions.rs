@@ -12,8 +12,14 @@
 #[allow(dead_code)]
 mod jmespath_tables;
 
+#[path = "../../src/expr/conditions/tests/tables.rs"]
+mod condition_tables;
+
 #[path = "functions/jmespath.rs"]
 mod jmespath;
+
+#[path = "functions/operators.rs"]
+mod operators;
 
 use std::path::PathBuf;
 
@@ -35,4 +41,10 @@ fn kyverno() -> PathBuf {
 #[ignore = "needs kubectl-kyverno; run tests/oracle/functions.sh"]
 fn jmespath_tables_agree_with_kyverno_jp_query() {
     jmespath::check(&kyverno());
+}
+
+#[test]
+#[ignore = "needs kubectl-kyverno; run tests/oracle/functions.sh"]
+fn condition_tables_agree_with_kyverno_test() {
+    operators::check(&kyverno());
 }

@@ -97,6 +97,16 @@ impl PolicySet {
             .any(Rule::reads_variables)
     }
 
+    /// Whether any rule has a `configMap` or `apiCall` context entry, whose answer comes from
+    /// the cluster (and may have to wait on the network).
+    pub fn looks_up_cluster(&self) -> bool {
+        self.policies
+            .iter()
+            .flat_map(|policy| policy.rules.iter().chain(&policy.autogen_rules))
+            .flat_map(Rule::context_entries)
+            .any(|entry| !matches!(entry.source, ContextSource::Variable { .. }))
+    }
+
     pub fn rule_count(&self) -> usize {
         self.policies.iter().map(|policy| policy.rules.len()).sum()
     }
@@ -305,6 +315,21 @@ impl Rule {
                 Validation::AnyPattern(patterns) => patterns.iter().all(fixed),
                 Validation::Deny(_) | Validation::Foreach(_) => false,
             })
+    }
+
+    /// Every context entry of the rule, those of its foreach loops (at any depth) included.
+    pub fn context_entries(&self) -> Vec<&ContextEntry> {
+        fn of_check<'r>(check: &'r Validation, entries: &mut Vec<&'r ContextEntry>) {
+            if let Validation::Foreach(loops) = check {
+                for each in loops {
+                    entries.extend(&each.context);
+                    of_check(&each.check, entries);
+                }
+            }
+        }
+        let mut entries: Vec<&ContextEntry> = self.context.iter().collect();
+        of_check(&self.validation, &mut entries);
+        entries
     }
 
     /// Kyverno's `validation rule '<name>' passed.`

@@ -263,3 +263,254 @@ impl ApiGets {
         Ok((Arc::new(value), body.len()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// What the fake apiserver answers a path with, after how long.
+    type Route = fn(&str) -> (Duration, u16, String);
+
+    /// A plain-HTTP server on loopback that answers every GET by `route`, counting requests
+    /// and the most it served at once.
+    struct FakeApiserver {
+        url: String,
+        requests: Arc<AtomicUsize>,
+        most_at_once: Arc<AtomicUsize>,
+    }
+
+    impl FakeApiserver {
+        fn start(runtime: &tokio::runtime::Runtime, route: Route) -> Self {
+            let listener = runtime
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .expect("bind");
+            let url = format!("http://{}", listener.local_addr().expect("address"));
+            let requests = Arc::new(AtomicUsize::new(0));
+            let most_at_once = Arc::new(AtomicUsize::new(0));
+            let at_once = Arc::new(AtomicUsize::new(0));
+            let (counted, most) = (requests.clone(), most_at_once.clone());
+            runtime.spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        return;
+                    };
+                    let (counted, most, at_once) = (counted.clone(), most.clone(), at_once.clone());
+                    tokio::spawn(async move {
+                        let service = service_fn(move |request: hyper::Request<_>| {
+                            let (counted, most, at_once) =
+                                (counted.clone(), most.clone(), at_once.clone());
+                            async move {
+                                counted.fetch_add(1, Ordering::SeqCst);
+                                let now = at_once.fetch_add(1, Ordering::SeqCst) + 1;
+                                most.fetch_max(now, Ordering::SeqCst);
+                                let path = request
+                                    .uri()
+                                    .path_and_query()
+                                    .map_or("", |path| path.as_str())
+                                    .to_owned();
+                                let (delay, status, body) = route(&path);
+                                tokio::time::sleep(delay).await;
+                                at_once.fetch_sub(1, Ordering::SeqCst);
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .header("content-type", "application/json")
+                                    .body(http_body_util::Full::new(bytes_of(body)))
+                            }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+            Self {
+                url,
+                requests,
+                most_at_once,
+            }
+        }
+
+        fn gets(&self, runtime: &tokio::runtime::Runtime, options: LookupOptions) -> Arc<ApiGets> {
+            let config = kube::Config::new(self.url.parse().expect("URL"));
+            let client = runtime.block_on(async { kube::Client::try_from(config) });
+            ApiGets::new(client.expect("client"), runtime.handle().clone(), options)
+        }
+
+        fn requests(&self) -> usize {
+            self.requests.load(Ordering::SeqCst)
+        }
+    }
+
+    fn bytes_of(text: String) -> hyper::body::Bytes {
+        hyper::body::Bytes::from(text)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    fn route(path: &str) -> (Duration, u16, String) {
+        let quick = Duration::ZERO;
+        match path {
+            "/api/v1/namespaces/shop" => (quick, 200, r#"{"metadata":{"name":"shop"}}"#.into()),
+            "/slow" => (Duration::from_millis(600), 200, r#"{"slow":true}"#.into()),
+            "/forbidden" => (
+                quick,
+                403,
+                r#"{"kind":"Status","message":"pods is forbidden: User \"x\" cannot list resource \"pods\""}"#
+                    .into(),
+            ),
+            "/text" => (quick, 200, "not json".into()),
+            "/large" => (quick, 200, format!("\"{}\"", "x".repeat(4096))),
+            other if other.starts_with("/wait/") => {
+                (Duration::from_millis(200), 200, format!("\"{other}\""))
+            }
+            _ => (quick, 404, r#"{"kind":"Status","message":"the server could not find the requested resource"}"#.into()),
+        }
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    #[test]
+    fn answers_are_decoded_reused_for_the_ttl_and_fetched_again_after() {
+        let runtime = runtime();
+        let server = FakeApiserver::start(&runtime, route);
+        let options = LookupOptions {
+            cache_ttl: Duration::from_millis(300),
+            ..LookupOptions::default()
+        };
+        let gets = server.gets(&runtime, options);
+        let path = "/api/v1/namespaces/shop";
+        let answer = gets.get_blocking(path, soon()).expect("an answer");
+        assert_eq!(answer["metadata"]["name"], "shop");
+        gets.get_blocking(path, soon()).expect("an answer");
+        assert_eq!(server.requests(), 1, "the second came from the cache");
+        std::thread::sleep(Duration::from_millis(350));
+        gets.get_blocking(path, soon()).expect("an answer");
+        assert_eq!(server.requests(), 2, "the cached answer expired");
+    }
+
+    #[test]
+    fn failures_say_what_failed_and_are_not_kept() {
+        let runtime = runtime();
+        let server = FakeApiserver::start(&runtime, route);
+        let options = LookupOptions {
+            response_limit: 1024,
+            ..LookupOptions::default()
+        };
+        let gets = server.gets(&runtime, options);
+        let error = gets.get_blocking("/forbidden", soon()).expect_err("403");
+        assert_eq!(
+            error,
+            "failed to GET resource with raw url: /forbidden: permission denied: pods is \
+             forbidden: User \"x\" cannot list resource \"pods\""
+        );
+        let error = gets.get_blocking("/missing", soon()).expect_err("404");
+        assert!(
+            error.ends_with("/missing: the server could not find the requested resource"),
+            "{error}"
+        );
+        let error = gets.get_blocking("/text", soon()).expect_err("not JSON");
+        assert!(error.contains("the answer is not JSON"), "{error}");
+        let error = gets.get_blocking("/large", soon()).expect_err("too large");
+        assert!(
+            error.ends_with("max allowed response length of 1024"),
+            "{error}"
+        );
+        let error = gets
+            .get_blocking("https://elsewhere.example/x", soon())
+            .expect_err("not a path");
+        assert!(error.contains("must start with /"), "{error}");
+        let before = server.requests();
+        gets.get_blocking("/forbidden", soon())
+            .expect_err("403 again");
+        assert_eq!(server.requests(), before + 1, "a failure is asked again");
+    }
+
+    #[test]
+    fn a_review_waits_no_longer_than_its_deadline_and_the_call_goes_on_for_the_next() {
+        let runtime = runtime();
+        let server = FakeApiserver::start(&runtime, route);
+        let gets = server.gets(&runtime, LookupOptions::default());
+        let started = Instant::now();
+        let error = gets
+            .get_blocking("/slow", started + Duration::from_millis(100))
+            .expect_err("out of time");
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_millis(500),
+            "waited {waited:?} for a 100 ms deadline"
+        );
+        assert!(error.contains("left of the review's deadline"), "{error}");
+        // The GET finishes on its own and its answer serves the next review.
+        std::thread::sleep(Duration::from_millis(700));
+        let answer = gets.get_blocking("/slow", soon()).expect("cached");
+        assert_eq!(answer["slow"], true);
+        assert_eq!(server.requests(), 1);
+    }
+
+    #[test]
+    fn a_call_stops_at_its_own_timeout() {
+        let runtime = runtime();
+        let server = FakeApiserver::start(&runtime, route);
+        let options = LookupOptions {
+            call_timeout: Duration::from_millis(100),
+            ..LookupOptions::default()
+        };
+        let gets = server.gets(&runtime, options);
+        let error = gets.get_blocking("/slow", soon()).expect_err("timed out");
+        assert_eq!(
+            error,
+            "failed to GET resource with raw url: /slow: no answer within 100ms"
+        );
+    }
+
+    #[test]
+    fn calls_in_flight_are_bounded_and_the_same_path_is_asked_once() {
+        let runtime = runtime();
+        let server = FakeApiserver::start(&runtime, route);
+        let options = LookupOptions {
+            in_flight: 2,
+            ..LookupOptions::default()
+        };
+        let gets = server.gets(&runtime, options);
+        let threads: Vec<_> = (0..6)
+            .map(|index| {
+                let gets = gets.clone();
+                std::thread::spawn(move || gets.get_blocking(&format!("/wait/{index}"), soon()))
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("thread").expect("an answer");
+        }
+        assert_eq!(server.requests(), 6);
+        assert_eq!(server.most_at_once.load(Ordering::SeqCst), 2);
+
+        let threads: Vec<_> = (0..5)
+            .map(|_| {
+                let gets = gets.clone();
+                std::thread::spawn(move || gets.get_blocking("/wait/same", soon()))
+            })
+            .collect();
+        for thread in threads {
+            assert_eq!(
+                *thread.join().expect("thread").expect("an answer"),
+                json_string("/wait/same")
+            );
+        }
+        assert_eq!(server.requests(), 7, "five reviews, one GET");
+    }
+
+    fn json_string(text: &str) -> Value {
+        Value::String(text.to_owned())
+    }
+}

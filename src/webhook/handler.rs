@@ -91,7 +91,7 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
         let body = read_body(request, &state).await?;
         let answer_by = deadline::answer_by(arrived, timeout);
         if state.policies().looks_up_cluster {
-            answer_with_lookups(&state, body, answer_by).await
+            super::lookups::answer_with_lookups(&state, body, answer_by).await
         } else {
             answer(&state, &body, answer_by)
         }
@@ -101,39 +101,6 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(bad) => refuse(&state, bad),
     }
-}
-
-/// [`answer`] for a set whose context entries may wait on the API server: on the blocking
-/// pool, so no runtime worker ever waits, and at most `lookup_reviews` at once. A review that
-/// finds no room before its deadline is answered as out of time without judging a rule.
-async fn answer_with_lookups(
-    state: &Arc<AppState>,
-    body: Bytes,
-    answer_by: Option<Instant>,
-) -> Result<Vec<u8>, Refusal> {
-    // The apiserver always states its timeout; a caller that does not gets the default one.
-    let until = answer_by.unwrap_or_else(|| {
-        Instant::now()
-            + std::time::Duration::from_secs(u64::from(crate::webhook_config::TIMEOUT_SECONDS))
-    });
-    let room = tokio::time::timeout_at(until.into(), state.lookup_reviews.clone().acquire_owned());
-    let Ok(Ok(room)) = room.await else {
-        // A spent budget stops before the first rule: no lookup is made here.
-        return answer(state, &body, Some(Instant::now()));
-    };
-    let judging = state.clone();
-    tokio::task::spawn_blocking(move || {
-        let _room = room;
-        crate::cluster::environment::with_lookups(until, || answer(&judging, &body, answer_by))
-    })
-    .await
-    .unwrap_or_else(|error| {
-        Err(Refusal::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("judging the review failed: {error}"),
-        ))
-    })
 }
 
 /// Counts, logs and answers a refusal. Its message is cut at [`MESSAGE_LIMIT`]: serde_json's

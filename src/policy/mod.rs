@@ -317,6 +317,13 @@ impl Rule {
             })
     }
 
+    /// Whether a DELETE can get a response from the rule: its check judges the old object, or
+    /// loading its context or evaluating its preconditions can fail, which Kyverno does before
+    /// it finds that a pattern has nothing to judge.
+    pub fn responds_to_delete(&self) -> bool {
+        !self.context.is_empty() || self.preconditions.is_some() || self.validation.judges_delete()
+    }
+
     /// Every context entry of the rule, those of its foreach loops (at any depth) included.
     pub fn context_entries(&self) -> Vec<&ContextEntry> {
         fn of_check<'r>(check: &'r Validation, entries: &mut Vec<&'r ContextEntry>) {
@@ -349,12 +356,12 @@ pub enum Validation {
 
 impl Validation {
     /// Whether the check judges a DELETE (against the old object). Kyverno never matches a
-    /// deleted object against a pattern; conditions do see it.
+    /// deleted object against a pattern; conditions do see it, and so does a foreach, whose
+    /// list is read from the old object and whose elements patterns judge.
     pub fn judges_delete(&self) -> bool {
         match self {
             Validation::Pattern(_) | Validation::AnyPattern(_) => false,
-            Validation::Deny(_) => true,
-            Validation::Foreach(loops) => loops.iter().any(|each| each.check.judges_delete()),
+            Validation::Deny(_) | Validation::Foreach(_) => true,
         }
     }
 }

@@ -173,6 +173,21 @@ impl PolicySet {
                         "the requester's roles",
                     ));
                 }
+                let looks_up = rule
+                    .context_entries()
+                    .into_iter()
+                    .find(|entry| !matches!(entry.source, ContextSource::Variable { .. }));
+                if let (false, Some(entry)) = (facts.lookups, looks_up) {
+                    let field = match entry.source {
+                        ContextSource::ConfigMap { .. } => "a configMap context entry",
+                        _ => "an apiCall context entry",
+                    };
+                    errors.push(refuse(
+                        &rule.name,
+                        &format!("{field} ({})", entry.name),
+                        "what it reads from the cluster",
+                    ));
+                }
             }
             if !facts.namespace_labels && overrides_read_namespace_labels(&policy.action_overrides)
             {
@@ -220,6 +235,8 @@ pub struct ClusterFacts {
     pub namespace_labels: bool,
     /// RBAC roles bound to the requester: `serve --kube` follows role bindings.
     pub requester_roles: bool,
+    /// ConfigMaps and API answers for context entries: `serve --kube` looks them up.
+    pub lookups: bool,
 }
 
 impl ClusterFacts {
@@ -228,6 +245,7 @@ impl ClusterFacts {
         Self {
             namespace_labels: kube,
             requester_roles: kube,
+            lookups: kube,
         }
     }
 }

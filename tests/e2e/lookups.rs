@@ -5,8 +5,8 @@
 
 use crate::cluster::service_account_kubeconfig;
 use crate::support::{
-    Answer, PATIENCE, Serve, WITHIN_SECONDS, admin, apply_at, create, eventually,
-    install_webhook, namespace, pod, scoped, send, webhook_config, work_dir,
+    Answer, PATIENCE, Serve, WITHIN_SECONDS, admin, apply_at, create, eventually, install_webhook,
+    namespace, pod, scoped, send, webhook_config, work_dir,
 };
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
@@ -171,19 +171,28 @@ async fn a_config_map_context_entry_follows_the_config_map() {
     .await;
     let log = serve.log_text();
     assert!(
-        log.contains("configmap listed") && log.contains("configmap e2e-lookups-cm/e2e-pod-settings"),
+        log.contains("configmap listed")
+            && log.contains("configmap e2e-lookups-cm/e2e-pod-settings"),
         "the ConfigMap is followed by a watch the ServiceAccount may open:\n{log}"
     );
 
     // A change to the ConfigMap changes decisions within seconds.
     let open = json!({"mode": "open", "image": "nginx:1.27"});
     put_config_map(&client, judged, "e2e-pod-settings", open).await;
-    until_pod(&client, &web, "the unlocked ConfigMap admits", Answer::admitted).await;
+    until_pod(
+        &client,
+        &web,
+        "the unlocked ConfigMap admits",
+        Answer::admitted,
+    )
+    .await;
     let mut other = web.clone();
     other["spec"]["containers"][0]["image"] = json!("httpd:2");
     let refused = create::<Pod>(&client, &other, true).await;
     assert!(
-        refused.expect_refused("another image").contains("httpd:2 is not nginx:1.27"),
+        refused
+            .expect_refused("another image")
+            .contains("httpd:2 is not nginx:1.27"),
         "{refused:?}"
     );
 
@@ -367,10 +376,14 @@ async fn a_deny_rule_judges_deletes_against_the_old_object() {
     .await;
     let refused = delete("keep", false).await;
     assert!(
-        refused.expect_refused("deleting a protected ConfigMap").contains("keep is protected"),
+        refused
+            .expect_refused("deleting a protected ConfigMap")
+            .contains("keep is protected"),
         "{refused:?}"
     );
-    api.get("keep").await.expect("the protected ConfigMap is still there");
+    api.get("keep")
+        .await
+        .expect("the protected ConfigMap is still there");
     put_config_map(&client, judged, "scratch", json!({})).await;
     delete("scratch", false)
         .await

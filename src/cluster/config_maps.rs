@@ -164,6 +164,13 @@ impl ConfigMapStore {
         Known::NotWatched
     }
 
+    /// The names followed now, listed or not.
+    pub fn followed(&self) -> Vec<Watched> {
+        let mut followed: Vec<Watched> = self.listings.load().keys().cloned().collect();
+        followed.sort();
+        followed
+    }
+
     /// Registers a watch about to start; the generation tags its changes.
     pub fn begin(&self, key: &Watched) -> u64 {
         let mut generations = self
@@ -369,6 +376,46 @@ mod tests {
             watched(&set).into_iter().collect::<Vec<_>>(),
             vec![key(Some("platform"), "registries")]
         );
+    }
+
+    /// The watches follow the policy set: a reload starts the new names' and stops the old.
+    #[test]
+    fn followed_names_change_with_the_policies() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let named = |name: &str| set(&policy("ClusterPolicy", None, &entry(name, "shop")));
+        let state = AppState::new(
+            named("first"),
+            crate::metrics::Metrics::new().expect("metrics"),
+        );
+        let store = Arc::new(ConfigMapStore::default());
+        // Nothing listens there: the watches retry, and what is followed is all that shows.
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("URL"));
+        let client = runtime
+            .block_on(async { kube::Client::try_from(config) })
+            .expect("client");
+        let _following = runtime.enter();
+        let task = follow_config_maps(client, state.clone(), store.clone());
+        let until = |wanted: Vec<Watched>| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while store.followed() != wanted {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "followed {:?}, not {wanted:?}",
+                    store.followed()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        };
+        until(vec![key(Some("shop"), "first")]);
+        state.replace_policies(named("second"));
+        until(vec![key(Some("shop"), "second")]);
+        state.replace_policies(PolicySet::default());
+        until(vec![]);
+        task.abort();
     }
 
     fn config_map(namespace: &str, name: &str, data: &[(&str, &str)]) -> ConfigMap {

@@ -101,7 +101,8 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts following namespaces and policy objects, feeding `state`.
+    /// Starts following namespaces, role bindings, policy objects and the ConfigMaps policies
+    /// name, feeding `state`, whose context entries it then answers.
     pub fn start(client: kube::Client, state: Arc<AppState>, options: ClusterOptions) -> Self {
         let (namespaces, namespace_task, namespaces_synced) =
             namespaces::NamespaceStore::follow(client.clone());

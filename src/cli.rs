@@ -91,6 +91,21 @@ pub struct ServeArgs {
     /// With --kube: also enforce kyverno.io/v1 ClusterPolicy and Policy objects (read-only).
     #[arg(long, env = "PORTCULLIS_WATCH_KYVERNO_POLICIES", requires = "kube")]
     pub watch_kyverno_policies: bool,
+    /// With --kube: how long one GET for an apiCall context entry (or a ConfigMap no watch
+    /// holds) may take; a review waits for it no longer than its own deadline either way.
+    #[arg(long, env = "PORTCULLIS_LOOKUP_TIMEOUT", default_value = "5s", value_parser = parse_duration, requires = "kube")]
+    pub lookup_timeout: Duration,
+    /// With --kube: how long the answer to such a GET is reused (0s: never).
+    #[arg(long, env = "PORTCULLIS_LOOKUP_CACHE_TTL", default_value = "2s", value_parser = parse_duration, requires = "kube")]
+    pub lookup_cache_ttl: Duration,
+    /// With --kube: such GETs on the wire at once; the others queue within their timeout.
+    #[arg(long, env = "PORTCULLIS_LOOKUPS_IN_FLIGHT", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..), requires = "kube")]
+    pub lookups_in_flight: u32,
+    /// Reviews judged at once by policies with configMap or apiCall context entries, each on a
+    /// thread of its own while it may wait on the API server; the others wait, within their
+    /// deadline, for room.
+    #[arg(long, env = "PORTCULLIS_LOOKUP_REVIEWS", default_value_t = crate::webhook::state::DEFAULT_LOOKUP_REVIEWS as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub lookup_reviews: u32,
     /// With --kube: do not write the ValidatingWebhookConfiguration; register it yourself
     /// (`portcullis webhook-config`).
     #[arg(long, env = "PORTCULLIS_NO_WEBHOOK_REGISTRATION", requires = "kube")]

@@ -408,6 +408,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         on_timeout: args.on_timeout,
         body_read_timeout: args.body_read_timeout,
         body_memory: usize::from(args.body_memory_mib) << 20,
+        lookup_reviews: usize::try_from(args.lookup_reviews).unwrap_or(usize::MAX),
     };
     let state = webhook::AppState::with_options(set, metrics.clone(), webhook_options);
     let readiness = Readiness::new();
@@ -466,6 +467,12 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         let options = portcullis::cluster::ClusterOptions {
             watch_kyverno_policies: args.watch_kyverno_policies,
             registers_webhooks: registration.is_some(),
+            lookups: portcullis::cluster::api_get::LookupOptions {
+                call_timeout: args.lookup_timeout,
+                cache_ttl: args.lookup_cache_ttl,
+                in_flight: usize::try_from(args.lookups_in_flight).unwrap_or(usize::MAX),
+                ..Default::default()
+            },
         };
         Some((
             Arc::new(portcullis::cluster::Cluster::start(

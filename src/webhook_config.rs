@@ -5,8 +5,11 @@
 //! Each rule's `match` kinds (autogen rules included) are turned into webhook rules through a
 //! table of built-in kinds; a custom resource must be written `group/version/Kind`, and its
 //! resource name is derived the way Kubernetes guesses a plural. Operations are the ones a rule
-//! names, limited to those evaluation judges: `DELETE` never reaches a pattern, so it is never
-//! registered. The output is generated once and checked in; nothing patches it at runtime.
+//! names, else `CREATE`, `UPDATE` and `DELETE`, limited to those the rule can answer. Kyverno
+//! registers `DELETE` for every validate rule, but a pattern never judges a deleted object, so
+//! `DELETE` is registered only for rules that can respond to one: deny conditions and foreach
+//! loops judge the old object, and context entries and preconditions can fail. The output is
+//! generated once and checked in; nothing patches it at runtime.
 
 use crate::matching::{Combine, Filter, KindSelector, Operation};
 use crate::pattern::wildcard::{self, has_wildcard};
@@ -153,11 +156,18 @@ struct Target {
     resource: String,
 }
 
-/// Operations a validate rule can judge; `DELETE` is dropped because a deleted object is
-/// never validated against a pattern.
-const JUDGED_OPERATIONS: [Operation; 3] =
-    [Operation::Create, Operation::Update, Operation::Connect];
-const DEFAULT_OPERATIONS: [Operation; 2] = [Operation::Create, Operation::Update];
+/// Operations a validate rule can judge; `DELETE` only for rules that
+/// [respond to one](Rule::responds_to_delete).
+const JUDGED_OPERATIONS: [Operation; 4] = [
+    Operation::Create,
+    Operation::Update,
+    Operation::Delete,
+    Operation::Connect,
+];
+/// Kyverno's default is every operation. CONNECT is left to rules that name it: it reaches only
+/// connect subresources (`pods/exec`), whose reviews carry an options kind (`PodExecOptions`).
+const DEFAULT_OPERATIONS: [Operation; 3] =
+    [Operation::Create, Operation::Update, Operation::Delete];
 
 /// The webhook rules for some policies, as `admissionregistration.k8s.io/v1`
 /// `RuleWithOperations`.
@@ -225,14 +235,16 @@ pub fn rules<'p>(
 /// every request the rule applies to. An empty kind list means every kind.
 fn rule_selections(rule: &Rule) -> Vec<(Vec<KindSelector>, Vec<Operation>)> {
     let every_kind = || vec![wildcard_kind()];
+    let judged = |op: &Operation| *op != Operation::Delete || rule.responds_to_delete();
     let selection = |kinds: Option<&Filter>, operations: Option<&Filter>| {
         let kinds = kinds.map_or_else(every_kind, |filter| filter.kinds.clone());
         let operations: Vec<Operation> = match operations {
             Some(filter) => JUDGED_OPERATIONS
                 .into_iter()
                 .filter(|op| filter.operations.contains(op))
+                .filter(judged)
                 .collect(),
-            None => DEFAULT_OPERATIONS.to_vec(),
+            None => DEFAULT_OPERATIONS.into_iter().filter(judged).collect(),
         };
         (kinds, operations)
     };
@@ -672,6 +684,50 @@ mod tests {
                     "Namespaced"
                 ),
             ]
+        );
+    }
+
+    fn deny_policy(kinds: &str, operations: &str) -> String {
+        format!(
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: d\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: {kinds}\n{operations}    validate:\n      deny:\n        conditions:\n          any:\n          - key: \"{{{{ request.oldObject.metadata.labels.keep || '' }}}}\"\n            operator: Equals\n            value: \"true\"\n"
+        )
+    }
+
+    #[test]
+    fn deny_and_foreach_rules_register_delete_as_kyverno_does() {
+        assert_eq!(
+            rules_of(&deny_policy("[ConfigMap]", "")).expect("known"),
+            vec![rule(
+                "",
+                "v1",
+                &["CREATE", "DELETE", "UPDATE"],
+                &["configmaps"],
+                "Namespaced"
+            )]
+        );
+        let only_delete = "          operations: [DELETE]\n";
+        assert_eq!(
+            rules_of(&deny_policy("[ConfigMap]", only_delete)).expect("known"),
+            vec![rule("", "v1", &["DELETE"], &["configmaps"], "Namespaced")]
+        );
+        // A foreach reads its list from the old object on a DELETE and judges the elements.
+        let foreach = policy("[Pod]", "").replace(
+            "      pattern:\n        metadata:\n          name: \"?*\"\n",
+            "      foreach:\n      - list: request.object.spec.containers\n        pattern:\n          image: \"!*:latest\"\n",
+        );
+        assert!(foreach.contains("foreach"), "{foreach}");
+        assert_eq!(
+            rules_of(&foreach).expect("known")[0]["operations"],
+            json!(["CREATE", "DELETE", "UPDATE"])
+        );
+        // A pattern with context can fail to load it on a DELETE, as in Kyverno.
+        let with_context = policy("[ConfigMap]", "").replace(
+            "    validate:\n",
+            "    context:\n    - name: limits\n      configMap:\n        name: limits\n        namespace: shop\n    validate:\n",
+        );
+        assert_eq!(
+            rules_of(&with_context).expect("known")[0]["operations"],
+            json!(["CREATE", "DELETE", "UPDATE"])
         );
     }
 

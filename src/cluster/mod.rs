@@ -1,6 +1,7 @@
 //! Cluster awareness for `serve --kube`: live namespace labels for `namespaceSelector` rules
-//! ([`namespaces`]), requesters' roles for `roles` / `clusterRoles` ([`rbac`]), and policies
-//! read from custom resources ([`crd`], [`policies`]).
+//! ([`namespaces`]), requesters' roles for `roles` / `clusterRoles` ([`rbac`]), policies
+//! read from custom resources ([`crd`], [`policies`]), and the answers to `configMap` and
+//! `apiCall` context entries ([`environment`], [`config_maps`], [`api_get`]).
 //!
 //! Everything here follows the apiserver with list + watch (kube-runtime's `watcher`, which
 //! relists after `410 Gone` and resumes from bookmarks) and folds the events into complete
@@ -13,7 +14,10 @@
 //! then denies. The server reports ready only after the first complete list of every followed
 //! resource.
 
+pub mod api_get;
+pub mod config_maps;
 pub mod crd;
+pub mod environment;
 pub mod namespaces;
 pub mod policies;
 pub mod rbac;
@@ -42,12 +46,24 @@ pub enum Change<K> {
 /// Lists and watches `api` for as long as the task lives, calling `on_change` for every
 /// [`Change`]. Errors (apiserver down, RBAC, an expired resource version) are logged and retried
 /// with kube-runtime's default backoff.
-pub async fn follow<K>(api: Api<K>, what: &str, mut on_change: impl FnMut(Change<K>))
+pub async fn follow<K>(api: Api<K>, what: &str, on_change: impl FnMut(Change<K>))
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
+    follow_with(api, watcher::Config::default(), what, on_change).await;
+}
+
+/// [`follow`] with a watcher configuration, such as a field selector naming one object.
+pub async fn follow_with<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    what: &str,
+    mut on_change: impl FnMut(Change<K>),
+) where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
     let mut listing: Option<Vec<K>> = None;
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    let stream = watcher::watcher(api, config).default_backoff();
     let mut stream = std::pin::pin!(stream);
     while let Some(event) = stream.next().await {
         match event {
@@ -74,6 +90,8 @@ pub struct ClusterOptions {
     /// The server registers its own webhooks: a cluster policy whose kinds cannot be named in
     /// webhook rules would never be sent a review, so it is left out and its status says why.
     pub registers_webhooks: bool,
+    /// The bounds on GETs for `apiCall` and `configMap` context entries.
+    pub lookups: api_get::LookupOptions,
 }
 
 /// The running followers; dropping it stops them.
@@ -83,15 +101,30 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts following namespaces and policy objects, feeding `state`.
+    /// Starts following namespaces, role bindings, policy objects and the ConfigMaps policies
+    /// name, feeding `state`, whose context entries it then answers.
     pub fn start(client: kube::Client, state: Arc<AppState>, options: ClusterOptions) -> Self {
         let (namespaces, namespace_task, namespaces_synced) =
             namespaces::NamespaceStore::follow(client.clone());
         state.attach_namespace_labels(namespaces);
         let (roles, role_tasks, roles_synced) = rbac::RoleBindingStore::follow(client.clone());
         state.attach_role_lookup(roles);
+        let config_maps = Arc::new(config_maps::ConfigMapStore::default());
+        let gets = api_get::ApiGets::new(
+            client.clone(),
+            tokio::runtime::Handle::current(),
+            options.lookups,
+        );
+        state.attach_environment(Arc::new(environment::ClusterEnvironment::new(
+            config_maps.clone(),
+            gets,
+        )));
+        // Not awaited for readiness: until a watch has listed, its ConfigMap is read by GET,
+        // and a watch RBAC refuses must not keep the server from ever becoming ready.
+        let config_map_task =
+            config_maps::follow_config_maps(client.clone(), state.clone(), config_maps);
         let (policy_tasks, policies_synced) = policies::follow_policies(client, state, options);
-        let mut tasks = vec![namespace_task];
+        let mut tasks = vec![namespace_task, config_map_task];
         tasks.extend(role_tasks);
         tasks.extend(policy_tasks);
         Self {

@@ -25,7 +25,7 @@ pub trait Environment: Send + Sync {
     /// The clock, randomness and name resolution that JMESPath functions read.
     fn jmespath(&self) -> &jmespath::Environment;
 
-    /// The `data` of a ConfigMap, as Kyverno's `configMap` context entry returns it.
+    /// What Kyverno's `configMap` context entry holds: `{data, metadata}` of the ConfigMap.
     fn config_map(&self, namespace: &str, name: &str) -> Result<Value, String> {
         let _ = (namespace, name);
         Err(

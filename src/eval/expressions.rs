@@ -31,7 +31,8 @@ pub(super) fn judge<'p>(
     }
     let mut scope = Scope::new(variables, &rule.expressions, request.environment);
     scope.push();
-    if let Err(error) = load_context(&rule.context, &mut scope) {
+    let policy_namespace = policy.namespace.as_deref();
+    if let Err(error) = load_context(&rule.context, &mut scope, policy_namespace) {
         return Some(error_outcome("failed to load context", &error));
     }
     if let Some(preset) = request.environment.preset(&policy.name, &rule.name) {
@@ -47,6 +48,7 @@ pub(super) fn judge<'p>(
             Some(request.object)
         },
         budget,
+        policy_namespace,
     };
     judging.judge(&rule.preconditions, &rule.validation, &mut scope, 0)
 }
@@ -84,6 +86,8 @@ struct Judging<'a, 'p> {
     /// What patterns judge when no foreach element is in scope; `None` on a DELETE.
     request_object: Option<&'a Value>,
     budget: &'a Budget,
+    /// A namespaced policy's lookups stay inside its namespace.
+    policy_namespace: Option<&'a str>,
 }
 
 impl<'p> Judging<'_, 'p> {
@@ -266,7 +270,7 @@ impl<'p> Judging<'_, 'p> {
                 (None, is_map) => is_map,
             };
             scope.push_element(item, index, nesting, scoped);
-            let outcome = match load_context(&each.context, scope) {
+            let outcome = match load_context(&each.context, scope, self.policy_namespace) {
                 Err(error) => Some(error_outcome("failed to load context", &error)),
                 Ok(()) => self.judge(&each.preconditions, &each.check, scope, nesting + 1),
             };
@@ -362,16 +366,25 @@ fn evaluate_conditions(
     conditions.evaluate(|value| scope.substitute(value))
 }
 
-/// Loads context entries in order, each seeing those before it.
-fn load_context(entries: &[ContextEntry], scope: &mut Scope<'_>) -> Result<(), String> {
+/// Loads context entries in order, each seeing those before it. A namespaced policy's
+/// `configMap` and `apiCall` entries may only read its own namespace, as in Kyverno.
+fn load_context(
+    entries: &[ContextEntry],
+    scope: &mut Scope<'_>,
+    policy_namespace: Option<&str>,
+) -> Result<(), String> {
     for entry in entries {
-        let value = load_entry(entry, scope)?;
+        let value = load_entry(entry, scope, policy_namespace)?;
         scope.set(&entry.name, value);
     }
     Ok(())
 }
 
-fn load_entry(entry: &ContextEntry, scope: &Scope<'_>) -> Result<Value, String> {
+fn load_entry(
+    entry: &ContextEntry,
+    scope: &Scope<'_>,
+    policy_namespace: Option<&str>,
+) -> Result<Value, String> {
     let name = &entry.name;
     let substitute = |value: &Value, scope: &Scope<'_>| {
         scope.substitute(value).map_err(|error| {
@@ -451,7 +464,14 @@ fn load_entry(entry: &ContextEntry, scope: &Scope<'_>) -> Result<Value, String> 
             let map_name = text(map_name, scope)?;
             let mut namespace = text(namespace, scope)?;
             if namespace.is_empty() {
-                namespace = "default".to_owned();
+                namespace = policy_namespace.unwrap_or("default").to_owned();
+            }
+            if let Some(own) = policy_namespace.filter(|own| *own != namespace) {
+                return Err(format!(
+                    "failed to retrieve config map for context entry {name}: context entry \
+                     {name}: configMap namespace {namespace:?} is different from policy \
+                     namespace {own:?}"
+                ));
             }
             scope
                 .environment()
@@ -469,6 +489,10 @@ fn load_entry(entry: &ContextEntry, scope: &Scope<'_>) -> Result<Value, String> 
                 Value::String(url) => url,
                 other => other.to_string(),
             };
+            if let Some(own) = policy_namespace {
+                namespaced_url_path(&url, own)
+                    .map_err(|error| format!("failed to load context entry {name}: {error}"))?;
+            }
             let answer = match scope.environment().api_get(&url) {
                 Ok(answer) => answer,
                 Err(error) => match default {
@@ -495,6 +519,54 @@ fn load_entry(entry: &ContextEntry, scope: &Scope<'_>) -> Result<Value, String> 
                 }
             }
         }
+    }
+}
+
+/// Kyverno's rule for a namespaced policy's `apiCall`: the cleaned path must name the policy's
+/// own namespace (`/api[s]/…/namespaces/<namespace>/…`).
+fn namespaced_url_path(url: &str, own: &str) -> Result<(), String> {
+    let cleaned = clean_path(url);
+    let named = cleaned
+        .strip_prefix("/api/")
+        .or_else(|| cleaned.strip_prefix("/apis/"))
+        .and_then(|rest| rest.split_once("/namespaces/"))
+        .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
+        .filter(|namespace| !namespace.is_empty());
+    match named {
+        Some(namespace) if namespace == own => Ok(()),
+        Some(namespace) => Err(format!(
+            "path {cleaned} refers to namespace {namespace}, which is different from the policy \
+             namespace {own}"
+        )),
+        None => Err(format!(
+            "path {cleaned} does not contain a namespace segment, which is required for \
+             namespaced policies"
+        )),
+    }
+}
+
+/// Go's `path.Clean`: `.` and `..` resolved, repeated and trailing slashes dropped.
+pub(crate) fn clean_path(path: &str) -> String {
+    let rooted = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|last| *last != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            part => parts.push(part),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_owned(),
+        (false, false) => joined,
     }
 }
 

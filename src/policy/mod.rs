@@ -97,6 +97,16 @@ impl PolicySet {
             .any(Rule::reads_variables)
     }
 
+    /// Whether any rule has a `configMap` or `apiCall` context entry, whose answer comes from
+    /// the cluster (and may have to wait on the network).
+    pub fn looks_up_cluster(&self) -> bool {
+        self.policies
+            .iter()
+            .flat_map(|policy| policy.rules.iter().chain(&policy.autogen_rules))
+            .flat_map(Rule::context_entries)
+            .any(|entry| !matches!(entry.source, ContextSource::Variable { .. }))
+    }
+
     pub fn rule_count(&self) -> usize {
         self.policies.iter().map(|policy| policy.rules.len()).sum()
     }
@@ -163,6 +173,21 @@ impl PolicySet {
                         "the requester's roles",
                     ));
                 }
+                let looks_up = rule
+                    .context_entries()
+                    .into_iter()
+                    .find(|entry| !matches!(entry.source, ContextSource::Variable { .. }));
+                if let (false, Some(entry)) = (facts.lookups, looks_up) {
+                    let field = match entry.source {
+                        ContextSource::ConfigMap { .. } => "a configMap context entry",
+                        _ => "an apiCall context entry",
+                    };
+                    errors.push(refuse(
+                        &rule.name,
+                        &format!("{field} ({})", entry.name),
+                        "what it reads from the cluster",
+                    ));
+                }
             }
             if !facts.namespace_labels && overrides_read_namespace_labels(&policy.action_overrides)
             {
@@ -210,6 +235,8 @@ pub struct ClusterFacts {
     pub namespace_labels: bool,
     /// RBAC roles bound to the requester: `serve --kube` follows role bindings.
     pub requester_roles: bool,
+    /// ConfigMaps and API answers for context entries: `serve --kube` looks them up.
+    pub lookups: bool,
 }
 
 impl ClusterFacts {
@@ -218,6 +245,7 @@ impl ClusterFacts {
         Self {
             namespace_labels: kube,
             requester_roles: kube,
+            lookups: kube,
         }
     }
 }
@@ -314,6 +342,28 @@ impl Rule {
             })
     }
 
+    /// Whether a DELETE can get a response from the rule: its check judges the old object, or
+    /// loading its context or evaluating its preconditions can fail, which Kyverno does before
+    /// it finds that a pattern has nothing to judge.
+    pub fn responds_to_delete(&self) -> bool {
+        !self.context.is_empty() || self.preconditions.is_some() || self.validation.judges_delete()
+    }
+
+    /// Every context entry of the rule, those of its foreach loops (at any depth) included.
+    pub fn context_entries(&self) -> Vec<&ContextEntry> {
+        fn of_check<'r>(check: &'r Validation, entries: &mut Vec<&'r ContextEntry>) {
+            if let Validation::Foreach(loops) = check {
+                for each in loops {
+                    entries.extend(&each.context);
+                    of_check(&each.check, entries);
+                }
+            }
+        }
+        let mut entries: Vec<&ContextEntry> = self.context.iter().collect();
+        of_check(&self.validation, &mut entries);
+        entries
+    }
+
     /// Kyverno's `validation rule '<name>' passed.`
     pub fn pass_message_for(name: &str) -> String {
         format!("validation rule '{name}' passed.")
@@ -331,12 +381,12 @@ pub enum Validation {
 
 impl Validation {
     /// Whether the check judges a DELETE (against the old object). Kyverno never matches a
-    /// deleted object against a pattern; conditions do see it.
+    /// deleted object against a pattern; conditions do see it, and so does a foreach, whose
+    /// list is read from the old object and whose elements patterns judge.
     pub fn judges_delete(&self) -> bool {
         match self {
             Validation::Pattern(_) | Validation::AnyPattern(_) => false,
-            Validation::Deny(_) => true,
-            Validation::Foreach(loops) => loops.iter().any(|each| each.check.judges_delete()),
+            Validation::Deny(_) | Validation::Foreach(_) => true,
         }
     }
 }

@@ -89,7 +89,12 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
             .map_err(|message| malformed("bad_timeout", message))?;
         let _body_memory = reserve_body_memory(declared_length(&request), &state).await?;
         let body = read_body(request, &state).await?;
-        answer(&state, &body, deadline::answer_by(arrived, timeout))
+        let answer_by = deadline::answer_by(arrived, timeout);
+        if state.policies().looks_up_cluster {
+            super::lookups::answer_with_lookups(&state, body, answer_by).await
+        } else {
+            answer(&state, &body, answer_by)
+        }
     }
     .await;
     match outcome {

@@ -3,6 +3,7 @@
 
 pub mod deadline;
 pub mod handler;
+pub mod lookups;
 pub mod policy_metrics;
 pub mod review;
 pub mod state;

@@ -44,10 +44,17 @@ pub struct WebhookOptions {
     /// this, a few clients sending the largest bodies at once would take more memory than the
     /// container has.
     pub body_memory: usize,
+    /// Reviews judged at once by a set whose context entries look things up in the cluster:
+    /// each holds a thread of the blocking pool while it may wait on the API server.
+    pub lookup_reviews: usize,
 }
 
 /// Room for one body at the limit with all it can build, or hundreds of ordinary reviews.
 pub const DEFAULT_BODY_MEMORY: usize = 4 * super::handler::BODY_LIMIT;
+
+/// Well under the blocking pool's 512 threads, and more than a cluster's admission traffic
+/// keeps waiting on lookups at once when the apiserver answers in milliseconds.
+pub const DEFAULT_LOOKUP_REVIEWS: usize = 64;
 
 impl Default for WebhookOptions {
     fn default() -> Self {
@@ -55,6 +62,7 @@ impl Default for WebhookOptions {
             on_timeout: OnTimeout::Deny,
             body_read_timeout: Duration::from_secs(10),
             body_memory: DEFAULT_BODY_MEMORY,
+            lookup_reviews: DEFAULT_LOOKUP_REVIEWS,
         }
     }
 }
@@ -71,6 +79,9 @@ pub struct ActivePolicies {
     pub reads_namespace_labels: bool,
     /// Whether rules read `{{ request.* }}`, which is the whole admission request.
     pub reads_variables: bool,
+    /// Whether context entries read ConfigMaps or call the API server, so that judging may
+    /// wait on the network and must not run on a runtime worker.
+    pub looks_up_cluster: bool,
 }
 
 impl ActivePolicies {
@@ -81,6 +92,7 @@ impl ActivePolicies {
             reads_requester_roles: set.reads_requester_roles(),
             reads_namespace_labels: set.reads_namespace_labels(),
             reads_variables: set.reads_variables(),
+            looks_up_cluster: set.looks_up_cluster(),
             set,
         }
     }
@@ -101,6 +113,8 @@ pub struct AppState {
     pub options: WebhookOptions,
     /// `options.body_memory` in bytes not yet taken by a request being read or judged.
     pub body_memory: Semaphore,
+    /// `options.lookup_reviews` not yet taken by reviews judged off the runtime's workers.
+    pub lookup_reviews: Arc<Semaphore>,
 }
 
 #[derive(Default)]
@@ -134,6 +148,9 @@ impl AppState {
             installs: tokio::sync::watch::Sender::new(0),
             metrics,
             body_memory: Semaphore::new(options.body_memory.min(Semaphore::MAX_PERMITS)),
+            lookup_reviews: Arc::new(Semaphore::new(
+                options.lookup_reviews.clamp(1, Semaphore::MAX_PERMITS),
+            )),
             options,
         });
         state.replace_policies(policies);

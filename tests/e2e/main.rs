@@ -7,6 +7,7 @@ mod admission;
 mod cluster;
 mod deploy;
 mod lockout;
+mod lookups;
 mod registration;
 #[path = "../shared/fixtures.rs"]
 mod shared;

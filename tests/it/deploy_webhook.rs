@@ -304,7 +304,8 @@ fn rendered_webhooks_are_safe() {
 }
 
 /// The ServiceAccount reads what `--kube` follows, and writes only its policies' status and
-/// the one webhook configuration the servers register.
+/// the one webhook configuration the servers register; what context entries look up is granted
+/// by aggregation only, and nothing is granted there by default.
 #[test]
 fn rbac_reads_and_writes_only_status_and_its_own_registration() {
     let scratch = tempfile::tempdir().expect("tempdir");
@@ -312,10 +313,28 @@ fn rbac_reads_and_writes_only_status_and_its_own_registration() {
         return;
     };
     for overlay in &overlays {
-        for rule in overlay.find("ClusterRole")["rules"]
-            .as_array()
-            .expect("rules")
-        {
+        let roles: Vec<&Value> = overlay
+            .objects
+            .iter()
+            .filter(|object| object["kind"] == "ClusterRole")
+            .collect();
+        let names: Vec<&str> = roles
+            .iter()
+            .map(|role| role["metadata"]["name"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            names,
+            ["portcullis", "portcullis-lookups"],
+            "{}",
+            overlay.name
+        );
+        let lookups = roles[1];
+        assert_eq!(lookups["rules"], serde_json::json!([]), "{lookups}");
+        assert_eq!(
+            lookups["aggregationRule"]["clusterRoleSelectors"],
+            serde_json::json!([{"matchLabels": {"portcullis.dev/aggregate-to-lookups": "true"}}])
+        );
+        for rule in roles[0]["rules"].as_array().expect("rules") {
             let verbs = strings(&rule["verbs"]);
             let resources = strings(&rule["resources"]);
             assert!(!verbs.contains(&"*") && !resources.contains(&"*"), "{rule}");

@@ -129,8 +129,10 @@ async fn startup_fails_fast_with_a_clear_message() {
     let selector_text = selector.to_string_lossy();
     let roles = repo_path("tests/fixtures/policies-roles");
     let roles_text = roles.to_string_lossy();
+    let lookups = repo_path("tests/fixtures/policies-lookups");
+    let lookups_text = lookups.to_string_lossy();
     let (free_a, free_b) = (free_port(), free_port());
-    let table: [(&str, _, _, Vec<&str>, String); 7] = [
+    let table: [(&str, _, _, Vec<&str>, String); 8] = [
         (
             "unreadable certificate",
             free_a,
@@ -176,6 +178,13 @@ async fn startup_fails_fast_with_a_clear_message() {
             vec!["--policies", &roles_text],
             "uses roles or clusterRoles, which needs --kube to know the requester's roles"
                 .to_owned(),
+        ),
+        (
+            "configMap context without --kube",
+            free_a,
+            free_b,
+            vec!["--policies", &lookups_text],
+            "rule \"registry-listed\" of policy \"allowed-registries\" uses a configMap context entry (registries), which needs --kube to know what it reads from the cluster".to_owned(),
         ),
         (
             "webhook port in use",

@@ -132,22 +132,14 @@ pub struct CheckOptions {
 const UNKNOWN_NAMESPACE_HINT: &str = "give them with --namespace-labels FILE, in Kyverno's Values format `namespaceSelector: [{name, labels}]`, or put the Namespace object in the input; --unknown-namespaces skip judges it without labels";
 
 /// The namespace labels of a Kyverno `Values` file (`namespaceSelector: [{name, labels}]` or
-/// `namespaces: [Namespace]`), as `kyverno test` reads them. Anything else in the file would
-/// change a verdict in a way `check` does not follow, so it is refused rather than ignored.
+/// `namespaces: [Namespace]`), as `kyverno test` reads them; values for variables belong in
+/// `--values`, and are refused here rather than ignored.
 pub fn read_namespace_labels(path: &Path) -> Result<NamespaceLabels, String> {
-    let mut values = crate::kyverno_test::values::Values::load(path)?;
-    if values.operation.is_some() {
-        values
-            .unsupported
-            .push("globalValues request.operation".to_owned());
-    }
-    if !values.unsupported.is_empty() {
-        values.unsupported.sort();
-        values.unsupported.dedup();
+    let values = crate::kyverno_test::values::Values::load(path)?;
+    if values.sets_variables() || !values.subresources().is_empty() {
         return Err(format!(
-            "{}: check reads only namespace labels (namespaceSelector, namespaces) from a values file, not {}",
-            path.display(),
-            values.unsupported.join(", ")
+            "{}: --namespace-labels reads only namespace labels (namespaceSelector, namespaces); give values for variables and subresources with --values",
+            path.display()
         ));
     }
     if values.namespace_labels.is_empty() {

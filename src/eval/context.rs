@@ -16,39 +16,84 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::fmt;
 
+/// A kind of lookup a context entry makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    ConfigMap,
+    ApiCall,
+}
+
+/// Why a lookup gave no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupError {
+    /// Nothing here can answer it. The Kyverno CLI then leaves the context entry unloaded: a
+    /// value fixed for the name stands, and a rule that reads the name without one fails on
+    /// the unknown variable.
+    NoSource(String),
+    /// The lookup was made and failed; the entry's rule answers `error`.
+    Failed(String),
+}
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LookupError::NoSource(why) | LookupError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
 /// What evaluation may look up beyond the review: the clock and other inputs of JMESPath
-/// functions, ConfigMaps and API calls for context entries. `check` and `test` answer from
-/// files and mocks, `serve --kube` from its caches. Lookups are synchronous and must not wait
-/// on the network for longer than the review may take.
+/// functions, ConfigMaps and API calls for context entries, and values fixed for variables.
+/// `check` and `test` answer from files and mocks, `serve --kube` from its caches. Lookups are
+/// synchronous and must not wait on the network for longer than the review may take.
 pub trait Environment: Send + Sync {
     /// The clock, randomness and name resolution that JMESPath functions read.
     fn jmespath(&self) -> &jmespath::Environment;
 
-    /// The `data` of a ConfigMap, as Kyverno's `configMap` context entry returns it.
-    fn config_map(&self, namespace: &str, name: &str) -> Result<Value, String> {
+    /// Whether anything here answers lookups of this kind. When nothing does, the Kyverno CLI
+    /// leaves such entries unloaded without reading them, so that even an entry whose names
+    /// cannot be substituted is no error; [`LookupError::NoSource`] is the same answer for one
+    /// lookup.
+    fn can_look_up(&self, lookup: Lookup) -> bool {
+        let _ = lookup;
+        true
+    }
+
+    /// The ConfigMap as Kyverno's `configMap` context entry gives it: `{data, metadata}`.
+    fn config_map(&self, namespace: &str, name: &str) -> Result<Value, LookupError> {
         let _ = (namespace, name);
-        Err(
+        Err(LookupError::Failed(
             "no ConfigMaps are known here: a configMap context entry needs the cluster \
              (`serve --kube`) or the ConfigMap as an input"
                 .to_owned(),
-        )
+        ))
     }
 
     /// The decoded JSON answer to a GET of `url_path` on the API server.
-    fn api_get(&self, url_path: &str) -> Result<Value, String> {
+    fn api_get(&self, url_path: &str) -> Result<Value, LookupError> {
         let _ = url_path;
-        Err(
+        Err(LookupError::Failed(
             "no API server is reachable here: an apiCall context entry needs the cluster \
              (`serve --kube`) or a mocked response"
                 .to_owned(),
-        )
+        ))
     }
 
-    /// Values the caller fixes for variables of one rule, which take the place of whatever the
-    /// rule's context would give them (the Kyverno CLI's values files).
-    fn preset(&self, policy: &str, rule: &str) -> Option<&Map<String, Value>> {
+    /// Values fixed for variables of every rule of `policy` when it judges the resource named
+    /// `resource` (the Kyverno CLI's `globalValues`, then the policy's values for that
+    /// resource), in the order they are added. Kyverno adds them to the policy's context
+    /// before any rule runs, so the rule's context entries replace them.
+    fn request_values(&self, policy: &str, resource: &str) -> Vec<(&str, &Value)> {
+        let _ = (policy, resource);
+        Vec::new()
+    }
+
+    /// Values fixed for variables of one rule (the Kyverno CLI's rule `values` and the first
+    /// of its `foreachValues`), added each time the rule or one of its foreach elements loads
+    /// its context, before the context entries, which replace them.
+    fn rule_values(&self, policy: &str, rule: &str) -> Vec<(&str, &Value)> {
         let _ = (policy, rule);
-        None
+        Vec::new()
     }
 }
 
@@ -216,6 +261,9 @@ pub struct Scope<'s> {
     expressions: &'s Expressions,
     environment: &'s dyn Environment,
     delete: bool,
+    /// Context entries left unloaded for want of a source, with the layer they belong to and
+    /// why, so that reading one names the entry.
+    unloaded: Vec<(usize, String, String)>,
 }
 
 impl<'s> Scope<'s> {
@@ -230,6 +278,7 @@ impl<'s> Scope<'s> {
             expressions,
             environment,
             delete: variables.request().operation == Operation::Delete,
+            unloaded: Vec::new(),
         }
     }
 
@@ -243,12 +292,57 @@ impl<'s> Scope<'s> {
             .iter()
             .rev()
             .fold(value, |inner, key| json!({ (*key): inner }));
+        self.put(first, value);
+    }
+
+    /// Adds `value` under `name` as Kyverno's `AddVariable` does for values the caller fixes:
+    /// the name is split at dots (a double-quoted part keeps its dots), and a map is merged
+    /// key by key into the map already there, so `request.object.metadata.name` changes one
+    /// field of the request.
+    pub fn merge(&mut self, name: &str, value: Value) -> Result<(), String> {
+        let keys = variable_path(name)?;
+        let Some((first, rest)) = keys.split_first() else {
+            return Err(format!("variable name {name:?} is empty"));
+        };
+        let value = rest
+            .iter()
+            .rev()
+            .fold(value, |inner, key| json!({ (key.as_str()): inner }));
+        let merged = match (self.visible(first), value) {
+            (Some(Value::Object(present)), Value::Object(added)) => {
+                let mut present = present.clone();
+                merge_maps(added, &mut present);
+                Value::Object(present)
+            }
+            (_, value) => value,
+        };
+        self.put(first.clone(), merged);
+        Ok(())
+    }
+
+    /// Records that the context entry `name` was not loaded, and why.
+    pub fn leave_unloaded(&mut self, name: &str, why: String) {
+        self.unloaded
+            .push((self.layers.len(), name.to_owned(), why));
+    }
+
+    fn put(&mut self, first: String, value: Value) {
+        self.unloaded.retain(|(_, name, _)| *name != first);
         match self.layers.last_mut() {
             Some(layer) => {
                 layer.insert(first, value);
             }
             None => self.layers.push(Map::from_iter([(first, value)])),
         }
+    }
+
+    /// What `name` holds at the top level now: the nearest layer's, else the review's.
+    fn visible(&self, name: &str) -> Option<&Value> {
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|layer| layer.get(name))
+            .or_else(|| self.review.get(name))
     }
 
     /// Opens a layer that [`Scope::pop`] removes again (a foreach element's variables).
@@ -258,6 +352,8 @@ impl<'s> Scope<'s> {
 
     pub fn pop(&mut self) {
         self.layers.pop();
+        let depth = self.layers.len();
+        self.unloaded.retain(|(layer, _, _)| *layer <= depth);
     }
 
     pub fn environment(&self) -> &'s dyn Environment {
@@ -279,10 +375,17 @@ impl<'s> Scope<'s> {
         let layers: Vec<&Map<String, Value>> = self.layers.iter().collect();
         compiled
             .search_layered(self.review, &layers, self.environment.jmespath())
-            .map_err(|error| match error {
-                EvalError::NotFound(_) => {
-                    ResolveError::NotFound(format!("JMESPath query failed: {error}"))
-                }
+            .map_err(|error| match &error {
+                EvalError::NotFound(key) => match self
+                    .unloaded
+                    .iter()
+                    .find(|(_, name, _)| name == key)
+                {
+                    Some((_, name, why)) => ResolveError::NotFound(format!(
+                        "JMESPath query failed: {error} (context entry {name} was not loaded: {why})"
+                    )),
+                    None => ResolveError::NotFound(format!("JMESPath query failed: {error}")),
+                },
                 EvalError::Failed(_) => {
                     ResolveError::Failed(format!("JMESPath query failed: {error}"))
                 }
@@ -297,5 +400,113 @@ impl Resolver for Scope<'_> {
 
     fn is_delete(&self) -> bool {
         self.delete
+    }
+}
+
+/// The keys of a variable name as Kyverno's `AddVariable` reads it: a CSV record with `.` for
+/// the comma, so `a."b.c".d` is `a`, `b.c`, `d`, and a quote inside a quoted part is doubled.
+pub fn variable_path(name: &str) -> Result<Vec<String>, String> {
+    let invalid = |why: &str| Err(format!("invalid variable name {name:?}: {why}"));
+    if name.is_empty() {
+        return invalid("it is empty");
+    }
+    let mut keys = Vec::new();
+    let mut chars = name.chars().peekable();
+    loop {
+        let mut key = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        key.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => key.push(c),
+                    None => return invalid("a quoted part is not closed"),
+                }
+            }
+            match chars.next() {
+                None => {
+                    keys.push(key);
+                    return Ok(keys);
+                }
+                Some('.') => keys.push(key),
+                Some(_) => return invalid("text follows a quoted part"),
+            }
+        } else {
+            loop {
+                match chars.next() {
+                    Some('.') => break,
+                    Some('"') => return invalid("a quote inside an unquoted part"),
+                    Some(c) => key.push(c),
+                    None => {
+                        keys.push(key);
+                        return Ok(keys);
+                    }
+                }
+            }
+            keys.push(key);
+        }
+    }
+}
+
+/// Adds `value` under `name` to a plain document as [`Scope::merge`] adds it to a scope: what a
+/// caller needs to see the request as Kyverno's context holds it once values are added.
+pub fn merge_variable(
+    document: &mut Map<String, Value>,
+    name: &str,
+    value: Value,
+) -> Result<(), String> {
+    let keys = variable_path(name)?;
+    let nested = keys
+        .iter()
+        .rev()
+        .fold(value, |inner, key| json!({ (key.as_str()): inner }));
+    if let Value::Object(added) = nested {
+        merge_maps(added, document);
+    }
+    Ok(())
+}
+
+/// Kyverno's `mergeMaps`: maps merge key by key, anything else replaces what was there.
+fn merge_maps(added: Map<String, Value>, present: &mut Map<String, Value>) {
+    for (key, value) in added {
+        match (value, present.get_mut(&key)) {
+            (Value::Object(inner), Some(Value::Object(below))) => merge_maps(inner, below),
+            (value, _) => {
+                present.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::variable_path;
+
+    #[test]
+    fn variable_names_split_like_a_csv_record_on_dots() {
+        let path = |name: &str| variable_path(name);
+        assert_eq!(path("a.b.c"), Ok(vec!["a".into(), "b".into(), "c".into()]));
+        assert_eq!(
+            path(r#"request.object.metadata.annotations."hpedevops.net/platform""#),
+            Ok([
+                "request",
+                "object",
+                "metadata",
+                "annotations",
+                "hpedevops.net/platform"
+            ]
+            .map(String::from)
+            .to_vec())
+        );
+        assert_eq!(path(r#""a""b".c"#), Ok(vec![r#"a"b"#.into(), "c".into()]));
+        assert_eq!(path("a..b"), Ok(vec!["a".into(), "".into(), "b".into()]));
+        assert!(path("").is_err());
+        assert!(path(r#"a"b"#).is_err());
+        assert!(path(r#""a"b"#).is_err());
+        assert!(path(r#""ab"#).is_err());
     }
 }

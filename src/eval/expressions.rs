@@ -2,7 +2,7 @@
 //! Kyverno's validate handler words them. A rule with no variables anywhere takes a path that
 //! builds no variables at all.
 
-use super::context::{ReviewVariables, Scope};
+use super::context::{Lookup, LookupError, ReviewVariables, Scope};
 use super::{Budget, RuleOutcome};
 use crate::expr::conditions::{self, Conditions, EvaluationError};
 use crate::expr::template::{self, ResolveError, TemplateError};
@@ -31,16 +31,27 @@ pub(super) fn judge<'p>(
     }
     let mut scope = Scope::new(variables, &rule.expressions, request.environment);
     scope.push();
-    if let Err(error) = load_context(&rule.context, &mut scope) {
-        return Some(error_outcome("failed to load context", &error));
-    }
-    if let Some(preset) = request.environment.preset(&policy.name, &rule.name) {
-        for (name, value) in preset {
-            scope.set(name, value.clone());
+    let judged = if request.object.is_null() {
+        request.old_object
+    } else {
+        request.object
+    };
+    let resource = judged
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    for (name, value) in request.environment.request_values(&policy.name, resource) {
+        if let Err(error) = scope.merge(name, value.clone()) {
+            return Some(error_outcome("failed to add variable to context", &error));
         }
+    }
+    let rule_values = request.environment.rule_values(&policy.name, &rule.name);
+    if let Err(error) = load_context(&rule.context, &rule_values, &mut scope) {
+        return Some(error_outcome("failed to load context", &error));
     }
     let mut judging = Judging {
         rule,
+        rule_values,
         request_object: if request.operation == Operation::Delete {
             None
         } else {
@@ -80,6 +91,8 @@ fn error_outcome<'p>(what: &str, error: &dyn std::fmt::Display) -> RuleOutcome<'
 
 struct Judging<'a, 'p> {
     rule: &'p Rule,
+    /// What the caller fixes for the rule's variables, added again at each foreach element.
+    rule_values: Vec<(&'a str, &'a Value)>,
     /// What patterns judge when no foreach element is in scope; `None` on a DELETE.
     request_object: Option<&'a Value>,
     budget: &'a Budget,
@@ -272,7 +285,7 @@ impl<'p> Judging<'_, 'p> {
             scope.set(&format!("element{nesting}"), item.clone());
             scope.set("elementIndex", json!(index));
             scope.set(&format!("elementIndex{nesting}"), json!(index));
-            let outcome = match load_context(&each.context, scope) {
+            let outcome = match load_context(&each.context, &self.rule_values, scope) {
                 Err(error) => Some(error_outcome("failed to load context", &error)),
                 Ok(()) => self.judge(
                     &each.preconditions,
@@ -384,102 +397,71 @@ fn evaluate_conditions(
     conditions.evaluate(|value| template::substitute_all(value, scope))
 }
 
-/// Loads context entries in order, each seeing those before it.
-fn load_context(entries: &[ContextEntry], scope: &mut Scope<'_>) -> Result<(), String> {
+/// Kyverno's context loader: the values fixed for the rule first, then the entries in order,
+/// each seeing those before it and replacing what a value gave its name. An entry that
+/// nothing here can look up is left unloaded, as the Kyverno CLI leaves it.
+fn load_context(
+    entries: &[ContextEntry],
+    values: &[(&str, &Value)],
+    scope: &mut Scope<'_>,
+) -> Result<(), String> {
+    for (name, value) in values {
+        scope.merge(name, (*value).clone())?;
+    }
     for entry in entries {
-        let value = load_entry(entry, scope)?;
-        scope.set(&entry.name, value);
+        match load_entry(entry, scope) {
+            Ok(value) => scope.set(&entry.name, value),
+            Err(LoadError::NoSource(why)) => scope.leave_unloaded(&entry.name, why),
+            Err(LoadError::Failed(error)) => return Err(error),
+        }
     }
     Ok(())
 }
 
-fn load_entry(entry: &ContextEntry, scope: &mut Scope<'_>) -> Result<Value, String> {
-    let name = &entry.name;
-    let substitute = |value: &Value, scope: &mut Scope<'_>| {
-        template::substitute_all(value, scope).map_err(|error| {
-            format!("failed to substitute variables in context entry {name} {value}: {error}")
-        })
-    };
+/// Why a context entry gave no value.
+enum LoadError {
+    /// Nothing here can look it up: the entry is left unloaded.
+    NoSource(String),
+    Failed(String),
+}
+
+impl From<String> for LoadError {
+    fn from(error: String) -> Self {
+        LoadError::Failed(error)
+    }
+}
+
+fn load_entry(entry: &ContextEntry, scope: &mut Scope<'_>) -> Result<Value, LoadError> {
     match &entry.source {
         ContextSource::Variable {
             value,
             jmes_path,
             default,
-        } => {
-            let path = match jmes_path {
-                Some(path) => match substitute(&Value::String(path.clone()), scope)? {
-                    Value::String(path) => Some(path),
-                    _ => return Err(format!("jmespath value must be a string {name} {path}")),
-                },
-                None => None,
-            };
-            let default = match default {
-                Some(default) => Some(substitute(default, scope)?),
-                None => None,
-            };
-            let mut output = default.clone();
-            match (value, &path) {
-                (Some(value), path) => {
-                    let variable = substitute(value, scope)?;
-                    match path {
-                        Some(path) => {
-                            match crate::jmespath::search(
-                                path,
-                                &variable,
-                                scope.environment().jmespath(),
-                            ) {
-                                Ok(found) => output = Some(found),
-                                Err(error) if default.is_none() => {
-                                    return Err(format!(
-                                        "failed to apply jmespath {path} to variable {variable}: {error}"
-                                    ));
-                                }
-                                Err(_) => {}
-                            }
-                        }
-                        None => output = Some(variable),
-                    }
-                }
-                (None, Some(path)) => match scope.query(path) {
-                    Ok(Value::Null) => {}
-                    Ok(found) => output = Some(found),
-                    Err(error) if default.is_none() => {
-                        return Err(format!(
-                            "failed to apply jmespath {path} to variable <nil>: {}",
-                            strip_query_prefix(&error)
-                        ));
-                    }
-                    Err(_) => {}
-                },
-                (None, None) => {}
+        } => Ok(load_variable(
+            &entry.name,
+            value.as_ref(),
+            jmes_path.as_deref(),
+            default.as_ref(),
+            scope,
+        )?),
+        ContextSource::ConfigMap { name, namespace } => {
+            if !scope.environment().can_look_up(Lookup::ConfigMap) {
+                return Err(LoadError::NoSource(NO_CONFIG_MAPS.to_owned()));
             }
-            match output {
-                None | Some(Value::Null) => Err(format!(
-                    "failed to add context entry for variable {name} since it evaluated to nil"
-                )),
-                Some(value) => Ok(value),
-            }
-        }
-        ContextSource::ConfigMap {
-            name: map_name,
-            namespace,
-        } => {
-            let text = |value: &str, scope: &mut Scope<'_>| -> Result<String, String> {
-                match substitute(&Value::String(value.to_owned()), scope)? {
-                    Value::String(text) => Ok(text),
-                    other => Ok(other.to_string()),
-                }
-            };
-            let map_name = text(map_name, scope)?;
-            let mut namespace = text(namespace, scope)?;
+            let map_name = substitute_text(&entry.name, name, scope)?;
+            let mut namespace = substitute_text(&entry.name, namespace, scope)?;
             if namespace.is_empty() {
                 namespace = "default".to_owned();
             }
             scope
                 .environment()
                 .config_map(&namespace, &map_name)
-                .map_err(|error| {
-                    format!("failed to retrieve config map for context entry {name}: {error}")
+                .map_err(|error| match error {
+                    LookupError::NoSource(why) => LoadError::NoSource(why),
+                    LookupError::Failed(why) => LoadError::Failed(format!(
+                        "failed to retrieve config map for context entry {}: {why}",
+                        entry.name
+                    )),
                 })
         }
         ContextSource::ApiCall {
@@ -487,36 +469,129 @@ fn load_entry(entry: &ContextEntry, scope: &mut Scope<'_>) -> Result<Value, Stri
             jmes_path,
             default,
         } => {
-            let url = match substitute(&Value::String(url_path.clone()), scope)? {
-                Value::String(url) => url,
-                other => other.to_string(),
-            };
-            let answer = match scope.environment().api_get(&url) {
-                Ok(answer) => answer,
-                Err(error) => match default {
-                    Some(default) => return substitute(default, scope),
-                    None => return Err(format!("failed to load context entry {name}: {error}")),
-                },
-            };
-            match jmes_path {
-                None => Ok(answer),
+            if !scope.environment().can_look_up(Lookup::ApiCall) {
+                return Err(LoadError::NoSource(NO_API_CALLS.to_owned()));
+            }
+            Ok(load_api_call(
+                &entry.name,
+                url_path,
+                jmes_path.as_deref(),
+                default.as_ref(),
+                scope,
+            )?)
+        }
+    }
+}
+
+/// Why entries are left unloaded where nothing answers their kind of lookup.
+const NO_CONFIG_MAPS: &str =
+    "no ConfigMaps are given (a ConfigMap input, clusterResources) and no value is set for it";
+const NO_API_CALLS: &str =
+    "no API call can be answered (clusterResources, apiCallResponses) and no value is set for it";
+
+fn substitute_entry(name: &str, value: &Value, scope: &mut Scope<'_>) -> Result<Value, String> {
+    template::substitute_all(value, scope).map_err(|error| {
+        format!("failed to substitute variables in context entry {name} {value}: {error}")
+    })
+}
+
+fn substitute_text(name: &str, text: &str, scope: &mut Scope<'_>) -> Result<String, String> {
+    match substitute_entry(name, &Value::String(text.to_owned()), scope)? {
+        Value::String(text) => Ok(text),
+        other => Ok(other.to_string()),
+    }
+}
+
+fn load_variable(
+    name: &str,
+    value: Option<&Value>,
+    jmes_path: Option<&str>,
+    default: Option<&Value>,
+    scope: &mut Scope<'_>,
+) -> Result<Value, String> {
+    let path = match jmes_path {
+        Some(path) => match substitute_entry(name, &Value::String(path.to_owned()), scope)? {
+            Value::String(path) => Some(path),
+            _ => return Err(format!("jmespath value must be a string {name} {path}")),
+        },
+        None => None,
+    };
+    let default = match default {
+        Some(default) => Some(substitute_entry(name, default, scope)?),
+        None => None,
+    };
+    let mut output = default.clone();
+    match (value, &path) {
+        (Some(value), path) => {
+            let variable = substitute_entry(name, value, scope)?;
+            match path {
                 Some(path) => {
-                    let path = match substitute(&Value::String(path.clone()), scope)? {
-                        Value::String(path) => path,
-                        other => other.to_string(),
-                    };
-                    match crate::jmespath::search(&path, &answer, scope.environment().jmespath()) {
-                        Ok(found) => Ok(found),
-                        Err(error) => match default {
-                            Some(default) => substitute(default, scope),
-                            None => Err(format!(
-                                "failed to apply JMESPath {path} for context entry {name}: {error}"
-                            )),
-                        },
+                    match crate::jmespath::search(path, &variable, scope.environment().jmespath()) {
+                        Ok(found) => output = Some(found),
+                        Err(error) if default.is_none() => {
+                            return Err(format!(
+                                "failed to apply jmespath {path} to variable {variable}: {error}"
+                            ));
+                        }
+                        Err(_) => {}
                     }
                 }
+                None => output = Some(variable),
             }
         }
+        (None, Some(path)) => match scope.query(path) {
+            Ok(Value::Null) => {}
+            Ok(found) => output = Some(found),
+            Err(error) if default.is_none() => {
+                return Err(format!(
+                    "failed to apply jmespath {path} to variable <nil>: {}",
+                    strip_query_prefix(&error)
+                ));
+            }
+            Err(_) => {}
+        },
+        (None, None) => {}
+    }
+    match output {
+        None | Some(Value::Null) => Err(format!(
+            "failed to add context entry for variable {name} since it evaluated to nil"
+        )),
+        Some(value) => Ok(value),
+    }
+}
+
+fn load_api_call(
+    name: &str,
+    url_path: &str,
+    jmes_path: Option<&str>,
+    default: Option<&Value>,
+    scope: &mut Scope<'_>,
+) -> Result<Value, LoadError> {
+    let url = substitute_text(name, url_path, scope)?;
+    let answer = match scope.environment().api_get(&url) {
+        Ok(answer) => answer,
+        Err(LookupError::NoSource(why)) => return Err(LoadError::NoSource(why)),
+        Err(LookupError::Failed(error)) => match default {
+            Some(default) => return Ok(substitute_entry(name, default, scope)?),
+            None => {
+                return Err(LoadError::Failed(format!(
+                    "failed to load context entry {name}: {error}"
+                )));
+            }
+        },
+    };
+    let Some(path) = jmes_path else {
+        return Ok(answer);
+    };
+    let path = substitute_text(name, path, scope)?;
+    match crate::jmespath::search(&path, &answer, scope.environment().jmespath()) {
+        Ok(found) => Ok(found),
+        Err(error) => match default {
+            Some(default) => Ok(substitute_entry(name, default, scope)?),
+            None => Err(LoadError::Failed(format!(
+                "failed to apply JMESPath {path} for context entry {name}: {error}"
+            ))),
+        },
     }
 }
 

@@ -1,0 +1,478 @@
+//! What `check` and `test` can look up, all of it from files: values fixed for variables (a
+//! Kyverno `Values` file), objects a context entry may read (ConfigMaps given as inputs, a test's
+//! `clusterResources`), mocked API answers (a test's `apiCallResponses`), and the clock and seed
+//! of JMESPath functions. Nothing here reaches the network or a cluster.
+//!
+//! It follows the Kyverno CLI: a `configMap` entry with no objects to read, or an `apiCall`
+//! entry with neither objects nor a mock that answers it, is left unloaded, so a value fixed
+//! for its name stands and a rule that reads it without one answers `error`.
+
+use crate::eval::context::{Environment, Lookup, LookupError};
+use crate::jmespath;
+use crate::kyverno_test::values::Values;
+use crate::matching::Gvk;
+use crate::webhook_config::guess_plural;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// The offline environment of `check` and `test`.
+#[derive(Debug, Default)]
+pub struct FileEnvironment {
+    pub jmespath: jmespath::Environment,
+    pub values: Values,
+    /// The objects lookups read; `None` when none were given, and then no lookup is made.
+    pub cluster: Option<Cluster>,
+    pub mocks: Vec<ApiCallMock>,
+}
+
+impl FileEnvironment {
+    /// This environment for one request whose operation the caller fixes (a test result's
+    /// `operation`), which replaces the `request.operation` any value sets.
+    pub fn with_operation<'e>(&'e self, operation: Option<&'e Value>) -> Judging<'e> {
+        Judging {
+            files: self,
+            operation,
+        }
+    }
+}
+
+/// A [`FileEnvironment`] as one request sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Judging<'e> {
+    files: &'e FileEnvironment,
+    operation: Option<&'e Value>,
+}
+
+impl<'e> Judging<'e> {
+    pub fn files(&self) -> &'e FileEnvironment {
+        self.files
+    }
+
+    /// What `policy` adds to its context for the resource named `resource`, with the operation
+    /// the caller fixed.
+    pub fn values_for(&self, policy: &str, resource: &str) -> Vec<(&str, &Value)> {
+        let mut values = self.files.values.request_values(policy, resource);
+        if let Some(operation) = self.operation {
+            for (name, value) in &mut values {
+                if *name == crate::kyverno_test::values::OPERATION {
+                    *value = operation;
+                }
+            }
+        }
+        values
+    }
+}
+
+impl Environment for FileEnvironment {
+    fn jmespath(&self) -> &jmespath::Environment {
+        &self.jmespath
+    }
+
+    fn can_look_up(&self, lookup: Lookup) -> bool {
+        match lookup {
+            Lookup::ConfigMap => self.cluster.is_some(),
+            Lookup::ApiCall => self.cluster.is_some() || !self.mocks.is_empty(),
+        }
+    }
+
+    fn config_map(&self, namespace: &str, name: &str) -> Result<Value, LookupError> {
+        match &self.cluster {
+            Some(cluster) => cluster.config_map(namespace, name),
+            None => Err(LookupError::NoSource(
+                "no ConfigMaps are given as inputs".to_owned(),
+            )),
+        }
+    }
+
+    fn api_get(&self, url_path: &str) -> Result<Value, LookupError> {
+        if let Some(mock) = ApiCallMock::find(&self.mocks, "GET", url_path) {
+            return mock.answer();
+        }
+        match &self.cluster {
+            Some(cluster) => cluster.get(url_path),
+            None => Err(LookupError::NoSource(format!(
+                "no apiCallResponses entry answers GET {url_path} and no cluster resources are given"
+            ))),
+        }
+    }
+
+    fn request_values(&self, policy: &str, resource: &str) -> Vec<(&str, &Value)> {
+        self.values.request_values(policy, resource)
+    }
+
+    fn rule_values(&self, policy: &str, rule: &str) -> Vec<(&str, &Value)> {
+        self.values.rule_values(policy, rule)
+    }
+}
+
+impl Environment for Judging<'_> {
+    fn jmespath(&self) -> &jmespath::Environment {
+        self.files.jmespath()
+    }
+
+    fn can_look_up(&self, lookup: Lookup) -> bool {
+        self.files.can_look_up(lookup)
+    }
+
+    fn config_map(&self, namespace: &str, name: &str) -> Result<Value, LookupError> {
+        self.files.config_map(namespace, name)
+    }
+
+    fn api_get(&self, url_path: &str) -> Result<Value, LookupError> {
+        self.files.api_get(url_path)
+    }
+
+    fn request_values(&self, policy: &str, resource: &str) -> Vec<(&str, &Value)> {
+        self.values_for(policy, resource)
+    }
+
+    fn rule_values(&self, policy: &str, rule: &str) -> Vec<(&str, &Value)> {
+        self.files.rule_values(policy, rule)
+    }
+}
+
+/// Objects a lookup reads, as the Kyverno CLI's fake cluster serves them: a ConfigMap by
+/// namespace and name, and a GET of an API path for one object or a list.
+#[derive(Debug, Default)]
+pub struct Cluster {
+    objects: Vec<Value>,
+    /// Resource names of kinds defined by CustomResourceDefinitions: (group, version, plural,
+    /// kind).
+    custom: Vec<(String, String, String, String)>,
+}
+
+impl Cluster {
+    /// Adds an object; a CustomResourceDefinition also names the resources of its kind.
+    pub fn add(&mut self, object: Value) {
+        if object.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition") {
+            let text = |pointer: &str| {
+                object
+                    .pointer(pointer)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let group = text("/spec/group");
+            let plural = text("/spec/names/plural");
+            let kind = text("/spec/names/kind");
+            for version in object
+                .pointer("/spec/versions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(name) = version.get("name").and_then(Value::as_str) {
+                    self.custom.push((
+                        group.clone(),
+                        name.to_owned(),
+                        plural.clone(),
+                        kind.clone(),
+                    ));
+                }
+            }
+        }
+        self.objects.push(object);
+    }
+
+    /// The `Namespace` object of this name, if given.
+    pub fn namespace(&self, name: &str) -> Option<&Value> {
+        self.objects.iter().find(|object| {
+            text_at(object, "/apiVersion") == "v1"
+                && text_at(object, "/kind") == "Namespace"
+                && text_at(object, "/metadata/name") == name
+        })
+    }
+
+    /// Kyverno's ConfigMap context entry: the ConfigMap's `data` and `metadata`.
+    fn config_map(&self, namespace: &str, name: &str) -> Result<Value, LookupError> {
+        match self.find(&Gvk::from_api_version("v1", "ConfigMap"), namespace, name) {
+            Some(found) => Ok(json!({
+                "data": found.get("data").cloned().unwrap_or(Value::Null),
+                "metadata": found.get("metadata").cloned().unwrap_or_else(|| json!({})),
+            })),
+            None => Err(LookupError::Failed(format!(
+                "failed to get configmap {namespace}/{name} : configmaps \"{name}\" not found"
+            ))),
+        }
+    }
+
+    fn find(&self, gvk: &Gvk, namespace: &str, name: &str) -> Option<&Value> {
+        self.of_kind(gvk, namespace)
+            .into_iter()
+            .find(|object| text_at(object, "/metadata/name") == name)
+    }
+
+    /// Objects of a kind; in one namespace unless `namespace` is empty.
+    fn of_kind(&self, gvk: &Gvk, namespace: &str) -> Vec<&Value> {
+        let api_version = gvk.api_version();
+        self.objects
+            .iter()
+            .filter(|object| {
+                text_at(object, "/apiVersion") == api_version
+                    && text_at(object, "/kind") == gvk.kind
+                    && (namespace.is_empty() || text_at(object, "/metadata/namespace") == namespace)
+            })
+            .collect()
+    }
+
+    /// A GET of an API path: `/api/v1[/namespaces/NS]/RESOURCE[/NAME]` or
+    /// `/apis/GROUP/VERSION[/namespaces/NS]/RESOURCE[/NAME]`; without a name, the list.
+    fn get(&self, url_path: &str) -> Result<Value, LookupError> {
+        let failed = |why: String| Err(LookupError::Failed(why));
+        if url_path.contains('?') {
+            return failed(format!(
+                "{url_path}: query parameters are not served from cluster resources"
+            ));
+        }
+        let parts: Vec<&str> = url_path.trim_start_matches('/').split('/').collect();
+        let (group, rest) = match parts.as_slice() {
+            ["api", version, rest @ ..] => (("", *version), rest),
+            ["apis", group, version, rest @ ..] => ((*group, *version), rest),
+            _ => return failed(format!("failed to parse path: {url_path}")),
+        };
+        let (namespace, resource, name) = match rest {
+            ["namespaces", namespace, resource, name] => (*namespace, *resource, *name),
+            ["namespaces", namespace, resource] => (*namespace, *resource, ""),
+            [resource, name] => ("", *resource, *name),
+            [resource] => ("", *resource, ""),
+            _ => return failed(format!("failed to parse path: {url_path}")),
+        };
+        let (group, version) = group;
+        let Some(kind) = self.kind_of(group, version, resource) else {
+            return failed(format!(
+                "{url_path}: no {resource} of {} among the cluster resources",
+                Gvk {
+                    group: group.to_owned(),
+                    version: version.to_owned(),
+                    kind: String::new()
+                }
+                .api_version()
+            ));
+        };
+        let gvk = Gvk {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind,
+        };
+        if name.is_empty() {
+            let items: Vec<Value> = self.of_kind(&gvk, namespace).into_iter().cloned().collect();
+            return Ok(json!({
+                "apiVersion": gvk.api_version(),
+                "kind": format!("{}List", gvk.kind),
+                "metadata": {"continue": "", "resourceVersion": ""},
+                "items": items,
+            }));
+        }
+        match self.find(&gvk, namespace, name) {
+            Some(object) => Ok(object.clone()),
+            None => {
+                let resource = if group.is_empty() {
+                    resource.to_owned()
+                } else {
+                    format!("{resource}.{group}")
+                };
+                failed(format!(
+                    "failed to get resource {}/{}/{name}: {resource} \"{name}\" not found",
+                    gvk.api_version(),
+                    gvk.kind
+                ))
+            }
+        }
+    }
+
+    /// The kind a resource name stands for: a CRD's, else that of a given object whose kind's
+    /// plural it is.
+    fn kind_of(&self, group: &str, version: &str, resource: &str) -> Option<String> {
+        if let Some((.., kind)) = self
+            .custom
+            .iter()
+            .find(|(g, v, plural, _)| g == group && v == version && plural == resource)
+        {
+            return Some(kind.clone());
+        }
+        let api_version = Gvk {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind: String::new(),
+        }
+        .api_version();
+        self.objects
+            .iter()
+            .filter(|object| text_at(object, "/apiVersion") == api_version)
+            .map(|object| text_at(object, "/kind"))
+            .find(|kind| guess_plural(kind) == resource)
+            .map(str::to_owned)
+    }
+}
+
+fn text_at<'v>(value: &'v Value, pointer: &str) -> &'v str {
+    value.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// One `apiCallResponses` entry of a test: the answer to a call by URL (an `apiCall.service`)
+/// or by API path (an `apiCall.urlPath`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiCallMock {
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    url_path: String,
+    #[serde(default)]
+    method: String,
+    response: MockResponse,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct MockResponse {
+    #[serde(default)]
+    status_code: u16,
+    #[serde(default)]
+    body: Value,
+}
+
+impl ApiCallMock {
+    /// The entries of a test's `apiCallResponses`, checked as the Kyverno CLI checks them.
+    pub fn parse_all(value: &Value) -> Result<Vec<Self>, String> {
+        let mocks: Vec<Self> = serde_path_to_error::deserialize(value)
+            .map_err(|error| format!("apiCallResponses: {} at {}", error.inner(), error.path()))?;
+        let mut keys = Vec::new();
+        for (index, mock) in mocks.iter().enumerate() {
+            mock.validate(index)?;
+            let key = mock.key();
+            if keys.contains(&key) {
+                return Err(format!(
+                    "apiCallResponses: duplicate entry for {:?} (key {key:?}): each method and url must be unique",
+                    mock.target()
+                ));
+            }
+            keys.push(key);
+        }
+        Ok(mocks)
+    }
+
+    fn validate(&self, index: usize) -> Result<(), String> {
+        let (url, url_path) = (self.url.trim(), self.url_path.trim());
+        let at = format!("apiCallResponses[{index}]");
+        match (url.is_empty(), url_path.is_empty()) {
+            (true, true) => return Err(format!("{at}: either url or urlPath is required")),
+            (false, false) => return Err(format!("{at}: url and urlPath are mutually exclusive")),
+            _ => {}
+        }
+        if !url.is_empty() {
+            let host = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .ok_or_else(|| format!("{at}: url {url:?} must be an absolute https/http URL"))?;
+            if host.split(['/', '?', '#']).next().is_none_or(str::is_empty) {
+                return Err(format!("{at}: url {url:?} has scheme but no host"));
+            }
+        }
+        if !url_path.is_empty() && !url_path.starts_with('/') {
+            return Err(format!(
+                "{at}: urlPath {url_path:?} must be an absolute path starting with '/'"
+            ));
+        }
+        if !matches!(self.method().as_str(), "" | "GET" | "POST") {
+            return Err(format!("{at}: method must be GET or POST"));
+        }
+        if !self.response.body.is_object() {
+            return Err(format!(
+                "{at} {:?}: response.body must be a JSON object",
+                self.target()
+            ));
+        }
+        let status = self.response.status_code;
+        if status != 0 && !(100..=599).contains(&status) {
+            return Err(format!(
+                "{at} {:?}: statusCode {status} must be between 100 and 599",
+                self.target()
+            ));
+        }
+        Ok(())
+    }
+
+    fn method(&self) -> String {
+        self.method.trim().to_uppercase()
+    }
+
+    fn target(&self) -> &str {
+        let url = self.url.trim();
+        if url.is_empty() {
+            self.url_path.trim()
+        } else {
+            url
+        }
+    }
+
+    fn key(&self) -> String {
+        match self.method().as_str() {
+            "" => self.target().to_owned(),
+            method => format!("{method}:{}", self.target()),
+        }
+    }
+
+    /// The entry for a call: one for its method first, else one for any method.
+    fn find<'m>(mocks: &'m [Self], method: &str, url: &str) -> Option<&'m Self> {
+        let keyed = format!("{method}:{url}");
+        mocks
+            .iter()
+            .find(|mock| mock.key() == keyed)
+            .or_else(|| mocks.iter().find(|mock| mock.key() == url))
+    }
+
+    fn answer(&self) -> Result<Value, LookupError> {
+        let status = match self.response.status_code {
+            0 => 200,
+            status => status,
+        };
+        if !(200..300).contains(&status) {
+            return Err(LookupError::Failed(format!(
+                "HTTP {status} from the apiCallResponses entry for {} (an apiCall treats non-2xx as failure)",
+                self.target()
+            )));
+        }
+        Ok(self.response.body.clone())
+    }
+}
+
+/// A `cli.kyverno.io/v1alpha1` `ClusterResource` file: objects, and CRD files named relative to
+/// `base`, that lookups read.
+pub fn load_cluster_resources(
+    path: &Path,
+    base: &Path,
+    cluster: &mut Cluster,
+) -> Result<(), String> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct ClusterResourceFile {
+        api_version: Option<String>,
+        kind: Option<String>,
+        metadata: Option<Value>,
+        spec: ClusterResourceSpec,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ClusterResourceSpec {
+        #[serde(default)]
+        crds: Vec<String>,
+        #[serde(default)]
+        resources: Vec<Value>,
+    }
+    let file: ClusterResourceFile =
+        crate::kyverno_test::values::read_single(path, "ClusterResource")?;
+    let _ = (&file.api_version, &file.kind, &file.metadata);
+    for crd in &file.spec.crds {
+        let crd_path = base.join(crd);
+        let definition: Value =
+            crate::kyverno_test::values::read_single(&crd_path, "CustomResourceDefinition")?;
+        cluster.add(definition);
+    }
+    for mut object in file.spec.resources {
+        crate::kyverno_test::normalise_numbers(&mut object);
+        cluster.add(object);
+    }
+    Ok(())
+}

@@ -7,14 +7,18 @@
 //! entry with neither objects nor a mock that answers it, is left unloaded, so a value fixed
 //! for its name stands and a rule that reads it without one answers `error`.
 
-use crate::eval::context::{Environment, Lookup, LookupError};
+use crate::eval::context::{Environment, Lookup, LookupError, merge_variable};
 use crate::jmespath;
-use crate::kyverno_test::values::Values;
-use crate::matching::Gvk;
+use crate::kyverno_test::values::{OPERATION, Values};
+use crate::matching::{Gvk, Operation};
 use crate::webhook_config::guess_plural;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::path::Path;
+
+/// Why an entry is left unloaded where nothing answers its kind of lookup.
+const NO_CONFIG_MAPS: &str = "no objects are given to look ConfigMaps up in (`check --context`, a test's clusterResources), and no value is fixed for it";
+const NO_API_ANSWERS: &str = "no objects are given to answer API calls from (`check --context`, a test's clusterResources) nor mocked answers (a test's apiCallResponses), and no value is fixed for it";
 
 /// The offline environment of `check` and `test`.
 #[derive(Debug, Default)]
@@ -55,7 +59,7 @@ impl<'e> Judging<'e> {
         let mut values = self.files.values.request_values(policy, resource);
         if let Some(operation) = self.operation {
             for (name, value) in &mut values {
-                if *name == crate::kyverno_test::values::OPERATION {
+                if *name == OPERATION {
                     *value = operation;
                 }
             }
@@ -64,24 +68,115 @@ impl<'e> Judging<'e> {
     }
 }
 
+/// One resource as the Kyverno CLI presents it to one policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shape {
+    pub operation: Operation,
+    pub gvk: Gvk,
+    pub subresource: String,
+    pub object: Value,
+    pub old_object: Value,
+}
+
+impl Shape {
+    /// A resource created as written.
+    pub fn as_written(gvk: &Gvk, resource: &Value) -> Self {
+        Self {
+            operation: Operation::Create,
+            gvk: gvk.clone(),
+            subresource: String::new(),
+            object: resource.clone(),
+            old_object: Value::Null,
+        }
+    }
+}
+
+impl Judging<'_> {
+    /// What the Kyverno CLI makes of a resource for one policy: the values fixed for the
+    /// policy and the resource (by name) added to the request as to Kyverno's context, which
+    /// gives the operation and any change to `request.object` or `request.oldObject`; and the
+    /// parent kind of a subresource the values declare (unless cluster resources are given,
+    /// as the Kyverno CLI then reads kinds from its cluster).
+    pub fn shape(&self, policy: &str, name: &str, gvk: &Gvk, resource: &Value) -> Shape {
+        let values = self.values_for(policy, name);
+        let operation = match values
+            .iter()
+            .find(|(name, _)| *name == OPERATION)
+            .and_then(|(_, value)| value.as_str())
+        {
+            Some("DELETE") => Operation::Delete,
+            Some("UPDATE") => Operation::Update,
+            _ => Operation::Create,
+        };
+        let mut request = Map::new();
+        if operation != Operation::Delete {
+            request.insert("object".to_owned(), resource.clone());
+        }
+        if operation != Operation::Create {
+            request.insert("oldObject".to_owned(), resource.clone());
+        }
+        let mut document = Map::from_iter([("request".to_owned(), Value::Object(request))]);
+        for (name, value) in &values {
+            // Every name was parsed when the values were read, so none fails here.
+            let _ = merge_variable(&mut document, name, (*value).clone());
+        }
+        let take = |key: &str| {
+            document
+                .get("request")
+                .and_then(|request| request.get(key))
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        let (object, old_object) = match operation {
+            Operation::Delete => (Value::Null, take("oldObject")),
+            Operation::Update => (take("object"), take("oldObject")),
+            _ => (take("object"), Value::Null),
+        };
+        let mut gvk = gvk.clone();
+        let mut subresource = String::new();
+        if self.files.cluster.is_none() {
+            for declared in self.files.values.subresources() {
+                let sub = &declared.subresource;
+                if gvk.group == sub.group && gvk.version == sub.version && gvk.kind == sub.kind {
+                    let parent = &declared.parent_resource;
+                    gvk = Gvk {
+                        group: parent.group.clone(),
+                        version: parent.version.clone(),
+                        kind: parent.kind.clone(),
+                    };
+                    subresource = sub.name.split('/').nth(1).unwrap_or("").to_owned();
+                }
+            }
+        }
+        Shape {
+            operation,
+            gvk,
+            subresource,
+            object,
+            old_object,
+        }
+    }
+}
+
 impl Environment for FileEnvironment {
     fn jmespath(&self) -> &jmespath::Environment {
         &self.jmespath
     }
 
-    fn can_look_up(&self, lookup: Lookup) -> bool {
+    fn missing_source(&self, lookup: Lookup) -> Option<String> {
         match lookup {
-            Lookup::ConfigMap => self.cluster.is_some(),
-            Lookup::ApiCall => self.cluster.is_some() || !self.mocks.is_empty(),
+            Lookup::ConfigMap if self.cluster.is_none() => Some(NO_CONFIG_MAPS.to_owned()),
+            Lookup::ApiCall if self.cluster.is_none() && self.mocks.is_empty() => {
+                Some(NO_API_ANSWERS.to_owned())
+            }
+            _ => None,
         }
     }
 
     fn config_map(&self, namespace: &str, name: &str) -> Result<Value, LookupError> {
         match &self.cluster {
             Some(cluster) => cluster.config_map(namespace, name),
-            None => Err(LookupError::NoSource(
-                "no ConfigMaps are given as inputs".to_owned(),
-            )),
+            None => Err(LookupError::NoSource(NO_CONFIG_MAPS.to_owned())),
         }
     }
 
@@ -92,7 +187,8 @@ impl Environment for FileEnvironment {
         match &self.cluster {
             Some(cluster) => cluster.get(url_path),
             None => Err(LookupError::NoSource(format!(
-                "no apiCallResponses entry answers GET {url_path} and no cluster resources are given"
+                "no apiCallResponses entry answers GET {url_path}, and no objects are given to \
+                 answer it from (`check --context`, a test's clusterResources)"
             ))),
         }
     }
@@ -111,8 +207,8 @@ impl Environment for Judging<'_> {
         self.files.jmespath()
     }
 
-    fn can_look_up(&self, lookup: Lookup) -> bool {
-        self.files.can_look_up(lookup)
+    fn missing_source(&self, lookup: Lookup) -> Option<String> {
+        self.files.missing_source(lookup)
     }
 
     fn config_map(&self, namespace: &str, name: &str) -> Result<Value, LookupError> {
@@ -438,10 +534,21 @@ impl ApiCallMock {
     }
 }
 
-/// A `cli.kyverno.io/v1alpha1` `ClusterResource` file: objects, and CRD files named relative to
-/// `base`, that lookups read.
+/// A test's `clusterResources` file: one `cli.kyverno.io/v1alpha1` `ClusterResource`, whose
+/// CRD files are named relative to `base` (the test's folder).
 pub fn load_cluster_resources(
     path: &Path,
+    base: &Path,
+    cluster: &mut Cluster,
+) -> Result<(), String> {
+    let document: Value = crate::kyverno_test::values::read_single(path, "ClusterResource")?;
+    load_cluster_resource(document, &path.display().to_string(), base, cluster)
+}
+
+/// One `ClusterResource` document, read strictly as the Kyverno CLI reads it.
+fn load_cluster_resource(
+    document: Value,
+    at: &str,
     base: &Path,
     cluster: &mut Cluster,
 ) -> Result<(), String> {
@@ -462,17 +569,58 @@ pub fn load_cluster_resources(
         resources: Vec<Value>,
     }
     let file: ClusterResourceFile =
-        crate::kyverno_test::values::read_single(path, "ClusterResource")?;
+        serde_path_to_error::deserialize(&document).map_err(|error| {
+            format!(
+                "{at}: not a ClusterResource: {} at {}",
+                error.inner(),
+                error.path()
+            )
+        })?;
     let _ = (&file.api_version, &file.kind, &file.metadata);
     for crd in &file.spec.crds {
-        let crd_path = base.join(crd);
         let definition: Value =
-            crate::kyverno_test::values::read_single(&crd_path, "CustomResourceDefinition")?;
+            crate::kyverno_test::values::read_single(&base.join(crd), "CustomResourceDefinition")?;
         cluster.add(definition);
     }
     for mut object in file.spec.resources {
         crate::kyverno_test::normalise_numbers(&mut object);
         cluster.add(object);
+    }
+    Ok(())
+}
+
+/// A `--context` file: Kubernetes objects (a `List`'s items included) and Kyverno
+/// `ClusterResource` documents, whose CRD files are named relative to the file.
+pub fn load_context_file(path: &Path, cluster: &mut Cluster) -> Result<(), String> {
+    let documents = crate::kyverno_test::values::read_documents(path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    for document in documents {
+        let at = format!("{}:{}", path.display(), document.start);
+        let mut object = document.value;
+        if object.is_null() {
+            continue;
+        }
+        let kind = text_at(&object, "/kind").to_owned();
+        if text_at(&object, "/apiVersion").is_empty() || kind.is_empty() {
+            return Err(format!(
+                "{at}: not a Kubernetes object: apiVersion and kind are required"
+            ));
+        }
+        if kind == "ClusterResource"
+            && text_at(&object, "/apiVersion").starts_with("cli.kyverno.io/")
+        {
+            load_cluster_resource(object, &at, base, cluster)?;
+            continue;
+        }
+        crate::kyverno_test::normalise_numbers(&mut object);
+        match object.get_mut("items") {
+            Some(Value::Array(items)) if kind.ends_with("List") => {
+                for item in std::mem::take(items) {
+                    cluster.add(item);
+                }
+            }
+            _ => cluster.add(object),
+        }
     }
     Ok(())
 }

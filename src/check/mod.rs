@@ -13,15 +13,16 @@ pub mod rendered;
 pub mod stream;
 
 use crate::eval::{self, Request, RuleOutcome, Status};
-use crate::matching::{NAMESPACE_NAME_LABEL, Operation, labels_of};
+use crate::file_environment::{FileEnvironment, Shape};
+use crate::matching::{NAMESPACE_NAME_LABEL, labels_of};
 use crate::policy::{FailureAction, Policy, PolicySet, Rule};
 use crate::yaml::Location;
 use input::{Inputs, Manifest};
 use progress::Progress;
 use rayon::prelude::*;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// One (policy, rule, resource) result that applied.
 #[derive(Debug, Clone)]
@@ -121,11 +122,14 @@ pub enum UnknownNamespaces {
 }
 
 /// What `check` knows besides the manifests.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct CheckOptions {
-    /// Namespace labels from `--namespace-labels`; `Namespace` objects in the input win.
+    /// Namespace labels from `--namespace-labels` and `--values`; `Namespace` objects in the
+    /// input win.
     pub namespace_labels: NamespaceLabels,
     pub unknown_namespaces: UnknownNamespaces,
+    /// Values, objects for context entries, and the clock and seed of JMESPath functions.
+    pub environment: Arc<FileEnvironment>,
 }
 
 /// How a user of `check` supplies the labels of a namespace it does not know.
@@ -193,33 +197,79 @@ pub fn run_with<'p>(
     }
     // Cluster-scoped resources have no namespace, hence no labels to select on.
     let cluster_scoped = BTreeMap::new();
-    let environment = eval::Offline::default();
+    let environment = options.environment.with_operation(None);
+    let shapes_resources = {
+        let values = &options.environment.values;
+        values.sets_variables() || !values.subresources().is_empty()
+    };
     progress.start("checking resources", inputs.manifests.len());
     let per_manifest: Vec<Vec<Finding<'p>>> = inputs
         .manifests
         .par_iter()
         .enumerate()
         .map(|(index, manifest)| {
-            let request = Request {
-                operation: Operation::Create,
-                gvk: &manifest.gvk,
-                subresource: "",
-                object: inputs.object(manifest),
-                old_object: &Value::Null,
-                namespace: &manifest.namespace,
-                namespace_labels: if manifest.namespace.is_empty() {
-                    Some(&cluster_scoped)
-                } else {
-                    namespaces.get(&manifest.namespace)
-                },
-                unknown_namespace_hint: UNKNOWN_NAMESPACE_HINT,
-                user: None,
-                admission: false,
-                admission_request: None,
-                environment: &environment,
+            let object = inputs.object(manifest);
+            let judge = |shape: &Shape| {
+                let request = Request {
+                    operation: shape.operation,
+                    gvk: &shape.gvk,
+                    subresource: &shape.subresource,
+                    object: &shape.object,
+                    old_object: &shape.old_object,
+                    namespace: &manifest.namespace,
+                    namespace_labels: if manifest.namespace.is_empty() {
+                        Some(&cluster_scoped)
+                    } else {
+                        namespaces.get(&manifest.namespace)
+                    },
+                    unknown_namespace_hint: UNKNOWN_NAMESPACE_HINT,
+                    user: None,
+                    admission: false,
+                    admission_request: None,
+                    environment: &environment,
+                };
+                eval::evaluate(set, &request).results
             };
-            let findings = eval::evaluate(set, &request)
-                .results
+            // Values can make each policy see the resource differently: the resource is judged
+            // once per way it is seen, each time for the policies that see it so.
+            let results = if !shapes_resources {
+                judge(&Shape::as_written(&manifest.gvk, object))
+            } else if !options
+                .environment
+                .values
+                .has_resource_values(&manifest.name)
+            {
+                judge(&environment.shape("", &manifest.name, &manifest.gvk, object))
+            } else {
+                let shapes: Vec<Shape> = set
+                    .policies
+                    .iter()
+                    .map(|policy| {
+                        environment.shape(&policy.name, &manifest.name, &manifest.gvk, object)
+                    })
+                    .collect();
+                let mut distinct: Vec<&Shape> = Vec::new();
+                for shape in &shapes {
+                    if !distinct.contains(&shape) {
+                        distinct.push(shape);
+                    }
+                }
+                let mut results: Vec<(usize, eval::RuleResult<'p>)> = Vec::new();
+                for shape in distinct {
+                    for result in judge(shape) {
+                        let place = set
+                            .policies
+                            .iter()
+                            .position(|policy| std::ptr::eq(&**policy, result.policy));
+                        if let Some(place) = place.filter(|&place| shapes[place] == *shape) {
+                            results.push((place, result));
+                        }
+                    }
+                }
+                results.sort_by_key(|(place, _)| *place);
+                results.into_iter().map(|(_, result)| result).collect()
+            };
+            let findings = results
                 .into_iter()
                 .map(|result| finding(inputs, index, manifest, result))
                 .collect();

@@ -50,13 +50,13 @@ pub trait Environment: Send + Sync {
     /// The clock, randomness and name resolution that JMESPath functions read.
     fn jmespath(&self) -> &jmespath::Environment;
 
-    /// Whether anything here answers lookups of this kind. When nothing does, the Kyverno CLI
-    /// leaves such entries unloaded without reading them, so that even an entry whose names
-    /// cannot be substituted is no error; [`LookupError::NoSource`] is the same answer for one
-    /// lookup.
-    fn can_look_up(&self, lookup: Lookup) -> bool {
+    /// Why nothing here answers lookups of this kind, or `None` when something may. When
+    /// nothing does, the Kyverno CLI leaves such entries unloaded without reading them, so that
+    /// even an entry whose names cannot be substituted is no error; [`LookupError::NoSource`]
+    /// is the same answer for one lookup.
+    fn missing_source(&self, lookup: Lookup) -> Option<String> {
         let _ = lookup;
-        true
+        None
     }
 
     /// The ConfigMap as Kyverno's `configMap` context entry gives it: `{data, metadata}`.
@@ -301,8 +301,19 @@ impl<'s> Scope<'s> {
     /// field of the request.
     pub fn merge(&mut self, name: &str, value: Value) -> Result<(), String> {
         let keys = variable_path(name)?;
+        self.merge_at(&keys, value);
+        Ok(())
+    }
+
+    /// Adds what a configMap or apiCall context entry loaded, as Kyverno's `AddContextEntry`
+    /// does: under the entry's name as it is, merged into a map already there.
+    pub fn merge_entry(&mut self, name: &str, value: Value) {
+        self.merge_at(&[name.to_owned()], value);
+    }
+
+    fn merge_at(&mut self, keys: &[String], value: Value) {
         let Some((first, rest)) = keys.split_first() else {
-            return Err(format!("variable name {name:?} is empty"));
+            return;
         };
         let value = rest
             .iter()
@@ -317,7 +328,6 @@ impl<'s> Scope<'s> {
             (_, value) => value,
         };
         self.put(first.clone(), merged);
-        Ok(())
     }
 
     /// Records that the context entry `name` was not loaded, and why.
@@ -375,19 +385,17 @@ impl<'s> Scope<'s> {
         let layers: Vec<&Map<String, Value>> = self.layers.iter().collect();
         compiled
             .search_layered(self.review, &layers, self.environment.jmespath())
-            .map_err(|error| match &error {
-                EvalError::NotFound(key) => match self
+            .map_err(|error| {
+                let unloaded = self
                     .unloaded
                     .iter()
-                    .find(|(_, name, _)| name == key)
-                {
-                    Some((_, name, why)) => ResolveError::NotFound(format!(
-                        "JMESPath query failed: {error} (context entry {name} was not loaded: {why})"
-                    )),
-                    None => ResolveError::NotFound(format!("JMESPath query failed: {error}")),
-                },
-                EvalError::Failed(_) => {
-                    ResolveError::Failed(format!("JMESPath query failed: {error}"))
+                    .find(|(_, name, _)| mentions(expression, name))
+                    .map(|(_, name, why)| format!(" (context entry {name} was not loaded: {why})"))
+                    .unwrap_or_default();
+                let message = format!("JMESPath query failed: {error}{unloaded}");
+                match error {
+                    EvalError::NotFound(_) => ResolveError::NotFound(message),
+                    EvalError::Failed(_) => ResolveError::Failed(message),
                 }
             })
     }
@@ -470,6 +478,19 @@ pub fn merge_variable(
     Ok(())
 }
 
+/// Whether `expression` reads the variable `name`, by the test Kyverno uses to load a context
+/// entry when a query needs it: the name, not after a dot or a word character, and not followed
+/// by a word character.
+fn mentions(expression: &str, name: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    expression.match_indices(name).any(|(at, _)| {
+        let before = expression[..at].chars().next_back();
+        let after = expression[at + name.len()..].chars().next();
+        before.is_none_or(|c| c != '.' && !c.is_ascii_alphanumeric())
+            && after.is_none_or(|c| !word(c))
+    })
+}
+
 /// Kyverno's `mergeMaps`: maps merge key by key, anything else replaces what was there.
 fn merge_maps(added: Map<String, Value>, present: &mut Map<String, Value>) {
     for (key, value) in added {
@@ -485,6 +506,18 @@ fn merge_maps(added: Map<String, Value>, present: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::variable_path;
+
+    #[test]
+    fn an_expression_mentions_a_variable_by_its_whole_name() {
+        use super::mentions;
+        assert!(mentions("settings.data.allowed", "settings"));
+        assert!(mentions("parse_json(settings.data)", "settings"));
+        assert!(mentions("length(@) > `1` && settings", "settings"));
+        assert!(!mentions("request.object.settings", "settings"));
+        assert!(!mentions("mysettings.data", "settings"));
+        assert!(!mentions("settings_v2.data", "settings"));
+        assert!(mentions("_settings", "settings"));
+    }
 
     #[test]
     fn variable_names_split_like_a_csv_record_on_dots() {

@@ -410,7 +410,12 @@ fn load_context(
     }
     for entry in entries {
         match load_entry(entry, scope) {
-            Ok(value) => scope.set(&entry.name, value),
+            // Kyverno replaces what a variable entry's name held, and merges a looked-up
+            // answer into it.
+            Ok(value) if matches!(entry.source, ContextSource::Variable { .. }) => {
+                scope.set(&entry.name, value)
+            }
+            Ok(value) => scope.merge_entry(&entry.name, value),
             Err(LoadError::NoSource(why)) => scope.leave_unloaded(&entry.name, why),
             Err(LoadError::Failed(error)) => return Err(error),
         }
@@ -445,8 +450,8 @@ fn load_entry(entry: &ContextEntry, scope: &mut Scope<'_>) -> Result<Value, Load
             scope,
         )?),
         ContextSource::ConfigMap { name, namespace } => {
-            if !scope.environment().can_look_up(Lookup::ConfigMap) {
-                return Err(LoadError::NoSource(NO_CONFIG_MAPS.to_owned()));
+            if let Some(why) = scope.environment().missing_source(Lookup::ConfigMap) {
+                return Err(LoadError::NoSource(why));
             }
             let map_name = substitute_text(&entry.name, name, scope)?;
             let mut namespace = substitute_text(&entry.name, namespace, scope)?;
@@ -469,8 +474,8 @@ fn load_entry(entry: &ContextEntry, scope: &mut Scope<'_>) -> Result<Value, Load
             jmes_path,
             default,
         } => {
-            if !scope.environment().can_look_up(Lookup::ApiCall) {
-                return Err(LoadError::NoSource(NO_API_CALLS.to_owned()));
+            if let Some(why) = scope.environment().missing_source(Lookup::ApiCall) {
+                return Err(LoadError::NoSource(why));
             }
             Ok(load_api_call(
                 &entry.name,
@@ -482,12 +487,6 @@ fn load_entry(entry: &ContextEntry, scope: &mut Scope<'_>) -> Result<Value, Load
         }
     }
 }
-
-/// Why entries are left unloaded where nothing answers their kind of lookup.
-const NO_CONFIG_MAPS: &str =
-    "no ConfigMaps are given (a ConfigMap input, clusterResources) and no value is set for it";
-const NO_API_CALLS: &str =
-    "no API call can be answered (clusterResources, apiCallResponses) and no value is set for it";
 
 fn substitute_entry(name: &str, value: &Value, scope: &mut Scope<'_>) -> Result<Value, String> {
     template::substitute_all(value, scope).map_err(|error| {

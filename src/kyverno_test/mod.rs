@@ -9,15 +9,15 @@ use crate::check::input::{self, Inputs, Manifest};
 use crate::cli::{TestArgs, TestOutput};
 use crate::eval::{self, Request, Status};
 use crate::file_environment::{self, ApiCallMock, Cluster, FileEnvironment};
-use crate::matching::{Gvk, Operation, UserInfo};
+use crate::matching::UserInfo;
 use crate::policy::{self, LoadErrorKind, PolicySet};
 use crate::printable::printable;
 use crate::walk::{self, Hidden, Kind};
 mod json;
-pub(crate) mod values;
+pub mod values;
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -554,8 +554,14 @@ fn judge(
     let mut problems = Vec::new();
     let mut observed = Vec::new();
     for manifest in candidates {
-        let shaped = match shape_request(&environment, policy_name, inputs, manifest) {
-            Ok(shaped) => shaped,
+        let shaped = environment.shape(
+            policy_name,
+            &manifest.name,
+            &manifest.gvk,
+            inputs.object(manifest),
+        );
+        let labels = match namespace_labels(environment.files(), manifest) {
+            Ok(labels) => labels,
             Err(message) => return (Verdict::Error(message), observed),
         };
         let request = Request {
@@ -565,7 +571,7 @@ fn judge(
             object: &shaped.object,
             old_object: &shaped.old_object,
             namespace: &manifest.namespace,
-            namespace_labels: Some(&shaped.namespace_labels),
+            namespace_labels: Some(&labels),
             unknown_namespace_hint: "",
             user,
             admission: false,
@@ -613,109 +619,35 @@ fn judge(
     (verdict, observed)
 }
 
-/// One resource as the Kyverno CLI presents it to one policy.
-pub(crate) struct Shaped {
-    pub operation: Operation,
-    pub gvk: Gvk,
-    pub subresource: String,
-    pub object: Value,
-    pub old_object: Value,
-    pub namespace_labels: BTreeMap<String, String>,
-}
-
-/// What the Kyverno CLI makes of a resource for one policy: the values fixed for the policy and
-/// the resource added to the request (the operation, and any change to `request.object` or
-/// `request.oldObject`), the parent kind of a subresource the values declare, and the labels of
-/// its namespace: from the values, else, with cluster resources, from the Namespace object there,
-/// which must then exist.
-pub(crate) fn shape_request(
-    environment: &file_environment::Judging<'_>,
-    policy: &str,
-    inputs: &Inputs,
+/// The labels of the resource's namespace, as the Kyverno CLI finds them for a test: from the
+/// values, else, with cluster resources, from the Namespace object there, which must then exist.
+fn namespace_labels(
+    files: &FileEnvironment,
     manifest: &Manifest,
-) -> Result<Shaped, String> {
-    let resource = inputs.object(manifest);
-    let values = environment.values_for(policy, &manifest.name);
-    let operation = match values
-        .iter()
-        .find(|(name, _)| *name == values::OPERATION)
-        .and_then(|(_, value)| value.as_str())
-    {
-        Some("DELETE") => Operation::Delete,
-        Some("UPDATE") => Operation::Update,
-        _ => Operation::Create,
-    };
-    let mut request = Map::new();
-    if operation != Operation::Delete {
-        request.insert("object".to_owned(), resource.clone());
-    }
-    if operation != Operation::Create {
-        request.insert("oldObject".to_owned(), resource.clone());
-    }
-    let mut document = Map::from_iter([("request".to_owned(), Value::Object(request))]);
-    for (name, value) in &values {
-        eval::context::merge_variable(&mut document, name, (*value).clone())
-            .map_err(|error| format!("failed to add variable to context {name}: {error}"))?;
-    }
-    let take = |key: &str| {
-        document
-            .get("request")
-            .and_then(|request| request.get(key))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    let (object, old_object) = match operation {
-        Operation::Delete => (Value::Null, take("oldObject")),
-        Operation::Update => (take("object"), take("oldObject")),
-        _ => (take("object"), Value::Null),
-    };
-    let files = environment.files();
-    let mut gvk = manifest.gvk.clone();
-    let mut subresource = String::new();
-    if files.cluster.is_none() {
-        for declared in files.values.subresources() {
-            let sub = &declared.subresource;
-            if gvk.group == sub.group && gvk.version == sub.version && gvk.kind == sub.kind {
-                let parent = &declared.parent_resource;
-                gvk = Gvk {
-                    group: parent.group.clone(),
-                    version: parent.version.clone(),
-                    kind: parent.kind.clone(),
-                };
-                subresource = sub.name.split('/').nth(1).unwrap_or("").to_owned();
-            }
-        }
-    }
-    let mut namespace_labels = files
+) -> Result<BTreeMap<String, String>, String> {
+    let labels = files
         .values
         .namespace_labels
         .get(&manifest.namespace)
         .cloned()
         .unwrap_or_default();
-    if let Some(cluster) = &files.cluster {
-        if namespace_labels.is_empty()
-            && manifest.gvk.kind != "Namespace"
-            && !manifest.namespace.is_empty()
-        {
-            let namespace = cluster.namespace(&manifest.namespace).ok_or_else(|| {
-                format!(
-                    "failed to get the resource's namespace (namespaces {:?} not found): with \
-                     clusterResources, the Kyverno CLI reads namespace labels from a Namespace \
-                     object there unless the values give them",
-                    manifest.namespace
-                )
-            })?;
-            namespace_labels = crate::matching::labels_of(namespace.pointer("/metadata/labels"));
-        }
+    let Some(cluster) = &files.cluster else {
+        return Ok(labels);
+    };
+    if !labels.is_empty() || manifest.gvk.kind == "Namespace" || manifest.namespace.is_empty() {
+        return Ok(labels);
     }
-    Ok(Shaped {
-        operation,
-        gvk,
-        subresource,
-        object,
-        old_object,
-        namespace_labels,
-    })
+    let namespace = cluster.namespace(&manifest.namespace).ok_or_else(|| {
+        format!(
+            "failed to get the resource's namespace (namespaces {:?} not found): with \
+             clusterResources, the Kyverno CLI reads namespace labels from a Namespace object \
+             there unless the values give them",
+            manifest.namespace
+        )
+    })?;
+    Ok(crate::matching::labels_of(
+        namespace.pointer("/metadata/labels"),
+    ))
 }
 
 /// The `portcullis test` command: a line per case, a summary, and the exit code.
@@ -731,8 +663,14 @@ pub fn run_cli(args: &TestArgs) -> ExitCode {
         eprintln!("error: no kyverno-test.yaml found under the given paths");
         return ExitCode::from(2);
     }
+    let options = TestOptions {
+        jmespath: args.functions.environment(),
+    };
     if args.output == TestOutput::Json {
-        let cases: Vec<CaseResult> = files.iter().flat_map(|file| run_file(file)).collect();
+        let cases: Vec<CaseResult> = files
+            .iter()
+            .flat_map(|file| run_file_with(file, &options))
+            .collect();
         println!("{}", json::render(&cases));
         let count = |wanted: fn(&Verdict) -> bool| {
             cases.iter().filter(|case| wanted(&case.verdict)).count()
@@ -747,7 +685,7 @@ pub fn run_cli(args: &TestArgs) -> ExitCode {
     let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
     let mut unsupported_cases = 0usize;
     for file in &files {
-        for case in run_file(file) {
+        for case in run_file_with(file, &options) {
             let label = format!(
                 "{} {}/{} {}",
                 file.display(),

@@ -142,7 +142,7 @@ pub fn read_namespace_labels(path: &Path) -> Result<NamespaceLabels, String> {
     let values = crate::kyverno_test::values::Values::load(path)?;
     if values.sets_variables() || !values.subresources().is_empty() {
         return Err(format!(
-            "{}: --namespace-labels reads only namespace labels (namespaceSelector, namespaces); give values for variables and subresources with --values",
+            "{}: sets values for variables or subresources, which belong in --values; this file is read for namespace labels only (namespaceSelector, namespaces)",
             path.display()
         ));
     }

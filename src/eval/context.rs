@@ -199,6 +199,14 @@ fn review_document(request: &Request<'_>) -> Value {
 fn offline_request(request: &Request<'_>) -> Map<String, Value> {
     let mut review = Map::new();
     review.insert("operation".to_owned(), json!(request.operation.to_string()));
+    // The Kyverno CLI takes the namespace from the object it creates the context with, which
+    // for a DELETE is empty.
+    let namespace = if request.operation == Operation::Delete {
+        ""
+    } else {
+        request.namespace
+    };
+    review.insert("namespace".to_owned(), json!(namespace));
     if !request.object.is_null() {
         review.insert("object".to_owned(), request.object.clone());
     }

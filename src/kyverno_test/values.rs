@@ -96,25 +96,6 @@ pub(super) fn load_user_info(path: &Path) -> Result<UserInfo, String> {
     })
 }
 
-/// A `Values` file as written: the document's own fields and the values themselves.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ValuesFile {
-    api_version: Option<String>,
-    kind: Option<String>,
-    metadata: Option<Value>,
-    #[serde(default)]
-    global_values: Map<String, Value>,
-    #[serde(default)]
-    policies: Vec<PolicyValues>,
-    #[serde(default, rename = "namespaceSelector")]
-    namespace_selectors: Vec<NamespaceSelector>,
-    #[serde(default)]
-    namespaces: Vec<Value>,
-    #[serde(default)]
-    subresources: Vec<Subresource>,
-}
-
 /// The values of a test: a `Values` file's, or those written inline in the test.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -217,39 +198,37 @@ impl Values {
     /// A `Values` file; Kyverno refuses one without `apiVersion` and `kind` as written for a
     /// schema it no longer reads, and so does this.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let file: ValuesFile = read_single(path, "Values").map_err(|error| {
+        let hint = |error: String| {
             format!(
                 "{error}; expected Kyverno's Values format, e.g. `apiVersion: cli.kyverno.io/v1alpha1`, \
                  `kind: Values`, `namespaceSelector: [{{name: shop, labels: {{env: prod}}}}]`"
             )
-        })?;
-        if file.api_version.as_deref().is_none_or(str::is_empty)
-            || file.kind.as_deref().is_none_or(str::is_empty)
-        {
+        };
+        let mut document: Map<String, Value> = read_single(path, "Values").map_err(hint)?;
+        let mut header = |key: &str| document.remove(key);
+        let (api_version, kind, _metadata) =
+            (header("apiVersion"), header("kind"), header("metadata"));
+        let named = |value: &Option<Value>| {
+            value
+                .as_ref()
+                .and_then(Value::as_str)
+                .is_some_and(|text| !text.is_empty())
+        };
+        if !named(&api_version) || !named(&kind) {
             return Err(format!(
                 "{}: a Values file needs apiVersion cli.kyverno.io/v1alpha1 and kind Values \
                  (the Kyverno CLI refuses the older schema without them)",
                 path.display()
             ));
         }
-        let _ = &file.metadata;
-        Self::from_spec(
-            ValuesSpec {
-                global_values: file.global_values,
-                policies: file.policies,
-                namespace_selectors: file.namespace_selectors,
-                namespaces: file.namespaces,
-                subresources: file.subresources,
-            },
-            &path.display().to_string(),
-        )
+        Self::from_inline(&Value::Object(document), &path.display().to_string())
     }
 
     /// The values written inline in a test (`values:`), which `origin` names in errors.
     pub fn from_inline(value: &Value, origin: &str) -> Result<Self, String> {
         let spec: ValuesSpec = serde_path_to_error::deserialize(value).map_err(|error| {
             format!(
-                "{origin}: not Kyverno values: {} at {}",
+                "{origin}: not a Values document: {} at {}",
                 error.inner(),
                 error.path()
             )

@@ -20,6 +20,8 @@ use std::path::Path;
 const NO_CONFIG_MAPS: &str = "no objects are given to look ConfigMaps up in (`check --context`, a test's clusterResources), and no value is fixed for it";
 const NO_API_ANSWERS: &str = "no objects are given to answer API calls from (`check --context`, a test's clusterResources) nor mocked answers (a test's apiCallResponses), and no value is fixed for it";
 
+const NO_REGISTRY: &str = "no image registry is reached offline (as the Kyverno CLI without --registry), and no value is fixed for it";
+
 /// The offline environment of `check` and `test`.
 #[derive(Debug, Default)]
 pub struct FileEnvironment {
@@ -169,6 +171,7 @@ impl Environment for FileEnvironment {
             Lookup::ApiCall if self.cluster.is_none() && self.mocks.is_empty() => {
                 Some(NO_API_ANSWERS.to_owned())
             }
+            Lookup::ImageRegistry => Some(NO_REGISTRY.to_owned()),
             _ => None,
         }
     }

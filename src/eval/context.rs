@@ -21,6 +21,7 @@ use std::fmt;
 pub enum Lookup {
     ConfigMap,
     ApiCall,
+    ImageRegistry,
 }
 
 /// Why a lookup gave no value.
@@ -75,6 +76,18 @@ pub trait Environment: Send + Sync {
         Err(LookupError::Failed(
             "no API server is reachable here: an apiCall context entry needs the cluster \
              (`serve --kube`) or a mocked response"
+                .to_owned(),
+        ))
+    }
+
+    /// What the registry tells of an image, as Kyverno's `imageRegistry` context entry gives it
+    /// (`image`, `resolvedImage`, `registry`, `repository`, `identifier`, `manifest`,
+    /// `configData`).
+    fn image_data(&self, reference: &str) -> Result<Value, LookupError> {
+        let _ = reference;
+        Err(LookupError::Failed(
+            "Portcullis does not reach image registries: an imageRegistry context entry \
+             cannot be loaded"
                 .to_owned(),
         ))
     }

@@ -485,6 +485,35 @@ fn load_entry(entry: &ContextEntry, scope: &mut Scope<'_>) -> Result<Value, Load
                 scope,
             )?)
         }
+        ContextSource::ImageRegistry {
+            reference,
+            jmes_path,
+        } => {
+            if let Some(why) = scope.environment().missing_source(Lookup::ImageRegistry) {
+                return Err(LoadError::NoSource(why));
+            }
+            let reference = substitute_text(&entry.name, reference, scope)?;
+            let data = scope
+                .environment()
+                .image_data(&reference)
+                .map_err(|error| match error {
+                    LookupError::NoSource(why) => LoadError::NoSource(why),
+                    LookupError::Failed(why) => LoadError::Failed(format!(
+                        "failed to load image data for context entry {}: {why}",
+                        entry.name
+                    )),
+                })?;
+            let Some(path) = jmes_path else {
+                return Ok(data);
+            };
+            let path = substitute_text(&entry.name, path, scope)?;
+            crate::jmespath::search(&path, &data, scope.environment().jmespath()).map_err(|error| {
+                LoadError::Failed(format!(
+                    "failed to apply JMESPath {path} for context entry {}: {error}",
+                    entry.name
+                ))
+            })
+        }
     }
 }
 

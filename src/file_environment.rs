@@ -80,19 +80,6 @@ pub struct Shape {
     pub old_object: Value,
 }
 
-impl Shape {
-    /// A resource created as written.
-    pub fn as_written(gvk: &Gvk, resource: &Value) -> Self {
-        Self {
-            operation: Operation::Create,
-            gvk: gvk.clone(),
-            subresource: String::new(),
-            object: resource.clone(),
-            old_object: Value::Null,
-        }
-    }
-}
-
 impl Judging<'_> {
     /// What the Kyverno CLI makes of a resource for one policy: the values fixed for the
     /// policy and the resource (by name) added to the request as to Kyverno's context, which

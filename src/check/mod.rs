@@ -14,12 +14,13 @@ pub mod stream;
 
 use crate::eval::{self, Request, RuleOutcome, Status};
 use crate::file_environment::{FileEnvironment, Shape};
-use crate::matching::{NAMESPACE_NAME_LABEL, labels_of};
+use crate::matching::{Gvk, NAMESPACE_NAME_LABEL, Operation, labels_of};
 use crate::policy::{FailureAction, Policy, PolicySet, Rule};
 use crate::yaml::Location;
 use input::{Inputs, Manifest};
 use progress::Progress;
 use rayon::prelude::*;
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -209,13 +210,17 @@ pub fn run_with<'p>(
         .enumerate()
         .map(|(index, manifest)| {
             let object = inputs.object(manifest);
-            let judge = |shape: &Shape| {
+            let judge = |operation: Operation,
+                         gvk: &Gvk,
+                         subresource: &str,
+                         object: &Value,
+                         old_object: &Value| {
                 let request = Request {
-                    operation: shape.operation,
-                    gvk: &shape.gvk,
-                    subresource: &shape.subresource,
-                    object: &shape.object,
-                    old_object: &shape.old_object,
+                    operation,
+                    gvk,
+                    subresource,
+                    object,
+                    old_object,
                     namespace: &manifest.namespace,
                     namespace_labels: if manifest.namespace.is_empty() {
                         Some(&cluster_scoped)
@@ -230,16 +235,25 @@ pub fn run_with<'p>(
                 };
                 eval::evaluate(set, &request).results
             };
+            let judge_shape = |shape: &Shape| {
+                judge(
+                    shape.operation,
+                    &shape.gvk,
+                    &shape.subresource,
+                    &shape.object,
+                    &shape.old_object,
+                )
+            };
             // Values can make each policy see the resource differently: the resource is judged
             // once per way it is seen, each time for the policies that see it so.
             let results = if !shapes_resources {
-                judge(&Shape::as_written(&manifest.gvk, object))
+                judge(Operation::Create, &manifest.gvk, "", object, &Value::Null)
             } else if !options
                 .environment
                 .values
                 .has_resource_values(&manifest.name)
             {
-                judge(&environment.shape("", &manifest.name, &manifest.gvk, object))
+                judge_shape(&environment.shape("", &manifest.name, &manifest.gvk, object))
             } else {
                 let shapes: Vec<Shape> = set
                     .policies
@@ -256,7 +270,7 @@ pub fn run_with<'p>(
                 }
                 let mut results: Vec<(usize, eval::RuleResult<'p>)> = Vec::new();
                 for shape in distinct {
-                    for result in judge(shape) {
+                    for result in judge_shape(shape) {
                         let place = set
                             .policies
                             .iter()

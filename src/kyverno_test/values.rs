@@ -312,12 +312,10 @@ impl Values {
     }
 
     /// `globalValues`, then the values of `policy` for the resource named `resource` (every
-    /// entry of the policy's name counts, later ones winning), then `request.operation` as
-    /// `CREATE` when none is set: what the Kyverno CLI adds to a policy's context before its
-    /// rules run.
+    /// entry of the policy's name counts, later ones winning): what the Kyverno CLI adds to a
+    /// policy's context before its rules run. It also sets `request.operation` to `CREATE`
+    /// when no value does, which the request's own operation already says.
     pub fn request_values(&self, policy: &str, resource: &str) -> Vec<(&str, &Value)> {
-        static CREATE: std::sync::LazyLock<Value> =
-            std::sync::LazyLock::new(|| Value::String("CREATE".to_owned()));
         fn put<'v>(values: &mut Vec<(&'v str, &'v Value)>, name: &'v str, value: &'v Value) {
             match values.iter_mut().find(|(present, _)| *present == name) {
                 Some(slot) => slot.1 = value,
@@ -343,9 +341,6 @@ impl Values {
                     put(&mut values, name, value);
                 }
             }
-        }
-        if !values.iter().any(|(name, _)| *name == OPERATION) {
-            values.push((OPERATION, &CREATE));
         }
         values
     }

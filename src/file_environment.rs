@@ -614,3 +614,141 @@ pub fn load_context_file(path: &Path, cluster: &mut Cluster) -> Result<(), Strin
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster() -> Cluster {
+        let mut cluster = Cluster::default();
+        for object in [
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "shop"}, "data": {"k": "v"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b", "namespace": "lab"}}),
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"}}),
+        ] {
+            cluster.add(object);
+        }
+        cluster
+    }
+
+    fn failure(answer: Result<Value, LookupError>) -> String {
+        match answer {
+            Err(LookupError::Failed(why)) => why,
+            other => panic!("expected a failed lookup, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn api_paths_answer_as_the_kyverno_cli_fake_cluster_does() {
+        let cluster = cluster();
+        let names = |answer: Value| -> Vec<String> {
+            answer["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|item| item["metadata"]["name"].as_str().unwrap_or("").to_owned())
+                .collect()
+        };
+        let all = cluster.get("/api/v1/configmaps").expect("list");
+        assert_eq!(all["kind"], "ConfigMapList");
+        assert_eq!(names(all), ["a", "b"]);
+        assert_eq!(
+            names(
+                cluster
+                    .get("/api/v1/namespaces/lab/configmaps")
+                    .expect("list")
+            ),
+            ["b"]
+        );
+        assert_eq!(
+            cluster
+                .get("/api/v1/namespaces/shop/configmaps/a")
+                .expect("get")["data"]["k"],
+            "v"
+        );
+        assert_eq!(
+            cluster
+                .get("/apis/networking.k8s.io/v1/ingressclasses/nginx")
+                .expect("get")["kind"],
+            "IngressClass"
+        );
+        assert_eq!(
+            failure(cluster.get("/apis/networking.k8s.io/v1/ingressclasses/traefik")),
+            "failed to get resource networking.k8s.io/v1/IngressClass/traefik: ingressclasses.networking.k8s.io \"traefik\" not found"
+        );
+        assert_eq!(
+            failure(cluster.get("/api/v1/namespaces/shop/configmaps/b")),
+            "failed to get resource v1/ConfigMap/b: configmaps \"b\" not found"
+        );
+        assert_eq!(
+            failure(cluster.get("/api/v1/services")),
+            "/api/v1/services: no services of v1 among the cluster resources"
+        );
+        assert!(
+            failure(cluster.get("/api/v1/pods?labelSelector=app")).contains("query parameters")
+        );
+        assert_eq!(
+            failure(cluster.get("/healthz")),
+            "failed to parse path: /healthz"
+        );
+        let map = cluster.config_map("shop", "a").expect("config map");
+        assert_eq!(
+            map,
+            json!({"data": {"k": "v"}, "metadata": {"name": "a", "namespace": "shop"}})
+        );
+        assert_eq!(
+            failure(cluster.config_map("shop", "b")),
+            "failed to get configmap shop/b : configmaps \"b\" not found"
+        );
+    }
+
+    #[test]
+    fn mocks_answer_by_method_first_and_fail_on_other_statuses() {
+        let mocks = ApiCallMock::parse_all(&json!([
+            {"urlPath": "/x", "response": {"body": {"any": true}}},
+            {"urlPath": "/x", "method": "get", "response": {"body": {"get": true}}},
+            {"url": "https://example.com/y", "response": {"statusCode": 404, "body": {}}},
+        ]))
+        .expect("valid mocks");
+        let answer = |method, url| ApiCallMock::find(&mocks, method, url).map(ApiCallMock::answer);
+        assert_eq!(answer("GET", "/x"), Some(Ok(json!({"get": true}))));
+        assert_eq!(answer("POST", "/x"), Some(Ok(json!({"any": true}))));
+        assert_eq!(answer("GET", "/z"), None);
+        assert_eq!(
+            answer("GET", "https://example.com/y").map(failure),
+            Some("HTTP 404 from the apiCallResponses entry for https://example.com/y (an apiCall treats non-2xx as failure)".to_owned())
+        );
+        let refused = |entries: Value| ApiCallMock::parse_all(&entries).err().unwrap_or_default();
+        assert!(
+            refused(json!([{"urlPath": "x", "response": {"body": {}}}]))
+                .contains("must be an absolute path")
+        );
+        assert!(
+            refused(json!([{"url": "ftp://h/x", "response": {"body": {}}}]))
+                .contains("absolute https/http URL")
+        );
+        assert!(
+            refused(json!([{"url": "https:///x", "response": {"body": {}}}])).contains("no host")
+        );
+        assert!(
+            refused(json!([{"urlPath": "/x", "method": "PUT", "response": {"body": {}}}]))
+                .contains("GET or POST")
+        );
+        assert!(
+            refused(json!([{"urlPath": "/x", "response": {"body": []}}]))
+                .contains("must be a JSON object")
+        );
+        assert!(
+            refused(json!([{"urlPath": "/x", "response": {"statusCode": 42, "body": {}}}]))
+                .contains("between 100 and 599")
+        );
+        assert!(
+            refused(json!([
+                {"urlPath": "/x", "response": {"body": {}}},
+                {"urlPath": "/x", "response": {"body": {}}},
+            ]))
+            .contains("duplicate entry")
+        );
+    }
+}

@@ -406,3 +406,80 @@ impl Values {
         &self.spec.subresources
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn values(spec: Value) -> Result<Values, String> {
+        Values::from_inline(&spec, "inline")
+    }
+
+    fn pairs(list: Vec<(&str, &Value)>) -> Vec<(String, Value)> {
+        list.into_iter()
+            .map(|(name, value)| (name.to_owned(), value.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn values_are_found_as_the_kyverno_cli_finds_them() {
+        let values = values(json!({
+            "globalValues": {"request.mode": "dev", "shared": 1},
+            "policies": [
+                {"name": "p", "resources": [{"name": "web", "values": {"shared": 2, "a": "x"}}],
+                 "rules": [{"name": "r", "values": {"v": "first"}, "foreachValues": {"each": ["e1", "e2"]}}]},
+                {"name": "p", "resources": [{"name": "web", "values": {"a": "y"}}],
+                 "rules": [{"name": "r", "values": {"v": "second"}}, {"name": "other", "values": {"o": true}}]},
+            ],
+        }))
+        .expect("valid values");
+        // Globals, then every entry of the policy for the resource, later ones winning; numbers
+        // are floats, as Kyverno reads them.
+        assert_eq!(
+            pairs(values.request_values("p", "web")),
+            [
+                ("request.mode".to_owned(), json!("dev")),
+                ("shared".to_owned(), json!(2.0)),
+                ("a".to_owned(), json!("y")),
+            ]
+        );
+        assert_eq!(
+            pairs(values.request_values("q", "web")),
+            [
+                ("request.mode".to_owned(), json!("dev")),
+                ("shared".to_owned(), json!(1.0))
+            ]
+        );
+        // The first entry with the rule, its generated names included; the first of each
+        // foreachValues list.
+        let rule = [
+            ("v".to_owned(), json!("first")),
+            ("each".to_owned(), json!("e1")),
+        ];
+        assert_eq!(pairs(values.rule_values("p", "r")), rule);
+        assert_eq!(pairs(values.rule_values("p", "autogen-r")), rule);
+        assert_eq!(pairs(values.rule_values("p", "autogen-cronjob-r")), rule);
+        assert_eq!(
+            pairs(values.rule_values("p", "other")),
+            [("o".to_owned(), json!(true))]
+        );
+        assert!(values.rule_values("p", "autogen-other-r").is_empty());
+        assert!(values.has_resource_values("web") && !values.has_resource_values("api"));
+    }
+
+    #[test]
+    fn values_kyverno_would_refuse_are_refused() {
+        let refused = |spec: Value| values(spec).err().unwrap_or_default();
+        assert!(
+            refused(json!({"policies": [{"name": "p", "rules": [{"name": "r", "foreachValues": {"x": []}}]}]}))
+                .contains("foreachValues x of rule r of policy p: expected a list with at least one value")
+        );
+        assert!(refused(json!({"globalValues": {"a\"b": 1}})).contains("invalid variable name"));
+        assert!(
+            refused(json!({"globalValues": {"request.operation": "PATCH"}}))
+                .contains("invalid request.operation value \"PATCH\"")
+        );
+        assert!(refused(json!({"policy": []})).contains("unknown field `policy`"));
+    }
+}

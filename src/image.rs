@@ -363,4 +363,62 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn images_of_pods_and_controllers_by_container_name() {
+        use serde_json::json;
+        let pod = json!({
+            "kind": "Pod",
+            "spec": {
+                "initContainers": [{"name": "setup", "image": "localhost:5000/tools/setup"}],
+                "containers": [
+                    {"name": "web", "image": "nginx"},
+                    {"name": "no-image"},
+                    {"name": "pinned", "image": "ghcr.io/acme/api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+                ],
+                "ephemeralContainers": [{"name": "debug", "image": "busybox:1.36"}]
+            }
+        });
+        let images = images_of(&pod).expect("images");
+        assert_eq!(
+            images["containers"]["web"],
+            json!({
+                "registry": "docker.io", "name": "nginx", "path": "nginx", "tag": "latest",
+                "reference": "docker.io/nginx:latest", "referenceWithTag": "docker.io/nginx:latest",
+                "jsonPointer": "/spec/containers/0/image"
+            })
+        );
+        assert_eq!(
+            images["containers"]["pinned"]["digest"],
+            json!("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+        );
+        assert_eq!(
+            images["containers"]["pinned"]["jsonPointer"],
+            json!("/spec/containers/2/image")
+        );
+        assert!(images["containers"].get("no-image").is_none());
+        assert_eq!(
+            images["initContainers"]["setup"]["registry"],
+            json!("localhost:5000")
+        );
+        assert_eq!(
+            images["initContainers"]["setup"]["path"],
+            json!("tools/setup")
+        );
+        assert_eq!(images["ephemeralContainers"]["debug"]["tag"], json!("1.36"));
+
+        let cronjob = json!({
+            "kind": "CronJob",
+            "spec": {"jobTemplate": {"spec": {"template": {"spec": {
+                "containers": [{"name": "job", "image": "alpine:3.20"}]
+            }}}}}
+        });
+        let images = images_of(&cronjob).expect("images");
+        assert_eq!(
+            images["containers"]["job"]["jsonPointer"],
+            json!("/spec/jobTemplate/spec/template/spec/containers/0/image")
+        );
+        assert!(images_of(&json!({"kind": "ConfigMap", "data": {"image": "x"}})).is_none());
+        assert!(images_of(&json!({"kind": "Pod", "spec": {"containers": []}})).is_none());
+    }
 }

@@ -53,6 +53,8 @@
 
 mod functions;
 pub mod interpreter;
+
+pub use interpreter::Overlay;
 mod lexer;
 mod parser;
 
@@ -100,18 +102,15 @@ impl Compiled {
 }
 
 impl Compiled {
-    /// Evaluates the expression against `data` with `layers` laid over its top-level names,
-    /// later layers first.
-    pub fn search_layered(
-        &self,
-        data: &Value,
-        layers: &[&serde_json::Map<String, Value>],
-        environment: &Environment,
-    ) -> Result<Value, EvalError> {
-        let scope = interpreter::Scope { root: data, layers };
-        interpreter::Interpreter::scoped(environment, scope)
-            .evaluate(&self.root, data)
-            .map(std::borrow::Cow::into_owned)
+    /// Evaluates the expression against `data` with `overlay` laid over it, borrowing from
+    /// both where the result is a part of them.
+    pub fn search_with<'a>(
+        &'a self,
+        data: &'a Value,
+        overlay: &'a dyn Overlay,
+        environment: &'a Environment,
+    ) -> Result<std::borrow::Cow<'a, Value>, EvalError> {
+        interpreter::Interpreter::with_overlay(environment, overlay).evaluate(&self.root, data)
     }
 }
 

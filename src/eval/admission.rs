@@ -2,7 +2,7 @@
 //!
 //! The rules are Kyverno's: a policy is in the *enforce group* when anything in it can enforce;
 //! a failing rule blocks only when its own effective action is Enforce, an erroring rule blocks
-//! when its enforce-group policy fails closed; the denial lists every policy and rule that did
+//! when its enforce-group policy fails closed (and is a warning when it lets the request through); the denial lists every policy and rule that did
 //! not pass, as a YAML map, so users who know Kyverno's messages read ours the same way.
 
 use super::outcome::{Report, Status};
@@ -79,6 +79,21 @@ pub fn decide(report: &Report<'_>, resource: ResourceName<'_>) -> Decision {
         }
     }
     if !blocked {
+        // A rule that could not be evaluated let the request through (its policy fails open
+        // or only audits); say so rather than admit in silence.
+        for result in &report.results {
+            if result.outcome.status() == Status::Error {
+                let warning = format!(
+                    "policy {}.{}: not enforced, the rule could not be evaluated: {}",
+                    result.policy.name,
+                    result.rule.name,
+                    result.outcome.message()
+                );
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+        }
         return Decision {
             allowed: true,
             message: None,

@@ -8,10 +8,11 @@
 //! copies the review.
 
 use super::Request;
-use crate::expr::template::{ResolveError, Resolver};
-use crate::jmespath::{self, Compiled, EvalError};
+use crate::expr::template::{ResolveError, Resolver, TemplateError};
+use crate::jmespath::{self, Compiled, EvalError, Overlay};
 use crate::matching::Operation;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::fmt;
@@ -137,17 +138,29 @@ impl fmt::Debug for dyn Environment + '_ {
     }
 }
 
-/// The review's variables, built on first use.
+/// The review's variables, each part built on first use and read in place: Kyverno's one
+/// document is here an empty root with the review's parts laid over it (see [`Overlay`]).
 pub struct ReviewVariables<'r> {
     request: Request<'r>,
-    document: OnceCell<Value>,
+    root: Value,
+    /// `request` when the caller has no admission request: what an offline run knows.
+    offline_request: OnceCell<Value>,
+    roles: OnceCell<[Option<Value>; 2]>,
+    user_info: OnceCell<Value>,
+    service_account: OnceCell<Option<[Value; 2]>>,
+    images: OnceCell<Option<Value>>,
 }
 
 impl<'r> ReviewVariables<'r> {
     pub fn new(request: Request<'r>) -> Self {
         Self {
             request,
-            document: OnceCell::new(),
+            root: Value::Object(Map::new()),
+            offline_request: OnceCell::new(),
+            roles: OnceCell::new(),
+            user_info: OnceCell::new(),
+            service_account: OnceCell::new(),
+            images: OnceCell::new(),
         }
     }
 
@@ -155,78 +168,133 @@ impl<'r> ReviewVariables<'r> {
         &self.request
     }
 
-    /// `{request, serviceAccountName, serviceAccountNamespace, images}`.
-    pub fn document(&self) -> &Value {
-        self.document.get_or_init(|| review_document(&self.request))
+    fn request_node(&self) -> &Value {
+        match self.request.admission_request {
+            Some(sent) => sent,
+            None => self
+                .offline_request
+                .get_or_init(|| offline_request(&self.request)),
+        }
+    }
+
+    /// `request.roles` and `request.clusterRoles`: Kyverno leaves them out when empty.
+    fn roles(&self) -> &[Option<Value>; 2] {
+        self.roles.get_or_init(|| {
+            let list = |names: &[String]| (!names.is_empty()).then(|| json!(names));
+            match self.request.user {
+                Some(user) => [list(&user.roles), list(&user.cluster_roles)],
+                None => [None, None],
+            }
+        })
+    }
+
+    /// Kyverno's `AddServiceAccount`: set at admission, and offline only for a known user.
+    fn service_account(&self) -> Option<&[Value; 2]> {
+        self.service_account
+            .get_or_init(|| {
+                let username = match (self.request.user, self.request.admission_request) {
+                    (Some(user), _) => user.username.as_str(),
+                    (None, Some(_)) => "",
+                    (None, None) => return None,
+                };
+                let (namespace, name) = service_account(username);
+                Some([json!(name), json!(namespace)])
+            })
+            .as_ref()
+    }
+
+    fn images(&self) -> Option<&Value> {
+        self.images
+            .get_or_init(|| {
+                let judged = if self.request.operation == Operation::Delete {
+                    self.request.old_object
+                } else {
+                    self.request.object
+                };
+                crate::image::images_of(judged)
+            })
+            .as_ref()
     }
 }
 
-/// Kyverno's context for one request: the admission request as the apiserver sent it when the
-/// caller has it, else what an offline run knows of it (as the Kyverno CLI builds it).
-fn review_document(request: &Request<'_>) -> Value {
-    let mut review = match request.admission_request {
-        Some(Value::Object(sent)) => sent.clone(),
-        _ => offline_request(request),
-    };
-    let (username, groups, roles, cluster_roles) = match request.user {
-        Some(user) => (
-            user.username.as_str(),
-            user.groups.clone(),
-            user.roles.clone(),
-            user.cluster_roles.clone(),
-        ),
-        None => ("", Vec::new(), Vec::new(), Vec::new()),
-    };
-    review.insert("roles".to_owned(), json!(roles));
-    review.insert("clusterRoles".to_owned(), json!(cluster_roles));
-    let user_info = review
-        .entry("userInfo")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(user_info) = user_info {
-        if !username.is_empty() {
-            user_info.insert("username".to_owned(), json!(username));
+impl Overlay for ReviewVariables<'_> {
+    /// The review's own parts: on the root and on `request`.
+    fn field(&self, value: &Value, key: &str) -> Option<&Value> {
+        if std::ptr::eq(value, &self.root) {
+            return match key {
+                "request" => Some(self.request_node()),
+                "serviceAccountName" => self.service_account().map(|account| &account[0]),
+                "serviceAccountNamespace" => self.service_account().map(|account| &account[1]),
+                "images" => self.images(),
+                _ => None,
+            };
         }
-        if !groups.is_empty() {
-            user_info.insert("groups".to_owned(), json!(groups));
+        if !std::ptr::eq(value, self.request_node()) {
+            return None;
+        }
+        let sent = self.request.admission_request.is_some();
+        match key {
+            "object" if sent || !self.request.object.is_null() => Some(self.request.object),
+            "oldObject" if sent || !self.request.old_object.is_null() => {
+                Some(self.request.old_object)
+            }
+            "object" | "oldObject" => None,
+            "roles" => self.roles()[0].as_ref(),
+            "clusterRoles" => self.roles()[1].as_ref(),
+            "userInfo" if !sent => Some(self.user_info.get_or_init(|| match self.request.user {
+                Some(user) => {
+                    let mut info = Map::new();
+                    if !user.username.is_empty() {
+                        info.insert("username".to_owned(), json!(user.username));
+                    }
+                    if !user.groups.is_empty() {
+                        info.insert("groups".to_owned(), json!(user.groups));
+                    }
+                    Value::Object(info)
+                }
+                None => Value::Object(Map::new()),
+            })),
+            _ => None,
         }
     }
-    let (account_namespace, account_name) = service_account(username);
-    let mut document = Map::new();
-    document.insert("request".to_owned(), Value::Object(review));
-    document.insert("serviceAccountName".to_owned(), json!(account_name));
-    document.insert(
-        "serviceAccountNamespace".to_owned(),
-        json!(account_namespace),
-    );
-    let judged = if request.operation == Operation::Delete {
-        request.old_object
-    } else {
-        request.object
-    };
-    if let Some(images) = crate::image::images_of(judged) {
-        document.insert("images".to_owned(), images);
+
+    /// The whole document, for `@` at its root or on `request`.
+    fn merged(&self, value: &Value) -> Option<Value> {
+        let is_root = std::ptr::eq(value, &self.root);
+        if !is_root && !std::ptr::eq(value, self.request_node()) {
+            return None;
+        }
+        let keys: &[&str] = if is_root {
+            &[
+                "request",
+                "serviceAccountName",
+                "serviceAccountNamespace",
+                "images",
+            ]
+        } else {
+            &["object", "oldObject", "roles", "clusterRoles", "userInfo"]
+        };
+        let mut merged = value.as_object().cloned().unwrap_or_default();
+        for key in keys {
+            if let Some(found) = self.field(value, key) {
+                let found = match self.merged(found) {
+                    Some(inner) => inner,
+                    None => found.clone(),
+                };
+                merged.insert((*key).to_owned(), found);
+            }
+        }
+        Some(Value::Object(merged))
     }
-    Value::Object(document)
 }
 
-fn offline_request(request: &Request<'_>) -> Map<String, Value> {
-    let mut review = Map::new();
-    review.insert("operation".to_owned(), json!(request.operation.to_string()));
-    // The Kyverno CLI takes the namespace from the object it creates the context with, which
-    // for a DELETE is empty.
-    let namespace = if request.operation == Operation::Delete {
-        ""
-    } else {
-        request.namespace
-    };
-    review.insert("namespace".to_owned(), json!(namespace));
-    if !request.object.is_null() {
-        review.insert("object".to_owned(), request.object.clone());
-    }
-    if !request.old_object.is_null() {
-        review.insert("oldObject".to_owned(), request.old_object.clone());
-    }
-    review
+/// What the Kyverno CLI puts in `request` besides the objects and the user: the operation and
+/// the resource's namespace.
+fn offline_request(request: &Request<'_>) -> Value {
+    json!({
+        "operation": request.operation.to_string(),
+        "namespace": request.namespace,
+    })
 }
 
 /// Kyverno's `AddServiceAccount`: `system:serviceaccount:<namespace>:<name>`, else empty.
@@ -275,10 +343,11 @@ impl Expressions {
     }
 }
 
-/// One rule's view of the variables: the review's document with the rule's layers over it.
+/// One rule's view of the variables: the review's with the rule's layers over its root
+/// (context entries, then each foreach element's names).
 pub struct Scope<'s> {
-    review: &'s Value,
-    layers: Vec<Map<String, Value>>,
+    review: &'s ReviewVariables<'s>,
+    layers: Vec<Layer<'s>>,
     expressions: &'s Expressions,
     environment: &'s dyn Environment,
     delete: bool,
@@ -289,16 +358,16 @@ pub struct Scope<'s> {
 
 impl<'s> Scope<'s> {
     pub fn new(
-        variables: &'s ReviewVariables<'_>,
+        review: &'s ReviewVariables<'s>,
         expressions: &'s Expressions,
         environment: &'s dyn Environment,
     ) -> Self {
         Self {
-            review: variables.document(),
+            review,
             layers: Vec::new(),
             expressions,
             environment,
-            delete: variables.request().operation == Operation::Delete,
+            delete: review.request().operation == Operation::Delete,
             unloaded: Vec::new(),
         }
     }
@@ -341,8 +410,7 @@ impl<'s> Scope<'s> {
             .rev()
             .fold(value, |inner, key| json!({ (key.as_str()): inner }));
         let merged = match (self.visible(first), value) {
-            (Some(Value::Object(present)), Value::Object(added)) => {
-                let mut present = present.clone();
+            (Some(Value::Object(mut present)), Value::Object(added)) => {
                 merge_maps(added, &mut present);
                 Value::Object(present)
             }
@@ -361,24 +429,47 @@ impl<'s> Scope<'s> {
         self.unloaded.retain(|(_, name, _)| *name != first);
         match self.layers.last_mut() {
             Some(layer) => {
-                layer.insert(first, value);
+                layer.names.insert(first, value);
             }
-            None => self.layers.push(Map::from_iter([(first, value)])),
+            None => self.layers.push(Layer {
+                names: Map::from_iter([(first, value)]),
+                element: None,
+            }),
         }
     }
 
-    /// What `name` holds at the top level now: the nearest layer's, else the review's.
-    fn visible(&self, name: &str) -> Option<&Value> {
-        self.layers
-            .iter()
-            .rev()
-            .find_map(|layer| layer.get(name))
-            .or_else(|| self.review.get(name))
+    /// What `name` holds at the top level now, whole: the nearest layer's, else the review's
+    /// with the parts it builds on use.
+    fn visible(&self, name: &str) -> Option<Value> {
+        let root = &self.review.root;
+        let found = self.field(root, name)?;
+        Some(self.review.merged(found).unwrap_or_else(|| found.clone()))
     }
 
-    /// Opens a layer that [`Scope::pop`] removes again (a foreach element's variables).
+    /// Opens a layer that [`Scope::pop`] removes again.
     pub fn push(&mut self) {
-        self.layers.push(Map::new());
+        self.layers.push(Layer::default());
+    }
+
+    /// Opens a layer for one foreach element: `element`, `element<nesting>`, `elementIndex`
+    /// and `elementIndex<nesting>`. `scoped` when patterns judge the element rather than
+    /// what they judged before.
+    pub fn push_element(
+        &mut self,
+        element: Cow<'s, Value>,
+        index: usize,
+        nesting: usize,
+        scoped: bool,
+    ) {
+        self.layers.push(Layer {
+            names: Map::new(),
+            element: Some(Element {
+                value: element,
+                index: json!(index),
+                nesting,
+                scoped,
+            }),
+        });
     }
 
     pub fn pop(&mut self) {
@@ -387,12 +478,64 @@ impl<'s> Scope<'s> {
         self.unloaded.retain(|(layer, _, _)| *layer <= depth);
     }
 
+    /// What patterns judge inside foreach: the innermost element that is in scope.
+    pub fn pattern_target(&self) -> Option<&Value> {
+        self.layers
+            .iter()
+            .rev()
+            .filter_map(|layer| layer.element.as_ref())
+            .find(|element| element.scoped)
+            .map(|element| element.value.as_ref())
+    }
+
     pub fn environment(&self) -> &'s dyn Environment {
         self.environment
     }
 
+    /// Substitutes the `{{ }}` variables and `$( )` references of `document`.
+    pub fn substitute(&self, document: &Value) -> Result<Value, TemplateError> {
+        crate::expr::template::substitute_all(document, &mut Resolving(self))
+    }
+
     /// Evaluates a JMESPath expression over the variables (not a `{{ }}` template).
     pub fn query(&self, expression: &str) -> Result<Value, ResolveError> {
+        self.query_with(expression, |value| value.into_owned())
+    }
+
+    /// A foreach list: the items `expression` gives, or its value as a list of one. While the
+    /// rule has added no names, the list can only be a part of the review (or something an
+    /// expression built), and its items are then read in place rather than copied.
+    pub fn list(&self, expression: &str) -> Result<Vec<Cow<'s, Value>>, ResolveError> {
+        let into_items = |list: Cow<'s, Value>| match list {
+            Cow::Borrowed(Value::Array(items)) => items.iter().map(Cow::Borrowed).collect(),
+            Cow::Owned(Value::Array(items)) => items.into_iter().map(Cow::Owned).collect(),
+            other => vec![other],
+        };
+        let names_added = self
+            .layers
+            .iter()
+            .any(|layer| !layer.names.is_empty() || layer.element.is_some());
+        let expressions: &'s Expressions = self.expressions;
+        match expressions.get(expression) {
+            Some(compiled) if !names_added => {
+                let review: &'s ReviewVariables<'s> = self.review;
+                let environment: &'s dyn Environment = self.environment;
+                compiled
+                    .search_with(&review.root, review, environment.jmespath())
+                    .map(into_items)
+                    .map_err(|error| self.unloaded_named(expression, query_error(error)))
+            }
+            _ => self.query_with(expression, |list| into_items(Cow::Owned(list.into_owned()))),
+        }
+    }
+
+    /// Evaluates a JMESPath expression and hands `take` the result, borrowed where it is a
+    /// part of the variables.
+    pub fn query_with<T>(
+        &self,
+        expression: &str,
+        take: impl FnOnce(Cow<'_, Value>) -> T,
+    ) -> Result<T, ResolveError> {
         let owned;
         let compiled = match self.expressions.get(expression) {
             Some(compiled) => compiled,
@@ -403,32 +546,124 @@ impl<'s> Scope<'s> {
                 &owned
             }
         };
-        let layers: Vec<&Map<String, Value>> = self.layers.iter().collect();
         compiled
-            .search_layered(self.review, &layers, self.environment.jmespath())
-            .map_err(|error| {
-                let unloaded = self
-                    .unloaded
-                    .iter()
-                    .find(|(_, name, _)| mentions(expression, name))
-                    .map(|(_, name, why)| format!(" (context entry {name} was not loaded: {why})"))
-                    .unwrap_or_default();
-                let message = format!("JMESPath query failed: {error}{unloaded}");
-                match error {
-                    EvalError::NotFound(_) => ResolveError::NotFound(message),
-                    EvalError::Failed(_) => ResolveError::Failed(message),
-                }
-            })
+            .search_with(&self.review.root, self, self.environment.jmespath())
+            .map(take)
+            .map_err(|error| self.unloaded_named(expression, query_error(error)))
+    }
+
+    /// The error, naming the unloaded context entry `expression` reads if there is one.
+    fn unloaded_named(&self, expression: &str, error: ResolveError) -> ResolveError {
+        let Some((_, name, why)) = self
+            .unloaded
+            .iter()
+            .find(|(_, name, _)| mentions(expression, name))
+        else {
+            return error;
+        };
+        let hint = format!(" (context entry {name} was not loaded: {why})");
+        match error {
+            ResolveError::NotFound(message) => ResolveError::NotFound(message + &hint),
+            ResolveError::Failed(message) => ResolveError::Failed(message + &hint),
+        }
     }
 }
 
-impl Resolver for Scope<'_> {
+/// Kyverno's wording of a failed query (`context.Query`).
+fn query_error(error: EvalError) -> ResolveError {
+    match error {
+        EvalError::NotFound(_) => ResolveError::NotFound(format!("JMESPath query failed: {error}")),
+        EvalError::Failed(_) => ResolveError::Failed(format!("JMESPath query failed: {error}")),
+    }
+}
+
+/// Names one rule or loop adds, and the foreach element it is judging.
+#[derive(Default)]
+struct Layer<'s> {
+    names: Map<String, Value>,
+    element: Option<Element<'s>>,
+}
+
+struct Element<'s> {
+    /// Borrowed from the review when the list was a part of it.
+    value: Cow<'s, Value>,
+    index: Value,
+    nesting: usize,
+    scoped: bool,
+}
+
+impl Layer<'_> {
+    fn get(&self, key: &str) -> Option<&Value> {
+        if let Some(found) = self.names.get(key) {
+            return Some(found);
+        }
+        let element = self.element.as_ref()?;
+        let nested = |name: &str| {
+            key.strip_prefix(name)
+                .is_some_and(|rest| rest.parse() == Ok(element.nesting))
+        };
+        if key == "elementIndex" || nested("elementIndex") {
+            Some(&element.index)
+        } else if key == "element" || nested("element") {
+            Some(&element.value)
+        } else {
+            None
+        }
+    }
+
+    fn entries(&self) -> Vec<(String, Value)> {
+        let mut entries: Vec<(String, Value)> = self
+            .names
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        if let Some(element) = &self.element {
+            let nesting = element.nesting;
+            entries.push(("element".to_owned(), element.value.clone().into_owned()));
+            entries.push((
+                format!("element{nesting}"),
+                element.value.clone().into_owned(),
+            ));
+            entries.push(("elementIndex".to_owned(), element.index.clone()));
+            entries.push((format!("elementIndex{nesting}"), element.index.clone()));
+        }
+        entries
+    }
+}
+
+impl Overlay for Scope<'_> {
+    fn field(&self, value: &Value, key: &str) -> Option<&Value> {
+        if std::ptr::eq(value, &self.review.root) {
+            if let Some(found) = self.layers.iter().rev().find_map(|layer| layer.get(key)) {
+                return Some(found);
+            }
+        }
+        self.review.field(value, key)
+    }
+
+    fn merged(&self, value: &Value) -> Option<Value> {
+        let mut merged = self.review.merged(value)?;
+        if std::ptr::eq(value, &self.review.root) {
+            if let Value::Object(map) = &mut merged {
+                for layer in &self.layers {
+                    map.extend(layer.entries());
+                }
+            }
+        }
+        Some(merged)
+    }
+}
+
+/// `{{ }}` substitution reading a scope.
+pub struct Resolving<'a, 's>(pub &'a Scope<'s>);
+
+impl Resolver for Resolving<'_, '_> {
     fn resolve(&mut self, expression: &str) -> Result<Value, ResolveError> {
-        self.query(expression)
+        self.0.query(expression)
     }
 
     fn is_delete(&self) -> bool {
-        self.delete
+        self.0.delete
     }
 }
 

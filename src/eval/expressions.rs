@@ -5,13 +5,13 @@
 use super::context::{Lookup, LookupError, ReviewVariables, Scope};
 use super::{Budget, RuleOutcome};
 use crate::expr::conditions::{self, Conditions, EvaluationError};
-use crate::expr::template::{self, ResolveError, TemplateError};
+use crate::expr::template::{ResolveError, TemplateError};
 use crate::matching::Operation;
 use crate::pattern::{NumberMode, Pattern, PatternOutcome};
 use crate::policy::{
     ContextEntry, ContextSource, Foreach, Policy, Rule, SourcedPattern, Validation,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::borrow::Cow;
 
 /// The rule's outcome, or `None` when Kyverno gives no response at all (a pattern on a
@@ -59,7 +59,7 @@ pub(super) fn judge<'p>(
         },
         budget,
     };
-    judging.judge(&rule.preconditions, &rule.validation, &mut scope, None, 0)
+    judging.judge(&rule.preconditions, &rule.validation, &mut scope, 0)
 }
 
 fn static_patterns<'p>(rule: &'p Rule, object: &serde_json::Value) -> RuleOutcome<'p> {
@@ -105,7 +105,6 @@ impl<'p> Judging<'_, 'p> {
         preconditions: &Option<Conditions>,
         check: &Validation,
         scope: &mut Scope<'_>,
-        element: Option<&Value>,
         nesting: usize,
     ) -> Option<RuleOutcome<'p>> {
         if let Some(preconditions) = preconditions {
@@ -124,14 +123,15 @@ impl<'p> Judging<'_, 'p> {
         match check {
             Validation::Deny(conditions) => Some(self.deny(conditions, scope)),
             Validation::Pattern(_) | Validation::AnyPattern(_) => {
-                let object = element.or(self.request_object)?;
+                let scope: &Scope<'_> = scope;
+                let object = scope.pattern_target().or(self.request_object)?;
                 Some(self.patterns(check, scope, object))
             }
-            Validation::Foreach(loops) => self.foreach(loops, scope, element, nesting),
+            Validation::Foreach(loops) => self.foreach(loops, scope, nesting),
         }
     }
 
-    fn deny(&self, conditions: &Conditions, scope: &mut Scope<'_>) -> RuleOutcome<'p> {
+    fn deny(&self, conditions: &Conditions, scope: &Scope<'_>) -> RuleOutcome<'p> {
         match evaluate_conditions(conditions, scope) {
             Err(error) => error_outcome("failed to check deny conditions", &error),
             Ok(verdict) if verdict.holds => RuleOutcome::Fail {
@@ -140,7 +140,7 @@ impl<'p> Judging<'_, 'p> {
                     &self.rule.name,
                     self.rule.message.as_deref().unwrap_or(""),
                     &verdict.message,
-                    |message| template::substitute_all(message, scope),
+                    |message| scope.substitute(message),
                 ),
             },
             Ok(_) => RuleOutcome::Pass {
@@ -149,12 +149,7 @@ impl<'p> Judging<'_, 'p> {
         }
     }
 
-    fn patterns(
-        &self,
-        check: &Validation,
-        scope: &mut Scope<'_>,
-        object: &Value,
-    ) -> RuleOutcome<'p> {
+    fn patterns(&self, check: &Validation, scope: &Scope<'_>, object: &Value) -> RuleOutcome<'p> {
         let patterns: Result<Vec<Cow<'_, Pattern>>, RuleOutcome<'p>> = match check {
             Validation::Pattern(pattern) => {
                 substituted(pattern, NumberMode::Exact, scope).map(|one| vec![one])
@@ -175,7 +170,7 @@ impl<'p> Judging<'_, 'p> {
         };
         let message = match self.rule.message.as_deref() {
             Some(message) if message.contains("{{") => {
-                match template::substitute_all(&Value::String(message.to_owned()), scope) {
+                match scope.substitute(&Value::String(message.to_owned())) {
                     Ok(Value::String(message)) => Ok(Some(Cow::Owned(message))),
                     Ok(_) => Ok(Some(Cow::Borrowed(message))),
                     Err(error) => Err(error),
@@ -205,11 +200,10 @@ impl<'p> Judging<'_, 'p> {
     }
 
     /// Kyverno's `validateForEach`.
-    fn foreach(
+    fn foreach<'s>(
         &mut self,
         loops: &[Foreach],
-        scope: &mut Scope<'_>,
-        element: Option<&Value>,
+        scope: &mut Scope<'s>,
         nesting: usize,
     ) -> Option<RuleOutcome<'p>> {
         let mut applied = 0usize;
@@ -223,7 +217,7 @@ impl<'p> Judging<'_, 'p> {
                     continue;
                 }
             };
-            let (outcome, count) = self.elements(each, &elements, scope, element, nesting);
+            let (outcome, count) = self.elements(each, elements, scope, nesting);
             if !matches!(outcome, RuleOutcome::Pass { .. }) {
                 return Some(outcome);
             }
@@ -240,16 +234,15 @@ impl<'p> Judging<'_, 'p> {
     }
 
     /// Kyverno's `validateElements`: the first element that neither passes nor skips decides.
-    fn elements(
+    fn elements<'s>(
         &mut self,
         each: &Foreach,
-        elements: &[Value],
-        scope: &mut Scope<'_>,
-        outer_element: Option<&Value>,
+        elements: Vec<Cow<'s, Value>>,
+        scope: &mut Scope<'s>,
         nesting: usize,
     ) -> (RuleOutcome<'p>, usize) {
         let mut applied = 0;
-        for (index, item) in elements.iter().enumerate() {
+        for (index, item) in elements.into_iter().enumerate() {
             if item.is_null() {
                 continue;
             }
@@ -270,7 +263,7 @@ impl<'p> Judging<'_, 'p> {
                                 "failed to process foreach: cannot use elementScope=true foreach \
                                  rules for elements that are not maps, expected type=map got \
                                  type={}",
-                                go_type(item)
+                                go_type(&item)
                             ),
                         },
                         applied,
@@ -279,21 +272,10 @@ impl<'p> Judging<'_, 'p> {
                 (Some(scope), _) => scope,
                 (None, is_map) => is_map,
             };
-            let element = if scoped { Some(item) } else { outer_element };
-            scope.push();
-            scope.set("element", item.clone());
-            scope.set(&format!("element{nesting}"), item.clone());
-            scope.set("elementIndex", json!(index));
-            scope.set(&format!("elementIndex{nesting}"), json!(index));
+            scope.push_element(item, index, nesting, scoped);
             let outcome = match load_context(&each.context, &self.rule_values, scope) {
                 Err(error) => Some(error_outcome("failed to load context", &error)),
-                Ok(()) => self.judge(
-                    &each.preconditions,
-                    &each.check,
-                    scope,
-                    element,
-                    nesting + 1,
-                ),
+                Ok(()) => self.judge(&each.preconditions, &each.check, scope, nesting + 1),
             };
             scope.pop();
             match outcome {
@@ -336,12 +318,13 @@ impl<'p> Judging<'_, 'p> {
 fn substituted<'a, 'p>(
     pattern: &'a SourcedPattern,
     mode: NumberMode,
-    scope: &mut Scope<'_>,
+    scope: &Scope<'_>,
 ) -> Result<Cow<'a, Pattern>, RuleOutcome<'p>> {
     if let Some(compiled) = &pattern.compiled {
         return Ok(Cow::Borrowed(compiled));
     }
-    let source = template::substitute_all(&pattern.source, scope)
+    let source = scope
+        .substitute(&pattern.source)
         .map_err(|error| error_outcome("variable substitution failed", &error))?;
     Pattern::compile_with(&source, mode)
         .map(Cow::Owned)
@@ -356,26 +339,15 @@ fn substituted<'a, 'p>(
 
 /// A foreach list: a JMESPath query (after its variables), a single value standing for a list
 /// of one.
-fn evaluate_list(list: &str, scope: &mut Scope<'_>) -> Result<Vec<Value>, String> {
-    let query = if list.contains("{{") {
-        match template::substitute_all(&Value::String(list.to_owned()), scope) {
-            Ok(Value::String(query)) => query,
-            Ok(other) => return Ok(into_list(other)),
-            Err(error) => return Err(error.to_string()),
-        }
-    } else {
-        list.to_owned()
-    };
-    scope
-        .query(query.trim())
-        .map(into_list)
-        .map_err(|error| error.to_string())
-}
-
-fn into_list(value: Value) -> Vec<Value> {
-    match value {
-        Value::Array(items) => items,
-        other => vec![other],
+fn evaluate_list<'s>(list: &str, scope: &Scope<'s>) -> Result<Vec<Cow<'s, Value>>, String> {
+    if !list.contains("{{") {
+        return scope.list(list.trim()).map_err(|error| error.to_string());
+    }
+    match scope.substitute(&Value::String(list.to_owned())) {
+        Ok(Value::String(query)) => scope.list(query.trim()).map_err(|error| error.to_string()),
+        Ok(Value::Array(items)) => Ok(items.into_iter().map(Cow::Owned).collect()),
+        Ok(other) => Ok(vec![Cow::Owned(other)]),
+        Err(error) => Err(error.to_string()),
     }
 }
 
@@ -392,9 +364,9 @@ fn go_type(value: &Value) -> &'static str {
 
 fn evaluate_conditions(
     conditions: &Conditions,
-    scope: &mut Scope<'_>,
+    scope: &Scope<'_>,
 ) -> Result<conditions::Verdict, EvaluationError<TemplateError>> {
-    conditions.evaluate(|value| template::substitute_all(value, scope))
+    conditions.evaluate(|value| scope.substitute(value))
 }
 
 /// Kyverno's context loader: the values fixed for the rule first, then the entries in order,
@@ -436,7 +408,7 @@ impl From<String> for LoadError {
     }
 }
 
-fn load_entry(entry: &ContextEntry, scope: &mut Scope<'_>) -> Result<Value, LoadError> {
+fn load_entry(entry: &ContextEntry, scope: &Scope<'_>) -> Result<Value, LoadError> {
     match &entry.source {
         ContextSource::Variable {
             value,
@@ -517,13 +489,13 @@ fn load_entry(entry: &ContextEntry, scope: &mut Scope<'_>) -> Result<Value, Load
     }
 }
 
-fn substitute_entry(name: &str, value: &Value, scope: &mut Scope<'_>) -> Result<Value, String> {
-    template::substitute_all(value, scope).map_err(|error| {
+fn substitute_entry(name: &str, value: &Value, scope: &Scope<'_>) -> Result<Value, String> {
+    scope.substitute(value).map_err(|error| {
         format!("failed to substitute variables in context entry {name} {value}: {error}")
     })
 }
 
-fn substitute_text(name: &str, text: &str, scope: &mut Scope<'_>) -> Result<String, String> {
+fn substitute_text(name: &str, text: &str, scope: &Scope<'_>) -> Result<String, String> {
     match substitute_entry(name, &Value::String(text.to_owned()), scope)? {
         Value::String(text) => Ok(text),
         other => Ok(other.to_string()),
@@ -535,7 +507,7 @@ fn load_variable(
     value: Option<&Value>,
     jmes_path: Option<&str>,
     default: Option<&Value>,
-    scope: &mut Scope<'_>,
+    scope: &Scope<'_>,
 ) -> Result<Value, String> {
     let path = match jmes_path {
         Some(path) => match substitute_entry(name, &Value::String(path.to_owned()), scope)? {
@@ -593,7 +565,7 @@ fn load_api_call(
     url_path: &str,
     jmes_path: Option<&str>,
     default: Option<&Value>,
-    scope: &mut Scope<'_>,
+    scope: &Scope<'_>,
 ) -> Result<Value, LoadError> {
     let url = substitute_text(name, url_path, scope)?;
     let answer = match scope.environment().api_get(&url) {

@@ -181,6 +181,28 @@ pub fn needs_substitution(document: &Value) -> bool {
     false
 }
 
+/// Whether any string or key of `document` holds a `{{ }}` variable, as Kyverno's policy
+/// validation finds them (`\{\{[^{}]*\}\}`).
+pub fn has_variables(document: &Value) -> bool {
+    static ANY_VARIABLE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\{\{[^{}]*\}\}").expect("constant regex"));
+    let mut pending = vec![document];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(text) if ANY_VARIABLE.is_match(text) => return true,
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => {
+                if map.keys().any(|key| ANY_VARIABLE.is_match(key)) {
+                    return true;
+                }
+                pending.extend(map.values());
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 /// `document` with every string value and map key passed through `rewrite`.
 pub fn map_strings(document: &Value, rewrite: &dyn Fn(&str) -> String) -> Value {
     match document {

@@ -40,16 +40,19 @@ pub(super) fn null<'a>() -> Cow<'a, Value> {
 pub struct Interpreter<'e> {
     pub(super) environment: &'e Environment,
     random_state: Cell<Option<u64>>,
-    scope: Option<Scope<'e>>,
+    overlay: Option<&'e dyn Overlay>,
 }
 
-/// Top-level names laid over the document an evaluation starts from, later layers first: a
-/// rule's context entries and a foreach's `element` sit over the review's variables without
-/// copying them into one document.
-#[derive(Clone, Copy)]
-pub(super) struct Scope<'e> {
-    pub(super) root: &'e Value,
-    pub(super) layers: &'e [&'e Map<String, Value>],
+/// Values laid over the data an evaluation reads, found by where they are asked for: Kyverno's
+/// context is one document that rules and loops add to, and an overlay lets those additions and
+/// the review's own parts be read in place instead of copied into one document.
+pub trait Overlay {
+    /// The value of `key` on `value`, when the overlay puts one there (before `value`'s own).
+    fn field(&self, value: &Value, key: &str) -> Option<&Value>;
+
+    /// `value` with what the overlay puts on it merged in, when it puts anything there; what
+    /// `@` and projections read.
+    fn merged(&self, value: &Value) -> Option<Value>;
 }
 
 impl<'e> Interpreter<'e> {
@@ -57,44 +60,15 @@ impl<'e> Interpreter<'e> {
         Self {
             environment,
             random_state: Cell::new(None),
-            scope: None,
+            overlay: None,
         }
     }
 
-    pub(super) fn scoped(environment: &'e Environment, scope: Scope<'e>) -> Self {
+    pub(super) fn with_overlay(environment: &'e Environment, overlay: &'e dyn Overlay) -> Self {
         Self {
-            scope: Some(scope),
+            overlay: Some(overlay),
             ..Self::new(environment)
         }
-    }
-
-    /// The layered value of `key` when `value` is the scope's root and a layer names it.
-    fn layered(&self, value: &Value, key: &str) -> Option<&'e Value> {
-        let scope = self.scope?;
-        if !std::ptr::eq(value, scope.root) {
-            return None;
-        }
-        scope.layers.iter().rev().find_map(|layer| layer.get(key))
-    }
-
-    /// The scope's root with its layers merged in, when `value` is that root and has layers.
-    fn merged_root(&self, value: &Value) -> Option<Value> {
-        let scope = self.scope?;
-        if !std::ptr::eq(value, scope.root) || scope.layers.is_empty() {
-            return None;
-        }
-        let mut merged = match scope.root {
-            Value::Object(map) => map.clone(),
-            _ => Map::new(),
-        };
-        for layer in scope.layers {
-            merged.extend(
-                layer
-                    .iter()
-                    .map(|(key, value)| (key.clone(), value.clone())),
-            );
-        }
-        Some(Value::Object(merged))
     }
 
     /// The next 64 random bits: from the environment's seed when it has one, else from fresh
@@ -112,10 +86,13 @@ impl<'e> Interpreter<'e> {
         z ^ (z >> 31)
     }
 
-    pub(super) fn evaluate<'a>(&self, node: &'a Node, value: &'a Value) -> Result<'a> {
+    pub(super) fn evaluate<'a>(&self, node: &'a Node, value: &'a Value) -> Result<'a>
+    where
+        'e: 'a,
+    {
         match node {
-            Node::Field(key) => match (self.layered(value, key), value) {
-                (Some(layered), _) => Ok(Cow::Owned(layered.clone())),
+            Node::Field(key) => match (self.overlay.and_then(|o| o.field(value, key)), value) {
+                (Some(laid), _) => Ok(Cow::Borrowed(laid)),
                 (None, Value::Object(map)) => match map.get(key) {
                     Some(found) => Ok(Cow::Borrowed(found)),
                     None => Err(EvalError::NotFound(key.clone())),
@@ -132,10 +109,12 @@ impl<'e> Interpreter<'e> {
                 _ => Ok(null()),
             },
             Node::Literal(literal) => Ok(Cow::Borrowed(literal)),
-            Node::Identity | Node::Current => Ok(match self.merged_root(value) {
-                Some(merged) => Cow::Owned(merged),
-                None => Cow::Borrowed(value),
-            }),
+            Node::Identity | Node::Current => {
+                Ok(match self.overlay.and_then(|o| o.merged(value)) {
+                    Some(merged) => Cow::Owned(merged),
+                    None => Cow::Borrowed(value),
+                })
+            }
             Node::Subexpression(left, right) | Node::IndexExpression(left, right) => {
                 let left = self.evaluate(left, value)?;
                 self.apply(right, left)
@@ -268,14 +247,20 @@ impl<'e> Interpreter<'e> {
 
     /// Evaluates `node` against a value that is either borrowed from the input or was just
     /// built, copying out of the latter only what the node selects.
-    pub(super) fn apply<'a>(&self, node: &'a Node, value: Cow<'a, Value>) -> Result<'a> {
+    pub(super) fn apply<'a>(&self, node: &'a Node, value: Cow<'a, Value>) -> Result<'a>
+    where
+        'e: 'a,
+    {
         match value {
             Cow::Borrowed(value) => self.evaluate(node, value),
             Cow::Owned(value) => Ok(Cow::Owned(self.evaluate(node, &value)?.into_owned())),
         }
     }
 
-    fn project<'a>(&self, right: &'a Node, left: Cow<'a, Value>) -> Result<'a> {
+    fn project<'a>(&self, right: &'a Node, left: Cow<'a, Value>) -> Result<'a>
+    where
+        'e: 'a,
+    {
         let Value::Array(items) = left.as_ref() else {
             return Ok(null());
         };

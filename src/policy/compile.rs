@@ -177,7 +177,13 @@ pub(super) fn compile_policy(
                 ),
             ));
         }
-        match compile_rule(rule_spec, &rule_path, &name, located) {
+        match compile_rule(
+            rule_spec,
+            &rule_path,
+            &name,
+            spec.background.unwrap_or(true),
+            located,
+        ) {
             Ok(rule) => rules.push(rule),
             Err(mut rule_errors) => errors.append(&mut rule_errors),
         }
@@ -229,6 +235,7 @@ fn compile_rule(
     spec: &RuleSpec,
     path: &JsonPath,
     policy: &str,
+    background: bool,
     located: &Located<'_>,
 ) -> Result<Rule, Vec<LoadError>> {
     let mut errors = Vec::new();
@@ -271,12 +278,30 @@ fn compile_rule(
     let exclude = spec.exclude.as_ref().and_then(|exclude| {
         compile_match(exclude, &path.child_key("exclude"), located, &mut errors)
     });
+    // Kyverno's policy validation: match and exclude are decided before any variable exists.
+    for section in ["match", "exclude"] {
+        let written = located
+            .document
+            .value
+            .pointer(&path.child_key(section).pointer())
+            .is_some_and(crate::expr::template::has_variables);
+        if written {
+            errors.push(located.invalid(
+                &path.child_key(section),
+                format!(
+                    "policy contains invalid variables: rule \"{rule}\" should not have variables in {section} section"
+                ),
+            ));
+        }
+    }
     let mut parts = RuleCompiler {
         located,
         policy,
         rule,
         errors: &mut errors,
         expressions: Expressions::default(),
+        written: Vec::new(),
+        context_names: Vec::new(),
     };
     let context = spec
         .context
@@ -303,6 +328,7 @@ fn compile_rule(
             None
         }
     };
+    parts.check_variables(background);
     let expressions = parts.expressions;
     let Some(validate) = &spec.validate else {
         return Err(errors);

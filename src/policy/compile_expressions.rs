@@ -8,8 +8,11 @@ use crate::eval::context::Expressions;
 use crate::expr::conditions::{Conditions, Site};
 use crate::expr::template;
 use crate::json_path::JsonPath;
+use crate::pattern::wildcard::Wildcard;
 use crate::pattern::{NumberMode, Pattern};
+use regex::Regex;
 use serde_json::Value;
+use std::sync::LazyLock;
 
 /// What the rule's parts report their errors into, and the expressions they collect.
 pub(super) struct RuleCompiler<'a> {
@@ -18,7 +21,42 @@ pub(super) struct RuleCompiler<'a> {
     pub rule: &'a str,
     pub errors: &'a mut Vec<LoadError>,
     pub expressions: Expressions,
+    /// Every `{{ }}` variable written in the rule, with where it was written.
+    pub written: Vec<(String, JsonPath)>,
+    /// Wildcards of the names the rule's context entries define, as Kyverno's policy
+    /// validation allows them.
+    pub context_names: Vec<String>,
 }
+
+/// What Kyverno's policy validation lets a variable name: with background processing on,
+/// nothing about the requester (`request.` but not bare `request`, no service account).
+static ALLOWED_IN_BACKGROUND: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"request\.|element|elementIndex|@|images|images\.|image\.|([a-z_0-9]+\()[^{}]")
+        .expect("constant regex")
+});
+static ALLOWED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"request|serviceAccountName|serviceAccountNamespace|element|elementIndex|@|images|image|([a-z_0-9]+\()[^{}]",
+    )
+    .expect("constant regex")
+});
+/// Variables about the requester, which background processing cannot know.
+static USER_VARIABLES: LazyLock<[Regex; 5]> = LazyLock::new(|| {
+    [
+        "serviceAccountName",
+        "serviceAccountNamespace",
+        "request.userInfo",
+        "request.roles",
+        "request.clusterRoles",
+    ]
+    .map(|name| {
+        Regex::new(&format!(
+            r"(^|[^.]){}\b",
+            regex::escape(name).replace("\\.", ".")
+        ))
+        .expect("constant regex")
+    })
+});
 
 impl RuleCompiler<'_> {
     /// Compiles every `{{ }}` variable of `value` (strings and keys), naming the first error.
@@ -48,6 +86,52 @@ impl RuleCompiler<'_> {
         for (text, path) in texts {
             for expression in template::variables(text) {
                 self.expression(&expression, &path, foreach_depth, true);
+                self.written.push((expression, path.clone()));
+            }
+        }
+    }
+
+    /// Kyverno's policy validation of variable names (`ValidateVariables`): every variable must
+    /// name the request, a foreach element, images, a function call or a context entry; and
+    /// with background processing on, none may name the requester.
+    pub fn check_variables(&mut self, background: bool) {
+        let allowed = if background {
+            &*ALLOWED_IN_BACKGROUND
+        } else {
+            &*ALLOWED
+        };
+        for (expression, path) in &self.written {
+            if background
+                && USER_VARIABLES
+                    .iter()
+                    .any(|banned| banned.is_match(expression))
+            {
+                self.errors.push(self.located.invalid(
+                    path,
+                    format!(
+                        "only select variables are allowed in background mode. Set \
+                         spec.background=false to disable background mode for this policy \
+                         rule: variable {{{{{expression}}}}} is not allowed"
+                    ),
+                ));
+                continue;
+            }
+            let unquoted = expression.replace('"', "");
+            let defined = self
+                .context_names
+                .iter()
+                .any(|pattern| Wildcard::new(pattern).matches(&unquoted));
+            if !allowed.is_match(&unquoted) && !defined {
+                self.errors.push(self.located.invalid(
+                    path,
+                    format!(
+                        "policy contains invalid variables: variable substitution failed for \
+                         rule {}: variable {unquoted} must match regex \"{}\" or patterns {:?}",
+                        self.rule,
+                        allowed.as_str(),
+                        self.context_names
+                    ),
+                ));
             }
         }
     }
@@ -166,6 +250,13 @@ impl RuleCompiler<'_> {
                 return None;
             }
         };
+        if map.contains_key("configMap") {
+            for part in ["data", "metadata", "data.*", "metadata.*"] {
+                self.context_names.push(format!("{name}.{part}"));
+            }
+        } else {
+            self.context_names.push(format!("{name}*"));
+        }
         for unsupported in ["globalReference"] {
             if map.contains_key(unsupported) {
                 self.errors.push(self.located.unsupported(

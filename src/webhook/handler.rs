@@ -240,15 +240,6 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// The review's `request` as a whole JSON value.
-fn whole_request(body: &[u8]) -> Result<Value, serde_json::Error> {
-    #[derive(serde::Deserialize)]
-    struct Review {
-        request: Value,
-    }
-    serde_json::from_slice::<Review>(body).map(|review| review.request)
-}
-
 /// Judges one serialized review and serializes the answer, timing it for
 /// `portcullis_admission_review_duration_seconds`; evaluation that has not finished by
 /// `answer_by` stops between rules and is answered as `--on-timeout` says.
@@ -365,12 +356,14 @@ pub fn answer(
     // Variables read `request.*` as the apiserver sent it, every field of it; a set that reads
     // none is spared the second parse.
     let sent_request = if active.reads_variables {
-        Some(whole_request(body).map_err(|error| {
-            malformed(
-                "malformed_json",
-                format!("request body is not a valid AdmissionReview: {error}"),
-            )
-        })?)
+        Some(
+            crate::webhook::review::request_fields(body).map_err(|error| {
+                malformed(
+                    "malformed_json",
+                    format!("request body is not a valid AdmissionReview: {error}"),
+                )
+            })?,
+        )
     } else {
         None
     };

@@ -35,6 +35,51 @@ pub struct AdmissionRequest<'a> {
     pub dry_run: Option<bool>,
 }
 
+/// Every field of the review's `request` but `object` and `oldObject` (which the review reader
+/// has already built), for `{{ request.* }}` variables: the apiserver's own fields, including
+/// those nothing else reads (`options`, `userInfo.extra`, `requestResource`...).
+pub fn request_fields(body: &[u8]) -> Result<Value, serde_json::Error> {
+    use serde::de::{IgnoredAny, MapAccess, Visitor};
+
+    struct Fields;
+
+    impl<'de> Visitor<'de> for Fields {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an admission request")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut fields = serde_json::Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "object" || key == "oldObject" {
+                    map.next_value::<IgnoredAny>()?;
+                } else {
+                    let value = map.next_value::<Value>()?;
+                    fields.insert(key, value);
+                }
+            }
+            Ok(Value::Object(fields))
+        }
+    }
+
+    struct Request(Value);
+
+    impl<'de> Deserialize<'de> for Request {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_map(Fields).map(Request)
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct Review {
+        request: Request,
+    }
+
+    serde_json::from_slice::<Review>(body).map(|review| review.request.0)
+}
+
 /// Parses a review, building of its objects only what `projection` covers; a body that is not
 /// one JSON document of the review's shape is an error with serde_json's position.
 ///

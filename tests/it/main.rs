@@ -32,6 +32,7 @@ mod shared;
 mod tools;
 mod transport;
 mod webhook;
+mod webhook_expressions;
 mod webhook_hostile;
 mod webhook_process;
 mod webhook_semantics;

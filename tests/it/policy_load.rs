@@ -89,7 +89,40 @@ const HEADER: &str = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\n";
 #[test]
 fn invalid_policies_are_refused_with_locations() {
     let rule = "  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      pattern: {spec: {}}\n";
+    let deny_on = |key: &str| {
+        format!(
+            "  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      deny:\n        conditions:\n          any:\n          - {{key: \"{{{{ {key} }}}}\", operator: Equals, value: x}}\n"
+        )
+    };
     let cases = [
+        (
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n{}",
+                deny_on("serviceAccountName")
+            ),
+            "policy.yaml:16:14: only select variables are allowed in background mode. Set spec.background=false to disable background mode for this policy rule: variable {{serviceAccountName}} is not allowed",
+        ),
+        (
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n{}",
+                deny_on("request.roles")
+            ),
+            "variable {{request.roles}} is not allowed",
+        ),
+        (
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n{}",
+                deny_on("reqest.object.metadata.name")
+            ),
+            "policy.yaml:16:14: policy contains invalid variables: variable substitution failed for rule r: variable reqest.object.metadata.name must match regex",
+        ),
+        (
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n{}",
+                deny_on("request")
+            ),
+            "policy.yaml:16:14: policy contains invalid variables: variable substitution failed for rule r: variable request must match",
+        ),
         (
             format!("{HEADER}metadata: {{}}\nspec:\n{rule}"),
             "policy.yaml:3:1: ClusterPolicy has no metadata.name",

@@ -315,7 +315,7 @@ fn rewrite(
             message: error.to_string(),
         })?;
     let name = truncate(name);
-    Ok(Rule {
+    let mut generated = Rule {
         pass_message: Rule::pass_message_for(&name),
         name,
         match_block: retarget(&rule.match_block, cronjob),
@@ -328,10 +328,13 @@ fn rewrite(
         validation,
         message: rule.message.as_deref().map(retext),
         expressions,
+        reads_variables: false,
         failure_action: rule.failure_action,
         action_overrides: rule.action_overrides.clone(),
         allow_existing_violations: rule.allow_existing_violations,
-    })
+    };
+    generated.reads_variables = generated.judged_by_variables();
+    Ok(generated)
 }
 
 fn truncate(name: &str) -> String {

@@ -393,39 +393,338 @@ fn push_u00(out: &mut String, byte: u8) {
     out.push(char::from(HEX[usize::from(byte & 0xf)]));
 }
 
-/// The message `encoding/json` gives for text that is not JSON (`unexpected end of JSON input`,
-/// `invalid character 'b' looking for beginning of value`), from serde_json's reading of it.
+/// `json.Unmarshal` into `interface{}`: serde_json's reading, with Go's replacement of a
+/// `\u` escape of a lone surrogate by U+FFFD (serde_json refuses those), and Go's words for
+/// what it refuses.
+pub fn go_json_parse(text: &str) -> Result<Value, String> {
+    match serde_json::from_str(text) {
+        Ok(value) => Ok(value),
+        Err(error) => match replace_lone_surrogates(text) {
+            Some(replaced) => serde_json::from_str(&replaced)
+                .map_err(|error| json_syntax_error(&replaced, &error)),
+            None => Err(json_syntax_error(text, &error)),
+        },
+    }
+}
+
+/// `text` with every `\u` escape of a surrogate that is not half of a pair written as
+/// `\ufffd`, or `None` when it has none.
+fn replace_lone_surrogates(text: &str) -> Option<String> {
+    let surrogate = |at: usize| -> Option<u32> {
+        let hex = text.get(at + 2..at + 6)?;
+        let code = u32::from_str_radix(hex, 16).ok()?;
+        (text.get(at..at + 2) == Some("\\u") && (0xD800..0xE000).contains(&code)).then_some(code)
+    };
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let (mut at, mut copied) = (0, 0);
+    while at < bytes.len() {
+        if bytes[at] != b'\\' {
+            at += 1;
+            continue;
+        }
+        match surrogate(at) {
+            Some(0xD800..0xDC00) if surrogate(at + 6).is_some_and(|low| low >= 0xDC00) => {
+                at += 12;
+            }
+            Some(_) => {
+                out.push_str(&text[copied..at]);
+                out.push_str("\\ufffd");
+                at += 6;
+                copied = at;
+                changed = true;
+            }
+            // Any other escape: its second character cannot start one.
+            None => at += 2,
+        }
+    }
+    out.push_str(&text[copied..]);
+    changed.then_some(out)
+}
+
+/// The message `encoding/json` gives for text that serde_json refuses: the syntax error of
+/// Go's scanner (`unexpected end of JSON input`, `invalid character 'b' looking for beginning
+/// of value`), which checks the whole text before anything is decoded, and then the decoder's
+/// refusal of a number beyond float64.
 pub fn json_syntax_error(text: &str, error: &serde_json::Error) -> String {
-    if error.is_eof() {
-        return "unexpected end of JSON input".to_owned();
+    if let Some(syntax) = go_json_syntax_error(text.as_bytes()) {
+        return syntax;
     }
-    let message = error.to_string();
-    let context = [
-        ("expected value", "looking for beginning of value"),
-        ("trailing comma", "looking for beginning of value"),
-        (
-            "key must be a string",
-            "looking for beginning of object key string",
-        ),
-        ("expected `:`", "after object key"),
-        ("expected `,` or `}`", "after object key:value pair"),
-        ("expected `,` or `]`", "after array element"),
-        ("trailing characters", "after top-level value"),
-        ("invalid escape", "in string escape code"),
-        ("control character", "in string literal"),
-        ("invalid number", "in numeric literal"),
-    ]
-    .into_iter()
-    .find_map(|(serde, go)| message.starts_with(serde).then_some(go));
-    let offending = text
-        .lines()
-        .nth(error.line().saturating_sub(1))
-        .and_then(|line| line.get(error.column().saturating_sub(1)..))
-        .and_then(|rest| rest.chars().next());
-    match (context, offending) {
-        (Some(context), Some(c)) => format!("invalid character {} {context}", quote_char(c)),
-        _ => message,
+    if error.to_string().starts_with("number out of range") {
+        return format!(
+            "json: cannot unmarshal number {} into Go value of type float64",
+            number_ending_at(text, error.line(), error.column())
+        );
     }
+    error.to_string()
+}
+
+/// Go's `encoding/json` scanner (`checkValid`): the first syntax error of `text`, in Go's
+/// words, or `None` when the text is JSON.
+fn go_json_syntax_error(text: &[u8]) -> Option<String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Parse {
+        ObjectKey,
+        ObjectValue,
+        ArrayValue,
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        BeginValueOrEmpty,
+        BeginValue,
+        BeginStringOrEmpty,
+        BeginString,
+        EndValue,
+        EndTop,
+        InString,
+        InStringEsc,
+        InStringEscU(u8),
+        Neg,
+        One,
+        Zero,
+        Dot,
+        Dot0,
+        E,
+        ESign,
+        E0,
+        /// Inside `true`, `false` or `null`: the literal and how much of it is read.
+        Literal(&'static str, usize),
+    }
+    const MAX_NESTING: usize = 10_000;
+    let invalid = |c: u8, context: &str| {
+        Some(format!(
+            "invalid character {} {context}",
+            quote_char(char::from(c))
+        ))
+    };
+    let mut stack: Vec<Parse> = Vec::new();
+    let mut state = State::BeginValue;
+    // One step of the scanner; `Err` carries the error message.
+    let mut step = |state: &mut State, c: u8| -> std::result::Result<(), Option<String>> {
+        let space = matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+        loop {
+            match *state {
+                State::BeginValueOrEmpty | State::BeginValue => {
+                    if space {
+                        return Ok(());
+                    }
+                    if *state == State::BeginValueOrEmpty && c == b']' {
+                        *state = State::EndValue;
+                        continue;
+                    }
+                    *state = match c {
+                        b'{' | b'[' => {
+                            if stack.len() >= MAX_NESTING {
+                                return Err(invalid(c, "exceeded max depth"));
+                            }
+                            if c == b'{' {
+                                stack.push(Parse::ObjectKey);
+                                State::BeginStringOrEmpty
+                            } else {
+                                stack.push(Parse::ArrayValue);
+                                State::BeginValueOrEmpty
+                            }
+                        }
+                        b'"' => State::InString,
+                        b'-' => State::Neg,
+                        b'0' => State::Zero,
+                        b'1'..=b'9' => State::One,
+                        b't' => State::Literal("true", 1),
+                        b'f' => State::Literal("false", 1),
+                        b'n' => State::Literal("null", 1),
+                        _ => return Err(invalid(c, "looking for beginning of value")),
+                    };
+                    return Ok(());
+                }
+                State::BeginStringOrEmpty | State::BeginString => {
+                    if space {
+                        return Ok(());
+                    }
+                    if *state == State::BeginStringOrEmpty && c == b'}' {
+                        if let Some(top) = stack.last_mut() {
+                            *top = Parse::ObjectValue;
+                        }
+                        *state = State::EndValue;
+                        continue;
+                    }
+                    if c == b'"' {
+                        *state = State::InString;
+                        return Ok(());
+                    }
+                    return Err(invalid(c, "looking for beginning of object key string"));
+                }
+                State::EndValue => {
+                    let Some(&top) = stack.last() else {
+                        *state = State::EndTop;
+                        continue;
+                    };
+                    if space {
+                        return Ok(());
+                    }
+                    match (top, c) {
+                        (Parse::ObjectKey, b':') => {
+                            if let Some(top) = stack.last_mut() {
+                                *top = Parse::ObjectValue;
+                            }
+                            *state = State::BeginValue;
+                        }
+                        (Parse::ObjectKey, _) => return Err(invalid(c, "after object key")),
+                        (Parse::ObjectValue, b',') => {
+                            if let Some(top) = stack.last_mut() {
+                                *top = Parse::ObjectKey;
+                            }
+                            *state = State::BeginString;
+                        }
+                        (Parse::ObjectValue, b'}') | (Parse::ArrayValue, b']') => {
+                            stack.pop();
+                            *state = if stack.is_empty() {
+                                State::EndTop
+                            } else {
+                                State::EndValue
+                            };
+                        }
+                        (Parse::ObjectValue, _) => {
+                            return Err(invalid(c, "after object key:value pair"));
+                        }
+                        (Parse::ArrayValue, b',') => *state = State::BeginValue,
+                        (Parse::ArrayValue, _) => return Err(invalid(c, "after array element")),
+                    }
+                    return Ok(());
+                }
+                State::EndTop => {
+                    if space {
+                        return Ok(());
+                    }
+                    return Err(invalid(c, "after top-level value"));
+                }
+                State::InString => {
+                    match c {
+                        b'"' => *state = State::EndValue,
+                        b'\\' => *state = State::InStringEsc,
+                        0..0x20 => return Err(invalid(c, "in string literal")),
+                        _ => {}
+                    }
+                    return Ok(());
+                }
+                State::InStringEsc => {
+                    *state = match c {
+                        b'b' | b'f' | b'n' | b'r' | b't' | b'\\' | b'/' | b'"' => State::InString,
+                        b'u' => State::InStringEscU(0),
+                        _ => return Err(invalid(c, "in string escape code")),
+                    };
+                    return Ok(());
+                }
+                State::InStringEscU(read) => {
+                    if !c.is_ascii_hexdigit() {
+                        return Err(invalid(c, "in \\u hexadecimal character escape"));
+                    }
+                    *state = if read == 3 {
+                        State::InString
+                    } else {
+                        State::InStringEscU(read + 1)
+                    };
+                    return Ok(());
+                }
+                State::Neg => {
+                    *state = match c {
+                        b'0' => State::Zero,
+                        b'1'..=b'9' => State::One,
+                        _ => return Err(invalid(c, "in numeric literal")),
+                    };
+                    return Ok(());
+                }
+                State::One if c.is_ascii_digit() => return Ok(()),
+                State::One | State::Zero => {
+                    *state = match c {
+                        b'.' => State::Dot,
+                        b'e' | b'E' => State::E,
+                        _ => {
+                            *state = State::EndValue;
+                            continue;
+                        }
+                    };
+                    return Ok(());
+                }
+                State::Dot => {
+                    if !c.is_ascii_digit() {
+                        return Err(invalid(c, "after decimal point in numeric literal"));
+                    }
+                    *state = State::Dot0;
+                    return Ok(());
+                }
+                State::Dot0 if c.is_ascii_digit() => return Ok(()),
+                State::Dot0 => {
+                    if matches!(c, b'e' | b'E') {
+                        *state = State::E;
+                        return Ok(());
+                    }
+                    *state = State::EndValue;
+                }
+                State::E if matches!(c, b'+' | b'-') => {
+                    *state = State::ESign;
+                    return Ok(());
+                }
+                State::E | State::ESign => {
+                    if !c.is_ascii_digit() {
+                        return Err(invalid(c, "in exponent of numeric literal"));
+                    }
+                    *state = State::E0;
+                    return Ok(());
+                }
+                State::E0 if c.is_ascii_digit() => return Ok(()),
+                State::E0 => *state = State::EndValue,
+                State::Literal(word, read) => {
+                    let expected = word.as_bytes()[read];
+                    if c != expected {
+                        return Err(invalid(
+                            c,
+                            &format!(
+                                "in literal {word} (expecting {})",
+                                quote_char(char::from(expected))
+                            ),
+                        ));
+                    }
+                    *state = if read + 1 == word.len() {
+                        State::EndValue
+                    } else {
+                        State::Literal(word, read + 1)
+                    };
+                    return Ok(());
+                }
+            }
+        }
+    };
+    for &c in text {
+        if let Err(message) = step(&mut state, c) {
+            return message;
+        }
+    }
+    // At the end, a space completes a number or shows an unfinished literal.
+    if state != State::EndTop {
+        if let Err(message) = step(&mut state, b' ') {
+            return message;
+        }
+    }
+    if state != State::EndTop {
+        return Some("unexpected end of JSON input".to_owned());
+    }
+    None
+}
+
+/// The number whose last character is at `line`:`column` (1-based) of `text`.
+fn number_ending_at(text: &str, line: usize, column: usize) -> &str {
+    let Some(line) = text.lines().nth(line.saturating_sub(1)) else {
+        return "";
+    };
+    let end = column.min(line.len());
+    let Some(before) = line.get(..end) else {
+        return "";
+    };
+    let start = before
+        .rfind(|c: char| !matches!(c, '0'..='9' | '.' | 'e' | 'E' | '+' | '-'))
+        .map_or(0, |at| at + 1);
+    &before[start..]
 }
 
 /// `encoding/json`'s `quoteChar`.
@@ -622,6 +921,45 @@ mod tests {
             (
                 "[1,]",
                 "invalid character ']' looking for beginning of value",
+            ),
+            (
+                "nul",
+                "invalid character ' ' in literal null (expecting 'l')",
+            ),
+            (
+                "tRue",
+                "invalid character 'R' in literal true (expecting 'r')",
+            ),
+            ("01", "invalid character '1' after top-level value"),
+            ("[01]", "invalid character '1' after array element"),
+            ("-", "invalid character ' ' in numeric literal"),
+            (
+                "1.",
+                "invalid character ' ' after decimal point in numeric literal",
+            ),
+            (
+                "1e+",
+                "invalid character ' ' in exponent of numeric literal",
+            ),
+            ("\"a\\x\"", "invalid character 'x' in string escape code"),
+            (
+                "\"\\u12g4\"",
+                "invalid character 'g' in \\u hexadecimal character escape",
+            ),
+            ("\"a\tb\"", "invalid character '\\t' in string literal"),
+            ("\"abc", "unexpected end of JSON input"),
+            ("é", "invalid character 'Ã' looking for beginning of value"),
+            (
+                "{\"a\":1 \"b\"",
+                "invalid character '\"' after object key:value pair",
+            ),
+            (
+                "[1e400, x]",
+                "invalid character 'x' looking for beginning of value",
+            ),
+            (
+                "{\"a\": -1e999}",
+                "json: cannot unmarshal number -1e999 into Go value of type float64",
             ),
         ];
         for (text, want) in cases {

@@ -63,19 +63,20 @@ pub(super) fn judge<'p>(
 }
 
 fn static_patterns<'p>(rule: &'p Rule, object: &serde_json::Value) -> RuleOutcome<'p> {
-    let message = rule.message.as_deref().map(Cow::Borrowed);
+    let message = rule.message.as_deref();
     match &rule.validation {
         Validation::Pattern(SourcedPattern {
             compiled: Some(pattern),
             ..
-        }) => single_pattern(rule, message.as_deref(), pattern, object),
-        Validation::AnyPattern(patterns) => {
-            let compiled: Vec<&Pattern> = patterns
+        }) => single_pattern(rule, message, pattern, object),
+        Validation::AnyPattern(patterns) => any_pattern(
+            rule,
+            message,
+            patterns
                 .iter()
-                .filter_map(|pattern| pattern.compiled.as_ref())
-                .collect();
-            any_pattern(rule, message.as_deref(), &compiled, object)
-        }
+                .filter_map(|pattern| pattern.compiled.as_ref()),
+            object,
+        ),
         _ => RuleOutcome::Error {
             message: format!("rule {} has no compiled pattern", rule.name),
         },
@@ -195,7 +196,12 @@ impl<'p> Judging<'_, 'p> {
             (Validation::Pattern(_), [pattern]) => {
                 single_pattern(self.rule, message.as_deref(), pattern, object)
             }
-            _ => any_pattern(self.rule, message.as_deref(), &compiled, object),
+            _ => any_pattern(
+                self.rule,
+                message.as_deref(),
+                compiled.iter().copied(),
+                object,
+            ),
         }
     }
 
@@ -632,16 +638,16 @@ fn single_pattern<'p>(
     }
 }
 
-fn any_pattern<'p>(
+fn any_pattern<'p, 'a>(
     rule: &'p Rule,
     message: Option<&str>,
-    patterns: &[&Pattern],
+    patterns: impl Iterator<Item = &'a Pattern>,
     object: &Value,
 ) -> RuleOutcome<'p> {
     let mut failures = Vec::new();
     let mut skips = Vec::new();
     let mut first_failure_path = None;
-    for (index, pattern) in patterns.iter().enumerate() {
+    for (index, pattern) in patterns.enumerate() {
         match pattern.evaluate(object) {
             PatternOutcome::Pass => {
                 return RuleOutcome::Pass {

@@ -2,10 +2,11 @@
 //! implements them, and Kyverno's 51 (`sum` among them, replacing the standard one).
 //!
 //! Before a function runs its arguments are checked as the fork checks them: the count must
-//! match exactly (`incorrect number of args`), or reach the minimum for a variadic function
-//! (`Invalid arity.`), and each argument must have one of the declared types (`Invalid type for:
-//! <value>, expected: []jmespath.JpType{...}`). A function declared without arguments
-//! (`time_now`) accepts any. The handlers then report their own errors in Kyverno's words.
+//! match exactly (`incorrect number of args`) and each argument must have one of the declared
+//! types (`Invalid type for: <value>, expected: []jmespath.JpType{...}`); a variadic function's
+//! arguments need only reach the minimum count (`Invalid arity.`), with no type checked. A
+//! function declared without arguments (`time_now`) accepts any. The handlers then report their
+//! own errors in Kyverno's words.
 
 mod arithmetic;
 mod builtin;
@@ -13,6 +14,7 @@ mod collections;
 mod encoding;
 mod network;
 mod random;
+mod re2;
 mod strings;
 mod time;
 mod x509;
@@ -44,6 +46,16 @@ impl<'a> Arg<'a> {
             Arg::ExpRef(_) => None,
         }
     }
+
+    /// The argument as a value, with an expression reference (which an argument of any type
+    /// takes) as Go's encoder writes the fork's reference: `{}`, a struct without exported
+    /// fields.
+    fn into_encoded(self) -> Cow<'a, Value> {
+        match self {
+            Arg::Value(value) => value,
+            Arg::ExpRef(_) => Cow::Owned(Value::Object(serde_json::Map::new())),
+        }
+    }
 }
 
 /// The fork's argument types.
@@ -64,7 +76,7 @@ use JpType::{Any, Array, ArrayNumber, ArrayString, Expref, Number, Object, Strin
 impl JpType {
     fn accepts(self, arg: &Arg<'_>) -> bool {
         let Some(value) = arg.value() else {
-            return self == Expref;
+            return matches!(self, Expref | Any);
         };
         match self {
             Number => value.is_number(),
@@ -102,7 +114,8 @@ pub(super) struct Function {
     pub name: &'static str,
     /// The accepted types of each argument; empty means "any arguments, unchecked".
     args: &'static [&'static [JpType]],
-    /// The last argument may repeat (and must appear at least once).
+    /// The last argument may repeat (and must appear at least once); the types are the
+    /// specification's, which the fork does not check for a variadic function.
     variadic: bool,
     handler: Handler,
 }
@@ -271,16 +284,16 @@ pub(super) fn call<'a>(
     function: &'static Function,
     args: Vec<Arg<'a>>,
 ) -> Result<'a> {
-    if let Some(last) = function.args.last() {
-        if function.variadic {
-            if args.len() < function.args.len() {
-                return Err(EvalError::failed("Invalid arity."));
-            }
-        } else if args.len() != function.args.len() {
+    if function.variadic {
+        // The fork counts a variadic function's arguments but checks none of their types.
+        if args.len() < function.args.len() {
+            return Err(EvalError::failed("Invalid arity."));
+        }
+    } else if !function.args.is_empty() {
+        if args.len() != function.args.len() {
             return Err(EvalError::failed("incorrect number of args"));
         }
-        for (i, arg) in args.iter().enumerate() {
-            let types = function.args.get(i).unwrap_or(last);
+        for (arg, types) in args.iter().zip(function.args) {
             if !types.iter().any(|t| t.accepts(arg)) {
                 return Err(type_error(arg, types));
             }
@@ -352,7 +365,9 @@ fn number<'a>(value: f64) -> Result<'a> {
 
 pub(super) fn to_json_number(value: f64) -> std::result::Result<Value, EvalError> {
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if value.fract() == 0.0 && (-LIMIT..LIMIT).contains(&value) {
+    // Negative zero stays a float: Go's encoder writes it `-0`.
+    let negative_zero = value == 0.0 && value.is_sign_negative();
+    if value.fract() == 0.0 && (-LIMIT..LIMIT).contains(&value) && !negative_zero {
         return Ok(Value::from(value as i64));
     }
     serde_json::Number::from_f64(value)

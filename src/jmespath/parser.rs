@@ -10,7 +10,7 @@
 use super::functions::{self, Function};
 use super::lexer::{Kind, Token, tokenize};
 use super::{CompileError, Node};
-use crate::coerce::gofmt::json_syntax_error;
+use crate::coerce::gofmt::go_json_parse;
 use serde_json::Value;
 
 /// Deep enough for any expression a person writes; shallow enough that the recursive parser and
@@ -23,6 +23,7 @@ pub(super) fn parse(expression: &str) -> Result<Node, CompileError> {
         tokens,
         index: 0,
         depth: 0,
+        empty_node: None,
     };
     let node = parser.expression(0)?;
     if parser.current() != Kind::Eof {
@@ -30,6 +31,12 @@ pub(super) fn parse(expression: &str) -> Result<Node, CompileError> {
             "Unexpected token at the end of the expression: {}",
             parser.current()
         )));
+    }
+    if let Some(offset) = parser.empty_node {
+        return Err(CompileError::new(
+            offset,
+            "Unknown AST node: ASTEmpty".to_owned(),
+        ));
     }
     Ok(node)
 }
@@ -56,6 +63,8 @@ struct Parser {
     tokens: Vec<Token>,
     index: usize,
     depth: usize,
+    /// Where the fork dropped an error and put an empty node, which fails every evaluation.
+    empty_node: Option<usize>,
 }
 
 impl Parser {
@@ -107,11 +116,9 @@ impl Parser {
 
     fn nud(&mut self, token: Token) -> Result<Node, CompileError> {
         match token.kind {
-            Kind::JsonLiteral => serde_json::from_str::<Value>(&token.text)
+            Kind::JsonLiteral => go_json_parse(&token.text)
                 .map(Node::Literal)
-                .map_err(|error| {
-                    CompileError::new(token.offset, json_syntax_error(&token.text, &error))
-                }),
+                .map_err(|message| CompileError::new(token.offset, message)),
             Kind::StringLiteral => Ok(Node::Literal(Value::String(token.text))),
             Kind::UnquotedIdentifier => Ok(Node::Field(token.text)),
             Kind::QuotedIdentifier => {
@@ -142,10 +149,17 @@ impl Parser {
                 Ok(Node::Projection(Box::new(left), Box::new(right)))
             }
             Kind::Lbracket => match self.current() {
-                Kind::Number | Kind::Colon => {
-                    let right = self.index_expression()?;
-                    self.project_if_slice(Node::Identity, right)
-                }
+                // The fork drops an error of a leading index or slice and carries on from the
+                // token where it stopped, with an empty node in its place: what follows decides
+                // the syntax error, and an expression that parses all the same fails whenever
+                // the empty node is evaluated.
+                Kind::Number | Kind::Colon => match self.index_expression() {
+                    Ok(right) => self.project_if_slice(Node::Identity, right),
+                    Err(_) => {
+                        self.empty_node.get_or_insert(token.offset);
+                        Ok(Node::Identity)
+                    }
+                },
                 Kind::Star if self.token(1).kind == Kind::Rbracket => {
                     self.advance();
                     self.advance();

@@ -51,7 +51,7 @@ fn run(expression: &str, data: &Value, environment: &Environment) -> String {
     }
 }
 
-pub(super) fn check(cases: &[(&str, &str, &str)]) {
+fn check(cases: &[(&str, &str, &str)]) {
     let cases: Vec<(&str, Value, &str)> = cases
         .iter()
         .map(|(expression, data, expected)| {
@@ -67,7 +67,7 @@ pub(super) fn check(cases: &[(&str, &str, &str)]) {
 }
 
 /// Cases that all read the same input.
-pub(super) fn check_on(data: &Value, cases: &[(&str, &str)]) {
+fn check_on(data: &Value, cases: &[(&str, &str)]) {
     let cases: Vec<(&str, Value, &str)> = cases
         .iter()
         .map(|(expression, expected)| (*expression, data.clone(), *expected))
@@ -99,6 +99,67 @@ fn check_all(cases: &[(&str, Value, &str)]) {
         cases.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn node_semantics() {
+    check(tables::NODE_SEMANTICS);
+}
+
+#[test]
+fn syntax() {
+    check(tables::SYNTAX);
+}
+
+#[test]
+fn standard_functions() {
+    check(tables::STANDARD_FUNCTIONS);
+}
+
+#[test]
+fn standard_edges() {
+    check(tables::STANDARD_EDGES);
+}
+
+#[test]
+fn kyverno_functions() {
+    check(tables::KYVERNO_FUNCTIONS);
+}
+
+#[test]
+fn kyverno_edges() {
+    check(tables::KYVERNO_EDGES);
+}
+
+#[test]
+fn injected() {
+    check(tables::INJECTED);
+}
+
+#[test]
+fn kyverno_unit_tests() {
+    check(tables::KYVERNO_UNIT_TESTS);
+}
+
+/// Every row the CLI comparison treats apart is a row of the tables.
+#[test]
+fn kyverno_differs_names_rows() {
+    let expressions: Vec<&str> = tables::TABLES
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().map(|row| row.0))
+        .chain(tables::ON_POD_REVIEW.iter().map(|row| row.0))
+        .collect();
+    for (expression, _) in tables::KYVERNO_DIFFERS {
+        assert!(expressions.contains(expression), "{expression}");
+    }
+}
+
+#[test]
+fn policy_expressions_on_a_pod() {
+    let review: Value =
+        serde_json::from_str(tables::POD_REVIEW).unwrap_or_else(|e| panic!("fixture: {e}"));
+    let context = serde_json::json!({"request": review["request"].clone()});
+    check_on(&context, tables::ON_POD_REVIEW);
 }
 
 /// `x509_decode` on certificates and a request, against what Kyverno returns for the same PEM.
@@ -399,25 +460,37 @@ fn name_resolution_is_injectable() {
     );
 }
 
-/// Patterns that would build or loop without end are refused instead.
+/// Go refuses repetitions whose counts multiply past 1000; a pattern within that limit that
+/// would still build too long a string is refused instead.
 #[test]
 fn random_is_bounded() {
-    for pattern in [
-        "(a{1000}){2000}",
-        "((?:a?){1000}){10000}",
-        "(?:(?:a|){100000}){100000}",
-    ] {
-        let error = search(
+    let refused = |pattern: &str| {
+        search(
             &format!("random('{pattern}')"),
             &Value::Null,
             &environment(),
-        );
+        )
+        .err()
+        .map(|e| e.to_string())
+    };
+    for (pattern, count) in [
+        ("(a{1000}){2000}", "{2000}"),
+        ("((?:a?){1000}){10}", "{10}"),
+        ("(?:(?:a|){100}){100}", "{100}"),
+    ] {
         assert_eq!(
-            error.err().map(|e| e.to_string()),
-            Some("JMESPath function 'random': the pattern generates too long a string".to_owned()),
+            refused(pattern),
+            Some(format!(
+                "error parsing regexp: invalid repeat count: `{count}`"
+            )),
             "{pattern}"
         );
     }
+    let long = "(?:a{1000})".repeat(1100);
+    assert_eq!(
+        refused(&long),
+        Some("JMESPath function 'random': the pattern generates too long a string".to_owned())
+    );
 }
 
 /// A compiled policy is shared by every worker thread.

@@ -350,20 +350,25 @@ fn compile_rule(
         &mut errors,
     );
     match (match_block, validation) {
-        (Some(match_block), Some(validation)) if errors.is_empty() => Ok(Rule {
-            name: rule.to_owned(),
-            pass_message: Rule::pass_message_for(rule),
-            match_block,
-            exclude,
-            context,
-            preconditions,
-            validation,
-            message: validate.message.clone(),
-            expressions,
-            failure_action,
-            action_overrides,
-            allow_existing_violations: validate.allow_existing_violations.unwrap_or(true),
-        }),
+        (Some(match_block), Some(validation)) if errors.is_empty() => {
+            let mut compiled = Rule {
+                name: rule.to_owned(),
+                pass_message: Rule::pass_message_for(rule),
+                match_block,
+                exclude,
+                context,
+                preconditions,
+                validation,
+                message: validate.message.clone(),
+                expressions,
+                reads_variables: false,
+                failure_action,
+                action_overrides,
+                allow_existing_violations: validate.allow_existing_violations.unwrap_or(true),
+            };
+            compiled.reads_variables = compiled.judged_by_variables();
+            Ok(compiled)
+        }
         _ => Err(errors),
     }
 }

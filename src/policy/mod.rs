@@ -275,6 +275,8 @@ pub struct Rule {
     /// Every JMESPath expression the rule's variables, conditions and context entries hold,
     /// compiled at load.
     pub expressions: Expressions,
+    /// [`Rule::judged_by_variables`], worked out once: every review of every rule asks.
+    pub reads_variables: bool,
     pub failure_action: Option<FailureAction>,
     pub action_overrides: Vec<ActionOverride>,
     pub allow_existing_violations: bool,
@@ -293,6 +295,11 @@ impl Rule {
     /// Whether judging the rule reads `{{ }}` variables, context or conditions: anything but
     /// patterns written out in full, which read only the object.
     pub fn reads_variables(&self) -> bool {
+        self.reads_variables
+    }
+
+    /// What [`Rule::reads_variables`] answers, from the rule's parts.
+    pub fn judged_by_variables(&self) -> bool {
         let fixed = |pattern: &SourcedPattern| pattern.compiled.is_some();
         !(self.context.is_empty()
             && self.preconditions.is_none()

@@ -47,10 +47,12 @@ fn operands(
     args: &[Arg<'_>],
     function: &str,
 ) -> std::result::Result<(Operand, Operand), EvalError> {
-    Ok((
-        operand(value_at(args, 0)?, function)?,
-        operand(value_at(args, 1)?, function)?,
-    ))
+    let at = |index: usize| match args.get(index).and_then(Arg::value) {
+        Some(value) => operand(value, function),
+        // An expression reference, which an argument of any type takes.
+        None => Err(error(function, "invalid operand")),
+    };
+    Ok((at(0)?, at(1)?))
 }
 
 fn mismatch(function: &str) -> EvalError {

@@ -6,7 +6,7 @@
 use super::{
     Arg, EvalError, Interpreter, Result, boolean, f64_at, number, owned, str_at, string, value_at,
 };
-use crate::coerce::gofmt::json_marshal;
+use crate::coerce::gofmt::{json_marshal, type_name};
 use crate::coerce::number::go_parse_float;
 use crate::jmespath::Node;
 use crate::jmespath::interpreter::{not_found_as_null, null};
@@ -41,7 +41,10 @@ pub(super) fn avg<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
 
 pub(super) fn contains<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
     let search = value_at(&args, 0)?;
-    let element = value_at(&args, 1)?;
+    // Nothing equals an expression reference.
+    let Some(element) = args.get(1).and_then(Arg::value) else {
+        return boolean(false);
+    };
     if let Value::String(text) = search {
         return boolean(element.as_str().is_some_and(|e| text.contains(e)));
     }
@@ -261,19 +264,35 @@ pub(super) fn sort_by<'a>(interpreter: &Interpreter<'_>, args: Vec<Arg<'a>>) -> 
     ))
 }
 
+/// Unchecked, as every variadic function: the fork's type assertion fails on an argument that
+/// is no object, and that panic's message is the error.
 pub(super) fn merge<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
     let mut merged = Map::new();
     for arg in &args {
-        if let Some(Value::Object(map)) = arg.value() {
-            merged.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
+        let map = match arg {
+            Arg::Value(value) => match value.as_ref() {
+                Value::Object(map) => map,
+                Value::Null => return Err(not_an_object("nil")),
+                Value::Number(_) => return Err(not_an_object("float64")),
+                other => return Err(not_an_object(type_name(other))),
+            },
+            Arg::ExpRef(_) => return Err(not_an_object("jmespath.expRef")),
+        };
+        merged.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     owned(Value::Object(merged))
 }
 
+fn not_an_object(concrete: &str) -> EvalError {
+    EvalError::failed(format!(
+        "interface conversion: interface {{}} is {concrete}, not map[string]interface {{}}"
+    ))
+}
+
 pub(super) fn not_null<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
     for arg in args {
-        if let Some(value) = arg.into_value().filter(|v| !v.is_null()) {
+        let value = arg.into_encoded();
+        if !value.is_null() {
             return Ok(value);
         }
     }
@@ -309,7 +328,7 @@ pub(super) fn sort<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
 pub(super) fn to_array<'a>(_: &Interpreter<'_>, mut args: Vec<Arg<'a>>) -> Result<'a> {
     let value = args
         .pop()
-        .and_then(Arg::into_value)
+        .map(Arg::into_encoded)
         .ok_or_else(|| EvalError::failed("to_array needs an argument"))?;
     if value.is_array() {
         return Ok(value);
@@ -320,7 +339,7 @@ pub(super) fn to_array<'a>(_: &Interpreter<'_>, mut args: Vec<Arg<'a>>) -> Resul
 pub(super) fn to_string<'a>(_: &Interpreter<'_>, mut args: Vec<Arg<'a>>) -> Result<'a> {
     let value = args
         .pop()
-        .and_then(Arg::into_value)
+        .map(Arg::into_encoded)
         .ok_or_else(|| EvalError::failed("to_string needs an argument"))?;
     if value.is_string() {
         return Ok(value);
@@ -328,8 +347,16 @@ pub(super) fn to_string<'a>(_: &Interpreter<'_>, mut args: Vec<Arg<'a>>) -> Resu
     string(json_marshal(&value))
 }
 
+/// The fork's `type` and `to_number` know no type for an expression reference.
+fn typed_value<'x>(args: &'x [Arg<'_>]) -> std::result::Result<&'x Value, EvalError> {
+    match args.first() {
+        Some(Arg::ExpRef(_)) => Err(EvalError::failed("unknown type")),
+        _ => value_at(args, 0),
+    }
+}
+
 pub(super) fn to_number<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
-    match value_at(&args, 0)? {
+    match typed_value(&args)? {
         Value::Number(n) => number(n.as_f64().unwrap_or_default()),
         Value::String(s) => go_parse_float(s).map_or_else(|| Ok(null()), number),
         _ => Ok(null()),
@@ -337,7 +364,7 @@ pub(super) fn to_number<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'
 }
 
 pub(super) fn type_of<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
-    string(match value_at(&args, 0)? {
+    string(match typed_value(&args)? {
         Value::Number(_) => "number",
         Value::String(_) => "string",
         Value::Array(_) => "array",

@@ -1,35 +1,93 @@
 //! Kyverno's decoding and hashing functions: base64, JSON, YAML and hex digests.
 
 use super::{Arg, EvalError, Interpreter, Result, owned, str_at, string};
-use crate::coerce::gofmt::json_syntax_error;
+use crate::coerce::gofmt::go_json_parse;
 use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use std::fmt::Write as _;
 
-/// `base64.StdEncoding.DecodeString`, which skips line breaks; the bytes become text as Go's
-/// JSON encoder would write them (invalid UTF-8 as U+FFFD).
+/// `base64.StdEncoding.DecodeString`; the bytes become text as Go's JSON encoder would write
+/// them (invalid UTF-8 as U+FFFD).
 pub(super) fn base64_decode<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
-    let text = str_at(&args, 0)?;
-    let cleaned: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
-    // Go's StdEncoding wants padding but, unlike its Strict mode, ignores stray trailing bits.
-    const GO_STD: GeneralPurpose = GeneralPurpose::new(
-        &alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
-    );
-    let bytes = GO_STD.decode(cleaned.as_bytes()).map_err(|error| {
-        let offset = match error {
-            base64::DecodeError::InvalidByte(offset, _)
-            | base64::DecodeError::InvalidLastSymbol { offset, .. } => offset,
-            // Go reports a short last group at its first byte.
-            base64::DecodeError::InvalidLength(_) | base64::DecodeError::InvalidPadding => {
-                cleaned.len() / 4 * 4
-            }
-        };
+    let bytes = go_base64_decode(str_at(&args, 0)?.as_bytes()).map_err(|offset| {
         EvalError::failed(format!("illegal base64 data at input byte {offset}"))
     })?;
     string(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Go's standard base64 decoder, quantum by quantum: line breaks are skipped anywhere, padding
+/// is required, stray bits after the last byte are ignored, and an error is the offset Go
+/// reports.
+fn go_base64_decode(src: &[u8]) -> std::result::Result<Vec<u8>, usize> {
+    fn sextet(byte: u8) -> Option<u8> {
+        match byte {
+            b'A'..=b'Z' => Some(byte - b'A'),
+            b'a'..=b'z' => Some(byte - b'a' + 26),
+            b'0'..=b'9' => Some(byte - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let skip_line_breaks = |mut at: usize| {
+        while at < src.len() && matches!(src[at], b'\n' | b'\r') {
+            at += 1;
+        }
+        at
+    };
+    let mut out = Vec::with_capacity(src.len() / 4 * 3);
+    let mut si = 0;
+    while si < src.len() {
+        let mut quantum = [0u8; 4];
+        let mut length = 4;
+        let mut j = 0;
+        while j < 4 {
+            if si == src.len() {
+                if j == 0 {
+                    return Ok(out);
+                }
+                return Err(si - j);
+            }
+            let byte = src[si];
+            si += 1;
+            if let Some(value) = sextet(byte) {
+                quantum[j] = value;
+                j += 1;
+                continue;
+            }
+            if matches!(byte, b'\n' | b'\r') {
+                continue;
+            }
+            if byte != b'=' || j < 2 {
+                return Err(si - 1);
+            }
+            if j == 2 {
+                // The second `=` must follow, line breaks aside.
+                si = skip_line_breaks(si);
+                if si == src.len() {
+                    return Err(src.len());
+                }
+                if src[si] != b'=' {
+                    return Err(si - 1);
+                }
+                si += 1;
+            }
+            si = skip_line_breaks(si);
+            if si < src.len() {
+                return Err(si);
+            }
+            length = j;
+            break;
+        }
+        let bits = u32::from(quantum[0]) << 18
+            | u32::from(quantum[1]) << 12
+            | u32::from(quantum[2]) << 6
+            | u32::from(quantum[3]);
+        let [_, first, second, third] = bits.to_be_bytes();
+        out.extend_from_slice(&[first, second, third][..length - 1]);
+    }
+    Ok(out)
 }
 
 pub(super) fn base64_encode<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
@@ -37,26 +95,95 @@ pub(super) fn base64_encode<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Resu
 }
 
 pub(super) fn parse_json<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
-    let text = str_at(&args, 0)?;
-    let value: Value = serde_json::from_str(text)
-        .map_err(|error| EvalError::failed(json_syntax_error(text, &error)))?;
-    owned(value)
+    owned(go_json_parse(str_at(&args, 0)?).map_err(EvalError::failed)?)
 }
 
 /// sigs.k8s.io/yaml's reading: the first document, with YAML 1.1 scalars as kubectl reads them.
 pub(super) fn parse_yaml<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
-    let documents = crate::yaml::parse_documents(str_at(&args, 0)?).map_err(|error| {
-        EvalError::failed(format!(
-            "yaml: line {}: {}",
-            error.location.line, error.message
-        ))
-    })?;
+    let text = str_at(&args, 0)?;
+    let documents = crate::yaml::parse_documents(text)
+        .map_err(|error| EvalError::failed(go_yaml_error(text, &error)))?;
     owned(
         documents
             .into_iter()
             .next()
             .map_or(Value::Null, |d| d.value),
     )
+}
+
+/// The messages of yaml-rust2's parser (its scanner's are the rest), which libyaml would raise
+/// as parser errors.
+const PARSER_PROBLEMS: &[&str] = &[
+    "while parsing a node,",
+    "while parsing node,",
+    "while parsing a block mapping,",
+    "while parsing a flow mapping,",
+    "while parsing a flow sequence,",
+    "while parsing a block collection,",
+    "did not find expected <",
+    "missing explicit document end",
+];
+
+/// go-yaml's wording of a YAML error: libyaml's problem without its context ("while parsing a
+/// node, "), after a line number that go-yaml leaves out on the first line and otherwise
+/// prints 1-based for scanner errors but 0-based for parser errors.
+fn go_yaml_error(text: &str, error: &crate::yaml::YamlError) -> String {
+    let message = error.message.as_str();
+    // go-yaml reads infinities and NaN; converting them to JSON is what fails.
+    if let Some(rest) = message.strip_prefix("unsupported value `") {
+        let scalar = rest
+            .split('`')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let shown = match scalar.as_str() {
+            ".nan" => "NaN",
+            s if s.starts_with('-') => "-Inf",
+            _ => "+Inf",
+        };
+        return format!("json: unsupported value: {shown}");
+    }
+    if message.ends_with("found unknown anchor") {
+        return format!(
+            "yaml: unknown anchor '{}' referenced",
+            undefined_alias(text)
+        );
+    }
+    let parser = PARSER_PROBLEMS.iter().any(|p| message.starts_with(p));
+    let problem = match message.split_once(", ") {
+        Some((context, problem)) if context.starts_with("while ") => problem,
+        _ => message,
+    };
+    let problem = match problem {
+        "expected ',' or ']'" => "did not find expected ',' or ']'",
+        other => other,
+    };
+    let line = error.location.line.saturating_sub(1);
+    match (line, parser) {
+        (0, _) => format!("yaml: {problem}"),
+        (line, true) => format!("yaml: line {line}: {problem}"),
+        (line, false) => format!("yaml: line {}: {problem}", line + 1),
+    }
+}
+
+/// The name of the first alias (`*name`) in `text` that no anchor (`&name`) before it defines.
+fn undefined_alias(text: &str) -> &str {
+    let name_at = |at: usize| {
+        let rest = &text[at..];
+        let end = rest
+            .find(|c: char| c.is_whitespace() || ",[]{}".contains(c))
+            .unwrap_or(rest.len());
+        &rest[..end]
+    };
+    let mut anchors = Vec::new();
+    for (at, c) in text.char_indices() {
+        match c {
+            '&' => anchors.push(name_at(at + 1)),
+            '*' if !anchors.contains(&name_at(at + 1)) => return name_at(at + 1),
+            _ => {}
+        }
+    }
+    ""
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -49,7 +49,8 @@ fn url_hostname(text: &str) -> std::result::Result<String, String> {
             crate::coerce::gofmt::quote(text)
         ));
     }
-    let without_fragment = text.split('#').next().unwrap_or(text);
+    let (without_fragment, fragment) = text.split_once('#').unwrap_or((text, ""));
+    let invalid = |detail: String| format!("parse {}: {detail}", crate::coerce::gofmt::quote(text));
     let rest = match without_fragment.split_once(':') {
         Some((scheme, rest))
             if scheme
@@ -70,13 +71,15 @@ fn url_hostname(text: &str) -> std::result::Result<String, String> {
         }
         _ => without_fragment,
     };
+    let rest = rest.split('?').next().unwrap_or(rest);
     let Some(after) = rest.strip_prefix("//") else {
+        unescape(rest, Part::Other).map_err(invalid)?;
+        unescape(fragment, Part::Other).map_err(invalid)?;
         return Ok(String::new());
     };
-    let authority = after.split(['/', '?']).next().unwrap_or(after);
-    let host_port = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
+    let (authority, path) = after.split_at(after.find('/').unwrap_or(after.len()));
+    let (user_info, host_port) = authority.rsplit_once('@').unwrap_or(("", authority));
+    unescape(user_info, Part::Other).map_err(invalid)?;
     if let Some(bracketed) = host_port.strip_prefix('[') {
         let Some((host, _)) = bracketed.split_once(']') else {
             return Err(format!(
@@ -97,7 +100,60 @@ fn url_hostname(text: &str) -> std::result::Result<String, String> {
         }
         None => host_port,
     };
-    Ok(host.to_owned())
+    let host = unescape(host, Part::Host).map_err(invalid)?;
+    unescape(path, Part::Other).map_err(invalid)?;
+    unescape(fragment, Part::Other).map_err(invalid)?;
+    Ok(host)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Host,
+    Other,
+}
+
+/// `net/url`'s `unescape`: `%` must start two hex digits, and in a host name it may only write
+/// a byte of a multi-byte character or `%25`, among characters a host name may hold.
+fn unescape(text: &str, part: Part) -> std::result::Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if byte == b'%' {
+            let hex = |at: usize| bytes.get(at).and_then(|b| char::from(*b).to_digit(16));
+            let escape = || {
+                let end = (i + 3).min(bytes.len());
+                format!(
+                    "invalid URL escape {}",
+                    crate::coerce::gofmt::quote(&String::from_utf8_lossy(&bytes[i..end]))
+                )
+            };
+            let (Some(high), Some(low)) = (hex(i + 1), hex(i + 2)) else {
+                return Err(escape());
+            };
+            if part == Part::Host && high < 8 && &bytes[i..i + 3] != b"%25" {
+                return Err(escape());
+            }
+            out.push(u8::try_from(high * 16 + low).unwrap_or_default());
+            i += 3;
+            continue;
+        }
+        if part == Part::Host && byte.is_ascii() && !host_byte(byte) {
+            return Err(format!(
+                "invalid character {} in host name",
+                crate::coerce::gofmt::quote(&char::from(byte).to_string())
+            ));
+        }
+        out.push(byte);
+        i += 1;
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The ASCII bytes `net/url` leaves unescaped in a host name.
+fn host_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-_.~!$&'()*+,;=:[]<>\"".contains(&byte)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! The bits come from the [`Interpreter`], which draws them from the environment's seed when it
 //! has one, so `check` and `test` can reproduce a verdict.
 
-use super::strings::{describe_regex_error, translate_go_regex};
+use super::strings::rust_regex_error;
 use super::{Arg, EvalError, Interpreter, Result, error, str_at, string};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -21,10 +21,10 @@ pub(super) fn random<'a>(interpreter: &Interpreter<'_>, args: Vec<Arg<'a>>) -> R
     if pattern.is_empty() {
         return Err(EvalError::failed("no pattern provided"));
     }
-    let translated = translate_go_regex(pattern);
+    let translated = super::re2::translate(pattern).map_err(EvalError::failed)?;
     let hir = regex_syntax::Parser::new()
         .parse(&translated)
-        .map_err(|e| EvalError::failed(describe_regex_error(pattern, &translated, &e)))?;
+        .map_err(|e| EvalError::failed(rust_regex_error(pattern, &e)))?;
     let mut out = String::new();
     let mut steps = MAX_STEPS;
     generate(&hir, interpreter, &mut out, &mut steps)?;

@@ -19,29 +19,84 @@ pub(super) fn compare<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a>
 }
 
 /// Go's `unicode.SimpleFold`-based comparison, approximated by single-character case mappings.
+/// Go's `strings.EqualFold`: character by character, equal under Unicode's simple case
+/// folding, each character's orbit walked as `unicode.SimpleFold` walks it.
 pub(super) fn equal_fold<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Result<'a> {
     let (a, b) = (str_at(&args, 0)?, str_at(&args, 1)?);
     let equal = a.chars().count() == b.chars().count()
         && a.chars().zip(b.chars()).all(|(x, y)| {
-            x == y || simple_lower(x) == simple_lower(y) || simple_upper(x) == simple_upper(y)
+            if x == y {
+                return true;
+            }
+            let (low, high) = if x < y { (x, y) } else { (y, x) };
+            let mut folded = simple_fold(low);
+            while folded != low && folded < high {
+                folded = simple_fold(folded);
+            }
+            folded == high
         });
     boolean(equal)
 }
 
-/// Go maps case one character to one character; where Unicode's full mapping expands (`ß` to
-/// `SS`), Go leaves the character as it is.
+/// The orbits of Go's `unicode.SimpleFold` where a character folds with more than its lower and
+/// upper case (`k`, `K`, `K`), or with none (`İ`, `ı`): `(from, to)`, by `from`.
+#[rustfmt::skip]
+const CASE_ORBIT: &[(u32, u32)] = &[
+    (0x004B, 0x006B), (0x0053, 0x0073), (0x006B, 0x212A), (0x0073, 0x017F), (0x00B5, 0x039C),
+    (0x00C5, 0x00E5), (0x00DF, 0x1E9E), (0x00E5, 0x212B), (0x0130, 0x0130), (0x0131, 0x0131),
+    (0x017F, 0x0053), (0x01C4, 0x01C5), (0x01C5, 0x01C6), (0x01C6, 0x01C4), (0x01C7, 0x01C8),
+    (0x01C8, 0x01C9), (0x01C9, 0x01C7), (0x01CA, 0x01CB), (0x01CB, 0x01CC), (0x01CC, 0x01CA),
+    (0x01F1, 0x01F2), (0x01F2, 0x01F3), (0x01F3, 0x01F1), (0x0345, 0x0399), (0x0392, 0x03B2),
+    (0x0395, 0x03B5), (0x0398, 0x03B8), (0x0399, 0x03B9), (0x039A, 0x03BA), (0x039C, 0x03BC),
+    (0x03A0, 0x03C0), (0x03A1, 0x03C1), (0x03A3, 0x03C2), (0x03A6, 0x03C6), (0x03A9, 0x03C9),
+    (0x03B2, 0x03D0), (0x03B5, 0x03F5), (0x03B8, 0x03D1), (0x03B9, 0x1FBE), (0x03BA, 0x03F0),
+    (0x03BC, 0x00B5), (0x03C0, 0x03D6), (0x03C1, 0x03F1), (0x03C2, 0x03C3), (0x03C3, 0x03A3),
+    (0x03C6, 0x03D5), (0x03C9, 0x2126), (0x03D0, 0x0392), (0x03D1, 0x03F4), (0x03D5, 0x03A6),
+    (0x03D6, 0x03A0), (0x03F0, 0x039A), (0x03F1, 0x03A1), (0x03F4, 0x0398), (0x03F5, 0x0395),
+    (0x0412, 0x0432), (0x0414, 0x0434), (0x041E, 0x043E), (0x0421, 0x0441), (0x0422, 0x0442),
+    (0x042A, 0x044A), (0x0432, 0x1C80), (0x0434, 0x1C81), (0x043E, 0x1C82), (0x0441, 0x1C83),
+    (0x0442, 0x1C84), (0x044A, 0x1C86), (0x0462, 0x0463), (0x0463, 0x1C87), (0x1C80, 0x0412),
+    (0x1C81, 0x0414), (0x1C82, 0x041E), (0x1C83, 0x0421), (0x1C84, 0x1C85), (0x1C85, 0x0422),
+    (0x1C86, 0x042A), (0x1C87, 0x0462), (0x1C88, 0xA64A), (0x1E60, 0x1E61), (0x1E61, 0x1E9B),
+    (0x1E9B, 0x1E60), (0x1E9E, 0x00DF), (0x1FBE, 0x0345), (0x2126, 0x03A9), (0x212A, 0x004B),
+    (0x212B, 0x00C5), (0xA64A, 0xA64B), (0xA64B, 0x1C88),
+];
+
+/// Go's `unicode.SimpleFold`: the next character in the case-folding orbit of `c`.
+fn simple_fold(c: char) -> char {
+    if let Ok(at) = CASE_ORBIT.binary_search_by_key(&u32::from(c), |&(from, _)| from) {
+        return char::from_u32(CASE_ORBIT[at].1).unwrap_or(c);
+    }
+    let lower = simple_lower(c);
+    if lower != c { lower } else { simple_upper(c) }
+}
+
+/// Go's `unicode.ToUpper`: the simple mapping. Rust gives the full one, which differs where
+/// Unicode's special casing writes several characters; of those, only the Greek letters with
+/// a subscript iota have a simple uppercase (their titlecase form), and the rest stay.
 fn simple_upper(c: char) -> char {
     let mut upper = c.to_uppercase();
     match (upper.next(), upper.next()) {
         (Some(single), None) => single,
-        _ => c,
+        _ => match u32::from(c) {
+            code @ (0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7) => {
+                char::from_u32(code + 8).unwrap_or(c)
+            }
+            0x1FB3 => '\u{1FBC}',
+            0x1FC3 => '\u{1FCC}',
+            0x1FF3 => '\u{1FFC}',
+            _ => c,
+        },
     }
 }
 
+/// Go's `unicode.ToLower`: the simple mapping, which differs from Rust's full one only for
+/// `İ`.
 fn simple_lower(c: char) -> char {
     let mut lower = c.to_lowercase();
     match (lower.next(), lower.next()) {
         (Some(single), None) => single,
+        _ if c == '\u{130}' => 'i',
         _ => c,
     }
 }
@@ -194,10 +249,8 @@ pub(super) fn go_regex(pattern: &str) -> std::result::Result<Arc<Regex>, String>
     if let Some(regex) = cache.lock().ok().and_then(|c| c.get(pattern).cloned()) {
         return Ok(regex);
     }
-    let translated = translate_go_regex(pattern);
-    let regex = Arc::new(
-        Regex::new(&translated).map_err(|e| describe_regex_error(pattern, &translated, &e))?,
-    );
+    let translated = super::re2::translate(pattern)?;
+    let regex = Arc::new(Regex::new(&translated).map_err(|e| rust_regex_error(pattern, &e))?);
     if let Ok(mut cache) = cache.lock() {
         if cache.len() >= CAPACITY {
             cache.clear();
@@ -207,134 +260,16 @@ pub(super) fn go_regex(pattern: &str) -> std::result::Result<Arc<Regex>, String>
     Ok(regex)
 }
 
-/// Go's `error parsing regexp: <code>: `<expression>`` message, from the syntax error that
-/// regex-syntax finds in the same place.
-pub(super) fn describe_regex_error(
-    pattern: &str,
-    translated: &str,
-    error: &impl std::fmt::Display,
-) -> String {
-    use regex_syntax::ast::ErrorKind;
-    let Err(syntax) = regex_syntax::ast::parse::Parser::new().parse(translated) else {
-        let text = error.to_string();
-        let reason = text
-            .lines()
-            .rev()
-            .find_map(|line| line.strip_prefix("error: "))
-            .unwrap_or(text.as_str());
-        return format!("error parsing regexp: {reason}: `{pattern}`");
-    };
-    let span = syntax.span();
-    // A zero-width span points at the operator that lacks its operand.
-    let end = if span.end.offset > span.start.offset {
-        span.end.offset
-    } else {
-        translated
-            .get(span.start.offset..)
-            .and_then(|rest| rest.chars().next())
-            .map_or(span.start.offset, |c| span.start.offset + c.len_utf8())
-    };
-    let spanned = translated.get(span.start.offset..end).unwrap_or(pattern);
-    let (code, expression) = match syntax.kind() {
-        ErrorKind::GroupUnclosed => ("missing closing )", pattern),
-        ErrorKind::GroupUnopened => ("unexpected )", pattern),
-        ErrorKind::ClassUnclosed => (
-            "missing closing ]",
-            translated.get(span.start.offset..).unwrap_or(pattern),
-        ),
-        ErrorKind::RepetitionMissing => ("missing argument to repetition operator", spanned),
-        ErrorKind::RepetitionCountInvalid | ErrorKind::RepetitionCountUnclosed => {
-            ("invalid repeat count", spanned)
-        }
-        ErrorKind::EscapeUnrecognized | ErrorKind::EscapeUnexpectedEof => {
-            ("invalid escape sequence", spanned)
-        }
-        ErrorKind::ClassRangeInvalid => ("invalid character class range", spanned),
-        ErrorKind::GroupNameInvalid
-        | ErrorKind::GroupNameDuplicate { .. }
-        | ErrorKind::GroupNameEmpty
-        | ErrorKind::GroupNameUnexpectedEof => ("invalid named capture", spanned),
-        ErrorKind::FlagUnrecognized | ErrorKind::FlagUnexpectedEof => {
-            ("invalid or unsupported Perl syntax", spanned)
-        }
-        other => return format!("error parsing regexp: {other}: `{pattern}`"),
-    };
-    format!("error parsing regexp: {code}: `{expression}`")
-}
-
-/// Rewrites what RE2 (Go) and Rust's `regex` read differently: Go's `\d`, `\w`, `\s` and `\b`
-/// are ASCII-only, and Go quotes literal text with `\Q…\E`.
-pub(super) fn translate_go_regex(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 8);
-    let mut chars = pattern.chars().peekable();
-    let mut in_class = false;
-    // Right after `[` or `[^`, a `]` is a literal member of the class.
-    let mut class_start = false;
-    while let Some(c) = chars.next() {
-        let at_class_start = std::mem::take(&mut class_start);
-        match c {
-            '\\' => {
-                let Some(next) = chars.next() else {
-                    out.push('\\');
-                    break;
-                };
-                match (next, in_class) {
-                    ('d', false) => out.push_str("[0-9]"),
-                    ('d', true) => out.push_str("0-9"),
-                    ('D', _) => out.push_str("[^0-9]"),
-                    ('w', false) => out.push_str("[0-9A-Za-z_]"),
-                    ('w', true) => out.push_str("0-9A-Za-z_"),
-                    ('W', _) => out.push_str("[^0-9A-Za-z_]"),
-                    ('s', false) => out.push_str("[\\t\\n\\f\\r ]"),
-                    ('s', true) => out.push_str("\\t\\n\\f\\r "),
-                    ('S', _) => out.push_str("[^\\t\\n\\f\\r ]"),
-                    ('b', false) => out.push_str("(?-u:\\b)"),
-                    ('B', false) => out.push_str("(?-u:\\B)"),
-                    ('Q', _) => {
-                        let mut literal = String::new();
-                        while let Some(q) = chars.next() {
-                            if q == '\\' && chars.peek() == Some(&'E') {
-                                chars.next();
-                                break;
-                            }
-                            literal.push(q);
-                        }
-                        out.push_str(&regex::escape(&literal));
-                    }
-                    (other, _) => {
-                        out.push('\\');
-                        out.push(other);
-                    }
-                }
-            }
-            '[' if !in_class => {
-                in_class = true;
-                class_start = true;
-                out.push('[');
-                if chars.peek() == Some(&'^') {
-                    chars.next();
-                    out.push('^');
-                }
-            }
-            '[' if in_class && chars.peek() == Some(&':') => {
-                // A POSIX class such as `[:alpha:]`, copied whole.
-                out.push('[');
-                for p in chars.by_ref() {
-                    out.push(p);
-                    if p == ']' {
-                        break;
-                    }
-                }
-            }
-            ']' if in_class && !at_class_start => {
-                in_class = false;
-                out.push(']');
-            }
-            '[' if in_class => out.push_str("\\["),
-            other => out.push(other),
-        }
-    }
-    out
+/// What Go would say of a pattern that reads as Go's but that Rust cannot build (one too
+/// large): Rust's reason, in Go's form.
+pub(super) fn rust_regex_error(pattern: &str, error: &impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    let reason = text
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix("error: "))
+        .unwrap_or(text.as_str());
+    format!("error parsing regexp: {reason}: `{pattern}`")
 }
 
 #[cfg(test)]

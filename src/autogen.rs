@@ -247,6 +247,13 @@ fn retarget_context(
                     jmes_path: jmes_path.as_deref().map(retext),
                     default: value(default),
                 },
+                ContextSource::ImageRegistry {
+                    reference,
+                    jmes_path,
+                } => ContextSource::ImageRegistry {
+                    reference: retext(reference),
+                    jmes_path: jmes_path.as_deref().map(retext),
+                },
             },
         })
         .collect()

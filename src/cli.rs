@@ -175,6 +175,18 @@ pub struct CheckArgs {
     /// Namespace objects in the input take precedence.
     #[arg(long, value_name = "FILE")]
     pub namespace_labels: Vec<PathBuf>,
+    /// Kyverno's Values format, as `kyverno apply --values-file` and `kyverno test` read it:
+    /// values fixed for variables (`globalValues`, per policy and resource, per rule),
+    /// namespace labels (`namespaceSelector`, `namespaces`) and `subresources`.
+    #[arg(long, value_name = "FILE")]
+    pub values: Option<PathBuf>,
+    /// Objects that configMap and apiCall context entries read, as a cluster would serve them:
+    /// ConfigMaps and any other objects, or a Kyverno `ClusterResource` file (repeatable).
+    /// Without it those entries are left unloaded, as the Kyverno CLI leaves them offline.
+    #[arg(long, value_name = "FILE")]
+    pub context: Vec<PathBuf>,
+    #[command(flatten)]
+    pub functions: FunctionInputs,
     /// What a namespaceSelector rule answers for a namespace whose labels are not given:
     /// `error` (it cannot be decided), or `skip` (judged with only kubernetes.io/metadata.name).
     #[arg(long, value_enum, default_value_t = crate::check::UnknownNamespaces::Error)]
@@ -227,9 +239,44 @@ pub struct TestArgs {
     /// `json` prints every expectation with the rule responses it was compared with.
     #[arg(long, short, value_enum, default_value_t = TestOutput::Text)]
     pub output: TestOutput,
+    #[command(flatten)]
+    pub functions: FunctionInputs,
     /// Test files or directories searched for kyverno-test.yaml.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+/// What JMESPath functions read besides their arguments, fixed for a reproducible run.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FunctionInputs {
+    /// The time `time_now`, `time_now_utc` and `time_since` read, as RFC 3339
+    /// (`2026-01-31T12:00:00Z`); by default the system clock.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_now)]
+    pub now: Option<time::OffsetDateTime>,
+    /// Seed of `random`, which then draws the same strings on every run; by default fresh
+    /// randomness.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+impl FunctionInputs {
+    /// The JMESPath environment with what was fixed.
+    pub fn environment(&self) -> crate::jmespath::Environment {
+        let mut environment = crate::jmespath::Environment::default();
+        if let Some(now) = self.now {
+            environment = environment.with_now(now);
+        }
+        if let Some(seed) = self.seed {
+            environment = environment.with_seed(seed);
+        }
+        environment
+    }
+}
+
+/// An RFC 3339 time, as Go's `time.RFC3339` layout reads it.
+fn parse_now(text: &str) -> Result<time::OffsetDateTime, String> {
+    crate::coerce::gotime::parse("2006-01-02T15:04:05Z07:00", text)
+        .map_err(|error| format!("expected an RFC 3339 time such as 2026-01-31T12:00:00Z: {error}"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -308,6 +355,14 @@ mod tests {
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert!(parse_duration("5h").is_err());
         assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn now_is_rfc3339() {
+        let now = parse_now("2026-01-31T12:00:00+01:00").map(|t| t.unix_timestamp());
+        assert_eq!(now, Ok(1_769_857_200));
+        assert!(parse_now("2026-01-31 12:00").is_err());
+        assert!(parse_now("yesterday").is_err());
     }
 
     #[test]

@@ -9,6 +9,8 @@ use portcullis::cli::{
     CertsArgs, CheckArgs, CrdsArgs, LogFormat, ServeArgs, TestArgs, WebhookConfigArgs,
 };
 use portcullis::defaults::PolicySource;
+use portcullis::file_environment::{self, Cluster, FileEnvironment};
+use portcullis::kyverno_test::values::Values;
 use portcullis::metrics::Metrics;
 use portcullis::policy::load::LoadOptions;
 use portcullis::policy::{ClusterFacts, LoadError, PolicySet};
@@ -36,6 +38,30 @@ fn report_load_errors(errors: &[LoadError]) {
         "error: {} problem(s) in the policies; nothing was loaded",
         errors.len()
     );
+}
+
+/// What `check` can look up: `--values`, `--context` and the fixed inputs of functions.
+fn check_environment(args: &CheckArgs) -> Result<FileEnvironment, String> {
+    let values = match &args.values {
+        Some(file) => Values::load(file).map_err(|message| format!("--values {message}"))?,
+        None => Values::default(),
+    };
+    let cluster = if args.context.is_empty() {
+        None
+    } else {
+        let mut cluster = Cluster::default();
+        for file in &args.context {
+            file_environment::load_context_file(file, &mut cluster)
+                .map_err(|message| format!("--context {message}"))?;
+        }
+        Some(cluster)
+    };
+    Ok(FileEnvironment {
+        jmespath: args.functions.environment(),
+        values,
+        cluster,
+        mocks: Vec::new(),
+    })
 }
 
 pub fn check(args: &CheckArgs) -> ExitCode {
@@ -106,6 +132,22 @@ pub fn check(args: &CheckArgs) -> ExitCode {
                 eprintln!("error: --namespace-labels {}", printable(&message));
                 return ExitCode::from(check::EXIT_ERROR);
             }
+        }
+    }
+    match check_environment(args) {
+        Ok(environment) => {
+            check_options.namespace_labels.extend(
+                environment
+                    .values
+                    .namespace_labels
+                    .iter()
+                    .map(|(name, labels)| (name.clone(), labels.clone())),
+            );
+            check_options.environment = Arc::new(environment);
+        }
+        Err(message) => {
+            eprintln!("error: {}", printable(&message));
+            return ExitCode::from(check::EXIT_ERROR);
         }
     }
     let kustomize = match Kustomize::find(args.kustomize_bin.as_deref()) {

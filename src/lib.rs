@@ -12,6 +12,7 @@ pub mod coerce;
 pub mod defaults;
 pub mod eval;
 pub mod expr;
+pub mod file_environment;
 pub mod image;
 pub mod jmespath;
 pub mod json_path;

@@ -13,7 +13,8 @@ pub mod rendered;
 pub mod stream;
 
 use crate::eval::{self, Request, RuleOutcome, Status};
-use crate::matching::{NAMESPACE_NAME_LABEL, Operation, labels_of};
+use crate::file_environment::{FileEnvironment, Shape};
+use crate::matching::{Gvk, NAMESPACE_NAME_LABEL, Operation, labels_of};
 use crate::policy::{FailureAction, Policy, PolicySet, Rule};
 use crate::yaml::Location;
 use input::{Inputs, Manifest};
@@ -22,6 +23,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// One (policy, rule, resource) result that applied.
 #[derive(Debug, Clone)]
@@ -121,33 +123,28 @@ pub enum UnknownNamespaces {
 }
 
 /// What `check` knows besides the manifests.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct CheckOptions {
-    /// Namespace labels from `--namespace-labels`; `Namespace` objects in the input win.
+    /// Namespace labels from `--namespace-labels` and `--values`; `Namespace` objects in the
+    /// input win.
     pub namespace_labels: NamespaceLabels,
     pub unknown_namespaces: UnknownNamespaces,
+    /// Values, objects for context entries, and the clock and seed of JMESPath functions.
+    pub environment: Arc<FileEnvironment>,
 }
 
 /// How a user of `check` supplies the labels of a namespace it does not know.
 const UNKNOWN_NAMESPACE_HINT: &str = "give them with --namespace-labels FILE, in Kyverno's Values format `namespaceSelector: [{name, labels}]`, or put the Namespace object in the input; --unknown-namespaces skip judges it without labels";
 
 /// The namespace labels of a Kyverno `Values` file (`namespaceSelector: [{name, labels}]` or
-/// `namespaces: [Namespace]`), as `kyverno test` reads them. Anything else in the file would
-/// change a verdict in a way `check` does not follow, so it is refused rather than ignored.
+/// `namespaces: [Namespace]`), as `kyverno test` reads them; values for variables belong in
+/// `--values`, and are refused here rather than ignored.
 pub fn read_namespace_labels(path: &Path) -> Result<NamespaceLabels, String> {
-    let mut values = crate::kyverno_test::values::Values::load(path)?;
-    if values.operation.is_some() {
-        values
-            .unsupported
-            .push("globalValues request.operation".to_owned());
-    }
-    if !values.unsupported.is_empty() {
-        values.unsupported.sort();
-        values.unsupported.dedup();
+    let values = crate::kyverno_test::values::Values::load(path)?;
+    if values.sets_variables() || !values.subresources().is_empty() {
         return Err(format!(
-            "{}: check reads only namespace labels (namespaceSelector, namespaces) from a values file, not {}",
-            path.display(),
-            values.unsupported.join(", ")
+            "{}: sets values for variables or subresources, which belong in --values; this file is read for namespace labels only (namespaceSelector, namespaces)",
+            path.display()
         ));
     }
     if values.namespace_labels.is_empty() {
@@ -201,33 +198,92 @@ pub fn run_with<'p>(
     }
     // Cluster-scoped resources have no namespace, hence no labels to select on.
     let cluster_scoped = BTreeMap::new();
-    let environment = eval::Offline::default();
+    let environment = options.environment.with_operation(None);
+    let shapes_resources = {
+        let values = &options.environment.values;
+        values.sets_variables() || !values.subresources().is_empty()
+    };
     progress.start("checking resources", inputs.manifests.len());
     let per_manifest: Vec<Vec<Finding<'p>>> = inputs
         .manifests
         .par_iter()
         .enumerate()
         .map(|(index, manifest)| {
-            let request = Request {
-                operation: Operation::Create,
-                gvk: &manifest.gvk,
-                subresource: "",
-                object: inputs.object(manifest),
-                old_object: &Value::Null,
-                namespace: &manifest.namespace,
-                namespace_labels: if manifest.namespace.is_empty() {
-                    Some(&cluster_scoped)
-                } else {
-                    namespaces.get(&manifest.namespace)
-                },
-                unknown_namespace_hint: UNKNOWN_NAMESPACE_HINT,
-                user: None,
-                admission: false,
-                admission_request: None,
-                environment: &environment,
+            let object = inputs.object(manifest);
+            let judge = |operation: Operation,
+                         gvk: &Gvk,
+                         subresource: &str,
+                         object: &Value,
+                         old_object: &Value| {
+                let request = Request {
+                    operation,
+                    gvk,
+                    subresource,
+                    object,
+                    old_object,
+                    namespace: &manifest.namespace,
+                    namespace_labels: if manifest.namespace.is_empty() {
+                        Some(&cluster_scoped)
+                    } else {
+                        namespaces.get(&manifest.namespace)
+                    },
+                    unknown_namespace_hint: UNKNOWN_NAMESPACE_HINT,
+                    user: None,
+                    admission: false,
+                    admission_request: None,
+                    environment: &environment,
+                };
+                eval::evaluate(set, &request).results
             };
-            let findings = eval::evaluate(set, &request)
-                .results
+            let judge_shape = |shape: &Shape| {
+                judge(
+                    shape.operation,
+                    &shape.gvk,
+                    &shape.subresource,
+                    &shape.object,
+                    &shape.old_object,
+                )
+            };
+            // Values can make each policy see the resource differently: the resource is judged
+            // once per way it is seen, each time for the policies that see it so.
+            let results = if !shapes_resources {
+                judge(Operation::Create, &manifest.gvk, "", object, &Value::Null)
+            } else if !options
+                .environment
+                .values
+                .has_resource_values(&manifest.name)
+            {
+                judge_shape(&environment.shape("", &manifest.name, &manifest.gvk, object))
+            } else {
+                let shapes: Vec<Shape> = set
+                    .policies
+                    .iter()
+                    .map(|policy| {
+                        environment.shape(&policy.name, &manifest.name, &manifest.gvk, object)
+                    })
+                    .collect();
+                let mut distinct: Vec<&Shape> = Vec::new();
+                for shape in &shapes {
+                    if !distinct.contains(&shape) {
+                        distinct.push(shape);
+                    }
+                }
+                let mut results: Vec<(usize, eval::RuleResult<'p>)> = Vec::new();
+                for shape in distinct {
+                    for result in judge_shape(shape) {
+                        let place = set
+                            .policies
+                            .iter()
+                            .position(|policy| std::ptr::eq(&**policy, result.policy));
+                        if let Some(place) = place.filter(|&place| shapes[place] == *shape) {
+                            results.push((place, result));
+                        }
+                    }
+                }
+                results.sort_by_key(|(place, _)| *place);
+                results.into_iter().map(|(_, result)| result).collect()
+            };
+            let findings = results
                 .into_iter()
                 .map(|result| finding(inputs, index, manifest, result))
                 .collect();

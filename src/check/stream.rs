@@ -45,10 +45,7 @@ pub fn stream<W: Write>(
     diagnostics(&prelude);
     sink.chunk(&CheckReport::default(), &prelude)?;
 
-    let mut options = CheckOptions {
-        namespace_labels: check.namespace_labels.clone(),
-        unknown_namespaces: check.unknown_namespaces,
-    };
+    let mut options = check.clone();
     let mut pieces = 0;
     for source in &sources {
         // A source that cannot be read is reported by the pass below.

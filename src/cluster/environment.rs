@@ -10,6 +10,7 @@
 use super::api_get::ApiGets;
 use super::config_maps::{self, ConfigMapStore, Known};
 use crate::eval::Environment;
+use crate::eval::context::LookupError;
 use crate::jmespath;
 use serde_json::Value;
 use std::cell::Cell;
@@ -70,8 +71,12 @@ impl Environment for ClusterEnvironment {
         &self.jmespath
     }
 
-    fn config_map(&self, namespace: &str, name: &str) -> Result<Value, String> {
-        let failed = |why: &str| format!("failed to get configmap {namespace}/{name} : {why}");
+    fn config_map(&self, namespace: &str, name: &str) -> Result<Value, LookupError> {
+        let failed = |why: &str| {
+            LookupError::Failed(format!(
+                "failed to get configmap {namespace}/{name} : {why}"
+            ))
+        };
         match self.config_maps.lookup(namespace, name) {
             Known::Found(value) => Ok(Value::clone(&value)),
             Known::Missing => Err(failed(&format!("configmap \"{name}\" not found"))),
@@ -91,8 +96,10 @@ impl Environment for ClusterEnvironment {
         }
     }
 
-    fn api_get(&self, url_path: &str) -> Result<Value, String> {
-        self.get(url_path).map(|answer| Value::clone(&answer))
+    fn api_get(&self, url_path: &str) -> Result<Value, LookupError> {
+        self.get(url_path)
+            .map(|answer| Value::clone(&answer))
+            .map_err(LookupError::Failed)
     }
 }
 
@@ -163,13 +170,15 @@ mod tests {
         assert_eq!(
             environment
                 .config_map("shop", "absent")
-                .expect_err("missing"),
+                .expect_err("missing")
+                .to_string(),
             "failed to get configmap shop/absent : configmap \"absent\" not found"
         );
         assert_eq!(
             environment
                 .config_map("shop", "../secrets/x")
-                .expect_err("not a name"),
+                .expect_err("not a name")
+                .to_string(),
             "failed to get configmap shop/../secrets/x : the name \"../secrets/x\" is not a \
              valid object name"
         );
@@ -181,17 +190,20 @@ mod tests {
         let environment = environment(&runtime);
         let error = environment
             .api_get("/api/v1/namespaces/shop")
-            .expect_err("not a lookup thread");
+            .expect_err("not a lookup thread")
+            .to_string();
         assert!(error.contains("was not made"), "{error}");
         let error = environment
             .config_map("shop", "other")
-            .expect_err("no watch, no lookup thread");
+            .expect_err("no watch, no lookup thread")
+            .to_string();
         assert!(error.contains("was not made"), "{error}");
         // On a lookup thread the GET is made, and fails as the connection does.
         let error = with_lookups(Instant::now() + std::time::Duration::from_secs(5), || {
             environment.api_get("/api/v1/namespaces/shop")
         })
-        .expect_err("nothing listens");
+        .expect_err("nothing listens")
+        .to_string();
         assert!(
             error.starts_with("failed to GET resource with raw url: /api/v1/namespaces/shop: "),
             "{error}"

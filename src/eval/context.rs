@@ -17,39 +17,97 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::fmt;
 
+/// A kind of lookup a context entry makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    ConfigMap,
+    ApiCall,
+    ImageRegistry,
+}
+
+/// Why a lookup gave no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupError {
+    /// Nothing here can answer it. The Kyverno CLI then leaves the context entry unloaded: a
+    /// value fixed for the name stands, and a rule that reads the name without one fails on
+    /// the unknown variable.
+    NoSource(String),
+    /// The lookup was made and failed; the entry's rule answers `error`.
+    Failed(String),
+}
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LookupError::NoSource(why) | LookupError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
 /// What evaluation may look up beyond the review: the clock and other inputs of JMESPath
-/// functions, ConfigMaps and API calls for context entries. `check` and `test` answer from
-/// files and mocks, `serve --kube` from its caches. Lookups are synchronous and must not wait
-/// on the network for longer than the review may take.
+/// functions, ConfigMaps and API calls for context entries, and values fixed for variables.
+/// `check` and `test` answer from files and mocks, `serve --kube` from its caches. Lookups are
+/// synchronous and must not wait on the network for longer than the review may take.
 pub trait Environment: Send + Sync {
     /// The clock, randomness and name resolution that JMESPath functions read.
     fn jmespath(&self) -> &jmespath::Environment;
 
-    /// What Kyverno's `configMap` context entry holds: `{data, metadata}` of the ConfigMap.
-    fn config_map(&self, namespace: &str, name: &str) -> Result<Value, String> {
+    /// Why nothing here answers lookups of this kind, or `None` when something may. When
+    /// nothing does, the Kyverno CLI leaves such entries unloaded without reading them, so that
+    /// even an entry whose names cannot be substituted is no error; [`LookupError::NoSource`]
+    /// is the same answer for one lookup.
+    fn missing_source(&self, lookup: Lookup) -> Option<String> {
+        let _ = lookup;
+        None
+    }
+
+    /// The ConfigMap as Kyverno's `configMap` context entry gives it: `{data, metadata}`.
+    fn config_map(&self, namespace: &str, name: &str) -> Result<Value, LookupError> {
         let _ = (namespace, name);
-        Err(
+        Err(LookupError::Failed(
             "no ConfigMaps are known here: a configMap context entry needs the cluster \
              (`serve --kube`) or the ConfigMap as an input"
                 .to_owned(),
-        )
+        ))
     }
 
     /// The decoded JSON answer to a GET of `url_path` on the API server.
-    fn api_get(&self, url_path: &str) -> Result<Value, String> {
+    fn api_get(&self, url_path: &str) -> Result<Value, LookupError> {
         let _ = url_path;
-        Err(
+        Err(LookupError::Failed(
             "no API server is reachable here: an apiCall context entry needs the cluster \
              (`serve --kube`) or a mocked response"
                 .to_owned(),
-        )
+        ))
     }
 
-    /// Values the caller fixes for variables of one rule, which take the place of whatever the
-    /// rule's context would give them (the Kyverno CLI's values files).
-    fn preset(&self, policy: &str, rule: &str) -> Option<&Map<String, Value>> {
+    /// What the registry tells of an image, as Kyverno's `imageRegistry` context entry gives it
+    /// (`image`, `resolvedImage`, `registry`, `repository`, `identifier`, `manifest`,
+    /// `configData`).
+    fn image_data(&self, reference: &str) -> Result<Value, LookupError> {
+        let _ = reference;
+        Err(LookupError::Failed(
+            "Portcullis does not reach image registries: an imageRegistry context entry \
+             cannot be loaded"
+                .to_owned(),
+        ))
+    }
+
+    /// Values fixed for variables of every rule of `policy` when it judges the resource named
+    /// `resource` (the Kyverno CLI's `globalValues`, then the policy's values for that
+    /// resource), in the order they are added. Kyverno adds them to the policy's context
+    /// before any rule runs, so the rule's context entries replace them.
+    fn request_values(&self, policy: &str, resource: &str) -> Vec<(&str, &Value)> {
+        let _ = (policy, resource);
+        Vec::new()
+    }
+
+    /// Values fixed for variables of one rule (the Kyverno CLI's rule `values` and the first
+    /// of its `foreachValues`), added each time the rule or one of its foreach elements loads
+    /// its context, before the context entries, which replace them.
+    fn rule_values(&self, policy: &str, rule: &str) -> Vec<(&str, &Value)> {
         let _ = (policy, rule);
-        None
+        Vec::new()
     }
 }
 
@@ -293,6 +351,9 @@ pub struct Scope<'s> {
     expressions: &'s Expressions,
     environment: &'s dyn Environment,
     delete: bool,
+    /// Context entries left unloaded for want of a source, with the layer they belong to and
+    /// why, so that reading one names the entry.
+    unloaded: Vec<(usize, String, String)>,
 }
 
 impl<'s> Scope<'s> {
@@ -307,6 +368,7 @@ impl<'s> Scope<'s> {
             expressions,
             environment,
             delete: review.request().operation == Operation::Delete,
+            unloaded: Vec::new(),
         }
     }
 
@@ -320,6 +382,51 @@ impl<'s> Scope<'s> {
             .iter()
             .rev()
             .fold(value, |inner, key| json!({ (*key): inner }));
+        self.put(first, value);
+    }
+
+    /// Adds `value` under `name` as Kyverno's `AddVariable` does for values the caller fixes:
+    /// the name is split at dots (a double-quoted part keeps its dots), and a map is merged
+    /// key by key into the map already there, so `request.object.metadata.name` changes one
+    /// field of the request.
+    pub fn merge(&mut self, name: &str, value: Value) -> Result<(), String> {
+        let keys = variable_path(name)?;
+        self.merge_at(&keys, value);
+        Ok(())
+    }
+
+    /// Adds what a configMap or apiCall context entry loaded, as Kyverno's `AddContextEntry`
+    /// does: under the entry's name as it is, merged into a map already there.
+    pub fn merge_entry(&mut self, name: &str, value: Value) {
+        self.merge_at(&[name.to_owned()], value);
+    }
+
+    fn merge_at(&mut self, keys: &[String], value: Value) {
+        let Some((first, rest)) = keys.split_first() else {
+            return;
+        };
+        let value = rest
+            .iter()
+            .rev()
+            .fold(value, |inner, key| json!({ (key.as_str()): inner }));
+        let merged = match (self.visible(first), value) {
+            (Some(Value::Object(mut present)), Value::Object(added)) => {
+                merge_maps(added, &mut present);
+                Value::Object(present)
+            }
+            (_, value) => value,
+        };
+        self.put(first.clone(), merged);
+    }
+
+    /// Records that the context entry `name` was not loaded, and why.
+    pub fn leave_unloaded(&mut self, name: &str, why: String) {
+        self.unloaded
+            .push((self.layers.len(), name.to_owned(), why));
+    }
+
+    fn put(&mut self, first: String, value: Value) {
+        self.unloaded.retain(|(_, name, _)| *name != first);
         match self.layers.last_mut() {
             Some(layer) => {
                 layer.names.insert(first, value);
@@ -329,6 +436,14 @@ impl<'s> Scope<'s> {
                 element: None,
             }),
         }
+    }
+
+    /// What `name` holds at the top level now, whole: the nearest layer's, else the review's
+    /// with the parts it builds on use.
+    fn visible(&self, name: &str) -> Option<Value> {
+        let root = &self.review.root;
+        let found = self.field(root, name)?;
+        Some(self.review.merged(found).unwrap_or_else(|| found.clone()))
     }
 
     /// Opens a layer that [`Scope::pop`] removes again.
@@ -359,6 +474,8 @@ impl<'s> Scope<'s> {
 
     pub fn pop(&mut self) {
         self.layers.pop();
+        let depth = self.layers.len();
+        self.unloaded.retain(|(layer, _, _)| *layer <= depth);
     }
 
     /// What patterns judge inside foreach: the innermost element that is in scope.
@@ -406,7 +523,7 @@ impl<'s> Scope<'s> {
                 compiled
                     .search_with(&review.root, review, environment.jmespath())
                     .map(into_items)
-                    .map_err(query_error)
+                    .map_err(|error| self.unloaded_named(expression, query_error(error)))
             }
             _ => self.query_with(expression, |list| into_items(Cow::Owned(list.into_owned()))),
         }
@@ -432,7 +549,23 @@ impl<'s> Scope<'s> {
         compiled
             .search_with(&self.review.root, self, self.environment.jmespath())
             .map(take)
-            .map_err(query_error)
+            .map_err(|error| self.unloaded_named(expression, query_error(error)))
+    }
+
+    /// The error, naming the unloaded context entry `expression` reads if there is one.
+    fn unloaded_named(&self, expression: &str, error: ResolveError) -> ResolveError {
+        let Some((_, name, why)) = self
+            .unloaded
+            .iter()
+            .find(|(_, name, _)| mentions(expression, name))
+        else {
+            return error;
+        };
+        let hint = format!(" (context entry {name} was not loaded: {why})");
+        match error {
+            ResolveError::NotFound(message) => ResolveError::NotFound(message + &hint),
+            ResolveError::Failed(message) => ResolveError::Failed(message + &hint),
+        }
     }
 }
 
@@ -531,5 +664,138 @@ impl Resolver for Resolving<'_, '_> {
 
     fn is_delete(&self) -> bool {
         self.0.delete
+    }
+}
+
+/// The keys of a variable name as Kyverno's `AddVariable` reads it: a CSV record with `.` for
+/// the comma, so `a."b.c".d` is `a`, `b.c`, `d`, and a quote inside a quoted part is doubled.
+pub fn variable_path(name: &str) -> Result<Vec<String>, String> {
+    let invalid = |why: &str| Err(format!("invalid variable name {name:?}: {why}"));
+    if name.is_empty() {
+        return invalid("it is empty");
+    }
+    let mut keys = Vec::new();
+    let mut chars = name.chars().peekable();
+    loop {
+        let mut key = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        key.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => key.push(c),
+                    None => return invalid("a quoted part is not closed"),
+                }
+            }
+            match chars.next() {
+                None => {
+                    keys.push(key);
+                    return Ok(keys);
+                }
+                Some('.') => keys.push(key),
+                Some(_) => return invalid("text follows a quoted part"),
+            }
+        } else {
+            loop {
+                match chars.next() {
+                    Some('.') => break,
+                    Some('"') => return invalid("a quote inside an unquoted part"),
+                    Some(c) => key.push(c),
+                    None => {
+                        keys.push(key);
+                        return Ok(keys);
+                    }
+                }
+            }
+            keys.push(key);
+        }
+    }
+}
+
+/// Adds `value` under `name` to a plain document as [`Scope::merge`] adds it to a scope: what a
+/// caller needs to see the request as Kyverno's context holds it once values are added.
+pub fn merge_variable(
+    document: &mut Map<String, Value>,
+    name: &str,
+    value: Value,
+) -> Result<(), String> {
+    let keys = variable_path(name)?;
+    let nested = keys
+        .iter()
+        .rev()
+        .fold(value, |inner, key| json!({ (key.as_str()): inner }));
+    if let Value::Object(added) = nested {
+        merge_maps(added, document);
+    }
+    Ok(())
+}
+
+/// Whether `expression` reads the variable `name`, by the test Kyverno uses to load a context
+/// entry when a query needs it: the name, not after a dot or a word character, and not followed
+/// by a word character.
+fn mentions(expression: &str, name: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    expression.match_indices(name).any(|(at, _)| {
+        let before = expression[..at].chars().next_back();
+        let after = expression[at + name.len()..].chars().next();
+        before.is_none_or(|c| c != '.' && !c.is_ascii_alphanumeric())
+            && after.is_none_or(|c| !word(c))
+    })
+}
+
+/// Kyverno's `mergeMaps`: maps merge key by key, anything else replaces what was there.
+fn merge_maps(added: Map<String, Value>, present: &mut Map<String, Value>) {
+    for (key, value) in added {
+        match (value, present.get_mut(&key)) {
+            (Value::Object(inner), Some(Value::Object(below))) => merge_maps(inner, below),
+            (value, _) => {
+                present.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::variable_path;
+
+    #[test]
+    fn an_expression_mentions_a_variable_by_its_whole_name() {
+        use super::mentions;
+        assert!(mentions("settings.data.allowed", "settings"));
+        assert!(mentions("parse_json(settings.data)", "settings"));
+        assert!(mentions("length(@) > `1` && settings", "settings"));
+        assert!(!mentions("request.object.settings", "settings"));
+        assert!(!mentions("mysettings.data", "settings"));
+        assert!(!mentions("settings_v2.data", "settings"));
+        assert!(mentions("_settings", "settings"));
+    }
+
+    #[test]
+    fn variable_names_split_like_a_csv_record_on_dots() {
+        let path = |name: &str| variable_path(name);
+        assert_eq!(path("a.b.c"), Ok(vec!["a".into(), "b".into(), "c".into()]));
+        assert_eq!(
+            path(r#"request.object.metadata.annotations."hpedevops.net/platform""#),
+            Ok([
+                "request",
+                "object",
+                "metadata",
+                "annotations",
+                "hpedevops.net/platform"
+            ]
+            .map(String::from)
+            .to_vec())
+        );
+        assert_eq!(path(r#""a""b".c"#), Ok(vec![r#"a"b"#.into(), "c".into()]));
+        assert_eq!(path("a..b"), Ok(vec!["a".into(), "".into(), "b".into()]));
+        assert!(path("").is_err());
+        assert!(path(r#"a"b"#).is_err());
+        assert!(path(r#""a"b"#).is_err());
+        assert!(path(r#""ab"#).is_err());
     }
 }

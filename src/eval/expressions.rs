@@ -2,7 +2,7 @@
 //! Kyverno's validate handler words them. A rule with no variables anywhere takes a path that
 //! builds no variables at all.
 
-use super::context::{ReviewVariables, Scope};
+use super::context::{Lookup, LookupError, ReviewVariables, Scope};
 use super::{Budget, RuleOutcome};
 use crate::expr::conditions::{self, Conditions, EvaluationError};
 use crate::expr::template::{ResolveError, TemplateError};
@@ -31,24 +31,35 @@ pub(super) fn judge<'p>(
     }
     let mut scope = Scope::new(variables, &rule.expressions, request.environment);
     scope.push();
-    let policy_namespace = policy.namespace.as_deref();
-    if let Err(error) = load_context(&rule.context, &mut scope, policy_namespace) {
-        return Some(error_outcome("failed to load context", &error));
-    }
-    if let Some(preset) = request.environment.preset(&policy.name, &rule.name) {
-        for (name, value) in preset {
-            scope.set(name, value.clone());
+    let judged = if request.object.is_null() {
+        request.old_object
+    } else {
+        request.object
+    };
+    let resource = judged
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    for (name, value) in request.environment.request_values(&policy.name, resource) {
+        if let Err(error) = scope.merge(name, value.clone()) {
+            return Some(error_outcome("failed to add variable to context", &error));
         }
+    }
+    let rule_values = request.environment.rule_values(&policy.name, &rule.name);
+    let policy_namespace = policy.namespace.as_deref();
+    if let Err(error) = load_context(&rule.context, &rule_values, &mut scope, policy_namespace) {
+        return Some(error_outcome("failed to load context", &error));
     }
     let mut judging = Judging {
         rule,
+        rule_values,
+        policy_namespace,
         request_object: if request.operation == Operation::Delete {
             None
         } else {
             Some(request.object)
         },
         budget,
-        policy_namespace,
     };
     judging.judge(&rule.preconditions, &rule.validation, &mut scope, 0)
 }
@@ -83,11 +94,13 @@ fn error_outcome<'p>(what: &str, error: &dyn std::fmt::Display) -> RuleOutcome<'
 
 struct Judging<'a, 'p> {
     rule: &'p Rule,
+    /// What the caller fixes for the rule's variables, added again at each foreach element.
+    rule_values: Vec<(&'a str, &'a Value)>,
+    /// A namespaced policy's namespace, the only one its lookups may read.
+    policy_namespace: Option<&'a str>,
     /// What patterns judge when no foreach element is in scope; `None` on a DELETE.
     request_object: Option<&'a Value>,
     budget: &'a Budget,
-    /// A namespaced policy's lookups stay inside its namespace.
-    policy_namespace: Option<&'a str>,
 }
 
 impl<'p> Judging<'_, 'p> {
@@ -270,7 +283,12 @@ impl<'p> Judging<'_, 'p> {
                 (None, is_map) => is_map,
             };
             scope.push_element(item, index, nesting, scoped);
-            let outcome = match load_context(&each.context, scope, self.policy_namespace) {
+            let outcome = match load_context(
+                &each.context,
+                &self.rule_values,
+                scope,
+                self.policy_namespace,
+            ) {
                 Err(error) => Some(error_outcome("failed to load context", &error)),
                 Ok(()) => self.judge(&each.preconditions, &each.check, scope, nesting + 1),
             };
@@ -366,118 +384,90 @@ fn evaluate_conditions(
     conditions.evaluate(|value| scope.substitute(value))
 }
 
-/// Loads context entries in order, each seeing those before it. A namespaced policy's
-/// `configMap` and `apiCall` entries may only read its own namespace, as in Kyverno.
+/// Kyverno's context loader: the values fixed for the rule first, then the entries in order,
+/// each seeing those before it and replacing what a value gave its name. An entry that
+/// nothing here can look up is left unloaded, as the Kyverno CLI leaves it. A namespaced
+/// policy's `configMap` and `apiCall` entries may only read its own namespace, as in Kyverno.
 fn load_context(
     entries: &[ContextEntry],
+    values: &[(&str, &Value)],
     scope: &mut Scope<'_>,
     policy_namespace: Option<&str>,
 ) -> Result<(), String> {
+    for (name, value) in values {
+        scope.merge(name, (*value).clone())?;
+    }
     for entry in entries {
-        let value = load_entry(entry, scope, policy_namespace)?;
-        scope.set(&entry.name, value);
+        match load_entry(entry, scope, policy_namespace) {
+            // Kyverno replaces what a variable entry's name held, and merges a looked-up
+            // answer into it.
+            Ok(value) if matches!(entry.source, ContextSource::Variable { .. }) => {
+                scope.set(&entry.name, value)
+            }
+            Ok(value) => scope.merge_entry(&entry.name, value),
+            Err(LoadError::NoSource(why)) => scope.leave_unloaded(&entry.name, why),
+            Err(LoadError::Failed(error)) => return Err(error),
+        }
     }
     Ok(())
+}
+
+/// Why a context entry gave no value.
+enum LoadError {
+    /// Nothing here can look it up: the entry is left unloaded.
+    NoSource(String),
+    Failed(String),
+}
+
+impl From<String> for LoadError {
+    fn from(error: String) -> Self {
+        LoadError::Failed(error)
+    }
 }
 
 fn load_entry(
     entry: &ContextEntry,
     scope: &Scope<'_>,
     policy_namespace: Option<&str>,
-) -> Result<Value, String> {
-    let name = &entry.name;
-    let substitute = |value: &Value, scope: &Scope<'_>| {
-        scope.substitute(value).map_err(|error| {
-            format!("failed to substitute variables in context entry {name} {value}: {error}")
-        })
-    };
+) -> Result<Value, LoadError> {
     match &entry.source {
         ContextSource::Variable {
             value,
             jmes_path,
             default,
-        } => {
-            let path = match jmes_path {
-                Some(path) => match substitute(&Value::String(path.clone()), scope)? {
-                    Value::String(path) => Some(path),
-                    _ => return Err(format!("jmespath value must be a string {name} {path}")),
-                },
-                None => None,
-            };
-            let default = match default {
-                Some(default) => Some(substitute(default, scope)?),
-                None => None,
-            };
-            let mut output = default.clone();
-            match (value, &path) {
-                (Some(value), path) => {
-                    let variable = substitute(value, scope)?;
-                    match path {
-                        Some(path) => {
-                            match crate::jmespath::search(
-                                path,
-                                &variable,
-                                scope.environment().jmespath(),
-                            ) {
-                                Ok(found) => output = Some(found),
-                                Err(error) if default.is_none() => {
-                                    return Err(format!(
-                                        "failed to apply jmespath {path} to variable {variable}: {error}"
-                                    ));
-                                }
-                                Err(_) => {}
-                            }
-                        }
-                        None => output = Some(variable),
-                    }
-                }
-                (None, Some(path)) => match scope.query(path) {
-                    Ok(Value::Null) => {}
-                    Ok(found) => output = Some(found),
-                    Err(error) if default.is_none() => {
-                        return Err(format!(
-                            "failed to apply jmespath {path} to variable <nil>: {}",
-                            strip_query_prefix(&error)
-                        ));
-                    }
-                    Err(_) => {}
-                },
-                (None, None) => {}
+        } => Ok(load_variable(
+            &entry.name,
+            value.as_ref(),
+            jmes_path.as_deref(),
+            default.as_ref(),
+            scope,
+        )?),
+        ContextSource::ConfigMap { name, namespace } => {
+            if let Some(why) = scope.environment().missing_source(Lookup::ConfigMap) {
+                return Err(LoadError::NoSource(why));
             }
-            match output {
-                None | Some(Value::Null) => Err(format!(
-                    "failed to add context entry for variable {name} since it evaluated to nil"
-                )),
-                Some(value) => Ok(value),
-            }
-        }
-        ContextSource::ConfigMap {
-            name: map_name,
-            namespace,
-        } => {
-            let text = |value: &str, scope: &Scope<'_>| -> Result<String, String> {
-                match substitute(&Value::String(value.to_owned()), scope)? {
-                    Value::String(text) => Ok(text),
-                    other => Ok(other.to_string()),
-                }
-            };
-            let map_name = text(map_name, scope)?;
-            let mut namespace = text(namespace, scope)?;
+            let map_name = substitute_text(&entry.name, name, scope)?;
+            let mut namespace = substitute_text(&entry.name, namespace, scope)?;
             if namespace.is_empty() {
                 namespace = policy_namespace.unwrap_or("default").to_owned();
             }
             if let Some(own) = policy_namespace.filter(|own| *own != namespace) {
-                return Err(format!(
+                return Err(LoadError::Failed(format!(
                     "failed to retrieve config map for context entry {name}: context entry \
                      {name}: configMap namespace {namespace:?} is different from policy \
-                     namespace {own:?}"
-                ));
+                     namespace {own:?}",
+                    name = entry.name
+                )));
             }
             scope
                 .environment()
                 .config_map(&namespace, &map_name)
-                .map_err(|error| {
-                    format!("failed to retrieve config map for context entry {name}: {error}")
+                .map_err(|error| match error {
+                    LookupError::NoSource(why) => LoadError::NoSource(why),
+                    LookupError::Failed(why) => LoadError::Failed(format!(
+                        "failed to retrieve config map for context entry {}: {why}",
+                        entry.name
+                    )),
                 })
         }
         ContextSource::ApiCall {
@@ -485,88 +475,158 @@ fn load_entry(
             jmes_path,
             default,
         } => {
-            let url = match substitute(&Value::String(url_path.clone()), scope)? {
-                Value::String(url) => url,
-                other => other.to_string(),
-            };
-            if let Some(own) = policy_namespace {
-                namespaced_url_path(&url, own)
-                    .map_err(|error| format!("failed to load context entry {name}: {error}"))?;
+            if let Some(why) = scope.environment().missing_source(Lookup::ApiCall) {
+                return Err(LoadError::NoSource(why));
             }
-            let answer = match scope.environment().api_get(&url) {
-                Ok(answer) => answer,
-                Err(error) => match default {
-                    Some(default) => return substitute(default, scope),
-                    None => return Err(format!("failed to load context entry {name}: {error}")),
-                },
+            Ok(load_api_call(
+                &entry.name,
+                url_path,
+                jmes_path.as_deref(),
+                default.as_ref(),
+                scope,
+                policy_namespace,
+            )?)
+        }
+        ContextSource::ImageRegistry {
+            reference,
+            jmes_path,
+        } => {
+            if let Some(why) = scope.environment().missing_source(Lookup::ImageRegistry) {
+                return Err(LoadError::NoSource(why));
+            }
+            let reference = substitute_text(&entry.name, reference, scope)?;
+            let data = scope
+                .environment()
+                .image_data(&reference)
+                .map_err(|error| match error {
+                    LookupError::NoSource(why) => LoadError::NoSource(why),
+                    LookupError::Failed(why) => LoadError::Failed(format!(
+                        "failed to load image data for context entry {}: {why}",
+                        entry.name
+                    )),
+                })?;
+            let Some(path) = jmes_path else {
+                return Ok(data);
             };
-            match jmes_path {
-                None => Ok(answer),
+            let path = substitute_text(&entry.name, path, scope)?;
+            crate::jmespath::search(&path, &data, scope.environment().jmespath()).map_err(|error| {
+                LoadError::Failed(format!(
+                    "failed to apply JMESPath {path} for context entry {}: {error}",
+                    entry.name
+                ))
+            })
+        }
+    }
+}
+
+fn substitute_entry(name: &str, value: &Value, scope: &Scope<'_>) -> Result<Value, String> {
+    scope.substitute(value).map_err(|error| {
+        format!("failed to substitute variables in context entry {name} {value}: {error}")
+    })
+}
+
+fn substitute_text(name: &str, text: &str, scope: &Scope<'_>) -> Result<String, String> {
+    match substitute_entry(name, &Value::String(text.to_owned()), scope)? {
+        Value::String(text) => Ok(text),
+        other => Ok(other.to_string()),
+    }
+}
+
+fn load_variable(
+    name: &str,
+    value: Option<&Value>,
+    jmes_path: Option<&str>,
+    default: Option<&Value>,
+    scope: &Scope<'_>,
+) -> Result<Value, String> {
+    let path = match jmes_path {
+        Some(path) => match substitute_entry(name, &Value::String(path.to_owned()), scope)? {
+            Value::String(path) => Some(path),
+            _ => return Err(format!("jmespath value must be a string {name} {path}")),
+        },
+        None => None,
+    };
+    let default = match default {
+        Some(default) => Some(substitute_entry(name, default, scope)?),
+        None => None,
+    };
+    let mut output = default.clone();
+    match (value, &path) {
+        (Some(value), path) => {
+            let variable = substitute_entry(name, value, scope)?;
+            match path {
                 Some(path) => {
-                    let path = match substitute(&Value::String(path.clone()), scope)? {
-                        Value::String(path) => path,
-                        other => other.to_string(),
-                    };
-                    match crate::jmespath::search(&path, &answer, scope.environment().jmespath()) {
-                        Ok(found) => Ok(found),
-                        Err(error) => match default {
-                            Some(default) => substitute(default, scope),
-                            None => Err(format!(
-                                "failed to apply JMESPath {path} for context entry {name}: {error}"
-                            )),
-                        },
+                    match crate::jmespath::search(path, &variable, scope.environment().jmespath()) {
+                        Ok(found) => output = Some(found),
+                        Err(error) if default.is_none() => {
+                            return Err(format!(
+                                "failed to apply jmespath {path} to variable {variable}: {error}"
+                            ));
+                        }
+                        Err(_) => {}
                     }
                 }
+                None => output = Some(variable),
             }
         }
+        (None, Some(path)) => match scope.query(path) {
+            Ok(Value::Null) => {}
+            Ok(found) => output = Some(found),
+            Err(error) if default.is_none() => {
+                return Err(format!(
+                    "failed to apply jmespath {path} to variable <nil>: {}",
+                    strip_query_prefix(&error)
+                ));
+            }
+            Err(_) => {}
+        },
+        (None, None) => {}
+    }
+    match output {
+        None | Some(Value::Null) => Err(format!(
+            "failed to add context entry for variable {name} since it evaluated to nil"
+        )),
+        Some(value) => Ok(value),
     }
 }
 
-/// Kyverno's rule for a namespaced policy's `apiCall`: the cleaned path must name the policy's
-/// own namespace (`/api[s]/…/namespaces/<namespace>/…`).
-fn namespaced_url_path(url: &str, own: &str) -> Result<(), String> {
-    let cleaned = clean_path(url);
-    let named = cleaned
-        .strip_prefix("/api/")
-        .or_else(|| cleaned.strip_prefix("/apis/"))
-        .and_then(|rest| rest.split_once("/namespaces/"))
-        .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
-        .filter(|namespace| !namespace.is_empty());
-    match named {
-        Some(namespace) if namespace == own => Ok(()),
-        Some(namespace) => Err(format!(
-            "path {cleaned} refers to namespace {namespace}, which is different from the policy \
-             namespace {own}"
-        )),
-        None => Err(format!(
-            "path {cleaned} does not contain a namespace segment, which is required for \
-             namespaced policies"
-        )),
+fn load_api_call(
+    name: &str,
+    url_path: &str,
+    jmes_path: Option<&str>,
+    default: Option<&Value>,
+    scope: &Scope<'_>,
+    policy_namespace: Option<&str>,
+) -> Result<Value, LoadError> {
+    let url = substitute_text(name, url_path, scope)?;
+    if let Some(own) = policy_namespace {
+        namespaced_url_path(&url, own)
+            .map_err(|error| format!("failed to load context entry {name}: {error}"))?;
     }
-}
-
-/// Go's `path.Clean`: `.` and `..` resolved, repeated and trailing slashes dropped.
-pub(crate) fn clean_path(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|last| *last != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
+    let answer = match scope.environment().api_get(&url) {
+        Ok(answer) => answer,
+        Err(LookupError::NoSource(why)) => return Err(LoadError::NoSource(why)),
+        Err(LookupError::Failed(error)) => match default {
+            Some(default) => return Ok(substitute_entry(name, default, scope)?),
+            None => {
+                return Err(LoadError::Failed(format!(
+                    "failed to load context entry {name}: {error}"
+                )));
             }
-            part => parts.push(part),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_owned(),
-        (false, false) => joined,
+        },
+    };
+    let Some(path) = jmes_path else {
+        return Ok(answer);
+    };
+    let path = substitute_text(name, path, scope)?;
+    match crate::jmespath::search(&path, &answer, scope.environment().jmespath()) {
+        Ok(found) => Ok(found),
+        Err(error) => match default {
+            Some(default) => Ok(substitute_entry(name, default, scope)?),
+            None => Err(LoadError::Failed(format!(
+                "failed to apply JMESPath {path} for context entry {name}: {error}"
+            ))),
+        },
     }
 }
 
@@ -671,5 +731,28 @@ fn message_prefix(message: Option<&str>) -> String {
             format!("validation error: {message}{period} ")
         }
         _ => "validation error: ".to_owned(),
+    }
+}
+
+/// Kyverno's rule for a namespaced policy's `apiCall`: the cleaned path must name the policy's
+/// own namespace (`/api[s]/…/namespaces/<namespace>/…`).
+fn namespaced_url_path(url: &str, own: &str) -> Result<(), String> {
+    let cleaned = crate::expr::gopath::clean(url);
+    let named = cleaned
+        .strip_prefix("/api/")
+        .or_else(|| cleaned.strip_prefix("/apis/"))
+        .and_then(|rest| rest.split_once("/namespaces/"))
+        .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
+        .filter(|namespace| !namespace.is_empty());
+    match named {
+        Some(namespace) if namespace == own => Ok(()),
+        Some(namespace) => Err(format!(
+            "path {cleaned} refers to namespace {namespace}, which is different from the policy \
+             namespace {own}"
+        )),
+        None => Err(format!(
+            "path {cleaned} does not contain a namespace segment, which is required for \
+             namespaced policies"
+        )),
     }
 }

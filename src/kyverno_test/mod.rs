@@ -8,12 +8,13 @@
 use crate::check::input::{self, Inputs, Manifest};
 use crate::cli::{TestArgs, TestOutput};
 use crate::eval::{self, Request, Status};
-use crate::matching::{Operation, UserInfo};
+use crate::file_environment::{self, ApiCallMock, Cluster, FileEnvironment};
+use crate::matching::UserInfo;
 use crate::policy::{self, LoadErrorKind, PolicySet};
 use crate::printable::printable;
 use crate::walk::{self, Hidden, Kind};
 mod json;
-pub(crate) mod values;
+pub mod values;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -141,8 +142,19 @@ pub fn find_test_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// Runs every test of one test file.
+/// What a run of tests fixes for every test: the clock and seed of JMESPath functions.
+#[derive(Debug, Clone, Default)]
+pub struct TestOptions {
+    pub jmespath: crate::jmespath::Environment,
+}
+
+/// Runs every test of one test file on the system clock and fresh randomness.
 pub fn run_file(test_file: &Path) -> Vec<CaseResult> {
+    run_file_with(test_file, &TestOptions::default())
+}
+
+/// Runs every test of one test file.
+pub fn run_file_with(test_file: &Path, options: &TestOptions) -> Vec<CaseResult> {
     let error = |message: String| {
         vec![CaseResult {
             test_file: test_file.to_owned(),
@@ -164,7 +176,7 @@ pub fn run_file(test_file: &Path) -> Vec<CaseResult> {
         .filter(|document| !document.value.is_null())
     {
         match serde_path_to_error::deserialize::<_, TestSpec>(&document.value) {
-            Ok(spec) => results.extend(run_test(test_file, &spec)),
+            Ok(spec) => results.extend(run_test(test_file, &spec, options)),
             Err(cause) => results.extend(error(format!(
                 "line {}: not a Kyverno test: {} at {}",
                 document.start.line,
@@ -176,7 +188,7 @@ pub fn run_file(test_file: &Path) -> Vec<CaseResult> {
     results
 }
 
-fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
+fn run_test(test_file: &Path, spec: &TestSpec, test_options: &TestOptions) -> Vec<CaseResult> {
     let _ = (&spec.api_version, &spec.kind, &spec.metadata, &spec.name);
     let base = test_file.parent().unwrap_or(Path::new("."));
     let expectations = expand_expectations(spec);
@@ -188,8 +200,9 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
             })
             .collect()
     };
+    // A test's `context` file feeds only CEL policies, which are reported by their kind.
+    let _ = &spec.context;
     let mut unsupported: Vec<String> = [
-        ("inline values", spec.values.is_some()),
         ("policy exceptions", spec.exceptions.is_some()),
         ("targetResources", spec.target_resources.is_some()),
         ("jsonPayload", spec.json_payload.is_some()),
@@ -197,9 +210,6 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
         ("httpPayloads", spec.http_payloads.is_some()),
         ("envoyPayloads", spec.envoy_payloads.is_some()),
         ("paramResources", spec.param_resources.is_some()),
-        ("clusterResources", spec.cluster_resources.is_some()),
-        ("context", spec.context.is_some()),
-        ("apiCallResponses", spec.api_call_responses.is_some()),
         (
             "globalContextEntries",
             spec.global_context_entries.is_some(),
@@ -226,15 +236,41 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
     .filter(|(_, present)| *present)
     .map(|(feature, _)| feature.to_owned())
     .collect();
-    let values = match &spec.variables {
-        Some(file) => match Values::load(&base.join(file)) {
-            Ok(values) => {
-                unsupported.extend(values.unsupported.iter().cloned());
-                values
+    // Inline values take the place of a values file, as in Kyverno.
+    let values = match (&spec.values, &spec.variables) {
+        (Some(inline), _) => {
+            Values::from_inline(inline, &format!("{}: values", test_file.display()))
+        }
+        (None, Some(file)) => Values::load(&base.join(file)),
+        (None, None) => Ok(Values::default()),
+    };
+    let values = match values {
+        Ok(values) => values,
+        Err(message) => return verdict_for_all(Verdict::Error(message)),
+    };
+    let mocks = match &spec.api_call_responses {
+        Some(entries) => match ApiCallMock::parse_all(entries) {
+            Ok(mocks) => mocks,
+            Err(message) => {
+                return verdict_for_all(Verdict::Error(format!(
+                    "{}: {message}",
+                    test_file.display()
+                )));
             }
-            Err(message) => return verdict_for_all(Verdict::Error(message)),
         },
-        None => Values::default(),
+        None => Vec::new(),
+    };
+    let cluster_files: Vec<String> = match &spec.cluster_resources {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => match serde_json::from_value(value.clone()) {
+            Ok(files) => files,
+            Err(error) => {
+                return verdict_for_all(Verdict::Error(format!(
+                    "{}: clusterResources: expected a list of file names: {error}",
+                    test_file.display()
+                )));
+            }
+        },
     };
     let user = match &spec.userinfo {
         Some(file) => match load_user_info(&base.join(file)) {
@@ -288,10 +324,40 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
         return verdict_for_all(Verdict::Error(errors.join("; ")));
     }
     prepare_like_kyverno_cli(&mut inputs);
+    // With cluster resources Kyverno's fake cluster also holds the test's own resources.
+    let cluster = if cluster_files.is_empty() {
+        None
+    } else {
+        let mut cluster = Cluster::default();
+        for manifest in &inputs.manifests {
+            cluster.add(inputs.object(manifest).clone());
+        }
+        for file in &cluster_files {
+            if let Err(message) =
+                file_environment::load_cluster_resources(&base.join(file), base, &mut cluster)
+            {
+                return verdict_for_all(Verdict::Error(message));
+            }
+        }
+        Some(cluster)
+    };
+    let environment = FileEnvironment {
+        jmespath: test_options.jmespath.clone(),
+        values,
+        cluster,
+        mocks,
+    };
     expectations
         .iter()
         .map(|(expected, resource)| {
-            let verdict = judge(&set, &inputs, &values, user.as_ref(), expected, resource);
+            let verdict = judge(
+                &set,
+                &inputs,
+                &environment,
+                user.as_ref(),
+                expected,
+                resource,
+            );
             case(test_file, expected, resource, verdict)
         })
         .collect()
@@ -393,13 +459,23 @@ const NULL_MEANS_EMPTY_MAP: [&str; 6] = [
     "stringData",
 ];
 
-fn normalise_like_kyverno_cli(value: &mut Value) {
+/// Every number a float, as Kyverno's CLI reads JSON.
+pub(crate) fn normalise_numbers(value: &mut Value) {
     match value {
         Value::Number(number) => {
             if let Some(float) = number.as_f64().and_then(serde_json::Number::from_f64) {
                 *number = float;
             }
         }
+        Value::Array(items) => items.iter_mut().for_each(normalise_numbers),
+        Value::Object(map) => map.values_mut().for_each(normalise_numbers),
+        _ => {}
+    }
+}
+
+fn normalise_like_kyverno_cli(value: &mut Value) {
+    match value {
+        Value::Number(_) => normalise_numbers(value),
         Value::Array(items) => items.iter_mut().for_each(normalise_like_kyverno_cli),
         Value::Object(map) => {
             for (key, field) in map.iter_mut() {
@@ -417,7 +493,7 @@ fn normalise_like_kyverno_cli(value: &mut Value) {
 fn judge(
     set: &PolicySet,
     inputs: &Inputs,
-    values: &Values,
+    environment: &FileEnvironment,
     user: Option<&UserInfo>,
     expected: &ExpectedResult,
     resource: &str,
@@ -427,7 +503,16 @@ fn judge(
         .rsplit('/')
         .next()
         .unwrap_or(&expected.policy);
-    if !set.policies.iter().any(|policy| policy.name == policy_name) {
+    // The policy alone: what it sees of a resource depends on the values fixed for it.
+    let policy = PolicySet {
+        policies: set
+            .policies
+            .iter()
+            .filter(|policy| policy.name == policy_name)
+            .cloned()
+            .collect(),
+    };
+    if policy.policies.is_empty() {
         return (
             Verdict::Mismatch(format!("policy {policy_name:?} not found")),
             Vec::new(),
@@ -452,58 +537,49 @@ fn judge(
         };
         return (Verdict::Error(message), Vec::new());
     }
-    let operation = match expected
-        .operation
-        .as_deref()
-        .or(values.operation.as_deref())
-    {
-        None => Operation::Create,
-        Some(text) => match Operation::parse(text) {
-            Some(operation) => operation,
-            None => {
-                return (
-                    Verdict::Error(format!("unknown operation {text:?}")),
-                    Vec::new(),
-                );
-            }
-        },
+    let explicit_operation = match expected.operation.as_deref() {
+        None | Some("") => None,
+        Some(text @ ("CREATE" | "UPDATE" | "DELETE")) => Some(Value::String(text.to_owned())),
+        Some(text) => {
+            return (
+                Verdict::Error(format!(
+                    "invalid operation {text:?}, must be one of CREATE, UPDATE, DELETE"
+                )),
+                Vec::new(),
+            );
+        }
     };
+    let environment = environment.with_operation(explicit_operation.as_ref());
     let want = expected_status(expected);
     let mut problems = Vec::new();
     let mut observed = Vec::new();
-    let environment = eval::Offline::default();
     for manifest in candidates {
-        let object = inputs.object(manifest);
-        let (object, old_object) = match operation {
-            Operation::Delete => (&Value::Null, object),
-            Operation::Update => (object, object),
-            _ => (object, &Value::Null),
+        let shaped = environment.shape(
+            policy_name,
+            &manifest.name,
+            &manifest.gvk,
+            inputs.object(manifest),
+        );
+        let labels = match namespace_labels(environment.files(), manifest) {
+            Ok(labels) => labels,
+            Err(message) => return (Verdict::Error(message), observed),
         };
         let request = Request {
-            operation,
-            gvk: &manifest.gvk,
-            subresource: "",
-            object,
-            old_object,
+            operation: shaped.operation,
+            gvk: &shaped.gvk,
+            subresource: &shaped.subresource,
+            object: &shaped.object,
+            old_object: &shaped.old_object,
             namespace: &manifest.namespace,
-            namespace_labels: Some(
-                values
-                    .namespace_labels
-                    .get(&manifest.namespace)
-                    .unwrap_or(&values.no_labels),
-            ),
+            namespace_labels: Some(&labels),
             unknown_namespace_hint: "",
             user,
             admission: false,
             admission_request: None,
             environment: &environment,
         };
-        let report = eval::evaluate(set, &request);
-        for result in report
-            .results
-            .iter()
-            .filter(|result| result.policy.name == policy_name)
-        {
+        let report = eval::evaluate(&policy, &request);
+        for result in &report.results {
             let rule = result.rule.name.as_str();
             let wanted_rule = expected.rule.is_empty()
                 || rule == expected.rule
@@ -543,6 +619,37 @@ fn judge(
     (verdict, observed)
 }
 
+/// The labels of the resource's namespace, as the Kyverno CLI finds them for a test: from the
+/// values, else, with cluster resources, from the Namespace object there, which must then exist.
+fn namespace_labels(
+    files: &FileEnvironment,
+    manifest: &Manifest,
+) -> Result<BTreeMap<String, String>, String> {
+    let labels = files
+        .values
+        .namespace_labels
+        .get(&manifest.namespace)
+        .cloned()
+        .unwrap_or_default();
+    let Some(cluster) = &files.cluster else {
+        return Ok(labels);
+    };
+    if !labels.is_empty() || manifest.gvk.kind == "Namespace" || manifest.namespace.is_empty() {
+        return Ok(labels);
+    }
+    let namespace = cluster.namespace(&manifest.namespace).ok_or_else(|| {
+        format!(
+            "failed to get the resource's namespace (namespaces {:?} not found): with \
+             clusterResources, the Kyverno CLI reads namespace labels from a Namespace object \
+             there unless the values give them",
+            manifest.namespace
+        )
+    })?;
+    Ok(crate::matching::labels_of(
+        namespace.pointer("/metadata/labels"),
+    ))
+}
+
 /// The `portcullis test` command: a line per case, a summary, and the exit code.
 pub fn run_cli(args: &TestArgs) -> ExitCode {
     let files = match find_test_files(&args.paths) {
@@ -556,8 +663,14 @@ pub fn run_cli(args: &TestArgs) -> ExitCode {
         eprintln!("error: no kyverno-test.yaml found under the given paths");
         return ExitCode::from(2);
     }
+    let options = TestOptions {
+        jmespath: args.functions.environment(),
+    };
     if args.output == TestOutput::Json {
-        let cases: Vec<CaseResult> = files.iter().flat_map(|file| run_file(file)).collect();
+        let cases: Vec<CaseResult> = files
+            .iter()
+            .flat_map(|file| run_file_with(file, &options))
+            .collect();
         println!("{}", json::render(&cases));
         let count = |wanted: fn(&Verdict) -> bool| {
             cases.iter().filter(|case| wanted(&case.verdict)).count()
@@ -572,7 +685,7 @@ pub fn run_cli(args: &TestArgs) -> ExitCode {
     let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
     let mut unsupported_cases = 0usize;
     for file in &files {
-        for case in run_file(file) {
+        for case in run_file_with(file, &options) {
             let label = format!(
                 "{} {}/{} {}",
                 file.display(),

@@ -257,7 +257,7 @@ impl RuleCompiler<'_> {
         } else {
             self.context_names.push(format!("{name}*"));
         }
-        for unsupported in ["imageRegistry", "globalReference"] {
+        for unsupported in ["globalReference"] {
             if map.contains_key(unsupported) {
                 self.errors.push(self.located.unsupported(
                     &path.child_key(unsupported),
@@ -320,10 +320,35 @@ impl RuleCompiler<'_> {
                 jmes_path,
                 default: call.get("default").cloned(),
             }
+        } else if let Some(registry) = map.get("imageRegistry") {
+            let jmes_path = text(registry.get("jmesPath"));
+            if let Some(query) = &jmes_path {
+                if !query.contains("{{") {
+                    self.expression(
+                        query,
+                        &path.child_key("imageRegistry"),
+                        foreach_depth,
+                        false,
+                    );
+                }
+            }
+            let Some(reference) = text(registry.get("reference")) else {
+                self.errors.push(self.located.invalid(
+                    &path.child_key("imageRegistry"),
+                    format!("context entry {name:?}: an imageRegistry entry needs a reference"),
+                ));
+                return None;
+            };
+            ContextSource::ImageRegistry {
+                reference,
+                jmes_path,
+            }
         } else {
             self.errors.push(self.located.invalid(
                 path,
-                format!("context entry {name:?} has no variable, configMap or apiCall"),
+                format!(
+                    "context entry {name:?} has no variable, configMap, apiCall or imageRegistry"
+                ),
             ));
             return None;
         };

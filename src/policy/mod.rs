@@ -437,6 +437,12 @@ pub enum ContextSource {
         jmes_path: Option<String>,
         default: Option<Value>,
     },
+    /// `imageRegistry`: what the registry tells of the image `reference` (which may hold
+    /// variables), queried with `jmes_path`.
+    ImageRegistry {
+        reference: String,
+        jmes_path: Option<String>,
+    },
 }
 
 /// Labels of namespaces known to the caller, by namespace name.

@@ -69,19 +69,26 @@ mod tests {
         release: Mutex<mpsc::Receiver<bool>>,
     }
 
+    use crate::eval::context::LookupError;
+
     impl Environment for Gated {
         fn jmespath(&self) -> &crate::jmespath::Environment {
             &self.jmespath
         }
 
-        fn api_get(&self, url_path: &str) -> Result<Value, String> {
+        fn api_get(&self, url_path: &str) -> Result<Value, LookupError> {
             if lookups_until().is_none() {
-                return Err(format!("GET {url_path} on a request task"));
+                return Err(LookupError::Failed(format!(
+                    "GET {url_path} on a request task"
+                )));
             }
-            let release = self.release.lock().map_err(|error| error.to_string())?;
+            let release = self
+                .release
+                .lock()
+                .map_err(|error| LookupError::Failed(error.to_string()))?;
             let allowed = release
                 .recv_timeout(Duration::from_secs(5))
-                .map_err(|_| format!("GET {url_path} was never released"))?;
+                .map_err(|_| LookupError::Failed(format!("GET {url_path} was never released")))?;
             Ok(json!({ "allowed": allowed }))
         }
     }

@@ -399,7 +399,7 @@ fn namespace_selectors_read_labels_from_a_kyverno_values_file() {
     );
     assert_eq!(code, Some(2), "{err}");
     assert!(
-        err.contains("error: --namespace-labels tests/fixtures/repo/namespaces.yaml: no namespace labels; expected Kyverno's Values format"),
+        err.contains("error: --namespace-labels tests/fixtures/repo/namespaces.yaml: expected one Values document, found 2; expected Kyverno's Values format"),
         "{err}"
     );
 }

@@ -500,3 +500,24 @@ fn deletes_and_subresources() {
     ephemeral.subresource = "status";
     assert!(ephemeral.results(&set).is_empty());
 }
+
+/// At admission nothing answers an imageRegistry entry: a rule that loads one answers `error`,
+/// never a pass. (Offline, `check` and `test` leave the entry unloaded, as the Kyverno CLI does.)
+#[test]
+fn an_image_registry_entry_at_admission_is_an_error() {
+    let set = policies(&cluster_policy(
+        "{}",
+        "  validationFailureAction: Enforce\n  rules:\n  - name: image-user\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    context:\n    - name: imageData\n      imageRegistry:\n        reference: \"{{ request.object.spec.containers[0].image }}\"\n        jmesPath: configData.config.User\n    validate:\n      message: root\n      deny:\n        conditions:\n          any:\n          - key: \"{{ imageData }}\"\n            operator: Equals\n            value: root\n",
+    ));
+    let subject = Subject::new(pod("web", "shop", "nginx:1.27"));
+    let gvk = subject.gvk();
+    let namespace = subject.namespace();
+    let report = eval::evaluate(&set, &subject.request(&gvk, &namespace));
+    assert_eq!(report.results.len(), 1);
+    let outcome = &report.results[0].outcome;
+    assert_eq!(outcome.status(), Status::Error);
+    assert_eq!(
+        outcome.message(),
+        "failed to load context: failed to load image data for context entry imageData: Portcullis does not reach image registries: an imageRegistry context entry cannot be loaded"
+    );
+}

@@ -81,6 +81,79 @@ fn policy_kinds_not_evaluated_are_unsupported_not_passed() {
     );
 }
 
+/// With cluster resources, the Kyverno CLI reads a namespaced resource's labels from its
+/// Namespace there and fails the test without one: an error, never a verdict.
+#[test]
+fn cluster_resources_without_the_resources_namespace_are_an_error() {
+    let results = run_under(&repo_path(
+        "tests/fixtures/kyverno-broken/cluster-namespace-missing",
+    ));
+    assert_eq!(results.len(), 1);
+    match &results[0].verdict {
+        Verdict::Error(why) => assert!(
+            why.starts_with(
+                "failed to get the resource's namespace (namespaces \"shop\" not found)"
+            ),
+            "{why}"
+        ),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn api_call_responses_are_checked_as_kyverno_checks_them() {
+    let results = run_under(&repo_path(
+        "tests/fixtures/kyverno-broken/bad-api-call-responses",
+    ));
+    assert_eq!(results.len(), 1);
+    match &results[0].verdict {
+        Verdict::Error(why) => assert!(
+            why.ends_with("apiCallResponses[0]: url and urlPath are mutually exclusive"),
+            "{why}"
+        ),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+/// `--now` fixes the clock a verdict reads; `--seed` makes `random` draw the same strings.
+#[test]
+fn test_command_fixes_the_clock_and_the_seed() {
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .arg("test")
+            .args(args)
+            .args(["-o", "json", "tests/fixtures/kyverno-clock"])
+            .current_dir(repo_path(""))
+            .output()
+            .expect("run portcullis test");
+        let cases: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("stdout is one JSON document");
+        (
+            output.status.code(),
+            cases[0]["observed"][0]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        )
+    };
+    let (code, message) = run(&["--now", "2030-06-01T00:00:00Z", "--seed", "42"]);
+    assert_eq!(code, Some(0), "{message}");
+    assert!(
+        message.starts_with("frozen since 2030 (now 2030-06-01T00:00:00Z); ticket "),
+        "{message}"
+    );
+    assert_eq!(
+        run(&["--now", "2030-06-01T00:00:00Z", "--seed", "42"]).1,
+        message
+    );
+    let (code, message) = run(&["--now", "2029-06-01T00:00:00Z"]);
+    assert_eq!(
+        code,
+        Some(1),
+        "before the freeze the expected fail is a pass: {message}"
+    );
+}
+
 #[test]
 fn test_command_exit_codes() {
     let run = |args: &[&str]| {
@@ -238,7 +311,25 @@ fn kyverno_cli_conformance() {
     )
     .expect("parse index");
     let (mut agreed, mut unsupported, mut must_fail) = (0usize, 0usize, 0usize);
+    // Kyverno v1.19.0 fails these tests itself: their resources live in a namespace whose
+    // Namespace object the cluster resources lack (not in Kyverno's own CI either).
+    let kyverno_fails = [
+        "test-context-apicall/kyverno-test.yaml",
+        "test-context-configmap/kyverno-test.yaml",
+    ];
     for case in &index.cases {
+        if kyverno_fails.contains(&case.test.as_str()) {
+            let results = kyverno_test::run_file(&corpus.join(&case.test));
+            assert!(
+                results.iter().all(|result| matches!(
+                    &result.verdict,
+                    Verdict::Error(why) if why.starts_with("failed to get the resource's namespace")
+                )),
+                "{}: {results:#?}",
+                case.test
+            );
+            continue;
+        }
         let results = kyverno_test::run_file(&corpus.join(&case.test));
         assert!(!results.is_empty(), "{}: no expectation ran", case.test);
         assert!(
@@ -276,6 +367,6 @@ fn kyverno_cli_conformance() {
         }
     }
     assert_eq!(must_fail, 3);
-    assert!(agreed >= 12, "only {agreed} expectations agreed");
+    assert!(agreed >= 131, "only {agreed} expectations agreed");
     assert!(unsupported > 0);
 }

@@ -10,6 +10,7 @@ mod check_pre_commit;
 mod check_rendered;
 mod check_support;
 mod check_vacuous;
+mod check_values;
 mod cluster_crds;
 mod cluster_fake_api;
 mod cluster_namespaces;

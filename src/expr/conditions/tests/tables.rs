@@ -464,6 +464,10 @@ pub fn any_not_in_and_all_not_in() -> Vec<Case> {
 }
 
 /// Every table, by name.
+#[allow(
+    dead_code,
+    reason = "read by tests/oracle/functions.rs, which includes this file; the unit tests name each table"
+)]
 pub fn all() -> Vec<(&'static str, Vec<Case>)> {
     vec![
         ("Equals", equals()),

@@ -173,10 +173,37 @@ impl PolicySet {
                         "the requester's roles",
                     ));
                 }
-                let looks_up = rule
+                // Offline, Kyverno's CLI leaves image registry entries unloaded; a webhook
+                // would have to answer them, and Portcullis has no registry client.
+                if let Some(entry) = rule
                     .context_entries()
                     .into_iter()
-                    .find(|entry| !matches!(entry.source, ContextSource::Variable { .. }));
+                    .find(|entry| matches!(entry.source, ContextSource::ImageRegistry { .. }))
+                {
+                    errors.push(LoadError {
+                        kind: LoadErrorKind::Unsupported {
+                            feature: "context imageRegistry".to_owned(),
+                            policy: policy.qualified_name(),
+                            rule: rule.name.clone(),
+                        },
+                        file: policy.origin.file.clone(),
+                        location: Some(crate::yaml::Location {
+                            line: policy.origin.line,
+                            column: 1,
+                        }),
+                        message: format!(
+                            "context imageRegistry ({}) is not supported: it needs an image \
+                             registry client",
+                            entry.name
+                        ),
+                    });
+                }
+                let looks_up = rule.context_entries().into_iter().find(|entry| {
+                    matches!(
+                        entry.source,
+                        ContextSource::ConfigMap { .. } | ContextSource::ApiCall { .. }
+                    )
+                });
                 if let (false, Some(entry)) = (facts.lookups, looks_up) {
                     let field = match entry.source {
                         ContextSource::ConfigMap { .. } => "a configMap context entry",

@@ -131,8 +131,10 @@ async fn startup_fails_fast_with_a_clear_message() {
     let roles_text = roles.to_string_lossy();
     let lookups = repo_path("tests/fixtures/policies-lookups");
     let lookups_text = lookups.to_string_lossy();
+    let image_registry = repo_path("tests/fixtures/policies-image-registry");
+    let image_registry_text = image_registry.to_string_lossy();
     let (free_a, free_b) = (free_port(), free_port());
-    let table: [(&str, _, _, Vec<&str>, String); 8] = [
+    let table: [(&str, _, _, Vec<&str>, String); 9] = [
         (
             "unreadable certificate",
             free_a,
@@ -185,6 +187,13 @@ async fn startup_fails_fast_with_a_clear_message() {
             free_b,
             vec!["--policies", &lookups_text],
             "rule \"registry-listed\" of policy \"allowed-registries\" uses a configMap context entry (registries), which needs --kube to know what it reads from the cluster".to_owned(),
+        ),
+        (
+            "imageRegistry context, which no webhook answers",
+            free_a,
+            free_b,
+            vec!["--policies", &image_registry_text],
+            "unsupported: context imageRegistry in non-root-images/image-user".to_owned(),
         ),
         (
             "webhook port in use",

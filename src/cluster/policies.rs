@@ -341,7 +341,13 @@ impl ClusterPolicies {
                 }
             }
         }
-        (PolicySet { policies }, statuses)
+        (
+            PolicySet {
+                policies,
+                exceptions: Vec::new(),
+            },
+            statuses,
+        )
     }
 }
 

@@ -3,36 +3,56 @@
 //! builds no variables at all.
 
 use super::context::{ReviewVariables, Scope};
-use super::{Budget, RuleOutcome};
+use super::{Budget, Judged, RuleOutcome, exceptions};
 use crate::expr::conditions::{self, Conditions, EvaluationError};
 use crate::expr::template::{self, ResolveError, TemplateError};
 use crate::matching::Operation;
 use crate::pattern::{NumberMode, Pattern, PatternOutcome};
 use crate::policy::{
-    ContextEntry, ContextSource, Foreach, Policy, Rule, SourcedPattern, Validation,
+    ContextEntry, ContextSource, Foreach, Policy, PolicyException, Rule, SourcedPattern, Validation,
 };
 use serde_json::{Value, json};
 use std::borrow::Cow;
 
-/// The rule's outcome, or `None` when Kyverno gives no response at all (a pattern on a
-/// DELETE, a foreach whose lists had nothing to judge).
+/// The rule's outcome; [`Judged::NotApplicable`] when Kyverno gives no response at all (a
+/// pattern on a DELETE, a foreach whose lists had nothing to judge), [`Judged::Excepted`] when
+/// PolicyExceptions of `exceptions` apply once the context is loaded and the preconditions hold.
 pub(super) fn judge<'p>(
     policy: &Policy,
     rule: &'p Rule,
+    exceptions: &[&'p PolicyException],
     variables: &ReviewVariables<'_>,
     budget: &Budget,
-) -> Option<RuleOutcome<'p>> {
+) -> Judged<'p> {
     let request = variables.request();
     if !rule.reads_variables() {
-        if request.operation == Operation::Delete {
-            return None;
+        // No context and no preconditions: exceptions come first. Their conditions, if any,
+        // read the review's variables, which the rule itself never needs.
+        if !exceptions.is_empty() {
+            let matched = match exceptions::matching(exceptions, policy, &rule.name, request) {
+                Ok(matched) => matched,
+                Err(outcome) => return Judged::Outcome(outcome),
+            };
+            let applied = if exceptions::read_variables(&matched) {
+                let mut scope =
+                    Scope::new(variables, exceptions::no_expressions(), request.environment);
+                exceptions::holding(matched, &mut scope)
+            } else {
+                matched
+            };
+            if !applied.is_empty() {
+                return Judged::Excepted(applied);
+            }
         }
-        return Some(static_patterns(rule, request.object));
+        if request.operation == Operation::Delete {
+            return Judged::NotApplicable;
+        }
+        return Judged::Outcome(static_patterns(rule, request.object));
     }
     let mut scope = Scope::new(variables, &rule.expressions, request.environment);
     scope.push();
     if let Err(error) = load_context(&rule.context, &mut scope) {
-        return Some(error_outcome("failed to load context", &error));
+        return Judged::Outcome(error_outcome("failed to load context", &error));
     }
     if let Some(preset) = request.environment.preset(&policy.name, &rule.name) {
         for (name, value) in preset {
@@ -48,7 +68,24 @@ pub(super) fn judge<'p>(
         },
         budget,
     };
-    judging.judge(&rule.preconditions, &rule.validation, &mut scope, None, 0)
+    if let Some(outcome) = judging.preconditions(&rule.preconditions, &mut scope) {
+        return Judged::Outcome(outcome);
+    }
+    if !exceptions.is_empty() {
+        match exceptions::matching(exceptions, policy, &rule.name, request) {
+            Err(outcome) => return Judged::Outcome(outcome),
+            Ok(matched) => {
+                let applied = exceptions::holding(matched, &mut scope);
+                if !applied.is_empty() {
+                    return Judged::Excepted(applied);
+                }
+            }
+        }
+    }
+    match judging.judge(&None, &rule.validation, &mut scope, None, 0) {
+        Some(outcome) => Judged::Outcome(outcome),
+        None => Judged::NotApplicable,
+    }
 }
 
 fn static_patterns<'p>(rule: &'p Rule, object: &serde_json::Value) -> RuleOutcome<'p> {
@@ -95,18 +132,8 @@ impl<'p> Judging<'_, 'p> {
         element: Option<&Value>,
         nesting: usize,
     ) -> Option<RuleOutcome<'p>> {
-        if let Some(preconditions) = preconditions {
-            match evaluate_conditions(preconditions, scope) {
-                Err(error) => {
-                    return Some(error_outcome("failed to evaluate preconditions", &error));
-                }
-                Ok(verdict) if !verdict.holds => {
-                    return Some(RuleOutcome::Skip {
-                        message: Cow::Owned(conditions::preconditions_not_met(&verdict.message)),
-                    });
-                }
-                Ok(_) => {}
-            }
+        if let Some(outcome) = self.preconditions(preconditions, scope) {
+            return Some(outcome);
         }
         match check {
             Validation::Deny(conditions) => Some(self.deny(conditions, scope)),
@@ -115,6 +142,22 @@ impl<'p> Judging<'_, 'p> {
                 Some(self.patterns(check, scope, object))
             }
             Validation::Foreach(loops) => self.foreach(loops, scope, element, nesting),
+        }
+    }
+
+    /// The outcome when the preconditions do not hold or cannot be evaluated; `None` when
+    /// judging goes on.
+    fn preconditions(
+        &self,
+        preconditions: &Option<Conditions>,
+        scope: &mut Scope<'_>,
+    ) -> Option<RuleOutcome<'p>> {
+        match evaluate_conditions(preconditions.as_ref()?, scope) {
+            Err(error) => Some(error_outcome("failed to evaluate preconditions", &error)),
+            Ok(verdict) if !verdict.holds => Some(RuleOutcome::Skip {
+                message: Cow::Owned(conditions::preconditions_not_met(&verdict.message)),
+            }),
+            Ok(_) => None,
         }
     }
 

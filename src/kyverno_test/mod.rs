@@ -41,7 +41,8 @@ struct TestSpec {
     #[serde(default)]
     results: Vec<ExpectedResult>,
     values: Option<Value>,
-    exceptions: Option<Value>,
+    #[serde(default)]
+    exceptions: Vec<String>,
     target_resources: Option<Value>,
     json_payload: Option<Value>,
     json_payloads: Option<Value>,
@@ -190,7 +191,6 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
     };
     let mut unsupported: Vec<String> = [
         ("inline values", spec.values.is_some()),
-        ("policy exceptions", spec.exceptions.is_some()),
         ("targetResources", spec.target_resources.is_some()),
         ("jsonPayload", spec.json_payload.is_some()),
         ("jsonPayloads", spec.json_payloads.is_some()),
@@ -244,7 +244,13 @@ fn run_test(test_file: &Path, spec: &TestSpec) -> Vec<CaseResult> {
         None => None,
     };
     let policy_paths: Vec<PathBuf> = spec.policies.iter().map(|path| base.join(path)).collect();
-    let set = match policy::load_paths(&policy_paths) {
+    let exception_paths: Vec<PathBuf> =
+        spec.exceptions.iter().map(|path| base.join(path)).collect();
+    let loaded = policy::load_paths(&policy_paths).and_then(|set| {
+        let exceptions = policy::load::load_exception_paths(&exception_paths)?;
+        policy::load::with_exceptions(set, exceptions)
+    });
+    let set = match loaded {
         Ok(set) => Some(set),
         Err(errors) => {
             let features: Vec<String> = errors

@@ -441,7 +441,7 @@ fn compile_validation(
     }
 }
 
-fn compile_match(
+pub(super) fn compile_match(
     spec: &super::spec::MatchSpec,
     path: &JsonPath,
     located: &Located<'_>,

@@ -9,7 +9,7 @@ use super::policy_metrics::PolicyMetrics;
 use crate::eval::{Environment, Offline};
 use crate::matching::UserInfo;
 use crate::metrics::Metrics;
-use crate::policy::{self, ClusterFacts, PolicySet};
+use crate::policy::{self, ClusterFacts, PolicyException, PolicySet};
 use crate::projection::Projection;
 use crate::reload::{self, ReloadError, WatchOptions};
 use arc_swap::ArcSwap;
@@ -107,6 +107,8 @@ pub struct AppState {
 struct PolicySources {
     files: Arc<PolicySet>,
     cluster: Arc<PolicySet>,
+    /// PolicyExceptions read from the cluster, followed apart from its policies.
+    cluster_exceptions: Arc<Vec<Arc<PolicyException>>>,
 }
 
 impl AppState {
@@ -162,6 +164,13 @@ impl AppState {
         self.install(&sources);
     }
 
+    /// Installs the complete set of PolicyExceptions read from the cluster.
+    pub fn replace_cluster_exceptions(&self, exceptions: Vec<Arc<PolicyException>>) {
+        let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
+        sources.cluster_exceptions = Arc::new(exceptions);
+        self.install(&sources);
+    }
+
     /// Changes once per install of a new active set.
     pub fn watch_installs(&self) -> tokio::sync::watch::Receiver<u64> {
         self.installs.subscribe()
@@ -177,7 +186,8 @@ impl AppState {
     }
 
     /// Files win a name clash: a cluster policy named like a file policy is left out (the
-    /// cluster source reports it in the object's status).
+    /// cluster source reports it in the object's status), and so is a cluster exception named
+    /// like a file exception.
     fn install(&self, sources: &PolicySources) {
         let taken: HashSet<(Option<&str>, &str)> = sources
             .files
@@ -196,7 +206,27 @@ impl AppState {
                 })
                 .cloned(),
         );
-        let policies = PolicySet { policies };
+        let mut exceptions = sources.files.exceptions.clone();
+        let file_exceptions: HashSet<&str> = sources
+            .files
+            .exceptions
+            .iter()
+            .map(|exception| exception.key.as_str())
+            .collect();
+        for exception in sources.cluster_exceptions.iter() {
+            if file_exceptions.contains(exception.key.as_str()) {
+                tracing::warn!(
+                    exception = exception.key.as_str(),
+                    "a PolicyException of this name is loaded from files; the cluster's is left out"
+                );
+            } else {
+                exceptions.push(exception.clone());
+            }
+        }
+        let policies = PolicySet {
+            policies,
+            exceptions,
+        };
         self.metrics
             .policies_loaded
             .set(i64::try_from(policies.policies.len()).unwrap_or(i64::MAX));

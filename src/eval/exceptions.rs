@@ -1,0 +1,94 @@
+//! PolicyExceptions at evaluation: which of the exceptions naming a rule apply to one review,
+//! judged as Kyverno's `MatchesException` judges them once the rule's context is loaded and its
+//! preconditions hold.
+
+use super::Request;
+use super::context::{Expressions, Scope};
+use super::outcome::RuleOutcome;
+use crate::expr::template;
+use crate::matching::MatchError;
+use crate::policy::{Policy, PolicyException};
+use serde_json::Value;
+
+/// Kyverno's skip message: the keys follow the text with no separator, as Kyverno writes it.
+pub fn skip_message(exceptions: &[&PolicyException]) -> String {
+    let keys: Vec<&str> = exceptions
+        .iter()
+        .map(|exception| exception.key.as_str())
+        .collect();
+    format!(
+        "rule is skipped due to policy exceptions{}",
+        keys.join(", ")
+    )
+}
+
+/// The exceptions of `candidates` that name `rule` of `policy` and whose match block matches
+/// the review's object (the old object on a DELETE). A match block that cannot be judged (a
+/// namespace whose labels are unknown) is an error of the rule: whether it is excepted cannot
+/// be told.
+pub(super) fn matching<'p>(
+    candidates: &[&'p PolicyException],
+    policy: &Policy,
+    rule: &str,
+    request: &Request<'_>,
+) -> Result<Vec<&'p PolicyException>, RuleOutcome<'p>> {
+    let object = if request.object.is_null() {
+        request.old_object
+    } else {
+        request.object
+    };
+    let target = request.target(object);
+    let mut matched = Vec::new();
+    for &exception in candidates {
+        if !exception.names_rule(policy, rule) {
+            continue;
+        }
+        match exception.match_block.matches_exception(&target) {
+            Ok(true) => matched.push(exception),
+            Ok(false) => {}
+            Err(MatchError(message)) => {
+                return Err(RuleOutcome::Error {
+                    message: format!(
+                        "rule {rule} could not be evaluated: PolicyException {}: {message}",
+                        exception.key
+                    ),
+                });
+            }
+        }
+    }
+    Ok(matched)
+}
+
+/// Those of `matched` whose conditions hold over `scope`, the rule's variables. A condition
+/// that cannot be evaluated leaves its exception out, as Kyverno does.
+pub(super) fn holding<'p: 's, 's>(
+    matched: Vec<&'p PolicyException>,
+    scope: &mut Scope<'s>,
+) -> Vec<&'p PolicyException> {
+    matched
+        .into_iter()
+        .filter(|exception| {
+            let Some(conditions) = &exception.conditions else {
+                return true;
+            };
+            let rule_expressions = scope.use_expressions(&exception.expressions);
+            let verdict =
+                conditions.evaluate(|value: &Value| template::substitute_all(value, scope));
+            scope.use_expressions(rule_expressions);
+            verdict.is_ok_and(|verdict| verdict.holds)
+        })
+        .collect()
+}
+
+/// Whether judging `matched` needs the review's variables.
+pub(super) fn read_variables(matched: &[&PolicyException]) -> bool {
+    matched
+        .iter()
+        .any(|exception| exception.conditions.is_some())
+}
+
+/// The expressions of a scope made only to judge exceptions' conditions: each brings its own.
+pub(super) fn no_expressions() -> &'static Expressions {
+    static NONE: std::sync::OnceLock<Expressions> = std::sync::OnceLock::new();
+    NONE.get_or_init(Expressions::default)
+}

@@ -1,6 +1,7 @@
 //! Cluster awareness for `serve --kube`: live namespace labels for `namespaceSelector` rules
-//! ([`namespaces`]), requesters' roles for `roles` / `clusterRoles` ([`rbac`]), and policies
-//! read from custom resources ([`crd`], [`policies`]).
+//! ([`namespaces`]), requesters' roles for `roles` / `clusterRoles` ([`rbac`]), policies read
+//! from custom resources ([`crd`], [`policies`]) and Kyverno's PolicyExceptions
+//! ([`exceptions`]).
 //!
 //! Everything here follows the apiserver with list + watch (kube-runtime's `watcher`, which
 //! relists after `410 Gone` and resumes from bookmarks) and folds the events into complete
@@ -14,6 +15,7 @@
 //! resource.
 
 pub mod crd;
+pub mod exceptions;
 pub mod namespaces;
 pub mod policies;
 pub mod rbac;
@@ -67,10 +69,13 @@ where
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ClusterOptions {
     /// Also enforce `kyverno.io/v1` `ClusterPolicy` and `Policy` objects (read-only).
     pub watch_kyverno_policies: bool,
+    /// Also apply `kyverno.io` PolicyExceptions of this namespace (`*`: of every namespace),
+    /// read-only.
+    pub exception_namespace: Option<String>,
     /// The server registers its own webhooks: a cluster policy whose kinds cannot be named in
     /// webhook rules would never be sent a review, so it is left out and its status says why.
     pub registers_webhooks: bool,
@@ -90,14 +95,19 @@ impl Cluster {
         state.attach_namespace_labels(namespaces);
         let (roles, role_tasks, roles_synced) = rbac::RoleBindingStore::follow(client.clone());
         state.attach_role_lookup(roles);
-        let (policy_tasks, policies_synced) = policies::follow_policies(client, state, options);
         let mut tasks = vec![namespace_task];
+        let mut synced = vec![namespaces_synced, roles_synced];
+        if let Some(namespace) = &options.exception_namespace {
+            let (exception_task, exceptions_synced) =
+                exceptions::follow_exceptions(client.clone(), state.clone(), namespace);
+            tasks.push(exception_task);
+            synced.push(exceptions_synced);
+        }
+        let (policy_tasks, policies_synced) = policies::follow_policies(client, state, options);
         tasks.extend(role_tasks);
         tasks.extend(policy_tasks);
-        Self {
-            tasks,
-            synced: vec![namespaces_synced, roles_synced, policies_synced],
-        }
+        synced.push(policies_synced);
+        Self { tasks, synced }
     }
 
     /// Completes once every followed resource has been listed completely once.

@@ -6,6 +6,7 @@
 
 use super::deadline::OnTimeout;
 use super::policy_metrics::PolicyMetrics;
+use crate::defaults::PolicySource;
 use crate::eval::{Environment, Offline};
 use crate::matching::UserInfo;
 use crate::metrics::Metrics;
@@ -74,9 +75,9 @@ pub struct ActivePolicies {
 }
 
 impl ActivePolicies {
-    fn new(set: PolicySet) -> Self {
+    fn new(set: PolicySet, metrics: &Metrics) -> Self {
         Self {
-            metrics: PolicyMetrics::new(&set),
+            metrics: PolicyMetrics::new(&set, metrics),
             projection: Projection::of_set(&set),
             reads_requester_roles: set.reads_requester_roles(),
             reads_namespace_labels: set.reads_namespace_labels(),
@@ -127,7 +128,7 @@ impl AppState {
             .admission_deadline_exceeded
             .with_label_values(&[options.on_timeout.as_str()]);
         let state = Arc::new(Self {
-            policies: ArcSwap::from_pointee(ActivePolicies::new(PolicySet::default())),
+            policies: ArcSwap::from_pointee(ActivePolicies::new(PolicySet::default(), &metrics)),
             sources: Mutex::default(),
             namespaces: OnceLock::new(),
             roles: OnceLock::new(),
@@ -233,7 +234,8 @@ impl AppState {
         self.metrics
             .policy_rules_loaded
             .set(i64::try_from(policies.rule_count()).unwrap_or(i64::MAX));
-        self.policies.store(Arc::new(ActivePolicies::new(policies)));
+        self.policies
+            .store(Arc::new(ActivePolicies::new(policies, &self.metrics)));
         self.installs.send_modify(|generation| *generation += 1);
     }
 
@@ -285,29 +287,41 @@ impl AppState {
     }
 }
 
-/// Recompiles the whole policy set off the request path on every change of `paths`, and
-/// installs it only when every file compiled; otherwise the running set stays, and the error is
-/// logged and counted in `portcullis_policy_reload_total{result="error"}`.
+/// Recompiles the whole policy set, with the PolicyExceptions of `exceptions`, off the request
+/// path on every change of their files, and installs it only when every file compiled;
+/// otherwise the running set stays, and the error is logged and counted in
+/// `portcullis_policy_reload_total{result="error"}`. `None` when no file is read.
 pub fn spawn_policy_reloader(
-    paths: Vec<PathBuf>,
+    source: PolicySource,
+    exceptions: Vec<PathBuf>,
     facts: ClusterFacts,
     state: Arc<AppState>,
     options: WatchOptions,
-) -> Result<tokio::task::JoinHandle<()>, ReloadError> {
-    let mut watcher = reload::watch(paths.clone(), options)?;
-    Ok(tokio::spawn(async move {
+) -> Result<Option<tokio::task::JoinHandle<()>>, ReloadError> {
+    let mut watched = match &source {
+        PolicySource::Paths(paths) => paths.clone(),
+        PolicySource::Embedded => Vec::new(),
+    };
+    watched.extend(exceptions.iter().cloned());
+    if watched.is_empty() {
+        return Ok(None);
+    }
+    let mut watcher = reload::watch(watched, options)?;
+    Ok(Some(tokio::spawn(async move {
         while watcher.changed().await {
-            let paths = paths.clone();
+            let (source, exceptions) = (source.clone(), exceptions.clone());
             // Compiling and installing (the projection, the metric handles) both take time in
             // proportion to the set: on the blocking pool, not on a worker.
             let installing = state.clone();
             let loaded =
                 tokio::task::spawn_blocking(move || -> Result<(), Vec<policy::LoadError>> {
-                    let set =
-                        policy::load_paths(&paths).and_then(|set| set.require_knowable(facts))?;
+                    let set = source
+                        .load_with_exceptions(&exceptions)
+                        .and_then(|set| set.require_knowable(facts))?;
                     tracing::info!(
                         policies = set.policies.len(),
                         rules = set.rule_count(),
+                        exceptions = set.exceptions.len(),
                         "policies reloaded"
                     );
                     policy::note_inert_settings(&set);
@@ -346,7 +360,7 @@ pub fn spawn_policy_reloader(
                 }
             }
         }
-    }))
+    })))
 }
 
 #[cfg(test)]

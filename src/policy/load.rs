@@ -279,7 +279,16 @@ pub fn with_exceptions(
     mut set: PolicySet,
     exceptions: Vec<Arc<PolicyException>>,
 ) -> Result<PolicySet, Vec<LoadError>> {
-    set.exceptions.extend(exceptions);
+    for exception in exceptions {
+        // A file named both as policies and as exceptions is read once.
+        let again = set
+            .exceptions
+            .iter()
+            .any(|known| known.key == exception.key && known.origin == exception.origin);
+        if !again {
+            set.exceptions.push(exception);
+        }
+    }
     let mut errors = Vec::new();
     check_unique_exceptions(&set.exceptions, &mut errors);
     if errors.is_empty() {

@@ -67,6 +67,13 @@ fn the_suite_agrees_with_kyverno() {
         message("no-host-port", "host-port-web"),
         "rule is skipped due to policy exceptionsby-namespace-labels"
     );
+
+    let namespaces = repo_path("tests/fixtures/exceptions/namespaces/kyverno-test.yaml");
+    let results = kyverno_test::run_file(&namespaces);
+    assert_eq!(results.len(), 2);
+    for result in &results {
+        assert_eq!(result.verdict, Verdict::Pass, "{result:#?}");
+    }
 }
 
 /// Kyverno's own CLI tests of `kyverno.io` exceptions agree; the one with podSecurity
@@ -386,6 +393,26 @@ async fn the_webhook_admits_what_an_exception_excepts_and_counts_it() {
         ),
         "{text}"
     );
+}
+
+/// What an exception matches on is read from the review even when no rule reads it: the
+/// webhook builds only what the loaded set can read of an object.
+#[tokio::test]
+async fn the_webhook_reads_what_exceptions_match_on() {
+    let text = format!(
+        "{}---\napiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: labelled\nspec:\n  exceptions:\n  - policyName: require-image-digest\n    ruleNames: [\"*\"]\n  match:\n    any:\n    - resources:\n        kinds: [Pod]\n        selector:\n          matchLabels:\n            legacy: \"true\"\n        annotations:\n          owner: \"web-*\"\n",
+        std::fs::read_to_string(repo_path("policies/require-image-digest.yaml")).expect("read")
+    );
+    let set = policy::load::load_str_set(&text, Path::new("inline.yaml"))
+        .unwrap_or_else(|errors| panic!("{errors:#?}"));
+    let state = AppState::new(set, Metrics::new().expect("metrics"));
+    let mut legacy = pod("web", "shop", &["nginx:latest"]);
+    let response = allowed(&state, "plain", &legacy).await;
+    assert_eq!(response["allowed"], false, "{response}");
+    legacy["metadata"]["labels"] = json!({"legacy": "true"});
+    legacy["metadata"]["annotations"] = json!({"owner": "web-team"});
+    let response = allowed(&state, "legacy", &legacy).await;
+    assert_eq!(response["allowed"], true, "{response}");
 }
 
 const WAIT: Duration = Duration::from_secs(20);

@@ -177,6 +177,18 @@ fn evaluate_policy<'p>(
         policy: index,
         rule: 0,
     };
+    let mut judge_rule = |place, rule| {
+        judge(
+            place,
+            policy,
+            rule,
+            &exceptions,
+            variables,
+            budget,
+            report,
+            observer,
+        )
+    };
     // Generated rules are only for controller kinds; for those they replace any rule of the
     // policy written under a generated name. Two plain loops, not a filtered chain: every
     // policy of every review takes this path.
@@ -189,16 +201,7 @@ fn evaluate_policy<'p>(
             rule: rule_index,
             ..place
         };
-        match judge(
-            place,
-            policy,
-            rule,
-            &exceptions,
-            variables,
-            budget,
-            report,
-            observer,
-        ) {
+        match judge_rule(place, rule) {
             Next::Continue => {}
             stop => return stop,
         }
@@ -210,16 +213,7 @@ fn evaluate_policy<'p>(
                 rule: first + rule_index,
                 ..place
             };
-            match judge(
-                place,
-                policy,
-                rule,
-                &exceptions,
-                variables,
-                budget,
-                report,
-                observer,
-            ) {
+            match judge_rule(place, rule) {
                 Next::Continue => {}
                 stop => return stop,
             }

@@ -69,15 +69,7 @@ pub struct ExceptionTarget {
 impl ExceptionTarget {
     /// Kyverno compares the name exactly, against `cache.MetaObjectToName(policy)`.
     fn names_policy(&self, policy: &Policy) -> bool {
-        match &policy.namespace {
-            None => self.policy == policy.name,
-            Some(namespace) => {
-                self.policy
-                    .strip_prefix(namespace.as_str())
-                    .and_then(|rest| rest.strip_prefix('/'))
-                    == Some(policy.name.as_str())
-            }
-        }
+        self.policy == policy.key
     }
 }
 

@@ -264,6 +264,10 @@ pub struct Policy {
     pub name: String,
     /// Set for a namespaced `Policy`, which applies only inside its own namespace.
     pub namespace: Option<String>,
+    /// How Kyverno keys the policy, and PolicyExceptions name it: `namespace/name`, or `name`
+    /// for a ClusterPolicy and for a `Policy` written without a namespace (which applies in
+    /// `default`).
+    pub key: String,
     pub origin: Origin,
     pub action: FailureAction,
     pub action_overrides: Vec<ActionOverride>,

@@ -41,7 +41,7 @@ fn case<'a>(results: &'a [CaseResult], rule: &str, resource: &str) -> &'a CaseRe
 #[test]
 fn the_suite_agrees_with_kyverno() {
     let results = kyverno_test::run_file(&repo_path(SUITE).join("kyverno-test.yaml"));
-    assert_eq!(results.len(), 12);
+    assert_eq!(results.len(), 14);
     for result in &results {
         assert_eq!(result.verdict, Verdict::Pass, "{result:#?}");
     }
@@ -221,6 +221,10 @@ fn exception_files_hold_only_exceptions_and_names_are_unique() {
                 "{}:54:1: policy \"shop/shop-images\": only PolicyExceptions are read from --exceptions",
                 repo_path(SUITE).join("policies.yaml").display()
             ),
+            format!(
+                "{}:74:1: policy \"default/unplaced\": only PolicyExceptions are read from --exceptions",
+                repo_path(SUITE).join("policies.yaml").display()
+            ),
         ]
     );
     // The same file named twice is read once; another file with the same names is refused.
@@ -230,7 +234,7 @@ fn exception_files_hold_only_exceptions_and_names_are_unique() {
     let again =
         policy::load::load_exception_paths(std::slice::from_ref(&exceptions)).expect("and alone");
     let set = policy::load::with_exceptions(set, again).expect("the same file twice");
-    assert_eq!(set.exceptions.len(), 5);
+    assert_eq!(set.exceptions.len(), 6);
     let workdir = tempfile::tempdir().expect("tempdir");
     let copy = workdir.path().join("copy.yaml");
     std::fs::copy(&exceptions, &copy).expect("copy");

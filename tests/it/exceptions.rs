@@ -9,7 +9,7 @@ use crate::webhook_support::post_router;
 use portcullis::cluster::{Cluster, ClusterOptions};
 use portcullis::kyverno_test::{self, CaseResult, Verdict};
 use portcullis::metrics::Metrics;
-use portcullis::policy::{self, LoadErrorKind, PolicySet};
+use portcullis::policy::{self, ClusterFacts, LoadErrorKind, PolicySet};
 use portcullis::webhook::AppState;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -380,6 +380,29 @@ async fn the_webhook_admits_what_an_exception_excepts_and_counts_it() {
     red["metadata"]["labels"] = json!({"team": "red"});
     let response = allowed(&state, "red", &red).await;
     assert_eq!(response["allowed"], false, "{response}");
+
+    // An exception whose match needs the namespace's labels cannot be judged without them:
+    // the rule answers an error naming it, as a rule's own namespaceSelector does.
+    let mut host_port = pod("host-port-web", "shop", &["nginx:1.27"]);
+    host_port["spec"]["containers"][0]["ports"] = json!([{"containerPort": 80, "hostPort": 8080}]);
+    let response = allowed(&state, "host-port", &host_port).await;
+    let message = response["status"]["message"].as_str().unwrap_or_default();
+    assert!(
+        response["allowed"] == false
+            && message.contains("rule no-host-port could not be evaluated: PolicyException by-namespace-labels: namespace \"shop\" is unknown"),
+        "{response}"
+    );
+    let Err(errors) = suite_set().require_knowable(ClusterFacts::following_cluster(false)) else {
+        panic!("serve without --kube refuses what it cannot judge");
+    };
+    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [format!(
+            "{}:67:1: PolicyException \"by-namespace-labels\" uses namespaceSelector, which needs --kube to know namespace labels",
+            repo_path(SUITE).join("exceptions.yaml").display()
+        )]
+    );
 
     let text = state.metrics.encode();
     assert_eq!(

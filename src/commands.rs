@@ -492,7 +492,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         }
         Some((cluster, client)) => {
             tracing::info!(
-                "not ready until namespaces, role bindings and cluster policies are listed"
+                "not ready until namespaces, role bindings, cluster policies and followed PolicyExceptions are listed"
             );
             let (cluster, client, readiness) = (cluster.clone(), client.clone(), readiness.clone());
             Some(tokio::spawn(async move {

@@ -122,7 +122,7 @@ pub fn desired_configuration(
                 .collect();
             let covered = crate::policy::PolicySet {
                 policies: left_out,
-                exceptions: Vec::new(),
+                exceptions: Default::default(),
             };
             (
                 webhook_config::webhooks(&covered, endpoint, force_ignore).unwrap_or_default(),

@@ -46,7 +46,7 @@ pub fn compile_object(
         .map_err(|error| format!("{label}: cannot encode the object: {error}"))?;
     let set = load_str_set(&text, Path::new(&label))
         .map_err(|errors| describe_errors(&label, &text, &errors))?;
-    match (set.policies.len(), set.exceptions.as_slice()) {
+    match (set.policies.len(), &*set.exceptions) {
         (0, [exception]) => {
             let mut exception = (**exception).clone();
             exception.origin = Origin {
@@ -120,13 +120,14 @@ impl ClusterExceptions {
     }
 }
 
-/// Follows the PolicyExceptions of `namespace` ([`ALL_NAMESPACES`] for all) into `state`. The
-/// receiver turns true once they have been listed.
+/// Follows the PolicyExceptions of `namespace` ([`ALL_NAMESPACES`] for all) into `state`: a
+/// follower task and the task that compiles and installs. The receiver turns true once they
+/// have been listed.
 pub fn follow_exceptions(
     client: kube::Client,
     state: Arc<AppState>,
     namespace: &str,
-) -> (JoinHandle<()>, watch::Receiver<bool>) {
+) -> (Vec<JoinHandle<()>>, watch::Receiver<bool>) {
     let resource = api_resource();
     let api = if namespace == ALL_NAMESPACES {
         Api::<DynamicObject>::all_with(client, &resource)
@@ -135,14 +136,14 @@ pub fn follow_exceptions(
     };
     let (changes_tx, mut changes_rx) = mpsc::unbounded_channel::<Change<DynamicObject>>();
     let (synced_tx, synced_rx) = watch::channel(false);
-    let task = tokio::spawn(async move {
-        let follower = tokio::spawn(async move {
-            follow(api, &resource.plural, |change| {
-                // The receiver lives as long as this task; both end together.
-                let _ = changes_tx.send(change);
-            })
-            .await;
-        });
+    let follower = tokio::spawn(async move {
+        follow(api, &resource.plural, |change| {
+            // The receiver lives as long as the installing task; both end together.
+            let _ = changes_tx.send(change);
+        })
+        .await;
+    });
+    let installer = tokio::spawn(async move {
         let mut exceptions = ClusterExceptions::default();
         while let Some(first) = changes_rx.recv().await {
             // Coalesce a burst (a relist, a kubectl apply of a folder) into one install.
@@ -172,7 +173,6 @@ pub fn follow_exceptions(
                 Ok(exceptions) => exceptions,
                 Err(error) => {
                     tracing::error!(error = %error, "installing PolicyExceptions failed; no longer following them");
-                    follower.abort();
                     return;
                 }
             };
@@ -181,7 +181,7 @@ pub fn follow_exceptions(
             }
         }
     });
-    (task, synced_rx)
+    (vec![follower, installer], synced_rx)
 }
 
 #[cfg(test)]

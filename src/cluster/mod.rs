@@ -98,9 +98,9 @@ impl Cluster {
         let mut tasks = vec![namespace_task];
         let mut synced = vec![namespaces_synced, roles_synced];
         if let Some(namespace) = &options.exception_namespace {
-            let (exception_task, exceptions_synced) =
+            let (exception_tasks, exceptions_synced) =
                 exceptions::follow_exceptions(client.clone(), state.clone(), namespace);
-            tasks.push(exception_task);
+            tasks.extend(exception_tasks);
             synced.push(exceptions_synced);
         }
         let (policy_tasks, policies_synced) = policies::follow_policies(client, state, options);

@@ -348,7 +348,7 @@ impl ClusterPolicies {
         (
             PolicySet {
                 policies,
-                exceptions: Vec::new(),
+                exceptions: Default::default(),
             },
             statuses,
         )

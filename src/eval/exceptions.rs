@@ -3,7 +3,7 @@
 //! preconditions hold.
 
 use super::Request;
-use super::context::{Expressions, Scope};
+use super::context::{Expressions, ReviewVariables, Scope};
 use super::outcome::RuleOutcome;
 use crate::expr::template;
 use crate::matching::MatchError;
@@ -22,11 +22,46 @@ pub fn skip_message(exceptions: &[&PolicyException]) -> String {
     )
 }
 
+/// The exceptions of `candidates` that apply to `rule` of `policy`: named, matched, and their
+/// conditions holding over `scope`, the rule's variables, or, for a rule that reads none, over
+/// the review's. An empty list when none applies.
+pub(super) fn applying<'p: 's, 's>(
+    candidates: &[&'p PolicyException],
+    policy: &Policy,
+    rule: &str,
+    variables: &'s ReviewVariables<'_>,
+    scope: Option<&mut Scope<'s>>,
+) -> Result<Vec<&'p PolicyException>, RuleOutcome<'p>> {
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let request = variables.request();
+    let matched = matching(candidates, policy, rule, request)?;
+    if !matched
+        .iter()
+        .any(|exception| exception.conditions.is_some())
+    {
+        return Ok(matched);
+    }
+    Ok(match scope {
+        Some(scope) => holding(matched, scope),
+        None => {
+            // Each exception brings its own expressions.
+            static NONE: std::sync::OnceLock<Expressions> = std::sync::OnceLock::new();
+            let expressions = NONE.get_or_init(Expressions::default);
+            holding(
+                matched,
+                &mut Scope::new(variables, expressions, request.environment),
+            )
+        }
+    })
+}
+
 /// The exceptions of `candidates` that name `rule` of `policy` and whose match block matches
 /// the review's object (the old object on a DELETE). A match block that cannot be judged (a
 /// namespace whose labels are unknown) is an error of the rule: whether it is excepted cannot
 /// be told.
-pub(super) fn matching<'p>(
+fn matching<'p>(
     candidates: &[&'p PolicyException],
     policy: &Policy,
     rule: &str,
@@ -61,7 +96,7 @@ pub(super) fn matching<'p>(
 
 /// Those of `matched` whose conditions hold over `scope`, the rule's variables. A condition
 /// that cannot be evaluated leaves its exception out, as Kyverno does.
-pub(super) fn holding<'p: 's, 's>(
+fn holding<'p: 's, 's>(
     matched: Vec<&'p PolicyException>,
     scope: &mut Scope<'s>,
 ) -> Vec<&'p PolicyException> {
@@ -78,17 +113,4 @@ pub(super) fn holding<'p: 's, 's>(
             verdict.is_ok_and(|verdict| verdict.holds)
         })
         .collect()
-}
-
-/// Whether judging `matched` needs the review's variables.
-pub(super) fn read_variables(matched: &[&PolicyException]) -> bool {
-    matched
-        .iter()
-        .any(|exception| exception.conditions.is_some())
-}
-
-/// The expressions of a scope made only to judge exceptions' conditions: each brings its own.
-pub(super) fn no_expressions() -> &'static Expressions {
-    static NONE: std::sync::OnceLock<Expressions> = std::sync::OnceLock::new();
-    NONE.get_or_init(Expressions::default)
 }

@@ -26,23 +26,11 @@ pub(super) fn judge<'p>(
 ) -> Judged<'p> {
     let request = variables.request();
     if !rule.reads_variables() {
-        // No context and no preconditions: exceptions come first. Their conditions, if any,
-        // read the review's variables, which the rule itself never needs.
-        if !exceptions.is_empty() {
-            let matched = match exceptions::matching(exceptions, policy, &rule.name, request) {
-                Ok(matched) => matched,
-                Err(outcome) => return Judged::Outcome(outcome),
-            };
-            let applied = if exceptions::read_variables(&matched) {
-                let mut scope =
-                    Scope::new(variables, exceptions::no_expressions(), request.environment);
-                exceptions::holding(matched, &mut scope)
-            } else {
-                matched
-            };
-            if !applied.is_empty() {
-                return Judged::Excepted(applied);
-            }
+        // No context and no preconditions: exceptions come first.
+        match exceptions::applying(exceptions, policy, &rule.name, variables, None) {
+            Err(outcome) => return Judged::Outcome(outcome),
+            Ok(applied) if !applied.is_empty() => return Judged::Excepted(applied),
+            Ok(_) => {}
         }
         if request.operation == Operation::Delete {
             return Judged::NotApplicable;
@@ -71,16 +59,10 @@ pub(super) fn judge<'p>(
     if let Some(outcome) = judging.preconditions(&rule.preconditions, &mut scope) {
         return Judged::Outcome(outcome);
     }
-    if !exceptions.is_empty() {
-        match exceptions::matching(exceptions, policy, &rule.name, request) {
-            Err(outcome) => return Judged::Outcome(outcome),
-            Ok(matched) => {
-                let applied = exceptions::holding(matched, &mut scope);
-                if !applied.is_empty() {
-                    return Judged::Excepted(applied);
-                }
-            }
-        }
+    match exceptions::applying(exceptions, policy, &rule.name, variables, Some(&mut scope)) {
+        Err(outcome) => return Judged::Outcome(outcome),
+        Ok(applied) if !applied.is_empty() => return Judged::Excepted(applied),
+        Ok(_) => {}
     }
     match judging.judge(&None, &rule.validation, &mut scope, None, 0) {
         Some(outcome) => Judged::Outcome(outcome),

@@ -5,7 +5,7 @@
 
 pub mod admission;
 pub mod context;
-pub mod exceptions;
+mod exceptions;
 mod expressions;
 pub mod outcome;
 
@@ -14,7 +14,9 @@ pub use outcome::{Report, RuleOutcome, RuleResult, Status};
 
 use crate::autogen;
 use crate::matching::{Gvk, MatchError, MatchTarget, Operation, UserInfo};
-use crate::policy::{ActionOverride, FailureAction, Policy, PolicyException, PolicySet, Rule};
+use crate::policy::{
+    ActionOverride, ExceptionSet, FailureAction, Policy, PolicyException, PolicySet, Rule,
+};
 use context::ReviewVariables;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -145,7 +147,7 @@ pub fn evaluate_observed<'p>(
 fn evaluate_policy<'p>(
     index: usize,
     policy: &'p Policy,
-    exceptions: &'p [std::sync::Arc<PolicyException>],
+    exceptions: &'p ExceptionSet,
     variables: &ReviewVariables<'_>,
     budget: &Budget,
     report: &mut Report<'p>,
@@ -168,11 +170,7 @@ fn evaluate_policy<'p>(
         }
     }
     // Those naming the policy, once per policy; no allocation when none does.
-    let exceptions: Vec<&'p PolicyException> = exceptions
-        .iter()
-        .map(|exception| &**exception)
-        .filter(|exception| exception.names_policy(policy))
-        .collect();
+    let exceptions: Vec<&'p PolicyException> = exceptions.naming(policy).collect();
     let place = Place {
         policy: index,
         rule: 0,

@@ -19,6 +19,8 @@ use crate::json_path::JsonPath;
 use crate::matching::{Filter, MatchBlock};
 use crate::pattern::wildcard::Wildcard;
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The API versions of `kyverno.io` PolicyExceptions Kyverno reads.
 pub const EXCEPTION_API_VERSIONS: [&str; 2] = ["kyverno.io/v2", "kyverno.io/v2beta1"];
@@ -74,13 +76,6 @@ impl ExceptionTarget {
 }
 
 impl PolicyException {
-    /// Whether any entry names `policy`; the cheap first cut of [`Self::names_rule`].
-    pub fn names_policy(&self, policy: &Policy) -> bool {
-        self.targets
-            .iter()
-            .any(|target| target.names_policy(policy))
-    }
-
     /// Whether an entry names `policy` and, by wildcard, the rule `rule` of it (autogen rules
     /// by their generated names).
     pub fn names_rule(&self, policy: &Policy, rule: &str) -> bool {
@@ -271,4 +266,73 @@ fn compile_conditions(
         }
     }
     Some(compiled)
+}
+
+/// The PolicyExceptions of a policy set, in the order they are judged, indexed by the policies
+/// they name: a review looks up each policy's exceptions instead of scanning all of them for
+/// every policy. Immutable once built, like the set.
+#[derive(Debug, Clone, Default)]
+pub struct ExceptionSet {
+    exceptions: Vec<Arc<PolicyException>>,
+    /// Policy key (as [`Policy::key`]) → positions in `exceptions`, ascending.
+    by_policy: HashMap<String, Vec<usize>>,
+}
+
+impl ExceptionSet {
+    pub fn new(exceptions: Vec<Arc<PolicyException>>) -> Self {
+        let mut by_policy: HashMap<String, Vec<usize>> = HashMap::new();
+        for (index, exception) in exceptions.iter().enumerate() {
+            for target in &exception.targets {
+                let positions = by_policy.entry(target.policy.clone()).or_default();
+                if positions.last() != Some(&index) {
+                    positions.push(index);
+                }
+            }
+        }
+        Self {
+            exceptions,
+            by_policy,
+        }
+    }
+
+    /// The exceptions that name `policy` in some entry, in order.
+    pub fn naming<'s>(&'s self, policy: &Policy) -> impl Iterator<Item = &'s PolicyException> {
+        let positions = if self.exceptions.is_empty() {
+            None
+        } else {
+            self.by_policy.get(&policy.key)
+        };
+        positions
+            .into_iter()
+            .flatten()
+            .filter_map(|&index| self.exceptions.get(index).map(|exception| &**exception))
+    }
+
+    /// The exceptions, given back to build another set from.
+    pub fn into_vec(self) -> Vec<Arc<PolicyException>> {
+        self.exceptions
+    }
+}
+
+impl std::ops::Deref for ExceptionSet {
+    type Target = [Arc<PolicyException>];
+
+    fn deref(&self) -> &Self::Target {
+        &self.exceptions
+    }
+}
+
+impl From<Vec<Arc<PolicyException>>> for ExceptionSet {
+    fn from(exceptions: Vec<Arc<PolicyException>>) -> Self {
+        Self::new(exceptions)
+    }
+}
+
+impl<'s> IntoIterator for &'s ExceptionSet {
+    type Item = &'s Arc<PolicyException>;
+    type IntoIter = std::slice::Iter<'s, Arc<PolicyException>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.exceptions.iter()
+    }
 }

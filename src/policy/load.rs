@@ -5,7 +5,7 @@
 //! can never replace a complete one.
 
 use super::compile::{self, Located};
-use super::exception::{self, EXCEPTION_API_VERSIONS, PolicyException};
+use super::exception::{self, EXCEPTION_API_VERSIONS, ExceptionSet, PolicyException};
 use super::spec::{ExceptionDocument, PolicyDocument};
 use super::{Origin, Policy, PolicySet};
 use crate::json_path::{JsonPath, Segment};
@@ -267,7 +267,7 @@ pub fn load_exception_paths(
         })
         .collect();
     if errors.is_empty() {
-        Ok(set.exceptions)
+        Ok(set.exceptions.into_vec())
     } else {
         Err(errors)
     }
@@ -279,16 +279,17 @@ pub fn with_exceptions(
     mut set: PolicySet,
     exceptions: Vec<Arc<PolicyException>>,
 ) -> Result<PolicySet, Vec<LoadError>> {
+    let mut all = std::mem::take(&mut set.exceptions).into_vec();
     for exception in exceptions {
         // A file named both as policies and as exceptions is read once.
-        let again = set
-            .exceptions
+        let again = all
             .iter()
             .any(|known| known.key == exception.key && known.origin == exception.origin);
         if !again {
-            set.exceptions.push(exception);
+            all.push(exception);
         }
     }
+    set.exceptions = ExceptionSet::new(all);
     let mut errors = Vec::new();
     check_unique_exceptions(&set.exceptions, &mut errors);
     if errors.is_empty() {
@@ -372,10 +373,9 @@ fn load_text(
             .set
             .policies
             .extend(policies.into_iter().map(Arc::new));
-        loaded
-            .set
-            .exceptions
-            .extend(exceptions.into_iter().map(Arc::new));
+        let mut all = std::mem::take(&mut loaded.set.exceptions).into_vec();
+        all.extend(exceptions.into_iter().map(Arc::new));
+        loaded.set.exceptions = ExceptionSet::new(all);
         Ok(())
     } else {
         Err(errors)

@@ -19,7 +19,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use exception::PolicyException;
+pub use exception::{ExceptionSet, PolicyException};
 pub use load::{LoadError, LoadErrorKind, load_paths, load_str};
 
 /// Where a policy was written, for messages that send the reader to the right line.
@@ -80,14 +80,14 @@ pub struct ActionOverride {
 pub struct PolicySet {
     pub policies: Vec<Arc<Policy>>,
     /// Kyverno PolicyExceptions, each judged for the rules it names in the order given here.
-    pub exceptions: Vec<Arc<PolicyException>>,
+    pub exceptions: ExceptionSet,
 }
 
 impl From<Vec<Policy>> for PolicySet {
     fn from(policies: Vec<Policy>) -> Self {
         Self {
             policies: policies.into_iter().map(Arc::new).collect(),
-            exceptions: Vec::new(),
+            exceptions: ExceptionSet::default(),
         }
     }
 }

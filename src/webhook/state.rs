@@ -207,7 +207,7 @@ impl AppState {
                 })
                 .cloned(),
         );
-        let mut exceptions = sources.files.exceptions.clone();
+        let mut exceptions = sources.files.exceptions.to_vec();
         let file_exceptions: HashSet<&str> = sources
             .files
             .exceptions
@@ -226,7 +226,7 @@ impl AppState {
         }
         let policies = PolicySet {
             policies,
-            exceptions,
+            exceptions: exceptions.into(),
         };
         self.metrics
             .policies_loaded

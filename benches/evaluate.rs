@@ -59,7 +59,32 @@ fn state(count: usize) -> Arc<AppState> {
 
 #[divan::bench(args = SIZES)]
 fn evaluate(bencher: divan::Bencher, policies: usize) {
-    let set = policy_set(policies);
+    bench_evaluate(bencher, &policy_set(policies));
+}
+
+/// `evaluate` with one PolicyException per policy that names every rule of it and matches
+/// nothing the review holds: the exceptions' cost on a review they do not except.
+#[divan::bench(args = SIZES)]
+fn evaluate_with_exceptions(bencher: divan::Bencher, policies: usize) {
+    let mut set = policy_set(policies);
+    let exceptions: String = set
+        .policies
+        .iter()
+        .map(|policy| {
+            format!(
+                "---\napiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: {}\n  namespace: exceptions\nspec:\n  exceptions:\n  - policyName: {}\n    ruleNames: [\"*\"]\n  match:\n    any:\n    - resources:\n        kinds: [Pod]\n        names: [never-*]\n",
+                policy.name, policy.name
+            )
+        })
+        .collect();
+    set.exceptions = policy::load::load_str_set(&exceptions, Path::new("exceptions.yaml"))
+        .unwrap_or_else(|errors| panic!("bench exceptions: {errors:?}"))
+        .exceptions;
+    bench_evaluate(bencher, &set);
+}
+
+/// The engine alone on the review's object, which passes every rule of `set`.
+fn bench_evaluate(bencher: divan::Bencher, set: &PolicySet) {
     let review: Value = serde_json::from_str(REVIEW).expect("review JSON");
     let object = &review["request"]["object"];
     let gvk = Gvk {
@@ -82,7 +107,7 @@ fn evaluate(bencher: divan::Bencher, policies: usize) {
         environment: portcullis::eval::Offline::system(),
     };
     bencher.bench_local(|| {
-        let report = eval::evaluate(divan::black_box(&set), divan::black_box(&request));
+        let report = eval::evaluate(divan::black_box(set), divan::black_box(&request));
         assert!(report.failures().next().is_none());
         report.results.len()
     });

@@ -49,6 +49,14 @@ pub struct ServeArgs {
     /// exists, else the default policy set built into the binary.
     #[arg(long = "policies", env = "PORTCULLIS_POLICIES", value_delimiter = ',')]
     pub policies: Vec<PathBuf>,
+    /// Kyverno PolicyException files or directories (repeatable), reloaded like the policies.
+    /// Policy files may hold PolicyExceptions too.
+    #[arg(
+        long = "exceptions",
+        env = "PORTCULLIS_EXCEPTIONS",
+        value_delimiter = ','
+    )]
+    pub exceptions: Vec<PathBuf>,
     /// PEM certificate chain of the serving certificate.
     #[arg(long, env = "PORTCULLIS_TLS_CERT", default_value = crate::tls::DEFAULT_CERT_PATH)]
     pub tls_cert: PathBuf,
@@ -106,6 +114,15 @@ pub struct ServeArgs {
     /// deadline, for room.
     #[arg(long, env = "PORTCULLIS_LOOKUP_REVIEWS", default_value_t = crate::webhook::state::DEFAULT_LOOKUP_REVIEWS as u32, value_parser = clap::value_parser!(u32).range(1..))]
     pub lookup_reviews: u32,
+    /// With --kube: also apply kyverno.io PolicyException objects of this namespace (`*`: of
+    /// every namespace), as Kyverno's --exceptionNamespace.
+    #[arg(
+        long,
+        env = "PORTCULLIS_WATCH_POLICY_EXCEPTIONS",
+        value_name = "NAMESPACE",
+        requires = "kube"
+    )]
+    pub watch_policy_exceptions: Option<String>,
     /// With --kube: do not write the ValidatingWebhookConfiguration; register it yourself
     /// (`portcullis webhook-config`).
     #[arg(long, env = "PORTCULLIS_NO_WEBHOOK_REGISTRATION", requires = "kube")]
@@ -157,6 +174,10 @@ pub struct CheckArgs {
     /// Policy files or directories (repeatable); defaults as for `serve`.
     #[arg(long = "policies", value_delimiter = ',')]
     pub policies: Vec<PathBuf>,
+    /// Kyverno PolicyException files or directories (repeatable). Policy files may hold
+    /// PolicyExceptions too.
+    #[arg(long = "exceptions", value_delimiter = ',')]
+    pub exceptions: Vec<PathBuf>,
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     /// Also list passing and skipped results, and documents skipped as not Kubernetes objects.

@@ -106,7 +106,15 @@ pub fn check(args: &CheckArgs) -> ExitCode {
             printable(&refused.to_string())
         );
     }
-    let set = loaded.set;
+    let set = match portcullis::policy::load::load_exception_paths(&args.exceptions)
+        .and_then(|exceptions| portcullis::policy::load::with_exceptions(loaded.set, exceptions))
+    {
+        Ok(set) => set,
+        Err(errors) => {
+            report_load_errors(&errors);
+            return ExitCode::from(check::EXIT_ERROR);
+        }
+    };
     if set.policies.is_empty() && !loaded.refused.is_empty() {
         eprintln!(
             "error: every policy in {} uses a feature Portcullis does not evaluate; nothing is left to check with",
@@ -415,7 +423,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
     let source = PolicySource::resolve(&args.policies);
     let facts = ClusterFacts::following_cluster(args.kube);
     let set = source
-        .load()
+        .load_with_exceptions(&args.exceptions)
         .and_then(|set| set.require_knowable(facts))
         .map_err(|errors| {
             errors
@@ -425,7 +433,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
                 .join("\n")
                 + "\nrefusing to start with invalid policies"
         })?;
-    tracing::info!(policies = set.policies.len(), rules = set.rule_count(), source = %source.describe(), "loaded policies");
+    tracing::info!(policies = set.policies.len(), rules = set.rule_count(), exceptions = set.exceptions.len(), source = %source.describe(), "loaded policies");
     portcullis::policy::note_inert_settings(&set);
 
     if let Some(generated) =
@@ -475,18 +483,14 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         },
     )
     .map_err(|error| format!("cannot watch the certificate files: {error}"))?;
-    let _policy_reloader = match &source {
-        PolicySource::Paths(paths) => Some(
-            webhook::state::spawn_policy_reloader(
-                paths.clone(),
-                facts,
-                state.clone(),
-                reload::WatchOptions::default(),
-            )
-            .map_err(|error| format!("cannot watch the policy paths: {error}"))?,
-        ),
-        PolicySource::Embedded => None,
-    };
+    let _policy_reloader = webhook::state::spawn_policy_reloader(
+        source.clone(),
+        args.exceptions.clone(),
+        facts,
+        state.clone(),
+        reload::WatchOptions::default(),
+    )
+    .map_err(|error| format!("cannot watch the policy paths: {error}"))?;
 
     let tls_listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -508,6 +512,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
             .map_err(|error| format!("--kube: cannot configure a Kubernetes client: {error}"))?;
         let options = portcullis::cluster::ClusterOptions {
             watch_kyverno_policies: args.watch_kyverno_policies,
+            exception_namespace: args.watch_policy_exceptions.clone(),
             registers_webhooks: registration.is_some(),
             lookups: portcullis::cluster::api_get::LookupOptions {
                 call_timeout: args.lookup_timeout,
@@ -536,7 +541,7 @@ async fn run_server(args: ServeArgs) -> Result<(), String> {
         }
         Some((cluster, client)) => {
             tracing::info!(
-                "not ready until namespaces, role bindings and cluster policies are listed"
+                "not ready until namespaces, role bindings, cluster policies and followed PolicyExceptions are listed"
             );
             let (cluster, client, readiness) = (cluster.clone(), client.clone(), readiness.clone());
             Some(tokio::spawn(async move {

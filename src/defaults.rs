@@ -60,6 +60,15 @@ impl PolicySource {
         }
     }
 
+    /// [`Self::load`] with the PolicyExceptions of `exceptions` (`--exceptions`) added.
+    pub fn load_with_exceptions(
+        &self,
+        exceptions: &[PathBuf],
+    ) -> Result<PolicySet, Vec<LoadError>> {
+        let set = self.load()?;
+        policy::load::with_exceptions(set, policy::load::load_exception_paths(exceptions)?)
+    }
+
     /// [`Self::load`] with the leniencies of `options` for files; the built-in set has nothing to
     /// skip.
     pub fn load_with(

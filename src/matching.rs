@@ -192,6 +192,10 @@ pub enum Subject {
 enum Side {
     Match,
     Exclude,
+    /// A PolicyException's `match`, which Kyverno judges with a matcher of its own: it ignores
+    /// `operations`, leaves `namespaceSelector` out for a Namespace, and judges user info
+    /// against an empty user when the request has none.
+    Exception,
 }
 
 impl MatchBlock {
@@ -237,6 +241,11 @@ impl MatchBlock {
     /// An exclude block; an empty one excludes nothing.
     pub fn excludes(&self, target: &MatchTarget<'_>) -> Result<bool, MatchError> {
         self.evaluate(target, Side::Exclude)
+    }
+
+    /// A PolicyException's match block (see [`Side::Exception`]).
+    pub fn matches_exception(&self, target: &MatchTarget<'_>) -> Result<bool, MatchError> {
+        self.evaluate(target, Side::Exception)
     }
 
     fn evaluate(&self, target: &MatchTarget<'_>, side: Side) -> Result<bool, MatchError> {
@@ -394,7 +403,10 @@ impl Filter {
         if !self.has_resource_attributes() && !self.has_user_attributes() {
             return Ok(false);
         }
-        if !self.operations.is_empty() && !self.operations.contains(&target.operation) {
+        if side != Side::Exception
+            && !self.operations.is_empty()
+            && !self.operations.contains(&target.operation)
+        {
             return Ok(false);
         }
         if !self.kinds.is_empty()
@@ -451,8 +463,13 @@ impl Filter {
                 return Ok(false);
             }
         }
-        if let Some(selector) = &self.namespace_selector {
-            if target.gvk.kind == "Namespace" && target.gvk.group.is_empty() {
+        let namespace_object = target.gvk.kind == "Namespace" && target.gvk.group.is_empty();
+        if let Some(selector) = self
+            .namespace_selector
+            .as_ref()
+            .filter(|_| !(namespace_object && side == Side::Exception))
+        {
+            if namespace_object {
                 return Ok(false);
             }
             let only_name;
@@ -482,6 +499,11 @@ impl Filter {
             match (target.user, side) {
                 (None, Side::Match) => {}
                 (None, Side::Exclude) => return Ok(false),
+                (None, Side::Exception) => {
+                    if !self.matches_user(&UserInfo::default()) {
+                        return Ok(false);
+                    }
+                }
                 (Some(user), _) => {
                     if !self.matches_user(user) {
                         return Ok(false);

@@ -1,6 +1,7 @@
 //! Prometheus metrics, owned by application state (no globals), so tests can encode a registry
-//! of their own. Labels stay bounded: policy, rule, result, mode, operation, kind, reason, on_timeout —
-//! never namespace, name or image.
+//! of their own. Labels stay bounded: policy, rule, result, mode, operation, kind, reason,
+//! on_timeout, exception (one per PolicyException loaded) — never a resource's namespace, name
+//! or image.
 
 mod review_counts;
 mod sharded;
@@ -34,6 +35,7 @@ pub struct Metrics {
     pub in_flight: ShardedGauge,
     pub admission_deadline_exceeded: IntCounterVec,
     pub policy_results: ShardedCounterVec,
+    pub policy_exception_skips: ShardedCounterVec,
     pub policy_execution_duration: ShardedHistogramVec,
     pub policy_reloads: IntCounterVec,
     pub policies_loaded: IntGauge,
@@ -87,6 +89,11 @@ impl Metrics {
                 "portcullis_policy_results_total",
                 "Rule results at admission, by policy, rule, result and mode.",
                 &["policy", "rule", "result", "mode"],
+            )?,
+            policy_exception_skips: ShardedCounterVec::new(
+                "portcullis_policy_exception_skips_total",
+                "Rule results at admission skipped by a PolicyException, by policy, rule and exception (namespace/name).",
+                &["policy", "rule", "exception"],
             )?,
             policy_execution_duration: ShardedHistogramVec::new(
                 "portcullis_policy_execution_duration_seconds",
@@ -159,13 +166,14 @@ impl Metrics {
     }
 
     fn register_all(&self) -> Result<(), prometheus::Error> {
-        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 16] = [
             Box::new(self.admission_requests.family().clone()),
             Box::new(self.admission_deadline_exceeded.clone()),
             Box::new(self.admission_review_durations.clone()),
             Box::new(self.admission_request_errors.clone()),
             Box::new(self.in_flight_family.clone()),
             Box::new(self.policy_results.clone()),
+            Box::new(self.policy_exception_skips.clone()),
             Box::new(self.policy_execution_duration.clone()),
             Box::new(self.policy_reloads.clone()),
             Box::new(self.policies_loaded.clone()),

@@ -111,11 +111,20 @@ impl Projection {
     }
 
     /// What every rule of `set` can read of the object it judges: its patterns (autogen rules
-    /// included), what its match and exclude filters read of `metadata`, and the object's name
-    /// and namespace, which denials and namespaced policies use.
+    /// included), what its match and exclude filters and its PolicyExceptions read, and the
+    /// object's name and namespace, which denials and namespaced policies use.
     pub fn of_set(set: &PolicySet) -> Self {
         let mut metadata = vec!["name", "namespace"];
         let mut projection = Self::nothing();
+        for exception in &set.exceptions {
+            // Conditions may read any field, as expressions do.
+            if exception.conditions.is_some() {
+                return Self::Whole;
+            }
+            for filter in exception.filters() {
+                metadata.extend(filter.metadata_keys());
+            }
+        }
         for policy in &set.policies {
             for rule in policy.rules.iter().chain(&policy.autogen_rules) {
                 let blocks = std::iter::once(&rule.match_block).chain(&rule.exclude);

@@ -120,7 +120,10 @@ pub fn desired_configuration(
                 })
                 .cloned()
                 .collect();
-            let covered = crate::policy::PolicySet { policies: left_out };
+            let covered = crate::policy::PolicySet {
+                policies: left_out,
+                exceptions: Default::default(),
+            };
             (
                 webhook_config::webhooks(&covered, endpoint, force_ignore).unwrap_or_default(),
                 unknown,

@@ -1,7 +1,8 @@
 //! Cluster awareness for `serve --kube`: live namespace labels for `namespaceSelector` rules
 //! ([`namespaces`]), requesters' roles for `roles` / `clusterRoles` ([`rbac`]), policies
-//! read from custom resources ([`crd`], [`policies`]), and the answers to `configMap` and
-//! `apiCall` context entries ([`environment`], [`config_maps`], [`api_get`]).
+//! read from custom resources ([`crd`], [`policies`]), Kyverno's PolicyExceptions
+//! ([`exceptions`]), and the answers to `configMap` and `apiCall` context entries
+//! ([`environment`], [`config_maps`], [`api_get`]).
 //!
 //! Everything here follows the apiserver with list + watch (kube-runtime's `watcher`, which
 //! relists after `410 Gone` and resumes from bookmarks) and folds the events into complete
@@ -18,6 +19,7 @@ pub mod api_get;
 pub mod config_maps;
 pub mod crd;
 pub mod environment;
+pub mod exceptions;
 pub mod namespaces;
 pub mod policies;
 pub mod rbac;
@@ -83,10 +85,13 @@ pub async fn follow_with<K>(
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ClusterOptions {
     /// Also enforce `kyverno.io/v1` `ClusterPolicy` and `Policy` objects (read-only).
     pub watch_kyverno_policies: bool,
+    /// Also apply `kyverno.io` PolicyExceptions of this namespace (`*`: of every namespace),
+    /// read-only.
+    pub exception_namespace: Option<String>,
     /// The server registers its own webhooks: a cluster policy whose kinds cannot be named in
     /// webhook rules would never be sent a review, so it is left out and its status says why.
     pub registers_webhooks: bool,
@@ -123,14 +128,19 @@ impl Cluster {
         // and a watch RBAC refuses must not keep the server from ever becoming ready.
         let config_map_task =
             config_maps::follow_config_maps(client.clone(), state.clone(), config_maps);
-        let (policy_tasks, policies_synced) = policies::follow_policies(client, state, options);
         let mut tasks = vec![namespace_task, config_map_task];
+        let mut synced = vec![namespaces_synced, roles_synced];
+        if let Some(namespace) = &options.exception_namespace {
+            let (exception_tasks, exceptions_synced) =
+                exceptions::follow_exceptions(client.clone(), state.clone(), namespace);
+            tasks.extend(exception_tasks);
+            synced.push(exceptions_synced);
+        }
+        let (policy_tasks, policies_synced) = policies::follow_policies(client, state, options);
         tasks.extend(role_tasks);
         tasks.extend(policy_tasks);
-        Self {
-            tasks,
-            synced: vec![namespaces_synced, roles_synced, policies_synced],
-        }
+        synced.push(policies_synced);
+        Self { tasks, synced }
     }
 
     /// Completes once every followed resource has been listed completely once.

@@ -124,27 +124,31 @@ pub fn compile_object(key: &ObjectKey, object: &Value) -> Result<Policy, String>
             "{label}: expected one policy, got {}",
             policies.len()
         )),
-        Err(errors) => {
-            let document = yaml::parse_documents(&text)
-                .ok()
-                .and_then(|mut docs| docs.pop());
-            Err(errors
-                .iter()
-                .map(|error| {
-                    let path = match (&document, error.location) {
-                        (Some(document), Some(location)) => path_at(document, location),
-                        _ => JsonPath::root(),
-                    };
-                    if path.is_root() {
-                        format!("{label}: {}", error.message)
-                    } else {
-                        format!("{label} at {}: {}", path.dotted(), error.message)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("; "))
-        }
+        Err(errors) => Err(describe_errors(&label, &text, &errors)),
     }
+}
+
+/// The load errors of one object's `text`, each naming the object and the JSON path of the
+/// field it is about.
+pub(super) fn describe_errors(label: &str, text: &str, errors: &[policy::LoadError]) -> String {
+    let document = yaml::parse_documents(text)
+        .ok()
+        .and_then(|mut docs| docs.pop());
+    errors
+        .iter()
+        .map(|error| {
+            let path = match (&document, error.location) {
+                (Some(document), Some(location)) => path_at(document, location),
+                _ => JsonPath::root(),
+            };
+            if path.is_root() {
+                format!("{label}: {}", error.message)
+            } else {
+                format!("{label} at {}: {}", path.dotted(), error.message)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The field whose key (or, failing that, whose value) starts at `location`.
@@ -341,7 +345,13 @@ impl ClusterPolicies {
                 }
             }
         }
-        (PolicySet { policies }, statuses)
+        (
+            PolicySet {
+                policies,
+                exceptions: Default::default(),
+            },
+            statuses,
+        )
     }
 }
 

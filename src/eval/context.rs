@@ -488,6 +488,12 @@ impl<'s> Scope<'s> {
             .map(|element| element.value.as_ref())
     }
 
+    /// Makes queries use `expressions` (a PolicyException's, over the rule's variables) and
+    /// gives back those used until now, to be put back.
+    pub fn use_expressions(&mut self, expressions: &'s Expressions) -> &'s Expressions {
+        std::mem::replace(&mut self.expressions, expressions)
+    }
+
     pub fn environment(&self) -> &'s dyn Environment {
         self.environment
     }

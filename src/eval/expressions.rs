@@ -3,31 +3,39 @@
 //! builds no variables at all.
 
 use super::context::{Lookup, LookupError, ReviewVariables, Scope};
-use super::{Budget, RuleOutcome};
+use super::{Budget, Judged, RuleOutcome, exceptions};
 use crate::expr::conditions::{self, Conditions, EvaluationError};
 use crate::expr::template::{ResolveError, TemplateError};
 use crate::matching::Operation;
 use crate::pattern::{NumberMode, Pattern, PatternOutcome};
 use crate::policy::{
-    ContextEntry, ContextSource, Foreach, Policy, Rule, SourcedPattern, Validation,
+    ContextEntry, ContextSource, Foreach, Policy, PolicyException, Rule, SourcedPattern, Validation,
 };
 use serde_json::Value;
 use std::borrow::Cow;
 
-/// The rule's outcome, or `None` when Kyverno gives no response at all (a pattern on a
-/// DELETE, a foreach whose lists had nothing to judge).
+/// The rule's outcome; [`Judged::NotApplicable`] when Kyverno gives no response at all (a
+/// pattern on a DELETE, a foreach whose lists had nothing to judge), [`Judged::Excepted`] when
+/// PolicyExceptions of `exceptions` apply once the context is loaded and the preconditions hold.
 pub(super) fn judge<'p>(
     policy: &Policy,
     rule: &'p Rule,
+    exceptions: &[&'p PolicyException],
     variables: &ReviewVariables<'_>,
     budget: &Budget,
-) -> Option<RuleOutcome<'p>> {
+) -> Judged<'p> {
     let request = variables.request();
     if !rule.reads_variables() {
-        if request.operation == Operation::Delete {
-            return None;
+        // No context and no preconditions: exceptions come first.
+        match exceptions::applying(exceptions, policy, &rule.name, variables, None) {
+            Err(outcome) => return Judged::Outcome(outcome),
+            Ok(applied) if !applied.is_empty() => return Judged::Excepted(applied),
+            Ok(_) => {}
         }
-        return Some(static_patterns(rule, request.object));
+        if request.operation == Operation::Delete {
+            return Judged::NotApplicable;
+        }
+        return Judged::Outcome(static_patterns(rule, request.object));
     }
     let mut scope = Scope::new(variables, &rule.expressions, request.environment);
     scope.push();
@@ -42,13 +50,13 @@ pub(super) fn judge<'p>(
         .unwrap_or("");
     for (name, value) in request.environment.request_values(&policy.name, resource) {
         if let Err(error) = scope.merge(name, value.clone()) {
-            return Some(error_outcome("failed to add variable to context", &error));
+            return Judged::Outcome(error_outcome("failed to add variable to context", &error));
         }
     }
     let rule_values = request.environment.rule_values(&policy.name, &rule.name);
     let policy_namespace = policy.namespace.as_deref();
     if let Err(error) = load_context(&rule.context, &rule_values, &mut scope, policy_namespace) {
-        return Some(error_outcome("failed to load context", &error));
+        return Judged::Outcome(error_outcome("failed to load context", &error));
     }
     let mut judging = Judging {
         rule,
@@ -61,7 +69,18 @@ pub(super) fn judge<'p>(
         },
         budget,
     };
-    judging.judge(&rule.preconditions, &rule.validation, &mut scope, 0)
+    if let Some(outcome) = judging.preconditions(&rule.preconditions, &scope) {
+        return Judged::Outcome(outcome);
+    }
+    match exceptions::applying(exceptions, policy, &rule.name, variables, Some(&mut scope)) {
+        Err(outcome) => return Judged::Outcome(outcome),
+        Ok(applied) if !applied.is_empty() => return Judged::Excepted(applied),
+        Ok(_) => {}
+    }
+    match judging.judge(&None, &rule.validation, &mut scope, 0) {
+        Some(outcome) => Judged::Outcome(outcome),
+        None => Judged::NotApplicable,
+    }
 }
 
 fn static_patterns<'p>(rule: &'p Rule, object: &serde_json::Value) -> RuleOutcome<'p> {
@@ -112,18 +131,8 @@ impl<'p> Judging<'_, 'p> {
         scope: &mut Scope<'_>,
         nesting: usize,
     ) -> Option<RuleOutcome<'p>> {
-        if let Some(preconditions) = preconditions {
-            match evaluate_conditions(preconditions, scope) {
-                Err(error) => {
-                    return Some(error_outcome("failed to evaluate preconditions", &error));
-                }
-                Ok(verdict) if !verdict.holds => {
-                    return Some(RuleOutcome::Skip {
-                        message: Cow::Owned(conditions::preconditions_not_met(&verdict.message)),
-                    });
-                }
-                Ok(_) => {}
-            }
+        if let Some(outcome) = self.preconditions(preconditions, scope) {
+            return Some(outcome);
         }
         match check {
             Validation::Deny(conditions) => Some(self.deny(conditions, scope)),
@@ -133,6 +142,22 @@ impl<'p> Judging<'_, 'p> {
                 Some(self.patterns(check, scope, object))
             }
             Validation::Foreach(loops) => self.foreach(loops, scope, nesting),
+        }
+    }
+
+    /// The outcome when the preconditions do not hold or cannot be evaluated; `None` when
+    /// judging goes on.
+    fn preconditions(
+        &self,
+        preconditions: &Option<Conditions>,
+        scope: &Scope<'_>,
+    ) -> Option<RuleOutcome<'p>> {
+        match evaluate_conditions(preconditions.as_ref()?, scope) {
+            Err(error) => Some(error_outcome("failed to evaluate preconditions", &error)),
+            Ok(verdict) if !verdict.holds => Some(RuleOutcome::Skip {
+                message: Cow::Owned(conditions::preconditions_not_met(&verdict.message)),
+            }),
+            Ok(_) => None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod admission;
 pub mod context;
+mod exceptions;
 mod expressions;
 pub mod outcome;
 
@@ -13,7 +14,9 @@ pub use outcome::{Report, RuleOutcome, RuleResult, Status};
 
 use crate::autogen;
 use crate::matching::{Gvk, MatchError, MatchTarget, Operation, UserInfo};
-use crate::policy::{ActionOverride, FailureAction, Policy, PolicySet, Rule};
+use crate::policy::{
+    ActionOverride, ExceptionSet, FailureAction, Policy, PolicyException, PolicySet, Rule,
+};
 use context::ReviewVariables;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -123,7 +126,15 @@ pub fn evaluate_observed<'p>(
     let mut report = Report::with_room_for(set);
     let variables = ReviewVariables::new(*request);
     for (index, policy) in set.policies.iter().enumerate() {
-        let next = evaluate_policy(index, policy, &variables, budget, &mut report, observer);
+        let next = evaluate_policy(
+            index,
+            policy,
+            &set.exceptions,
+            &variables,
+            budget,
+            &mut report,
+            observer,
+        );
         observer.policy_judged(index, policy);
         if next == Next::OutOfTime {
             report.unfinished = true;
@@ -136,6 +147,7 @@ pub fn evaluate_observed<'p>(
 fn evaluate_policy<'p>(
     index: usize,
     policy: &'p Policy,
+    exceptions: &'p ExceptionSet,
     variables: &ReviewVariables<'_>,
     budget: &Budget,
     report: &mut Report<'p>,
@@ -157,9 +169,23 @@ fn evaluate_policy<'p>(
             return Next::Continue;
         }
     }
+    // Those naming the policy, once per policy; no allocation when none does.
+    let exceptions: Vec<&'p PolicyException> = exceptions.naming(policy).collect();
     let place = Place {
         policy: index,
         rule: 0,
+    };
+    let mut judge_rule = |place, rule| {
+        judge(
+            place,
+            policy,
+            rule,
+            &exceptions,
+            variables,
+            budget,
+            report,
+            observer,
+        )
     };
     // Generated rules are only for controller kinds; for those they replace any rule of the
     // policy written under a generated name. Two plain loops, not a filtered chain: every
@@ -173,7 +199,7 @@ fn evaluate_policy<'p>(
             rule: rule_index,
             ..place
         };
-        match judge(place, policy, rule, variables, budget, report, observer) {
+        match judge_rule(place, rule) {
             Next::Continue => {}
             stop => return stop,
         }
@@ -185,7 +211,7 @@ fn evaluate_policy<'p>(
                 rule: first + rule_index,
                 ..place
             };
-            match judge(place, policy, rule, variables, budget, report, observer) {
+            match judge_rule(place, rule) {
                 Next::Continue => {}
                 stop => return stop,
             }
@@ -203,20 +229,28 @@ struct Place {
 }
 
 /// One rule into the report, if it applies.
+#[allow(clippy::too_many_arguments)]
 fn judge<'p>(
     place: Place,
     policy: &'p Policy,
     rule: &'p Rule,
+    exceptions: &[&'p PolicyException],
     variables: &ReviewVariables<'_>,
     budget: &Budget,
     report: &mut Report<'p>,
     observer: &mut impl Observer<'p>,
 ) -> Next {
     let request = variables.request();
-    let outcome = match evaluate_rule(policy, rule, variables, budget) {
+    let (outcome, exceptions) = match evaluate_rule(policy, rule, exceptions, variables, budget) {
         Judged::NotApplicable => return Next::Continue,
         Judged::OutOfTime => return Next::OutOfTime,
-        Judged::Outcome(outcome) => outcome,
+        Judged::Outcome(outcome) => (outcome, Vec::new()),
+        Judged::Excepted(applied) => (
+            RuleOutcome::Skip {
+                message: Cow::Owned(exceptions::skip_message(&applied)),
+            },
+            applied,
+        ),
     };
     let decisive = matches!(outcome, RuleOutcome::Pass { .. } | RuleOutcome::Fail { .. });
     report.results.push(RuleResult {
@@ -224,6 +258,7 @@ fn judge<'p>(
         rule,
         action: effective_action(policy, rule, request),
         outcome,
+        exceptions,
     });
     if let Some(result) = report.results.last() {
         observer.rule_judged(place.policy, place.rule, result);
@@ -250,12 +285,15 @@ enum Judged<'p> {
     /// The budget ran out before the rule could be judged.
     OutOfTime,
     Outcome(RuleOutcome<'p>),
+    /// These PolicyExceptions apply: the rule is skipped.
+    Excepted(Vec<&'p PolicyException>),
 }
 
 /// The budget is checked once the rule is known to apply, before the work of judging it.
 fn evaluate_rule<'p>(
     policy: &Policy,
     rule: &'p Rule,
+    exceptions: &[&'p PolicyException],
     variables: &ReviewVariables<'_>,
     budget: &Budget,
 ) -> Judged<'p> {
@@ -274,8 +312,9 @@ fn evaluate_rule<'p>(
     if budget.is_spent() {
         return Judged::OutOfTime;
     }
-    let Some(outcome) = expressions::judge(policy, rule, variables, budget) else {
-        return Judged::NotApplicable;
+    let outcome = match expressions::judge(policy, rule, exceptions, variables, budget) {
+        Judged::Outcome(outcome) => outcome,
+        other => return other,
     };
     let enforced = rule.failure_action.unwrap_or(policy.action) == FailureAction::Enforce;
     if enforced
@@ -308,9 +347,10 @@ fn evaluate_rule<'p>(
                 ..old_request
             };
             let old_variables = ReviewVariables::new(old_judged);
+            // Exceptions were judged on the request: the rule is not excepted.
             if matches!(
-                expressions::judge(policy, rule, &old_variables, budget),
-                Some(RuleOutcome::Fail { .. })
+                expressions::judge(policy, rule, &[], &old_variables, budget),
+                Judged::Outcome(RuleOutcome::Fail { .. })
             ) {
                 return Judged::Outcome(RuleOutcome::Skip {
                     message: Cow::Borrowed(

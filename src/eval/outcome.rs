@@ -1,7 +1,7 @@
 //! Outcomes are data: what one rule concluded about one resource, with Kyverno's messages.
 
 use crate::json_path::JsonPath;
-use crate::policy::{FailureAction, Policy, PolicySet, Rule};
+use crate::policy::{FailureAction, Policy, PolicyException, PolicySet, Rule};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -98,6 +98,8 @@ pub struct RuleResult<'p> {
     pub outcome: RuleOutcome<'p>,
     /// The effective failure action for this resource, overrides applied.
     pub action: FailureAction,
+    /// The PolicyExceptions that excepted the rule, whose outcome is then a skip.
+    pub exceptions: Vec<&'p PolicyException>,
 }
 
 /// Every rule result of every policy that applied to one resource, in policy and rule order.

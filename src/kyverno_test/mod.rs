@@ -42,7 +42,8 @@ struct TestSpec {
     #[serde(default)]
     results: Vec<ExpectedResult>,
     values: Option<Value>,
-    exceptions: Option<Value>,
+    #[serde(default)]
+    exceptions: Vec<String>,
     target_resources: Option<Value>,
     json_payload: Option<Value>,
     json_payloads: Option<Value>,
@@ -203,7 +204,6 @@ fn run_test(test_file: &Path, spec: &TestSpec, test_options: &TestOptions) -> Ve
     // A test's `context` file feeds only CEL policies, which are reported by their kind.
     let _ = &spec.context;
     let mut unsupported: Vec<String> = [
-        ("policy exceptions", spec.exceptions.is_some()),
         ("targetResources", spec.target_resources.is_some()),
         ("jsonPayload", spec.json_payload.is_some()),
         ("jsonPayloads", spec.json_payloads.is_some()),
@@ -280,7 +280,13 @@ fn run_test(test_file: &Path, spec: &TestSpec, test_options: &TestOptions) -> Ve
         None => None,
     };
     let policy_paths: Vec<PathBuf> = spec.policies.iter().map(|path| base.join(path)).collect();
-    let set = match policy::load_paths(&policy_paths) {
+    let exception_paths: Vec<PathBuf> =
+        spec.exceptions.iter().map(|path| base.join(path)).collect();
+    let loaded = policy::load_paths(&policy_paths).and_then(|set| {
+        let exceptions = policy::load::load_exception_paths(&exception_paths)?;
+        policy::load::with_exceptions(set, exceptions)
+    });
+    let set = match loaded {
         Ok(set) => Some(set),
         Err(errors) => {
             let features: Vec<String> = errors
@@ -511,6 +517,7 @@ fn judge(
             .filter(|policy| policy.name == policy_name)
             .cloned()
             .collect(),
+        exceptions: set.exceptions.clone(),
     };
     if policy.policies.is_empty() {
         return (

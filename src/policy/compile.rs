@@ -216,6 +216,10 @@ pub(super) fn compile_policy(
             .get("policies.kyverno.io/scored")
             .map(String::as_str)
             != Some("false"),
+        key: match document.metadata.namespace.as_deref() {
+            Some(written) if namespaced && !written.is_empty() => format!("{written}/{name}"),
+            _ => name.clone(),
+        },
         name,
         namespace,
         action,
@@ -472,7 +476,7 @@ fn compile_validation(
     }
 }
 
-fn compile_match(
+pub(super) fn compile_match(
     spec: &super::spec::MatchSpec,
     path: &JsonPath,
     located: &Located<'_>,

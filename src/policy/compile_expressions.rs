@@ -62,28 +62,7 @@ impl RuleCompiler<'_> {
     /// Compiles every `{{ }}` variable of `value` (strings and keys), naming the first error.
     /// `foreach_depth` is how many foreach loops enclose the value: `element` needs one.
     pub fn variables(&mut self, value: &Value, path: &JsonPath, foreach_depth: usize) {
-        let mut pending = vec![(value, path.clone())];
-        let mut texts: Vec<(&str, JsonPath)> = Vec::new();
-        while let Some((value, path)) = pending.pop() {
-            match value {
-                Value::String(text) => texts.push((text, path)),
-                Value::Array(items) => pending.extend(
-                    items
-                        .iter()
-                        .enumerate()
-                        .map(|(index, item)| (item, path.child_index(index))),
-                ),
-                Value::Object(map) => {
-                    for (key, item) in map {
-                        let item_path = path.child_key(key);
-                        texts.push((key, item_path.clone()));
-                        pending.push((item, item_path));
-                    }
-                }
-                _ => {}
-            }
-        }
-        for (text, path) in texts {
+        for (text, path) in variables_in(value, path) {
             for expression in template::variables(text) {
                 self.expression(&expression, &path, foreach_depth, true);
                 self.written.push((expression, path.clone()));
@@ -501,6 +480,32 @@ impl RuleCompiler<'_> {
 }
 
 /// Whether a variable reads the foreach element (`element`, `elementIndex`, `element0`...).
+/// Every string of `value` that may hold `{{ }}` variables (values and keys), with its path.
+pub(super) fn variables_in<'v>(value: &'v Value, path: &JsonPath) -> Vec<(&'v str, JsonPath)> {
+    let mut pending = vec![(value, path.clone())];
+    let mut texts: Vec<(&str, JsonPath)> = Vec::new();
+    while let Some((value, path)) = pending.pop() {
+        match value {
+            Value::String(text) => texts.push((text, path)),
+            Value::Array(items) => pending.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(index, item)| (item, path.child_index(index))),
+            ),
+            Value::Object(map) => {
+                for (key, item) in map {
+                    let item_path = path.child_key(key);
+                    texts.push((key, item_path.clone()));
+                    pending.push((item, item_path));
+                }
+            }
+            _ => {}
+        }
+    }
+    texts
+}
+
 fn names_element(expression: &str) -> bool {
     let mut rest = expression;
     while let Some(at) = rest.find("element") {

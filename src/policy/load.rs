@@ -5,8 +5,9 @@
 //! can never replace a complete one.
 
 use super::compile::{self, Located};
-use super::spec::PolicyDocument;
-use super::{Policy, PolicySet};
+use super::exception::{self, EXCEPTION_API_VERSIONS, ExceptionSet, PolicyException};
+use super::spec::{ExceptionDocument, PolicyDocument};
+use super::{Origin, Policy, PolicySet};
 use crate::json_path::{JsonPath, Segment};
 use crate::walk::{self, Hidden, Kind};
 use crate::yaml::{self, Location};
@@ -56,7 +57,6 @@ const UNEVALUATED_POLICY_KINDS: [(&str, &[&str]); 3] = [
         &[
             "CleanupPolicy",
             "ClusterCleanupPolicy",
-            "PolicyException",
             "GlobalContextEntry",
         ],
     ),
@@ -201,6 +201,7 @@ pub fn load_paths_with(
         }
     }
     check_unique_names(&loaded.set.policies, &mut errors);
+    check_unique_exceptions(&loaded.set.exceptions, &mut errors);
     if errors.is_empty() {
         Ok(loaded)
     } else {
@@ -222,17 +223,92 @@ fn foreign_group(value: &serde_json::Value) -> Option<&str> {
     (!POLICY_GROUPS.contains(&group)).then_some(group)
 }
 
-/// Compiles every policy document of one file's text; `file` is used only in messages.
+/// Compiles every policy document of one file's text; `file` is used only in messages. A
+/// PolicyException in it is an error: [`load_str_set`] reads those too.
 pub fn load_str(text: &str, file: &Path) -> Result<Vec<Policy>, Vec<LoadError>> {
-    let mut loaded = Loaded::default();
-    load_text(text, file, Leniency::default(), &mut loaded)?;
+    let set = load_str_set(text, file)?;
+    if let Some(exception) = set.exceptions.first() {
+        return Err(vec![not_here(
+            &exception.origin,
+            format!("PolicyException {:?}", exception.key),
+            "only policies are read here",
+        )]);
+    }
     // Just compiled, so nothing else holds them.
-    Ok(loaded
-        .set
+    Ok(set
         .policies
         .into_iter()
         .map(|policy| Arc::try_unwrap(policy).unwrap_or_else(|shared| (*shared).clone()))
         .collect())
+}
+
+/// Compiles every policy and PolicyException document of one file's text.
+pub fn load_str_set(text: &str, file: &Path) -> Result<PolicySet, Vec<LoadError>> {
+    let mut loaded = Loaded::default();
+    load_text(text, file, Leniency::default(), &mut loaded)?;
+    Ok(loaded.set)
+}
+
+/// Loads the PolicyExceptions of the given files and directories (`--exceptions`); any other
+/// document there is an error.
+pub fn load_exception_paths(
+    paths: &[PathBuf],
+) -> Result<Vec<Arc<PolicyException>>, Vec<LoadError>> {
+    let set = load_paths(paths)?;
+    let errors: Vec<LoadError> = set
+        .policies
+        .iter()
+        .map(|policy| {
+            not_here(
+                &policy.origin,
+                format!("policy {:?}", policy.qualified_name()),
+                "only PolicyExceptions are read from --exceptions",
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(set.exceptions.into_vec())
+    } else {
+        Err(errors)
+    }
+}
+
+/// `set` with `exceptions` added after its own; an exception named like one already in the set
+/// is an error.
+pub fn with_exceptions(
+    mut set: PolicySet,
+    exceptions: Vec<Arc<PolicyException>>,
+) -> Result<PolicySet, Vec<LoadError>> {
+    let mut all = std::mem::take(&mut set.exceptions).into_vec();
+    for exception in exceptions {
+        // A file named both as policies and as exceptions is read once.
+        let again = all
+            .iter()
+            .any(|known| known.key == exception.key && known.origin == exception.origin);
+        if !again {
+            all.push(exception);
+        }
+    }
+    set.exceptions = ExceptionSet::new(all);
+    let mut errors = Vec::new();
+    check_unique_exceptions(&set.exceptions, &mut errors);
+    if errors.is_empty() {
+        Ok(set)
+    } else {
+        Err(errors)
+    }
+}
+
+fn not_here(origin: &Origin, what: String, why: &str) -> LoadError {
+    LoadError {
+        kind: LoadErrorKind::Invalid,
+        file: origin.file.clone(),
+        location: Some(Location {
+            line: origin.line,
+            column: 1,
+        }),
+        message: format!("{what}: {why}"),
+    }
 }
 
 /// Adds the policies of one file's text to `loaded`, or gives the file's errors.
@@ -251,6 +327,7 @@ fn load_text(
         }]
     })?;
     let mut policies = Vec::new();
+    let mut exceptions = Vec::new();
     let mut errors = Vec::new();
     for document in &documents {
         if document.value.is_null() {
@@ -276,7 +353,8 @@ fn load_text(
         }
         let located = Located { file, document };
         match load_document(&located) {
-            Ok(policy) => policies.push(policy),
+            Ok(Loadable::Policy(policy)) => policies.push(policy),
+            Ok(Loadable::Exception(exception)) => exceptions.push(exception),
             Err(document_errors)
                 if leniency.skip_unsupported
                     && document_errors
@@ -289,18 +367,28 @@ fn load_text(
         }
     }
     check_unique_names(&policies, &mut errors);
+    check_unique_exceptions(&exceptions, &mut errors);
     if errors.is_empty() {
         loaded
             .set
             .policies
             .extend(policies.into_iter().map(Arc::new));
+        let mut all = std::mem::take(&mut loaded.set.exceptions).into_vec();
+        all.extend(exceptions.into_iter().map(Arc::new));
+        loaded.set.exceptions = ExceptionSet::new(all);
         Ok(())
     } else {
         Err(errors)
     }
 }
 
-fn load_document(located: &Located<'_>) -> Result<Policy, Vec<LoadError>> {
+/// What one document compiles to.
+enum Loadable {
+    Policy(Policy),
+    Exception(PolicyException),
+}
+
+fn load_document(located: &Located<'_>) -> Result<Loadable, Vec<LoadError>> {
     let value = &located.document.value;
     let text_at = |key: &str| {
         value
@@ -322,6 +410,9 @@ fn load_document(located: &Located<'_>) -> Result<Policy, Vec<LoadError>> {
             "",
         )]);
     }
+    if kind == "PolicyException" && api_version.starts_with("kyverno.io/") {
+        return load_exception(located, api_version).map(Loadable::Exception);
+    }
     if !POLICY_KINDS.contains(&kind) {
         let field = if value.get("kind").is_some() {
             "kind"
@@ -331,7 +422,7 @@ fn load_document(located: &Located<'_>) -> Result<Policy, Vec<LoadError>> {
         return Err(vec![located.invalid(
             &JsonPath::root().child_key(field),
             format!(
-                "document {} is not a policy (kind {kind:?}); expected ClusterPolicy or Policy",
+                "document {} is not a policy (kind {kind:?}); expected ClusterPolicy, Policy or PolicyException",
                 located.document.index + 1
             ),
         )]);
@@ -349,7 +440,28 @@ fn load_document(located: &Located<'_>) -> Result<Policy, Vec<LoadError>> {
         let (path, message) = describe_deserialize_error(&error);
         vec![located.invalid(&path, message)]
     })?;
-    compile::compile_policy(&document, located)
+    compile::compile_policy(&document, located).map(Loadable::Policy)
+}
+
+fn load_exception(
+    located: &Located<'_>,
+    api_version: &str,
+) -> Result<PolicyException, Vec<LoadError>> {
+    if !EXCEPTION_API_VERSIONS.contains(&api_version) {
+        return Err(vec![located.invalid(
+            &JsonPath::root().child_key("apiVersion"),
+            format!(
+                "unsupported apiVersion {api_version:?} for PolicyException; expected one of {}",
+                EXCEPTION_API_VERSIONS.join(", ")
+            ),
+        )]);
+    }
+    let document: ExceptionDocument = serde_path_to_error::deserialize(&located.document.value)
+        .map_err(|error| {
+            let (path, message) = describe_deserialize_error(&error);
+            vec![located.invalid(&path, message)]
+        })?;
+    exception::compile_exception(&document, located)
 }
 
 /// Turns serde's path and message into a JSON path that points at the offending key itself
@@ -405,6 +517,31 @@ fn describe_deserialize_error(
 fn backticked<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let rest = text.strip_prefix(prefix)?;
     rest.split_once('`').map(|(field, _)| field)
+}
+
+/// Exceptions are named by namespace and name, as in the cluster.
+fn check_unique_exceptions<E: std::borrow::Borrow<PolicyException>>(
+    exceptions: &[E],
+    errors: &mut Vec<LoadError>,
+) {
+    let mut seen: HashMap<&str, &PolicyException> = HashMap::new();
+    for exception in exceptions.iter().map(E::borrow) {
+        if let Some(first) = seen.get(exception.key.as_str()) {
+            if first.origin == exception.origin {
+                continue;
+            }
+            let already = not_here(
+                &exception.origin,
+                format!("duplicate PolicyException name {:?}", exception.key),
+                &format!("already defined at {}", first.origin),
+            );
+            if !errors.contains(&already) {
+                errors.push(already);
+            }
+        } else {
+            seen.insert(&exception.key, exception);
+        }
+    }
 }
 
 fn check_unique_names<P: std::borrow::Borrow<Policy>>(policies: &[P], errors: &mut Vec<LoadError>) {

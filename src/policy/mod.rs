@@ -3,6 +3,7 @@
 
 pub mod compile;
 mod compile_expressions;
+pub mod exception;
 pub mod load;
 mod refusals;
 pub mod spec;
@@ -18,6 +19,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use exception::{ExceptionSet, PolicyException};
 pub use load::{LoadError, LoadErrorKind, load_paths, load_str};
 
 /// Where a policy was written, for messages that send the reader to the right line.
@@ -77,12 +79,15 @@ pub struct ActionOverride {
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
     pub policies: Vec<Arc<Policy>>,
+    /// Kyverno PolicyExceptions, each judged for the rules it names in the order given here.
+    pub exceptions: ExceptionSet,
 }
 
 impl From<Vec<Policy>> for PolicySet {
     fn from(policies: Vec<Policy>) -> Self {
         Self {
             policies: policies.into_iter().map(Arc::new).collect(),
+            exceptions: ExceptionSet::default(),
         }
     }
 }
@@ -95,6 +100,16 @@ impl PolicySet {
             .iter()
             .flat_map(|policy| policy.rules.iter().chain(&policy.autogen_rules))
             .any(Rule::reads_variables)
+            || self
+                .exceptions
+                .iter()
+                .any(|exception| exception.conditions.is_some())
+    }
+
+    fn exception_filters(&self) -> impl Iterator<Item = &Filter> {
+        self.exceptions
+            .iter()
+            .flat_map(|exception| exception.filters())
     }
 
     /// Whether any rule has a `configMap` or `apiCall` context entry, whose answer comes from
@@ -118,6 +133,7 @@ impl PolicySet {
             .iter()
             .flat_map(|policy| &policy.rules)
             .any(|rule| rule.reads(Filter::reads_requester_roles))
+            || self.exception_filters().any(Filter::reads_requester_roles)
     }
 
     /// Whether any rule or failure-action override selects by namespace labels, which then have
@@ -129,7 +145,7 @@ impl PolicySet {
                     rule.reads(Filter::reads_namespace_labels)
                         || overrides_read_namespace_labels(&rule.action_overrides)
                 })
-        })
+        }) || self.exception_filters().any(Filter::reads_namespace_labels)
     }
 
     /// The set itself, or one error per rule that reads a fact the serving process cannot know.
@@ -225,6 +241,27 @@ impl PolicySet {
                 ));
             }
         }
+        for exception in &self.exceptions {
+            let refuse = |field: &str, needs: &str| LoadError {
+                kind: LoadErrorKind::Invalid,
+                file: exception.origin.file.clone(),
+                location: Some(crate::yaml::Location {
+                    line: exception.origin.line,
+                    column: 1,
+                }),
+                message: format!(
+                    "PolicyException {:?} uses {field}, which needs --kube to know {needs}",
+                    exception.key
+                ),
+            };
+            let filters = exception.filters();
+            if !facts.namespace_labels && filters.iter().any(Filter::reads_namespace_labels) {
+                errors.push(refuse("namespaceSelector", "namespace labels"));
+            }
+            if !facts.requester_roles && filters.iter().any(Filter::reads_requester_roles) {
+                errors.push(refuse("roles or clusterRoles", "the requester's roles"));
+            }
+        }
         errors
     }
 }
@@ -282,6 +319,10 @@ pub struct Policy {
     pub name: String,
     /// Set for a namespaced `Policy`, which applies only inside its own namespace.
     pub namespace: Option<String>,
+    /// How Kyverno keys the policy, and PolicyExceptions name it: `namespace/name`, or `name`
+    /// for a ClusterPolicy and for a `Policy` written without a namespace (which applies in
+    /// `default`).
+    pub key: String,
     pub origin: Origin,
     pub action: FailureAction,
     pub action_overrides: Vec<ActionOverride>,

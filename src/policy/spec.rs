@@ -178,3 +178,36 @@ pub struct SubjectSpec {
     pub namespace: Option<String>,
     pub api_group: Option<String>,
 }
+
+/// A Kyverno `PolicyException` (`kyverno.io/v2`, `v2beta1`): rules of policies that do not apply
+/// to the resources it matches.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExceptionDocument {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    pub spec: ExceptionSpec,
+    #[serde(default)]
+    pub status: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExceptionSpec {
+    /// Whether reports of a background scan honour the exception; Portcullis runs none.
+    pub background: Option<bool>,
+    /// Only `any` or `all`: the legacy inline filter of a rule's `match` is refused.
+    #[serde(rename = "match")]
+    pub match_resources: MatchSpec,
+    pub conditions: Option<Value>,
+    pub exceptions: Vec<ExceptionTargetSpec>,
+    pub pod_security: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExceptionTargetSpec {
+    pub policy_name: String,
+    pub rule_names: Vec<String>,
+}

@@ -2,7 +2,9 @@
 //! a review pays no label hashing per policy or per rule result: with `with_label_values` on
 //! every call, the per-policy timer and the result counters cost about 85 ns per policy and
 //! more per result, a noticeable share of a 10-policy review. A handle is created only when its
-//! series is first observed, so `/metrics` shows no zero series for combinations never seen.
+//! series is first observed, so `/metrics` shows no zero series for combinations never seen;
+//! the exception counters are the exception: each rule a loaded PolicyException names has its
+//! series from the first scrape, so an alert on its increase sees the first skip.
 
 use crate::eval::{Observer, RuleResult, Status};
 use crate::metrics::{Metrics, ShardedCounter, ShardedHistogram};
@@ -29,18 +31,27 @@ struct PolicyHandles {
     execution_time: OnceLock<ShardedHistogram>,
     /// One entry per rule of `rules` followed by `autogen_rules`.
     results: Vec<ResultCounters>,
+    /// One entry per rule as `results`: the keys of the exceptions naming it (unique in a
+    /// set), each with its skip counter.
+    exception_skips: Vec<Vec<(String, ShardedCounter)>>,
 }
 
 impl PolicyMetrics {
-    pub fn new(set: &PolicySet) -> Self {
+    /// Handles for `set`, with the skip series of every rule its exceptions name created in
+    /// `metrics` at zero.
+    pub fn new(set: &PolicySet, metrics: &Metrics) -> Self {
         let policies = set
             .policies
             .iter()
-            .map(|policy| PolicyHandles {
-                execution_time: OnceLock::new(),
-                results: (0..policy.rules.len() + policy.autogen_rules.len())
-                    .map(|_| Default::default())
-                    .collect(),
+            .map(|policy| {
+                let rules = policy.rules.iter().chain(&policy.autogen_rules);
+                PolicyHandles {
+                    execution_time: OnceLock::new(),
+                    results: rules.clone().map(|_| Default::default()).collect(),
+                    exception_skips: rules
+                        .map(|rule| exception_counters(set, policy, &rule.name, metrics))
+                        .collect(),
+                }
             })
             .collect();
         Self { policies }
@@ -57,6 +68,26 @@ impl PolicyMetrics {
     }
 }
 
+fn exception_counters(
+    set: &PolicySet,
+    policy: &Policy,
+    rule: &str,
+    metrics: &Metrics,
+) -> Vec<(String, ShardedCounter)> {
+    set.exceptions
+        .iter()
+        .filter(|exception| exception.names_rule(policy, rule))
+        .map(|exception| {
+            let counter = metrics.policy_exception_skips.with_label_values(&[
+                &policy.name,
+                rule,
+                &exception.key,
+            ]);
+            (exception.key.clone(), counter)
+        })
+        .collect()
+}
+
 /// Times policies and counts results as the loop judges them.
 pub struct Observing<'a> {
     handles: &'a PolicyMetrics,
@@ -66,8 +97,37 @@ pub struct Observing<'a> {
     clock: Instant,
 }
 
+impl Observing<'_> {
+    fn count_exceptions(&self, policy: usize, rule: usize, result: &RuleResult<'_>) {
+        let counters = self
+            .handles
+            .policies
+            .get(policy)
+            .and_then(|handles| handles.exception_skips.get(rule));
+        for exception in &result.exceptions {
+            let known = counters.and_then(|counters| {
+                counters
+                    .iter()
+                    .find(|(key, _)| *key == exception.key)
+                    .map(|(_, counter)| counter)
+            });
+            match known {
+                Some(counter) => counter.inc(),
+                None => self
+                    .metrics
+                    .policy_exception_skips
+                    .with_label_values(&[&result.policy.name, &result.rule.name, &exception.key])
+                    .inc(),
+            }
+        }
+    }
+}
+
 impl<'p> Observer<'p> for Observing<'_> {
     fn rule_judged(&mut self, policy: usize, rule: usize, result: &RuleResult<'p>) {
+        if !result.exceptions.is_empty() {
+            self.count_exceptions(policy, rule, result);
+        }
         let status = result.outcome.status();
         let status_index = STATUSES.iter().position(|s| *s == status);
         let action_index = ACTIONS.iter().position(|a| *a == result.action);

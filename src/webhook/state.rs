@@ -6,10 +6,11 @@
 
 use super::deadline::OnTimeout;
 use super::policy_metrics::PolicyMetrics;
+use crate::defaults::PolicySource;
 use crate::eval::{Environment, Offline};
 use crate::matching::UserInfo;
 use crate::metrics::Metrics;
-use crate::policy::{self, ClusterFacts, PolicySet};
+use crate::policy::{self, ClusterFacts, PolicyException, PolicySet};
 use crate::projection::Projection;
 use crate::reload::{self, ReloadError, WatchOptions};
 use arc_swap::ArcSwap;
@@ -85,9 +86,9 @@ pub struct ActivePolicies {
 }
 
 impl ActivePolicies {
-    fn new(set: PolicySet) -> Self {
+    fn new(set: PolicySet, metrics: &Metrics) -> Self {
         Self {
-            metrics: PolicyMetrics::new(&set),
+            metrics: PolicyMetrics::new(&set, metrics),
             projection: Projection::of_set(&set),
             reads_requester_roles: set.reads_requester_roles(),
             reads_namespace_labels: set.reads_namespace_labels(),
@@ -121,6 +122,8 @@ pub struct AppState {
 struct PolicySources {
     files: Arc<PolicySet>,
     cluster: Arc<PolicySet>,
+    /// PolicyExceptions read from the cluster, followed apart from its policies.
+    cluster_exceptions: Arc<Vec<Arc<PolicyException>>>,
 }
 
 impl AppState {
@@ -139,7 +142,7 @@ impl AppState {
             .admission_deadline_exceeded
             .with_label_values(&[options.on_timeout.as_str()]);
         let state = Arc::new(Self {
-            policies: ArcSwap::from_pointee(ActivePolicies::new(PolicySet::default())),
+            policies: ArcSwap::from_pointee(ActivePolicies::new(PolicySet::default(), &metrics)),
             sources: Mutex::default(),
             namespaces: OnceLock::new(),
             roles: OnceLock::new(),
@@ -179,6 +182,13 @@ impl AppState {
         self.install(&sources);
     }
 
+    /// Installs the complete set of PolicyExceptions read from the cluster.
+    pub fn replace_cluster_exceptions(&self, exceptions: Vec<Arc<PolicyException>>) {
+        let mut sources = self.sources.lock().unwrap_or_else(PoisonError::into_inner);
+        sources.cluster_exceptions = Arc::new(exceptions);
+        self.install(&sources);
+    }
+
     /// Changes once per install of a new active set.
     pub fn watch_installs(&self) -> tokio::sync::watch::Receiver<u64> {
         self.installs.subscribe()
@@ -194,7 +204,8 @@ impl AppState {
     }
 
     /// Files win a name clash: a cluster policy named like a file policy is left out (the
-    /// cluster source reports it in the object's status).
+    /// cluster source reports it in the object's status), and so is a cluster exception named
+    /// like a file exception.
     fn install(&self, sources: &PolicySources) {
         let taken: HashSet<(Option<&str>, &str)> = sources
             .files
@@ -213,14 +224,35 @@ impl AppState {
                 })
                 .cloned(),
         );
-        let policies = PolicySet { policies };
+        let mut exceptions = sources.files.exceptions.to_vec();
+        let file_exceptions: HashSet<&str> = sources
+            .files
+            .exceptions
+            .iter()
+            .map(|exception| exception.key.as_str())
+            .collect();
+        for exception in sources.cluster_exceptions.iter() {
+            if file_exceptions.contains(exception.key.as_str()) {
+                tracing::warn!(
+                    exception = exception.key.as_str(),
+                    "a PolicyException of this name is loaded from files; the cluster's is left out"
+                );
+            } else {
+                exceptions.push(exception.clone());
+            }
+        }
+        let policies = PolicySet {
+            policies,
+            exceptions: exceptions.into(),
+        };
         self.metrics
             .policies_loaded
             .set(i64::try_from(policies.policies.len()).unwrap_or(i64::MAX));
         self.metrics
             .policy_rules_loaded
             .set(i64::try_from(policies.rule_count()).unwrap_or(i64::MAX));
-        self.policies.store(Arc::new(ActivePolicies::new(policies)));
+        self.policies
+            .store(Arc::new(ActivePolicies::new(policies, &self.metrics)));
         self.installs.send_modify(|generation| *generation += 1);
     }
 
@@ -272,29 +304,41 @@ impl AppState {
     }
 }
 
-/// Recompiles the whole policy set off the request path on every change of `paths`, and
-/// installs it only when every file compiled; otherwise the running set stays, and the error is
-/// logged and counted in `portcullis_policy_reload_total{result="error"}`.
+/// Recompiles the whole policy set, with the PolicyExceptions of `exceptions`, off the request
+/// path on every change of their files, and installs it only when every file compiled;
+/// otherwise the running set stays, and the error is logged and counted in
+/// `portcullis_policy_reload_total{result="error"}`. `None` when no file is read.
 pub fn spawn_policy_reloader(
-    paths: Vec<PathBuf>,
+    source: PolicySource,
+    exceptions: Vec<PathBuf>,
     facts: ClusterFacts,
     state: Arc<AppState>,
     options: WatchOptions,
-) -> Result<tokio::task::JoinHandle<()>, ReloadError> {
-    let mut watcher = reload::watch(paths.clone(), options)?;
-    Ok(tokio::spawn(async move {
+) -> Result<Option<tokio::task::JoinHandle<()>>, ReloadError> {
+    let mut watched = match &source {
+        PolicySource::Paths(paths) => paths.clone(),
+        PolicySource::Embedded => Vec::new(),
+    };
+    watched.extend(exceptions.iter().cloned());
+    if watched.is_empty() {
+        return Ok(None);
+    }
+    let mut watcher = reload::watch(watched, options)?;
+    Ok(Some(tokio::spawn(async move {
         while watcher.changed().await {
-            let paths = paths.clone();
+            let (source, exceptions) = (source.clone(), exceptions.clone());
             // Compiling and installing (the projection, the metric handles) both take time in
             // proportion to the set: on the blocking pool, not on a worker.
             let installing = state.clone();
             let loaded =
                 tokio::task::spawn_blocking(move || -> Result<(), Vec<policy::LoadError>> {
-                    let set =
-                        policy::load_paths(&paths).and_then(|set| set.require_knowable(facts))?;
+                    let set = source
+                        .load_with_exceptions(&exceptions)
+                        .and_then(|set| set.require_knowable(facts))?;
                     tracing::info!(
                         policies = set.policies.len(),
                         rules = set.rule_count(),
+                        exceptions = set.exceptions.len(),
                         "policies reloaded"
                     );
                     policy::note_inert_settings(&set);
@@ -333,7 +377,7 @@ pub fn spawn_policy_reloader(
                 }
             }
         }
-    }))
+    })))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `portcullis serve --kube` against the real apiserver, signed in as the portcullis
 //! ServiceAccount of `deploy/` with a token from the TokenRequest API and only the RBAC
 //! `deploy/` grants: namespace labels, `portcullis.dev` policies with their status, and Kyverno's
-//! own policies read through Kyverno's CRD.
+//! own policies and PolicyExceptions read through Kyverno's CRDs.
 
 use crate::support::{
     PATIENCE, Serve, WITHIN_SECONDS, admin, apply_at, client_from, create, eventually,
@@ -309,5 +309,91 @@ async fn kyverno_cluster_policies_are_read_from_their_crd() {
         .await
         .expect("delete the Kyverno policy");
     until_admitted(&client, &untrusted).await;
+    drop(serve);
+}
+
+/// A PolicyException of the followed namespace, validated by Kyverno's CRD, lets a Kyverno
+/// policy's refusal through while it exists; one elsewhere does not.
+#[tokio::test]
+async fn kyverno_policy_exceptions_are_read_from_their_crd() {
+    let client = admin().await;
+    let scope = "kube-exceptions";
+    let followed = format!("e2e-{scope}-followed");
+    let (serve, judged, untrusted) = untrusted_pod_under(
+        &client,
+        scope,
+        &[
+            "--watch-kyverno-policies",
+            "--watch-policy-exceptions",
+            &followed,
+        ],
+    )
+    .await;
+    let judged = judged.as_str();
+    namespace(&client, &followed, scope, json!({})).await;
+
+    let policies = Api::<DynamicObject>::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("kyverno.io", "v1", "ClusterPolicy"),
+            "clusterpolicies",
+        ),
+    );
+    let name = "e2e-excepted-untrusted-registry";
+    let message = "Kyverno says images from untrusted.example are not allowed.";
+    let mut policy = untrusted_registry_policy(name, judged, message);
+    policy["apiVersion"] = json!("kyverno.io/v1");
+    apply_at(&client, policies.resource_url(), &policy, false)
+        .await
+        .expect_admitted("a kyverno.io ClusterPolicy");
+    until_refused_with(&client, &untrusted, message, WITHIN_SECONDS).await;
+
+    let exceptions = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("kyverno.io", "v2", "PolicyException"),
+        "policyexceptions",
+    );
+    let exception = |namespace: &str| {
+        json!({
+            "apiVersion": "kyverno.io/v2",
+            "kind": "PolicyException",
+            "metadata": {"name": "untrusted-web", "namespace": namespace},
+            "spec": {
+                "exceptions": [{"policyName": name, "ruleNames": ["trusted-registry"]}],
+                "match": {"any": [{"resources": {"kinds": ["Pod"], "names": ["web"], "namespaces": [judged]}}]},
+            },
+        })
+    };
+    // In a namespace the server does not follow, an exception changes nothing.
+    let elsewhere = Api::<DynamicObject>::namespaced_with(client.clone(), judged, &exceptions);
+    apply_at(&client, elsewhere.resource_url(), &exception(judged), false)
+        .await
+        .expect_admitted("a PolicyException, validated by Kyverno's CRD");
+    let followed_api =
+        Api::<DynamicObject>::namespaced_with(client.clone(), &followed, &exceptions);
+    apply_at(
+        &client,
+        followed_api.resource_url(),
+        &exception(&followed),
+        false,
+    )
+    .await
+    .expect_admitted("a PolicyException, validated by Kyverno's CRD");
+    until_admitted(&client, &untrusted).await;
+    let mut other = untrusted.clone();
+    other["metadata"]["name"] = json!("other");
+    assert!(
+        !admitted(&client, &other).await,
+        "the exception matches only the pod it names"
+    );
+
+    followed_api
+        .delete("untrusted-web", &DeleteParams::default())
+        .await
+        .expect("delete the followed exception");
+    until_refused_with(&client, &untrusted, message, WITHIN_SECONDS).await;
+    policies
+        .delete(name, &DeleteParams::default())
+        .await
+        .expect("delete the Kyverno policy");
     drop(serve);
 }

@@ -54,7 +54,8 @@ build apiserver kube-apiserver "$k8s_version" "$controlplane/apiserver" k8s.io/k
 build etcd etcd "$etcd_version" "$controlplane/etcd" . "-s -w"
 
 # Third-party CRDs as their projects' release modules ship them: what deploy/ renders for
-# cert-manager and the Prometheus Operator, and Kyverno's policies for --watch-kyverno-policies.
+# cert-manager and the Prometheus Operator, Kyverno's policies for --watch-kyverno-policies and
+# its PolicyExceptions for --watch-policy-exceptions.
 module_dir() {
   go mod download -json "$1" | python3 -c '
 import json, sys
@@ -68,6 +69,7 @@ cert_manager=$(module_dir github.com/cert-manager/cert-manager@v1.21.2)
 prometheus_operator=$(module_dir github.com/prometheus-operator/prometheus-operator@v0.85.0)
 crds=$kyverno/config/crds/kyverno/kyverno.io_clusterpolicies.yaml
 crds+=:$kyverno/config/crds/kyverno/kyverno.io_policies.yaml
+crds+=:$kyverno/config/crds/kyverno/kyverno.io_policyexceptions.yaml
 crds+=:$cert_manager/deploy/crds/cert-manager.io_certificates.yaml
 crds+=:$cert_manager/deploy/crds/cert-manager.io_issuers.yaml
 crds+=:$prometheus_operator/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml

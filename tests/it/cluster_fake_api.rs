@@ -67,7 +67,13 @@ pub const CLUSTER_ROLE_BINDING: Kind = Kind {
     plural: "clusterrolebindings",
     namespaced: false,
 };
-const KINDS: [Kind; 7] = [
+pub const POLICY_EXCEPTION: Kind = Kind {
+    group_version: "kyverno.io/v2",
+    kind: "PolicyException",
+    plural: "policyexceptions",
+    namespaced: true,
+};
+const KINDS: [Kind; 8] = [
     NAMESPACE,
     CLUSTER_POLICY,
     POLICY,
@@ -75,6 +81,7 @@ const KINDS: [Kind; 7] = [
     KYVERNO_POLICY,
     ROLE_BINDING,
     CLUSTER_ROLE_BINDING,
+    POLICY_EXCEPTION,
 ];
 
 /// One request as the fake received it.
@@ -333,9 +340,9 @@ async fn handle(
                 return json_response(StatusCode::FORBIDDEN, &status(403, "Forbidden", &message));
             }
             return if query_param(&query, "watch") == Some("true") {
-                watch_collection(shared, kind, &query)
+                watch_collection(shared, kind, None, &query)
             } else {
-                list_collection(&shared, kind)
+                list_collection(&shared, kind, None)
             };
         }
         if let Some(name) = rest
@@ -354,6 +361,17 @@ async fn handle(
             continue;
         };
         let parts: Vec<&str> = rest.split('/').collect();
+        // One namespace's collection: /apis/<group>/<version>/namespaces/<ns>/<plural>
+        if let [namespace, plural] = parts.as_slice() {
+            if *plural == kind.plural && method == Method::GET {
+                let namespace = Some(*namespace);
+                return if query_param(&query, "watch") == Some("true") {
+                    watch_collection(shared, *kind, namespace, &query)
+                } else {
+                    list_collection(&shared, *kind, namespace)
+                };
+            }
+        }
         if let [namespace, plural, name, "status"] = parts.as_slice() {
             if *plural == kind.plural && method == Method::PATCH {
                 return patch_status(
@@ -374,12 +392,15 @@ async fn handle(
     )
 }
 
-fn list_collection(shared: &Shared, kind: Kind) -> Response {
+/// `namespace`: only that namespace's objects, else all of them.
+fn list_collection(shared: &Shared, kind: Kind, namespace: Option<&str>) -> Response {
     let inner = shared.lock();
     let items: Vec<&Value> = inner
         .objects
         .iter()
-        .filter(|((object_kind, _, _), _)| *object_kind == kind)
+        .filter(|((object_kind, object_namespace, _), _)| {
+            *object_kind == kind && namespace.is_none_or(|namespace| object_namespace == namespace)
+        })
         .map(|(_, object)| object)
         .collect();
     json_response(
@@ -396,6 +417,7 @@ fn list_collection(shared: &Shared, kind: Kind) -> Response {
 struct WatchCursor {
     shared: Arc<Shared>,
     kind: Kind,
+    namespace: Option<String>,
     after: u64,
     expiry: u64,
     bookmarks: bool,
@@ -411,7 +433,12 @@ fn event_line(event: &str, object: &Value) -> Result<Bytes, std::io::Error> {
     )))
 }
 
-fn watch_collection(shared: Arc<Shared>, kind: Kind, query: &str) -> Response {
+fn watch_collection(
+    shared: Arc<Shared>,
+    kind: Kind,
+    namespace: Option<&str>,
+    query: &str,
+) -> Response {
     let after: u64 = query_param(query, "resourceVersion")
         .and_then(|version| version.parse().ok())
         .unwrap_or(0);
@@ -419,6 +446,7 @@ fn watch_collection(shared: Arc<Shared>, kind: Kind, query: &str) -> Response {
     let cursor = WatchCursor {
         shared,
         kind,
+        namespace: namespace.map(str::to_owned),
         after,
         expiry,
         bookmarks: query_param(query, "allowWatchBookmarks") == Some("true"),
@@ -446,8 +474,12 @@ fn watch_collection(shared: Arc<Shared>, kind: Kind, query: &str) -> Response {
                     );
                     return Some((event_line("ERROR", &gone), cursor));
                 }
-                let next = inner.events.iter().find(|(revision, kind, _, _)| {
-                    *revision > cursor.after && *kind == cursor.kind
+                let next = inner.events.iter().find(|(revision, kind, _, object)| {
+                    *revision > cursor.after
+                        && *kind == cursor.kind
+                        && cursor.namespace.as_deref().is_none_or(|namespace| {
+                            object["metadata"]["namespace"].as_str() == Some(namespace)
+                        })
                 });
                 if let Some((revision, _, event, object)) = next {
                     cursor.after = *revision;

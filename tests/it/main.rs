@@ -22,6 +22,7 @@ mod deploy_render;
 mod deploy_types;
 mod deploy_webhook;
 mod engine;
+mod exceptions;
 mod fixtures;
 mod kyverno_suites;
 mod policy_load;

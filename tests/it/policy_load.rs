@@ -61,7 +61,7 @@ fn policy_kinds_not_evaluated_are_unsupported_by_kind() {
             "unsupported: ValidatingAdmissionPolicyBinding in vapb (policy.yaml:2)",
         ),
         (
-            "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: exc\nspec: {}\n",
+            "apiVersion: policies.kyverno.io/v1\nkind: PolicyException\nmetadata:\n  name: exc\nspec: {}\n",
             "PolicyException",
             "unsupported: PolicyException in exc (policy.yaml:2)",
         ),

@@ -465,7 +465,13 @@ async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
     swap_data(&mounted, "..v1", &[("policy.yaml", REQUIRE_TEAM)]);
     symlink("..data/policy.yaml", mounted.join("policy.yaml")).unwrap();
     let policies = format!("{},{}", plain.display(), mounted.display());
-    let server = Serve::start(workdir.path(), &["--policies", &policies]).await;
+    let exceptions = repo_path("tests/fixtures/exceptions/never.yaml");
+    let exceptions = exceptions.to_str().expect("utf-8 path");
+    let server = Serve::start(
+        workdir.path(),
+        &["--policies", &policies, "--exceptions", exceptions],
+    )
+    .await;
     // The first scrape already has every reload series, at 0, for alerts on their increase.
     let (_, first_scrape) = plain_request(server.metrics, "/metrics").await.unwrap();
     let first_scrape = String::from_utf8_lossy(&first_scrape);
@@ -475,6 +481,7 @@ async fn policies_reload_in_place_and_through_a_data_symlink_swap() {
         r#"portcullis_tls_certificate_reload_total{result="success"} 0"#,
         r#"portcullis_tls_certificate_reload_total{result="error"} 0"#,
         r#"portcullis_admission_deadline_exceeded_total{on_timeout="deny"} 0"#,
+        r#"portcullis_policy_exception_skips_total{exception="exceptions/never",policy="disallow-latest-tag",rule="require-image-tag"} 0"#,
     ] {
         assert!(
             first_scrape.lines().any(|line| line == series),

@@ -189,7 +189,7 @@ fn label_sets(text: &str) -> BTreeMap<String, BTreeSet<Vec<String>>> {
 }
 
 /// Every family `serve` exports, with the label names allowed on it: all bounded.
-pub const EXPECTED_FAMILIES: [(&str, &[&str]); 19] = [
+pub const EXPECTED_FAMILIES: [(&str, &[&str]); 20] = [
     (
         "portcullis_admission_requests_total",
         &["allowed", "kind", "operation"],
@@ -209,6 +209,10 @@ pub const EXPECTED_FAMILIES: [(&str, &[&str]); 19] = [
     (
         "portcullis_policy_results_total",
         &["mode", "policy", "result", "rule"],
+    ),
+    (
+        "portcullis_policy_exception_skips_total",
+        &["exception", "policy", "rule"],
     ),
     (
         "portcullis_policy_execution_duration_seconds_bucket",
@@ -264,7 +268,11 @@ pub fn assert_bounded_metrics(text: &str, present: &[&str], leaked: &[&str]) {
 
 #[tokio::test]
 async fn metrics_after_real_traffic_have_only_bounded_labels() {
-    let state = state(&["policies", "tests/fixtures/policies-audit"]);
+    let state = state(&[
+        "policies",
+        "tests/fixtures/policies-audit",
+        "tests/fixtures/exceptions/never.yaml",
+    ]);
     let latest = pod(
         "frontend",
         "payments",

@@ -38,9 +38,14 @@ fn policy(name: &str, (key, operator, value, _): &Case) -> Value {
 }
 
 pub fn check(kyverno: &Path) {
-    let cases: Vec<(&str, Case)> = tables::all()
+    let cases: Vec<(String, Case)> = tables::all()
         .into_iter()
-        .flat_map(|(table, cases)| cases.into_iter().map(move |case| (table, case)))
+        .flat_map(|(table, cases)| {
+            cases
+                .into_iter()
+                .enumerate()
+                .map(move |(row, case)| (format!("{table} row {row}"), case))
+        })
         .collect();
     let scratch = tempfile::tempdir().expect("a temporary folder");
     let dir = scratch.path();

@@ -1268,6 +1268,10 @@ pub const KYVERNO_EDGES: &[Row] = &[
     (r##"is_external_url('http://a{b')"##, r##""##, r##"! parse "http://a{b": invalid character "{" in host name"##),
     (r##"is_external_url('http://%4')"##, r##""##, r##"! parse "http://%4": invalid URL escape "%4""##),
     (r##"is_external_url(foo)"##, r##"{}"##, r##"! Invalid type for: <nil>, expected: []jmespath.JpType{"string"}"##),
+    // Values the fork holds in Go types that JSON has no name for.
+    (r##"[sort_by(x, &a), x]"##, r##"{"x":[{"a":2},{"a":1}]}"##, r##"= [[{"a":1},{"a":2}],[{"a":2},{"a":1}]]"##),
+    (r##"compare(`"a"`, `"b"`) == `-1`"##, r##""##, r##"= true"##),
+    (r##"items(`{"a":1}`, `"k"`, `"v"`) == `[{"k":"a","v":1}]`"##, r##""##, r##"= true"##),
     (r##"semver_compare('1.0.0-alpha', '>=1.0.0')"##, r##""##, r##"= false"##),
     (r##"semver_compare('1.0.0-alpha', '>=1.0.0-0')"##, r##""##, r##"= true"##),
     (r##"semver_compare('v1.2.3', '1.2.3')"##, r##""##, r##"= false"##),
@@ -1601,6 +1605,14 @@ pub const TABLES: &[(&str, &[Row])] = &[
 /// answer cannot be reproduced offline.
 #[rustfmt::skip]
 pub const KYVERNO_DIFFERS: &[(&str, &str)] = &[
+    // The fork sorts `sort_by`'s argument where it lies, in the input: whatever reads that
+    // array afterwards, in the same expression or a later one on the same context, sees it
+    // sorted. Here the input is never changed.
+    (r##"[sort_by(x, &a), x]"##, r##"= [[{"a":1},{"a":2}],[{"a":1},{"a":2}]]"##),
+    // `compare` returns a Go int and `items` a typed slice, which the fork's `==` never finds
+    // equal to a JSON value; here they are a number and an array like any other.
+    (r##"compare(`"a"`, `"b"`) == `-1`"##, r##"= false"##),
+    (r##"items(`{"a":1}`, `"k"`, `"v"`) == `[{"k":"a","v":1}]`"##, r##"= false"##),
     // x509_decode reports a malformed request in its own words, not in those of Go's asn1 decoder.
     (r##"x509_decode(`"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"`)"##, r##"! asn1: structure error: tags don't match (16 vs {class:0 tag:0 length:0 isCompound:false}) {optional:false explicit:false application:false private:false defaultValue:<nil> tag:<nil> stringType:0 timeType:0 set:false omitEmpty:false} certificateRequest @2"##),
     // parse_yaml reads with the manifest reader (src/yaml.rs), stricter than go-yaml v2 on duplicate keys (go-yaml keeps the last) and more lenient on a tab before a key; a collection as a key is refused in other words.

@@ -133,6 +133,11 @@ fn kyverno_edges() {
 }
 
 #[test]
+fn quantities() {
+    check(tables::QUANTITIES);
+}
+
+#[test]
 fn injected() {
     check(tables::INJECTED);
 }

@@ -263,9 +263,9 @@ fn zone_abbreviation(value: &str) -> Option<usize> {
     if value.starts_with("ChST") || value.starts_with("MeST") {
         return Some(4);
     }
-    if value.starts_with("GMT") {
+    if let Some(hours) = value.strip_prefix("GMT") {
         // `GMT` optionally followed by a signed hour offset.
-        return Some(3 + signed_hours(&value[3..]));
+        return Some(3 + signed_hours(hours));
     }
     // Zones without a name, written `+hh` or `-hh`.
     if matches!(bytes[0], b'+' | b'-') {

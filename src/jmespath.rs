@@ -38,18 +38,27 @@
 //!
 //! ## Where it knowingly differs
 //!
-//! * An unknown function, a call on something that is not a function name (`abs(x)(y)`) and an
-//!   index that is not a number are compile errors; the fork accepts them and fails (or guesses)
-//!   on every evaluation.
+//! Each difference is a row of the tables (`src/jmespath/tests/tables.rs`, `KYVERNO_DIFFERS`)
+//! with what Kyverno answers, which `tests/oracle/functions.sh` checks against Kyverno's CLI.
+//!
+//! * An unknown function, a call on something that is not a function name (`abs(x)(y)`), an
+//!   index that is not a number and the empty node the fork leaves where it drops a syntax error
+//!   (`[0`) are compile errors; the fork accepts them and fails (or guesses) on every
+//!   evaluation.
 //! * `&expr` outside a function argument is an error; the fork returns the reference, which
 //!   encodes as `{}`.
 //! * Where Kyverno panics (`contains` comparing two objects, `merge` of something that is not an
-//!   object) the result is an error.
+//!   object) the panic's message is the error.
 //! * `keys`, `values` and `*` follow the object's key order; Go's map order is random.
 //! * `compare` returns a number, and `items` a plain array; in Go they are an `int` (which `==`
 //!   never finds equal to a JSON number) and a typed slice.
-//! * Messages about malformed JSON, YAML and regular expressions follow Go's wording for the
-//!   common cases, but come from other parsers.
+//! * `sort_by` leaves its argument as it is; the fork sorts it in place, in the input, so later
+//!   reads of that array see it sorted.
+//! * Malformed JSON and regular expressions get Go's messages (Go's JSON scanner and
+//!   `regexp/syntax` rules are reproduced); YAML errors follow go-yaml's wording for the common
+//!   cases, and `parse_yaml` shares the manifest reader, which refuses duplicate keys (go-yaml
+//!   keeps the last) and takes a tab before a key. `x509_decode` words a malformed request its
+//!   own way.
 
 mod functions;
 pub mod interpreter;

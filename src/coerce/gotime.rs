@@ -1,8 +1,9 @@
 //! Go's `time.Parse` with a layout written in Go's reference time (`2006-01-02T15:04:05Z07:00`,
 //! `Mon Jan _2 15:04:05 MST 2006`…), with its error messages, and `Format(time.RFC3339)`.
 //!
-//! Without a zone in the input a time is UTC; a zone abbreviation Go does not know (`MST`) reads
-//! as a zone of offset zero, as it does in Kyverno's UTC containers. A fraction of a second in the
+//! Without a zone in the input a time is UTC; a zone abbreviation Go does not know (`MST`,
+//! `+05`, `GMT+3`) makes up a zone, as it does in Kyverno's UTC containers: the wall clock read
+//! as UTC, shown at offset zero or at the hours of `GMT±h`. A fraction of a second in the
 //! input is read even where the layout does not spell it out, as Go does.
 
 use super::duration::quote;
@@ -238,6 +239,21 @@ fn nanoseconds(value: &str, length: usize) -> Option<i64> {
     Some(nanos)
 }
 
+/// Go's `parseSignedOffset`: the length of a sign and an hour count up to 23 at the start of
+/// `value`, or 0.
+fn signed_hours(value: &str) -> usize {
+    let bytes = value.as_bytes();
+    if !matches!(bytes.first(), Some(b'+' | b'-')) {
+        return 0;
+    }
+    let digits = bytes[1..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let hours = value[1..1 + digits].parse::<u64>().unwrap_or(u64::MAX);
+    if digits == 0 || hours > 23 {
+        return 0;
+    }
+    1 + digits
+}
+
 /// Length of a time zone abbreviation Go accepts at the start of `value`.
 fn zone_abbreviation(value: &str) -> Option<usize> {
     let bytes = value.as_bytes();
@@ -247,16 +263,13 @@ fn zone_abbreviation(value: &str) -> Option<usize> {
     if value.starts_with("ChST") || value.starts_with("MeST") {
         return Some(4);
     }
-    if value.starts_with("GMT") {
+    if let Some(hours) = value.strip_prefix("GMT") {
         // `GMT` optionally followed by a signed hour offset.
-        let rest = &bytes[3..];
-        if let Some(&(b'+' | b'-')) = rest.first() {
-            let digits = rest[1..].iter().take_while(|b| b.is_ascii_digit()).count();
-            if digits > 0 {
-                return Some(4 + digits);
-            }
-        }
-        return Some(3);
+        return Some(3 + signed_hours(hours));
+    }
+    // Zones without a name, written `+hh` or `-hh`.
+    if matches!(bytes[0], b'+' | b'-') {
+        return Some(signed_hours(value)).filter(|&n| n > 0);
     }
     let upper = bytes
         .iter()
@@ -290,6 +303,9 @@ pub fn parse(layout: &str, value: &str) -> std::result::Result<OffsetDateTime, S
     let (mut hour, mut minute, mut second, mut nanos) = (0i64, 0i64, 0i64, 0i64);
     let (mut pm, mut am) = (false, false);
     let mut offset: Option<i64> = None;
+    // A zone named by an abbreviation Go does not know becomes a made-up zone: the wall clock
+    // is read as UTC, then shown at the made-up offset (zero, or the hours of `GMT+h`).
+    let mut made_up_zone = false;
     let mut rest_layout = layout;
     let mut rest = value;
     loop {
@@ -462,6 +478,7 @@ pub fn parse(layout: &str, value: &str) -> std::result::Result<OffsetDateTime, S
                         } else {
                             0
                         });
+                        made_up_zone = true;
                         &rest[n..]
                     })
                 }
@@ -546,6 +563,9 @@ pub fn parse(layout: &str, value: &str) -> std::result::Result<OffsetDateTime, S
         .ok()
         .and_then(|z| UtcOffset::from_whole_seconds(z).ok())
         .ok_or_else(|| fail("", rest, ": time zone offset out of range"))?;
+    if made_up_zone {
+        return Ok(local.assume_utc().to_offset(utc_offset));
+    }
     Ok(local.assume_offset(utc_offset))
 }
 

@@ -21,7 +21,7 @@ mod jmespath;
 #[path = "functions/operators.rs"]
 mod operators;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn kyverno() -> PathBuf {
     let kyverno = PathBuf::from(std::env::var("PORTCULLIS_KYVERNO").unwrap_or_else(|_| {
@@ -45,6 +45,12 @@ fn jmespath_tables_agree_with_kyverno_jp_query() {
 
 #[test]
 #[ignore = "needs kubectl-kyverno; run tests/oracle/functions.sh"]
+fn x509_fixtures_agree_with_kyverno_jp_query() {
+    jmespath::check_x509_fixtures(&kyverno());
+}
+
+#[test]
+#[ignore = "needs kubectl-kyverno; run tests/oracle/functions.sh"]
 fn condition_tables_agree_with_kyverno_test() {
-    operators::check(&kyverno());
+    operators::check(&kyverno(), Path::new(env!("CARGO_BIN_EXE_portcullis")));
 }

@@ -342,6 +342,23 @@ fn any_not_in_and_all_not_in() {
 }
 
 #[test]
+fn edges() {
+    run_conditions(&tables::edges());
+}
+
+/// Every operator has condition rows, which the CLI comparison puts to Kyverno.
+#[test]
+fn every_operator_has_condition_rows() {
+    let written: std::collections::BTreeSet<&str> = tables::all()
+        .into_iter()
+        .flat_map(|(_, cases)| cases.into_iter().map(|case| case.1))
+        .collect();
+    for (name, _) in OPERATOR_NAMES {
+        assert!(written.contains(name), "{name}");
+    }
+}
+
+#[test]
 fn operator_names() {
     for (name, operator) in OPERATOR_NAMES {
         assert_eq!(Operator::recognise(name), Some(Spelling::Exact(operator)));

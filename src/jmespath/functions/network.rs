@@ -20,6 +20,10 @@ pub(super) fn is_external_url<'a>(interpreter: &Interpreter<'_>, args: Vec<Arg<'
     if let Ok(ip) = host.parse::<IpAddr>() {
         return boolean(!is_internal(ip));
     }
+    // Go's resolver answers an empty name without asking anyone.
+    if host.is_empty() {
+        return Err(EvalError::failed("lookup : no such host"));
+    }
     let addresses = interpreter
         .environment
         .resolver

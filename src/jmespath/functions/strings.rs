@@ -240,6 +240,9 @@ pub(super) fn semver_compare<'a>(_: &Interpreter<'_>, args: Vec<Arg<'a>>) -> Res
     boolean(range.contains(&version))
 }
 
+/// The compiled size a pattern may reach (the `regex` crate's default is 10 MiB).
+const REGEX_SIZE_LIMIT: usize = 128 << 20;
+
 /// Compiles a Go (RE2) regular expression, from a small bounded cache: policies repeat the same
 /// few patterns on every request.
 pub(super) fn go_regex(pattern: &str) -> std::result::Result<Arc<Regex>, String> {
@@ -250,7 +253,13 @@ pub(super) fn go_regex(pattern: &str) -> std::result::Result<Arc<Regex>, String>
         return Ok(regex);
     }
     let translated = super::re2::translate(pattern)?;
-    let regex = Arc::new(Regex::new(&translated).map_err(|e| rust_regex_error(pattern, &e))?);
+    // Go caps counts at 1000 but builds large classes compactly: `\pL{1000}` is within Go's
+    // limits and beyond the `regex` crate's default size.
+    let regex = regex::RegexBuilder::new(&translated)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| rust_regex_error(pattern, &e))?;
+    let regex = Arc::new(regex);
     if let Ok(mut cache) = cache.lock() {
         if cache.len() >= CAPACITY {
             cache.clear();

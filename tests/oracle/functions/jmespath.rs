@@ -264,3 +264,31 @@ fn same_value(a: &Value, b: &Value) -> bool {
         _ => a == b,
     }
 }
+
+/// The `x509_decode` fixtures, whose decoded JSON the unit tests hold this implementation to,
+/// decoded by Kyverno's CLI: the same JSON, and the same refusal of an EC certificate.
+pub fn check_x509_fixtures(kyverno: &Path) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/x509");
+    let scratch = tempfile::tempdir().expect("a temporary folder");
+    let decode = |name: &str| {
+        let pem = std::fs::read_to_string(fixtures.join(format!("{name}.pem")))
+            .unwrap_or_else(|error| panic!("{name}.pem: {error}"));
+        let input = scratch.path().join(format!("{name}.json"));
+        std::fs::write(&input, Value::String(pem).to_string()).expect("write an input");
+        query_all(kyverno, &input, &["x509_decode(@)"]).remove(0)
+    };
+    for name in ["rsa-certificate", "rsa-request", "kyverno-test-certificate"] {
+        let golden = std::fs::read_to_string(fixtures.join(format!("{name}.json")))
+            .unwrap_or_else(|error| panic!("{name}.json: {error}"));
+        let answer = decode(name);
+        assert!(
+            same(&format!("= {golden}"), &answer),
+            "{name}: kyverno {answer}"
+        );
+    }
+    assert_eq!(
+        decode("ec-certificate"),
+        "! certificate should use rsa algorithm"
+    );
+    println!("x509_decode: 4 fixtures decoded as kubectl-kyverno decodes them");
+}

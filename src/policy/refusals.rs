@@ -17,6 +17,8 @@ use crate::pattern::wildcard::{Wildcard, has_wildcard};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+mod variables;
+
 /// One reason Kyverno would refuse the policy, at the field it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Refusal {
@@ -155,6 +157,7 @@ fn check_rule(
             check_wildcard_kinds(rule, resources, &filter_path, background, found);
         }
     }
+    variables::check(rule, path, background, found);
     if matches_empty_set(&rule.match_resources, rule.exclude.as_ref()) {
         found.push(refusal(
             path.clone(),
@@ -424,6 +427,12 @@ fn check_wildcard_kinds(
             path,
             "kinds \"*\" cannot be combined with other kinds",
         ));
+    } else if rule
+        .validate
+        .as_ref()
+        .is_some_and(|validate| validate.foreach.is_some())
+    {
+        found.push(refusal(path, "a rule for kinds \"*\" cannot use foreach"));
     } else if !only_metadata(rule) {
         found.push(refusal(
             path,
@@ -656,6 +665,11 @@ mod tests {
             [
                 "a rule for kinds \"*\" may only check metadata: its patterns have other top-level keys"
             ]
+        );
+        let foreach = "  background: false\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: ['*']\n    validate:\n      foreach:\n      - list: request.object.metadata.labels\n        deny: {}\n";
+        assert_eq!(
+            refused(foreach),
+            ["a rule for kinds \"*\" cannot use foreach"]
         );
     }
 

@@ -68,17 +68,18 @@ pub(super) fn check(rule: &RuleSpec, path: &JsonPath, background: bool, found: &
     for (text, text_path) in strings(rule, path) {
         for expression in template::variables(text) {
             let braced = format!("{{{{{expression}}}}}");
-            if background && !user_variable_reported {
-                if USER_VARIABLES.iter().any(|user| user.is_match(&braced)) {
-                    found.push(refusal(
-                        text_path.clone(),
-                        format!(
-                            "variable {braced} reads the requester, which is not known in \
-                             background processing: set spec.background to false"
-                        ),
-                    ));
-                    user_variable_reported = true;
-                }
+            if background
+                && !user_variable_reported
+                && USER_VARIABLES.iter().any(|user| user.is_match(&braced))
+            {
+                found.push(refusal(
+                    text_path.clone(),
+                    format!(
+                        "variable {braced} reads the requester, which is not known in \
+                         background processing: set spec.background to false"
+                    ),
+                ));
+                user_variable_reported = true;
             }
             if !is_allowed(&expression, background, &known) {
                 found.push(refusal(

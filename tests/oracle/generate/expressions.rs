@@ -333,7 +333,7 @@ fn message(rng: &mut Rng, reach: &Reach) -> String {
     match rng.below(6) {
         0 => format!("{first} is not allowed"),
         1 => format!("resource {{{{request.object.metadata.name}}}} fails: {first}."),
-        2 => format!("{first}"),
+        2 => first,
         3 => {
             let expression_text = expression(rng, reach);
             let second = variable(rng, &expression_text);

@@ -368,6 +368,30 @@ impl RuleCompiler<'_> {
         }
     }
 
+    /// The preconditions of a top-level foreach are typed in Kyverno's CRD, whose schema lists
+    /// the operators without the old spellings `Equal` and `NotEqual`; a policy using them
+    /// there is rejected before any policy validation (nested loops are untyped and take them).
+    fn schema_operators(&mut self, value: &Value, path: &JsonPath) {
+        for list in ["any", "all"] {
+            let items = value.get(list).and_then(Value::as_array);
+            for (index, item) in items.into_iter().flatten().enumerate() {
+                let Some(operator @ ("Equal" | "NotEqual")) =
+                    item.get("operator").and_then(Value::as_str)
+                else {
+                    continue;
+                };
+                self.errors.push(self.located.invalid(
+                    &path.child_key(list).child_index(index).child_key("operator"),
+                    format!(
+                        "rule {:?}: operator {operator:?} is not allowed in the preconditions of \
+                         a foreach (Kyverno's schema takes only {operator}s there)",
+                        self.rule
+                    ),
+                ));
+            }
+        }
+    }
+
     /// `validate.foreach`: a list of loops, each with its own check.
     pub fn foreach(&mut self, value: &Value, path: &JsonPath, depth: usize) -> Option<Validation> {
         let Value::Array(loops) = value else {
@@ -407,6 +431,11 @@ impl RuleCompiler<'_> {
                 .get("context")
                 .map(|value| self.context(value, &each_path.child_key("context"), inner))
                 .unwrap_or_default();
+            if depth == 0 {
+                if let Some(value) = map.get("preconditions") {
+                    self.schema_operators(value, &each_path.child_key("preconditions"));
+                }
+            }
             let preconditions = map.get("preconditions").and_then(|value| {
                 self.conditions(
                     value,

@@ -164,6 +164,14 @@ fn invalid_policies_are_refused_with_locations() {
             "policy.yaml:13:7: anyPattern must be a list of patterns",
         ),
         (
+            // The preconditions of a top-level foreach are typed in Kyverno's CRD, whose enum
+            // lacks the old spellings; nested loops are untyped and take them.
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      foreach:\n      - list: request.object.spec.containers\n        preconditions:\n          any:\n          - {{key: a, operator: NotEqual, value: b}}\n        deny: {{}}\n"
+            ),
+            "policy.yaml:17:22: rule \"r\": operator \"NotEqual\" is not allowed in the preconditions of a foreach",
+        ),
+        (
             format!(
                 "apiVersion: kyverno.io/v3\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n{rule}"
             ),

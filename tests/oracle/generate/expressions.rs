@@ -647,8 +647,10 @@ fn templated_pattern(rng: &mut Rng, reach: &Reach) -> Value {
                     "({{ to_string('team') }})",
                     "{{request.object.metadata.labels.app || 'app'}}",
                 ]);
+                // Not null under X(): Kyverno refuses non-string annotation values in a pattern,
+                // but looks for them in only one of metadata and spec, in random order.
                 let value = if key.starts_with("X(") {
-                    Value::Null
+                    json!("?*")
                 } else {
                     json!(rng.pick(&["?*", "platform", "plat*"]))
                 };

@@ -89,7 +89,12 @@ pub fn expression_rule(
     if rng.chance(55) {
         validate.insert("message".to_owned(), json!(message(rng, &reach)));
     }
-    match rng.below(10) {
+    let mut check = rng.below(10);
+    if target == Target::Any && check >= 7 && rng.chance(80) {
+        // Kyverno refuses foreach under kinds "*".
+        check = 0;
+    }
+    match check {
         0..=3 => {
             validate.insert(
                 "deny".to_owned(),
@@ -378,8 +383,9 @@ fn operator(rng: &mut Rng) -> (&'static str, Family) {
         ("DurationLessThan", Family::Duration),
         ("DurationLessThanOrEquals", Family::Duration),
     ]);
-    // Kyverno reads operator names without regard to case.
-    if rng.chance(4) {
+    // Kyverno's evaluator reads operator names without regard to case, but its policy
+    // validation refuses them.
+    if rng.chance(1) {
         let miscased = *rng.pick(&["equals", "anyin", "GREATERTHAN", "notEquals"]);
         return (miscased, family);
     }
@@ -599,7 +605,13 @@ fn context_entries(rng: &mut Rng, reach: &mut Reach, prefix: &str) -> Vec<Value>
                 variable_entry.insert("jmesPath".to_owned(), json!(expression(rng, reach)));
             }
         }
-        if rng.chance(35) {
+        // Kyverno refuses a default without a jmesPath.
+        let default_chance = if variable_entry.contains_key("jmesPath") {
+            40
+        } else {
+            3
+        };
+        if rng.chance(default_chance) {
             variable_entry.insert(
                 "default".to_owned(),
                 rng.pick(&[json!("fallback"), json!(0), json!([]), json!("30s")])
@@ -709,7 +721,7 @@ fn templated_pattern(rng: &mut Rng, reach: &Reach) -> Value {
             .pick(&[
                 json!({"=(timeout)": "<{{request.object.metadata.annotations.timeout || '1h'}}"}),
                 json!({"=(replicas)": "{{ to_string(`3`) }}"}),
-                json!({"=(memory)": "<={{ '2Gi' }}"}),
+                json!({"=(memory)": "<={{ to_string('2Gi') }}"}),
                 json!({"=(mode)": "{{request.object.metadata.labels.app || 'strict'}}"}),
                 json!({"(enabled)": "true", "replicas": "?*"}),
                 json!({"=(port)": "{{ to_string(`8080`) }} | 0"}),
@@ -739,7 +751,7 @@ fn templated_pod_spec(rng: &mut Rng) -> Value {
         0 => {
             spec.insert(
                 "containers".to_owned(),
-                json!([{"name": rng.pick(&["{{ '?*' }}", "{{request.object.metadata.labels.app || '*'}}", "!{{ to_string('istio-proxy') }}"])}]),
+                json!([{"name": rng.pick(&["{{ to_string('?*') }}", "{{request.object.metadata.labels.app || '*'}}", "!{{ to_string('istio-proxy') }}"])}]),
             );
         }
         1 => {
@@ -752,7 +764,7 @@ fn templated_pod_spec(rng: &mut Rng) -> Value {
             spec.insert(
                 "=(terminationGracePeriodSeconds)".to_owned(),
                 json!(rng.pick(&[
-                    "<={{ `60` }}",
+                    "<={{ to_number('60') }}",
                     "{{ to_number('30') }}",
                     ">{{ length(request.object.metadata.name) }}",
                 ])),
@@ -761,7 +773,11 @@ fn templated_pod_spec(rng: &mut Rng) -> Value {
         3 => {
             spec.insert(
                 "=(hostNetwork)".to_owned(),
-                json!(rng.pick(&["{{ `false` }}", "{{ to_string(`false`) }}"])),
+                json!(rng.pick(&[
+                    "{{ not_null(`false`) }}",
+                    "{{ to_string(`false`) }}",
+                    "{{ `false` }}"
+                ])),
             );
         }
         4 => {
@@ -776,7 +792,7 @@ fn templated_pod_spec(rng: &mut Rng) -> Value {
         _ => {
             spec.insert(
                 "containers".to_owned(),
-                json!([{"=(resources)": {"=(limits)": {"=(memory)": rng.pick(&["<={{ '1Gi' }}", "<{{ request.object.metadata.annotations.replicas || '2' }}Gi"])}}}]),
+                json!([{"=(resources)": {"=(limits)": {"=(memory)": rng.pick(&["<={{ to_string('1Gi') }}", "<{{ request.object.metadata.annotations.replicas || '2' }}Gi"])}}}]),
             );
         }
     }
@@ -923,7 +939,7 @@ fn element_pattern(rng: &mut Rng, element: Element, scoped: bool, reach: &Reach)
             let field = *rng.pick(&["containerPort", "=(hostPort)", "=(protocol)"]);
             let number = integer_pattern(rng);
             let value = rng
-                .pick(&[number, json!("TCP"), json!("<{{ `1024` }}")])
+                .pick(&[number, json!("TCP"), json!("<{{ to_number('1024') }}")])
                 .clone();
             json!({ field: value })
         }

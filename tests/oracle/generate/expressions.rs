@@ -324,9 +324,11 @@ fn element_expression(rng: &mut Rng, element: Element, depth: usize) -> String {
 
 /// `{{ expression }}`, sometimes with spaces or the shallow marker.
 fn variable(rng: &mut Rng, expression: &str) -> String {
-    match rng.below(10) {
-        0..=5 => format!("{{{{{expression}}}}}"),
-        6..=8 => format!("{{{{ {expression} }}}}"),
+    // Kyverno panics on a shallow variable inside a longer string that resolves to anything
+    // but a string, which ends its whole run: rare.
+    match rng.below(40) {
+        0..=23 => format!("{{{{{expression}}}}}"),
+        24..=37 => format!("{{{{ {expression} }}}}"),
         _ => format!("{{{{- {expression} }}}}"),
     }
 }
@@ -335,16 +337,18 @@ fn variable(rng: &mut Rng, expression: &str) -> String {
 fn message(rng: &mut Rng, reach: &Reach) -> String {
     let expression_text = expression(rng, reach);
     let first = variable(rng, &expression_text);
-    match rng.below(6) {
-        0 => format!("{first} is not allowed"),
-        1 => format!("resource {{{{request.object.metadata.name}}}} fails: {first}."),
-        2 => first,
-        3 => {
+    // A message that is one variable resolving to anything but a string makes Kyverno panic
+    // when the rule fails: rare.
+    match rng.below(16) {
+        0..=3 => format!("{first} is not allowed"),
+        4..=6 => format!("resource {{{{request.object.metadata.name}}}} fails: {first}."),
+        7 => first,
+        8..=10 => {
             let expression_text = expression(rng, reach);
             let second = variable(rng, &expression_text);
             format!("{first} / {second}")
         }
-        4 => "operation {{request.operation}} on {{request.object.kind}}".to_owned(),
+        11..=13 => "operation {{request.operation}} on {{request.object.kind}}".to_owned(),
         _ => "no variables here".to_owned(),
     }
 }

@@ -17,8 +17,6 @@ use crate::pattern::wildcard::{Wildcard, has_wildcard};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-mod variables;
-
 /// One reason Kyverno would refuse the policy, at the field it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Refusal {
@@ -157,7 +155,6 @@ fn check_rule(
             check_wildcard_kinds(rule, resources, &filter_path, background, found);
         }
     }
-    variables::check(rule, path, background, found);
     if matches_empty_set(&rule.match_resources, rule.exclude.as_ref()) {
         found.push(refusal(
             path.clone(),

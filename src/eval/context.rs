@@ -297,11 +297,12 @@ fn offline_request(request: &Request<'_>) -> Value {
     })
 }
 
-/// Kyverno's `AddServiceAccount`: `system:serviceaccount:<namespace>:<name>`, else empty.
+/// Kyverno's `AddServiceAccount`: the part after `system:serviceaccount:` read as
+/// `<namespace>:<name>`. Kyverno cuts the prefix's length off without checking that the name
+/// starts with it, so any longer name is read the same way.
 fn service_account(username: &str) -> (&str, &str) {
-    let Some(account) = username.strip_prefix("system:serviceaccount:") else {
-        return ("", "");
-    };
+    const PREFIX: &str = "system:serviceaccount:";
+    let account = username.get(PREFIX.len()..).unwrap_or_default();
     let mut parts = account.split(':');
     match (parts.next(), parts.next()) {
         (Some(namespace), Some(name)) => (namespace, name),
@@ -354,6 +355,10 @@ pub struct Scope<'s> {
     /// Context entries left unloaded for want of a source, with the layer they belong to and
     /// why, so that reading one names the entry.
     unloaded: Vec<(usize, String, String)>,
+    /// Context entries whose load failed, with the layer they belong to and the error. Kyverno
+    /// loads an entry only when a query first names it, so such a failure is the error of the
+    /// queries that name the entry, and an entry nothing reads fails nothing.
+    failed: Vec<(usize, String, String)>,
 }
 
 impl<'s> Scope<'s> {
@@ -369,20 +374,8 @@ impl<'s> Scope<'s> {
             environment,
             delete: review.request().operation == Operation::Delete,
             unloaded: Vec::new(),
+            failed: Vec::new(),
         }
-    }
-
-    /// Sets `name` for what follows, over anything the review or an earlier layer gives it.
-    /// A dotted name (`a.b`) sets a nested value, as Kyverno's `AddVariable` does.
-    pub fn set(&mut self, name: &str, value: Value) {
-        let mut keys = name.split('.');
-        let first = keys.next().unwrap_or(name).to_owned();
-        let rest: Vec<&str> = keys.collect();
-        let value = rest
-            .iter()
-            .rev()
-            .fold(value, |inner, key| json!({ (*key): inner }));
-        self.put(first, value);
     }
 
     /// Adds `value` under `name` as Kyverno's `AddVariable` does for values the caller fixes:
@@ -425,8 +418,22 @@ impl<'s> Scope<'s> {
             .push((self.layers.len(), name.to_owned(), why));
     }
 
+    /// Records that loading the context entry `name` failed with `error`, which the queries
+    /// that name it then answer.
+    pub fn fail_entry(&mut self, name: &str, error: String) {
+        self.failed
+            .push((self.layers.len(), name.to_owned(), error));
+    }
+
+    /// Sets a context entry's value under its name as it is, dots and all, replacing what the
+    /// name held: Kyverno's `ReplaceContextEntry`.
+    pub fn replace_entry(&mut self, name: &str, value: Value) {
+        self.put(name.to_owned(), value);
+    }
+
     fn put(&mut self, first: String, value: Value) {
         self.unloaded.retain(|(_, name, _)| *name != first);
+        self.failed.retain(|(_, name, _)| *name != first);
         match self.layers.last_mut() {
             Some(layer) => {
                 layer.names.insert(first, value);
@@ -476,6 +483,20 @@ impl<'s> Scope<'s> {
         self.layers.pop();
         let depth = self.layers.len();
         self.unloaded.retain(|(layer, _, _)| *layer <= depth);
+        self.failed.retain(|(layer, _, _)| *layer <= depth);
+    }
+
+    /// The load error of a context entry `expression` names, which Kyverno would have tried to
+    /// load for this query.
+    fn failed_entry(&self, expression: &str) -> Result<(), ResolveError> {
+        match self
+            .failed
+            .iter()
+            .find(|(_, name, _)| mentions(expression, name))
+        {
+            Some((_, _, error)) => Err(ResolveError::Failed(error.clone())),
+            None => Ok(()),
+        }
     }
 
     /// What patterns judge inside foreach: the innermost element that is in scope.
@@ -517,6 +538,7 @@ impl<'s> Scope<'s> {
             Cow::Owned(Value::Array(items)) => items.into_iter().map(Cow::Owned).collect(),
             other => vec![other],
         };
+        self.failed_entry(expression)?;
         let names_added = self
             .layers
             .iter()
@@ -542,6 +564,7 @@ impl<'s> Scope<'s> {
         expression: &str,
         take: impl FnOnce(Cow<'_, Value>) -> T,
     ) -> Result<T, ResolveError> {
+        self.failed_entry(expression)?;
         let owned;
         let compiled = match self.expressions.get(expression) {
             Some(compiled) => compiled,

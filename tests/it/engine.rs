@@ -501,8 +501,8 @@ fn deletes_and_subresources() {
     assert!(ephemeral.results(&set).is_empty());
 }
 
-/// At admission nothing answers an imageRegistry entry: a rule that loads one answers `error`,
-/// never a pass. (Offline, `check` and `test` leave the entry unloaded, as the Kyverno CLI does.)
+/// At admission nothing answers an imageRegistry entry: a rule that reads one answers `error`
+/// where it reads it (Kyverno loads an entry when a query first names it), never a pass. (Offline, `check` and `test` leave the entry unloaded, as the Kyverno CLI does.)
 #[test]
 fn an_image_registry_entry_at_admission_is_an_error() {
     let set = policies(&cluster_policy(
@@ -518,6 +518,6 @@ fn an_image_registry_entry_at_admission_is_an_error() {
     assert_eq!(outcome.status(), Status::Error);
     assert_eq!(
         outcome.message(),
-        "failed to load context: failed to load image data for context entry imageData: Portcullis does not reach image registries: an imageRegistry context entry cannot be loaded"
+        "failed to check deny conditions: failed to substitute variables in condition key: failed to resolve imageData at path : failed to load image data for context entry imageData: Portcullis does not reach image registries: an imageRegistry context entry cannot be loaded"
     );
 }

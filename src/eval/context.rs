@@ -148,7 +148,7 @@ pub struct ReviewVariables<'r> {
     roles: OnceCell<[Option<Value>; 2]>,
     user_info: OnceCell<Value>,
     service_account: OnceCell<Option<[Value; 2]>>,
-    images: OnceCell<Option<Value>>,
+    images: OnceCell<Result<Option<Value>, String>>,
 }
 
 impl<'r> ReviewVariables<'r> {
@@ -203,17 +203,16 @@ impl<'r> ReviewVariables<'r> {
             .as_ref()
     }
 
-    fn images(&self) -> Option<&Value> {
+    /// `images`, from the new object: none on a DELETE, which has none (Kyverno's CLI and
+    /// webhook both read the new resource). An error when the object's containers cannot be
+    /// read, which Kyverno reports to the queries that name `images`.
+    fn images_or_error(&self) -> &Result<Option<Value>, String> {
         self.images
-            .get_or_init(|| {
-                let judged = if self.request.operation == Operation::Delete {
-                    self.request.old_object
-                } else {
-                    self.request.object
-                };
-                crate::image::images_of(judged)
-            })
-            .as_ref()
+            .get_or_init(|| crate::image::images_of(self.request.object))
+    }
+
+    fn images(&self) -> Option<&Value> {
+        self.images_or_error().as_ref().ok()?.as_ref()
     }
 }
 
@@ -486,9 +485,14 @@ impl<'s> Scope<'s> {
         self.failed.retain(|(layer, _, _)| *layer <= depth);
     }
 
-    /// The load error of a context entry `expression` names, which Kyverno would have tried to
-    /// load for this query.
+    /// The load error of a context entry `expression` names (or of `images`), which Kyverno
+    /// would have tried to load for this query.
     fn failed_entry(&self, expression: &str) -> Result<(), ResolveError> {
+        if let Err(error) = self.review.images_or_error() {
+            if mentions(expression, "images") {
+                return Err(ResolveError::Failed(error.clone()));
+            }
+        }
         match self
             .failed
             .iter()

@@ -138,8 +138,8 @@ impl<'p> Judging<'_, 'p> {
             Validation::Deny(conditions) => Some(self.deny(conditions, scope)),
             Validation::Pattern(_) | Validation::AnyPattern(_) => {
                 let scope: &Scope<'_> = scope;
-                let object = scope.pattern_target().or(self.request_object)?;
-                Some(self.patterns(check, scope, object))
+                let object = scope.pattern_target().or(self.request_object);
+                self.patterns(check, scope, object)
             }
             Validation::Foreach(loops) => self.foreach(loops, scope, nesting),
         }
@@ -179,22 +179,30 @@ impl<'p> Judging<'_, 'p> {
         }
     }
 
-    fn patterns(&self, check: &Validation, scope: &Scope<'_>, object: &Value) -> RuleOutcome<'p> {
+    /// Kyverno substitutes the patterns before it looks at what they judge, so a variable that
+    /// fails is an error even on a DELETE, which otherwise gets no response (`None`).
+    fn patterns(
+        &self,
+        check: &Validation,
+        scope: &Scope<'_>,
+        object: Option<&Value>,
+    ) -> Option<RuleOutcome<'p>> {
         let patterns: Result<Vec<Cow<'_, Pattern>>, RuleOutcome<'p>> = match check {
             Validation::Pattern(pattern) => {
                 substituted(pattern, NumberMode::Exact, scope).map(|one| vec![one])
             }
             Validation::AnyPattern(patterns) => substituted_any(patterns, scope),
             _ => {
-                return RuleOutcome::Error {
+                return Some(RuleOutcome::Error {
                     message: format!("rule {} has no pattern", self.rule.name),
-                };
+                });
             }
         };
         let patterns = match patterns {
             Ok(patterns) => patterns,
-            Err(outcome) => return outcome,
+            Err(outcome) => return Some(outcome),
         };
+        let object = object?;
         let written = self.rule.message.as_deref();
         let mut message = || match written {
             Some(text) if text.contains("{{") || text.contains("$(") => {
@@ -207,12 +215,12 @@ impl<'p> Judging<'_, 'p> {
             other => Ok(other.map(str::to_owned)),
         };
         let compiled: Vec<&Pattern> = patterns.iter().map(AsRef::as_ref).collect();
-        match (check, compiled.as_slice()) {
+        Some(match (check, compiled.as_slice()) {
             (Validation::Pattern(_), [pattern]) => {
                 single_pattern(self.rule, &mut message, pattern, object)
             }
             _ => any_pattern(self.rule, &mut message, compiled.iter().copied(), object),
-        }
+        })
     }
 
     /// Kyverno's `validateForEach`.

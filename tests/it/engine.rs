@@ -501,6 +501,25 @@ fn deletes_and_subresources() {
     assert!(ephemeral.results(&set).is_empty());
 }
 
+/// On a DELETE there is no new object, and Kyverno matches the old one only: a selector that an
+/// object without labels would pass does not make the rule apply to the deleted Pod.
+#[test]
+fn a_delete_matches_the_old_object_only() {
+    let set = policies(&cluster_policy(
+        "{}",
+        "  background: false\n  rules:\n  - name: untiered\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n          selector:\n            matchExpressions:\n            - {key: tier, operator: DoesNotExist}\n    validate:\n      deny: {}\n",
+    ));
+    let mut deleted = Subject::new(Value::Null);
+    deleted.operation = Operation::Delete;
+    deleted.old_object = pod("web", "shop", "nginx:1.27");
+    assert!(deleted.results(&set).is_empty());
+    deleted.old_object["metadata"]["labels"] = json!({});
+    assert_eq!(
+        deleted.results(&set),
+        [("untiered".to_owned(), Status::Fail)]
+    );
+}
+
 /// At admission nothing answers an imageRegistry entry: a rule that reads one answers `error`
 /// where it reads it (Kyverno loads an entry when a query first names it), never a pass. (Offline, `check` and `test` leave the entry unloaded, as the Kyverno CLI does.)
 #[test]

@@ -195,11 +195,16 @@ fn with_default_registry(name: &str, registry: &str) -> String {
 /// Kyverno's `images` variable: for a Pod or a pod controller, every container, init container
 /// and ephemeral container image by container name, under `containers`, `initContainers` and
 /// `ephemeralContainers`, each with its parts and the JSON pointer of its `image` field.
-/// `None` for other kinds and for objects without images. Images that do not parse are left
-/// out, as a Kyverno rule that never reads `images` does not fail on them.
-pub fn images_of(object: &serde_json::Value) -> Option<serde_json::Value> {
+/// `Ok(None)` for other kinds and for objects without images. An error, worded as Kyverno's
+/// extractor words it, for a container without a name, an entry that is not a container, or
+/// an image that does not parse: Kyverno builds the variable when a query first names it, so
+/// the error fails only the rules that read `images`.
+pub fn images_of(object: &serde_json::Value) -> Result<Option<serde_json::Value>, String> {
     use serde_json::{Map, Value};
-    let spec_path: &[&str] = match object.get("kind")?.as_str()? {
+    let Some(kind) = object.get("kind").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let spec_path: &[&str] = match kind {
         "Pod" => &["spec"],
         "Deployment"
         | "DaemonSet"
@@ -208,31 +213,45 @@ pub fn images_of(object: &serde_json::Value) -> Option<serde_json::Value> {
         | "ReplicaSet"
         | "ReplicationController" => &["spec", "template", "spec"],
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
-        _ => return None,
+        _ => return Ok(None),
     };
-    let spec = spec_path
+    let Some(spec) = spec_path
         .iter()
-        .try_fold(object, |value, key| value.get(key))?;
+        .try_fold(object, |value, key| value.get(key))
+    else {
+        return Ok(None);
+    };
     let defaults = RegistryDefaults::default();
     let mut images = Map::new();
+    // Kyverno's extractors, in its order; `*` over a map walks its values.
     for group in ["initContainers", "containers", "ephemeralContainers"] {
-        let Some(Value::Array(containers)) = spec.get(group) else {
-            continue;
+        let containers: Vec<(String, &Value)> = match spec.get(group) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| (index.to_string(), item))
+                .collect(),
+            Some(Value::Object(map)) => map.iter().map(|(key, item)| (key.clone(), item)).collect(),
+            Some(_) => return Err("invalid type".to_owned()),
         };
         let mut by_name = Map::new();
-        for (index, container) in containers.iter().enumerate() {
-            let Some(name) = container.get("name").and_then(Value::as_str) else {
-                continue;
-            };
-            let Some(image) = container.get("image").and_then(Value::as_str) else {
-                continue;
-            };
-            if image.trim().is_empty() {
+        for (at, container) in containers {
+            if container.is_null() {
                 continue;
             }
-            let Ok(info) = ImageInfo::parse(image, &defaults) else {
-                continue;
+            let Value::Object(container) = container else {
+                return Err("invalid image config".to_owned());
             };
+            let Some(name) = container.get("name").and_then(Value::as_str) else {
+                return Err("invalid key".to_owned());
+            };
+            let image = match container.get("image").and_then(Value::as_str) {
+                Some(image) if !image.trim().is_empty() => image,
+                _ => continue,
+            };
+            let info = ImageInfo::parse(image, &defaults)
+                .map_err(|reason| format!("invalid image '{image}' ({reason})"))?;
             let mut fields = Map::new();
             let mut put = |key: &str, value: &str, always: bool| {
                 if always || !value.is_empty() {
@@ -246,7 +265,7 @@ pub fn images_of(object: &serde_json::Value) -> Option<serde_json::Value> {
             put("digest", &info.digest, false);
             put("reference", &info.reference, false);
             put("referenceWithTag", &info.reference_with_tag, false);
-            let pointer = format!("/{}/{group}/{index}/image", spec_path.join("/"));
+            let pointer = format!("/{}/{group}/{at}/image", spec_path.join("/"));
             fields.insert("jsonPointer".to_owned(), Value::String(pointer));
             by_name.insert(name.to_owned(), Value::Object(fields));
         }
@@ -254,7 +273,7 @@ pub fn images_of(object: &serde_json::Value) -> Option<serde_json::Value> {
             images.insert(group.to_owned(), Value::Object(by_name));
         }
     }
-    (!images.is_empty()).then_some(Value::Object(images))
+    Ok((!images.is_empty()).then_some(Value::Object(images)))
 }
 
 #[cfg(test)]
@@ -379,7 +398,7 @@ mod tests {
                 "ephemeralContainers": [{"name": "debug", "image": "busybox:1.36"}]
             }
         });
-        let images = images_of(&pod).expect("images");
+        let images = images_of(&pod).expect("images").expect("some images");
         assert_eq!(
             images["containers"]["web"],
             json!({
@@ -413,12 +432,33 @@ mod tests {
                 "containers": [{"name": "job", "image": "alpine:3.20"}]
             }}}}}
         });
-        let images = images_of(&cronjob).expect("images");
+        let images = images_of(&cronjob).expect("images").expect("some images");
         assert_eq!(
             images["containers"]["job"]["jsonPointer"],
             json!("/spec/jobTemplate/spec/template/spec/containers/0/image")
         );
-        assert!(images_of(&json!({"kind": "ConfigMap", "data": {"image": "x"}})).is_none());
-        assert!(images_of(&json!({"kind": "Pod", "spec": {"containers": []}})).is_none());
+        assert_eq!(
+            images_of(&json!({"kind": "ConfigMap", "data": {"image": "x"}})),
+            Ok(None)
+        );
+        assert_eq!(
+            images_of(&json!({"kind": "Pod", "spec": {"containers": []}})),
+            Ok(None)
+        );
+        let pod = |containers: serde_json::Value| json!({"kind": "Pod", "spec": {"containers": containers}});
+        assert_eq!(
+            images_of(&pod(json!([{"image": "nginx"}]))),
+            Err("invalid key".to_owned())
+        );
+        assert_eq!(images_of(&pod(json!([{}]))), Err("invalid key".to_owned()));
+        assert_eq!(
+            images_of(&pod(json!(["nginx"]))),
+            Err("invalid image config".to_owned())
+        );
+        assert_eq!(images_of(&pod(json!([{"name": "app"}]))), Ok(None));
+        assert!(
+            images_of(&pod(json!([{"name": "app", "image": "Nginx:latest"}])))
+                .is_err_and(|error| error.starts_with("invalid image 'Nginx:latest' ("))
+        );
     }
 }

@@ -148,7 +148,7 @@ pub struct ReviewVariables<'r> {
     roles: OnceCell<[Option<Value>; 2]>,
     user_info: OnceCell<Value>,
     service_account: OnceCell<Option<[Value; 2]>>,
-    images: OnceCell<Option<Value>>,
+    images: OnceCell<Result<Option<Value>, String>>,
 }
 
 impl<'r> ReviewVariables<'r> {
@@ -203,17 +203,16 @@ impl<'r> ReviewVariables<'r> {
             .as_ref()
     }
 
-    fn images(&self) -> Option<&Value> {
+    /// `images`, from the new object: none on a DELETE, which has none (Kyverno's CLI and
+    /// webhook both read the new resource). An error when the object's containers cannot be
+    /// read, which Kyverno reports to the queries that name `images`.
+    fn images_or_error(&self) -> &Result<Option<Value>, String> {
         self.images
-            .get_or_init(|| {
-                let judged = if self.request.operation == Operation::Delete {
-                    self.request.old_object
-                } else {
-                    self.request.object
-                };
-                crate::image::images_of(judged)
-            })
-            .as_ref()
+            .get_or_init(|| crate::image::images_of(self.request.object))
+    }
+
+    fn images(&self) -> Option<&Value> {
+        self.images_or_error().as_ref().ok()?.as_ref()
     }
 }
 
@@ -297,11 +296,12 @@ fn offline_request(request: &Request<'_>) -> Value {
     })
 }
 
-/// Kyverno's `AddServiceAccount`: `system:serviceaccount:<namespace>:<name>`, else empty.
+/// Kyverno's `AddServiceAccount`: the part after `system:serviceaccount:` read as
+/// `<namespace>:<name>`. Kyverno cuts the prefix's length off without checking that the name
+/// starts with it, so any longer name is read the same way.
 fn service_account(username: &str) -> (&str, &str) {
-    let Some(account) = username.strip_prefix("system:serviceaccount:") else {
-        return ("", "");
-    };
+    const PREFIX: &str = "system:serviceaccount:";
+    let account = username.get(PREFIX.len()..).unwrap_or_default();
     let mut parts = account.split(':');
     match (parts.next(), parts.next()) {
         (Some(namespace), Some(name)) => (namespace, name),
@@ -354,6 +354,10 @@ pub struct Scope<'s> {
     /// Context entries left unloaded for want of a source, with the layer they belong to and
     /// why, so that reading one names the entry.
     unloaded: Vec<(usize, String, String)>,
+    /// Context entries whose load failed, with the layer they belong to and the error. Kyverno
+    /// loads an entry only when a query first names it, so such a failure is the error of the
+    /// queries that name the entry, and an entry nothing reads fails nothing.
+    failed: Vec<(usize, String, String)>,
 }
 
 impl<'s> Scope<'s> {
@@ -369,20 +373,8 @@ impl<'s> Scope<'s> {
             environment,
             delete: review.request().operation == Operation::Delete,
             unloaded: Vec::new(),
+            failed: Vec::new(),
         }
-    }
-
-    /// Sets `name` for what follows, over anything the review or an earlier layer gives it.
-    /// A dotted name (`a.b`) sets a nested value, as Kyverno's `AddVariable` does.
-    pub fn set(&mut self, name: &str, value: Value) {
-        let mut keys = name.split('.');
-        let first = keys.next().unwrap_or(name).to_owned();
-        let rest: Vec<&str> = keys.collect();
-        let value = rest
-            .iter()
-            .rev()
-            .fold(value, |inner, key| json!({ (*key): inner }));
-        self.put(first, value);
     }
 
     /// Adds `value` under `name` as Kyverno's `AddVariable` does for values the caller fixes:
@@ -425,8 +417,22 @@ impl<'s> Scope<'s> {
             .push((self.layers.len(), name.to_owned(), why));
     }
 
+    /// Records that loading the context entry `name` failed with `error`, which the queries
+    /// that name it then answer.
+    pub fn fail_entry(&mut self, name: &str, error: String) {
+        self.failed
+            .push((self.layers.len(), name.to_owned(), error));
+    }
+
+    /// Sets a context entry's value under its name as it is, dots and all, replacing what the
+    /// name held: Kyverno's `ReplaceContextEntry`.
+    pub fn replace_entry(&mut self, name: &str, value: Value) {
+        self.put(name.to_owned(), value);
+    }
+
     fn put(&mut self, first: String, value: Value) {
         self.unloaded.retain(|(_, name, _)| *name != first);
+        self.failed.retain(|(_, name, _)| *name != first);
         match self.layers.last_mut() {
             Some(layer) => {
                 layer.names.insert(first, value);
@@ -476,6 +482,25 @@ impl<'s> Scope<'s> {
         self.layers.pop();
         let depth = self.layers.len();
         self.unloaded.retain(|(layer, _, _)| *layer <= depth);
+        self.failed.retain(|(layer, _, _)| *layer <= depth);
+    }
+
+    /// The load error of a context entry `expression` names (or of `images`), which Kyverno
+    /// would have tried to load for this query.
+    fn failed_entry(&self, expression: &str) -> Result<(), ResolveError> {
+        if let Err(error) = self.review.images_or_error() {
+            if mentions(expression, "images") {
+                return Err(ResolveError::Failed(error.clone()));
+            }
+        }
+        match self
+            .failed
+            .iter()
+            .find(|(_, name, _)| mentions(expression, name))
+        {
+            Some((_, _, error)) => Err(ResolveError::Failed(error.clone())),
+            None => Ok(()),
+        }
     }
 
     /// What patterns judge inside foreach: the innermost element that is in scope.
@@ -517,6 +542,7 @@ impl<'s> Scope<'s> {
             Cow::Owned(Value::Array(items)) => items.into_iter().map(Cow::Owned).collect(),
             other => vec![other],
         };
+        self.failed_entry(expression)?;
         let names_added = self
             .layers
             .iter()
@@ -542,6 +568,7 @@ impl<'s> Scope<'s> {
         expression: &str,
         take: impl FnOnce(Cow<'_, Value>) -> T,
     ) -> Result<T, ResolveError> {
+        self.failed_entry(expression)?;
         let owned;
         let compiled = match self.expressions.get(expression) {
             Some(compiled) => compiled,

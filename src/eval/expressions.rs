@@ -5,7 +5,7 @@
 use super::context::{Lookup, LookupError, ReviewVariables, Scope};
 use super::{Budget, Judged, RuleOutcome, exceptions};
 use crate::expr::conditions::{self, Conditions, EvaluationError};
-use crate::expr::template::{ResolveError, TemplateError};
+use crate::expr::template::TemplateError;
 use crate::matching::Operation;
 use crate::pattern::{NumberMode, Pattern, PatternOutcome};
 use crate::policy::{
@@ -84,15 +84,15 @@ pub(super) fn judge<'p>(
 }
 
 fn static_patterns<'p>(rule: &'p Rule, object: &serde_json::Value) -> RuleOutcome<'p> {
-    let message = rule.message.as_deref();
+    let mut message = || Ok(rule.message.clone());
     match &rule.validation {
         Validation::Pattern(SourcedPattern {
             compiled: Some(pattern),
             ..
-        }) => single_pattern(rule, message, pattern, object),
+        }) => single_pattern(rule, &mut message, pattern, object),
         Validation::AnyPattern(patterns) => any_pattern(
             rule,
-            message,
+            &mut message,
             patterns
                 .iter()
                 .filter_map(|pattern| pattern.compiled.as_ref()),
@@ -138,8 +138,8 @@ impl<'p> Judging<'_, 'p> {
             Validation::Deny(conditions) => Some(self.deny(conditions, scope)),
             Validation::Pattern(_) | Validation::AnyPattern(_) => {
                 let scope: &Scope<'_> = scope;
-                let object = scope.pattern_target().or(self.request_object)?;
-                Some(self.patterns(check, scope, object))
+                let object = scope.pattern_target().or(self.request_object);
+                self.patterns(check, scope, object)
             }
             Validation::Foreach(loops) => self.foreach(loops, scope, nesting),
         }
@@ -179,59 +179,48 @@ impl<'p> Judging<'_, 'p> {
         }
     }
 
-    fn patterns(&self, check: &Validation, scope: &Scope<'_>, object: &Value) -> RuleOutcome<'p> {
+    /// Kyverno substitutes the patterns before it looks at what they judge, so a variable that
+    /// fails is an error even on a DELETE, which otherwise gets no response (`None`).
+    fn patterns(
+        &self,
+        check: &Validation,
+        scope: &Scope<'_>,
+        object: Option<&Value>,
+    ) -> Option<RuleOutcome<'p>> {
         let patterns: Result<Vec<Cow<'_, Pattern>>, RuleOutcome<'p>> = match check {
             Validation::Pattern(pattern) => {
                 substituted(pattern, NumberMode::Exact, scope).map(|one| vec![one])
             }
-            Validation::AnyPattern(patterns) => patterns
-                .iter()
-                .map(|pattern| substituted(pattern, NumberMode::Float, scope))
-                .collect(),
+            Validation::AnyPattern(patterns) => substituted_any(patterns, scope),
             _ => {
-                return RuleOutcome::Error {
+                return Some(RuleOutcome::Error {
                     message: format!("rule {} has no pattern", self.rule.name),
-                };
+                });
             }
         };
         let patterns = match patterns {
             Ok(patterns) => patterns,
-            Err(outcome) => return outcome,
+            Err(outcome) => return Some(outcome),
         };
-        let message = match self.rule.message.as_deref() {
-            Some(message) if message.contains("{{") => {
-                match scope.substitute(&Value::String(message.to_owned())) {
-                    Ok(Value::String(message)) => Ok(Some(Cow::Owned(message))),
-                    Ok(_) => Ok(Some(Cow::Borrowed(message))),
+        let object = object?;
+        let written = self.rule.message.as_deref();
+        let mut message = || match written {
+            Some(text) if text.contains("{{") || text.contains("$(") => {
+                match scope.substitute(&Value::String(text.to_owned())) {
+                    Ok(Value::String(message)) => Ok(Some(message)),
+                    Ok(_) => Ok(Some(text.to_owned())),
                     Err(error) => Err(error),
                 }
             }
-            other => Ok(other.map(Cow::Borrowed)),
-        };
-        let message = match message {
-            Ok(message) => message,
-            Err(error) => {
-                return RuleOutcome::Error {
-                    message: format!(
-                        "validation error: variables substitution error in rule {} execution \
-                         error: {error}",
-                        self.rule.name
-                    ),
-                };
-            }
+            other => Ok(other.map(str::to_owned)),
         };
         let compiled: Vec<&Pattern> = patterns.iter().map(AsRef::as_ref).collect();
-        match (check, compiled.as_slice()) {
+        Some(match (check, compiled.as_slice()) {
             (Validation::Pattern(_), [pattern]) => {
-                single_pattern(self.rule, message.as_deref(), pattern, object)
+                single_pattern(self.rule, &mut message, pattern, object)
             }
-            _ => any_pattern(
-                self.rule,
-                message.as_deref(),
-                compiled.iter().copied(),
-                object,
-            ),
-        }
+            _ => any_pattern(self.rule, &mut message, compiled.iter().copied(), object),
+        })
     }
 
     /// Kyverno's `validateForEach`.
@@ -366,15 +355,50 @@ fn substituted<'a, 'p>(
     let source = scope
         .substitute(&pattern.source)
         .map_err(|error| error_outcome("variable substitution failed", &error))?;
-    Pattern::compile_with(&source, mode)
-        .map(Cow::Owned)
-        .map_err(|error| RuleOutcome::Error {
-            message: format!(
-                "variable substitution failed: the substituted pattern is invalid at {}: {}",
-                error.path.kyverno(),
-                error.message
-            ),
-        })
+    compile_substituted(&source, mode).map(Cow::Owned)
+}
+
+/// The patterns of an anyPattern, substituted as one list as Kyverno does: a `{{@}}` reads the
+/// path below the list's index, and the first variable that fails fails them all.
+fn substituted_any<'a, 'p>(
+    patterns: &'a [SourcedPattern],
+    scope: &Scope<'_>,
+) -> Result<Vec<Cow<'a, Pattern>>, RuleOutcome<'p>> {
+    if let Some(compiled) = patterns
+        .iter()
+        .map(|pattern| pattern.compiled.as_ref().map(Cow::Borrowed))
+        .collect::<Option<Vec<_>>>()
+    {
+        return Ok(compiled);
+    }
+    let sources = Value::Array(
+        patterns
+            .iter()
+            .map(|pattern| pattern.source.clone())
+            .collect(),
+    );
+    let substituted = scope
+        .substitute(&sources)
+        .map_err(|error| error_outcome("variable substitution failed", &error))?;
+    let Value::Array(items) = substituted else {
+        return Err(RuleOutcome::Error {
+            message: "variable substitution failed: anyPattern is no longer a list".to_owned(),
+        });
+    };
+    items
+        .iter()
+        .map(|item| compile_substituted(item, NumberMode::Float).map(Cow::Owned))
+        .collect()
+}
+
+fn compile_substituted<'p>(source: &Value, mode: NumberMode) -> Result<Pattern, RuleOutcome<'p>> {
+    Pattern::compile_with(source, mode).map_err(|error| RuleOutcome::Error {
+        message: format!(
+            "variable substitution failed: the substituted pattern is invalid at {}: {}",
+            error.path.kyverno(),
+            error.message
+        ),
+    })
 }
 
 /// A foreach list: a JMESPath query (after its variables), a single value standing for a list
@@ -411,8 +435,10 @@ fn evaluate_conditions(
 
 /// Kyverno's context loader: the values fixed for the rule first, then the entries in order,
 /// each seeing those before it and replacing what a value gave its name. An entry that
-/// nothing here can look up is left unloaded, as the Kyverno CLI leaves it. A namespaced
-/// policy's `configMap` and `apiCall` entries may only read its own namespace, as in Kyverno.
+/// nothing here can look up is left unloaded, as the Kyverno CLI leaves it; one whose load
+/// fails fails only the queries that name it, as Kyverno loads an entry when a query first
+/// does. A namespaced policy's `configMap` and `apiCall` entries may only read its own
+/// namespace, as in Kyverno.
 fn load_context(
     entries: &[ContextEntry],
     values: &[(&str, &Value)],
@@ -427,11 +453,11 @@ fn load_context(
             // Kyverno replaces what a variable entry's name held, and merges a looked-up
             // answer into it.
             Ok(value) if matches!(entry.source, ContextSource::Variable { .. }) => {
-                scope.set(&entry.name, value)
+                scope.replace_entry(&entry.name, value)
             }
             Ok(value) => scope.merge_entry(&entry.name, value),
             Err(LoadError::NoSource(why)) => scope.leave_unloaded(&entry.name, why),
-            Err(LoadError::Failed(error)) => return Err(error),
+            Err(LoadError::Failed(error)) => scope.fail_entry(&entry.name, error),
         }
     }
     Ok(())
@@ -599,8 +625,7 @@ fn load_variable(
             Ok(found) => output = Some(found),
             Err(error) if default.is_none() => {
                 return Err(format!(
-                    "failed to apply jmespath {path} to variable <nil>: {}",
-                    strip_query_prefix(&error)
+                    "failed to apply jmespath {path} to variable <nil>: {error}"
                 ));
             }
             Err(_) => {}
@@ -655,27 +680,39 @@ fn load_api_call(
     }
 }
 
-fn strip_query_prefix(error: &ResolveError) -> String {
-    let text = error.to_string();
-    text.strip_prefix("JMESPath query failed: ")
-        .map(str::to_owned)
-        .unwrap_or(text)
+/// The rule's message when a pattern fails, its variables substituted only then, as Kyverno
+/// does; `None` when the rule has none.
+type FailureMessage<'m> = dyn FnMut() -> Result<Option<String>, TemplateError> + 'm;
+
+/// Kyverno's `buildErrorMessage`: the rule's message before what failed, or, when its
+/// variables cannot be substituted, a note saying so in its place. The result stands.
+fn failure_text(rule: &Rule, message: &mut FailureMessage<'_>, what: &str, cause: &str) -> String {
+    match message() {
+        Ok(message) => format!("{}{what}", message_prefix(message.as_deref())),
+        Err(_) => format!(
+            "validation error: variables substitution error in rule {} execution error: {cause}",
+            rule.name
+        ),
+    }
 }
 
 fn single_pattern<'p>(
     rule: &'p Rule,
-    message: Option<&str>,
+    message: &mut FailureMessage<'_>,
     pattern: &Pattern,
     object: &Value,
 ) -> RuleOutcome<'p> {
     match pattern.evaluate(object) {
         PatternOutcome::Pass => passed(rule),
-        PatternOutcome::Fail { path, .. } => RuleOutcome::Fail {
-            message: format!(
-                "{}rule {} failed at path {}",
-                message_prefix(message),
-                rule.name,
-                path.kyverno()
+        PatternOutcome::Fail {
+            path,
+            message: cause,
+        } => RuleOutcome::Fail {
+            message: failure_text(
+                rule,
+                message,
+                &format!("rule {} failed at path {}", rule.name, path.kyverno()),
+                &cause,
             ),
             path: Some(path),
         },
@@ -683,10 +720,11 @@ fn single_pattern<'p>(
             message: Cow::Owned(message),
         },
         PatternOutcome::Error { message: error } => RuleOutcome::Error {
-            message: format!(
-                "{}rule {} execution error: {error}",
-                message_prefix(message),
-                rule.name
+            message: failure_text(
+                rule,
+                message,
+                &format!("rule {} execution error: {error}", rule.name),
+                &error,
             ),
         },
     }
@@ -694,7 +732,7 @@ fn single_pattern<'p>(
 
 fn any_pattern<'p, 'a>(
     rule: &'p Rule,
-    message: Option<&str>,
+    message: &mut FailureMessage<'_>,
     patterns: impl Iterator<Item = &'a Pattern>,
     object: &Value,
 ) -> RuleOutcome<'p> {
@@ -728,8 +766,9 @@ fn any_pattern<'p, 'a>(
         }
     }
     if !failures.is_empty() {
+        let failures = failures.join(" ");
         return RuleOutcome::Fail {
-            message: format!("{}{}", message_prefix(message), failures.join(" ")),
+            message: failure_text(rule, message, &failures, &failures),
             path: first_failure_path,
         };
     }

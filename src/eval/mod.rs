@@ -363,9 +363,11 @@ fn evaluate_rule<'p>(
     Judged::Outcome(outcome)
 }
 
+/// Kyverno matches the new object, and the old one when there is no new one (a DELETE): an
+/// absent object matches nothing, even filters that an object without labels would pass.
 fn rule_applies(rule: &Rule, request: &Request<'_>) -> Result<bool, MatchError> {
     let mut object = request.object;
-    let mut matched = rule.match_block.matches(&request.target(object))?;
+    let mut matched = !object.is_null() && rule.match_block.matches(&request.target(object))?;
     if !matched && object.is_null() && !request.old_object.is_null() {
         object = request.old_object;
         matched = rule.match_block.matches(&request.target(object))?;

@@ -365,18 +365,77 @@ fn check<E>(
     condition: &Condition,
     substitute: &mut impl FnMut(&Value) -> Result<Value, E>,
 ) -> Result<bool, EvaluationError<E>> {
-    let key = untyped(substitute(&condition.key).map_err(EvaluationError::Key)?);
-    let value = untyped(substitute(&condition.value).map_err(EvaluationError::Value)?);
+    let key = typed(
+        &condition.key,
+        substitute(&condition.key).map_err(EvaluationError::Key)?,
+    );
+    let value = typed(
+        &condition.value,
+        substitute(&condition.value).map_err(EvaluationError::Value)?,
+    );
     condition
         .operator
         .evaluate(&key, &value)
         .map_err(EvaluationError::Operator)
 }
 
-/// Kyverno passes a condition's key and value through a JSON round trip into `interface{}`
-/// before substituting, and a variable resolves to JMESPath's float64 numbers, so a number
-/// standing alone is a float64 whatever it was written as. Numbers inside lists and maps keep
-/// their types.
+/// The number type Kyverno's operators see. A condition's key and value go through a JSON
+/// round trip into `interface{}` before substituting, and variables resolve to JMESPath's
+/// float64 numbers, so a number standing alone is a float64 whatever it was written as;
+/// numbers inside lists and maps keep their types. Two variables resolve to Go integers
+/// instead: a foreach's `elementIndex` (and `elementIndexN`) and `compare()`, against which
+/// a string such as "1.0" does not parse as an equal.
+fn typed(written: &Value, resolved: Value) -> Value {
+    if resolves_to_integer(written) {
+        match &resolved {
+            Value::Number(number) => match number.as_f64() {
+                Some(float) if float.fract() == 0.0 && float.abs() < 9.0e15 => {
+                    Value::from(float as i64)
+                }
+                _ => resolved,
+            },
+            _ => resolved,
+        }
+    } else {
+        untyped(resolved)
+    }
+}
+
+/// Whether `written` is one whole variable whose expression Kyverno evaluates to a Go
+/// integer: `elementIndex`, `elementIndex<N>`, or a `compare(...)` call.
+fn resolves_to_integer(written: &Value) -> bool {
+    let Value::String(text) = written else {
+        return false;
+    };
+    if !(text.starts_with("{{") && text.ends_with("}}")) {
+        return false;
+    }
+    let [expression] = super::template::variables(text)
+        .try_into()
+        .unwrap_or_default();
+    if let Some(nesting) = expression.strip_prefix("elementIndex") {
+        return nesting.chars().all(|c| c.is_ascii_digit());
+    }
+    let Some(arguments) = expression.strip_prefix("compare(") else {
+        return false;
+    };
+    // The call's closing parenthesis must end the expression.
+    let mut depth = 1usize;
+    for (index, c) in arguments.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return index + 1 == arguments.len();
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 fn untyped(value: Value) -> Value {
     match value {
         Value::Number(number) if !number.is_f64() => {

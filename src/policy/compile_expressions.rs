@@ -229,12 +229,22 @@ impl RuleCompiler<'_> {
                 return None;
             }
         };
-        if map.contains_key("configMap") {
-            for part in ["data", "metadata", "data.*", "metadata.*"] {
-                self.context_names.push(format!("{name}.{part}"));
+        // Kyverno's policy validation knows the names of the rule's entries and of its
+        // top-level foreach loops' entries, not those of nested loops.
+        if foreach_depth <= 1 {
+            if map.contains_key("configMap") {
+                for part in ["data", "metadata", "data.*", "metadata.*"] {
+                    self.context_names.push(format!("{name}.{part}"));
+                }
+            } else {
+                self.context_names.push(format!("{name}*"));
             }
-        } else {
-            self.context_names.push(format!("{name}*"));
+        }
+        if foreach_depth == 0 {
+            if let Some(refusal) = rule_context_refusal(&name, map) {
+                self.errors.push(self.located.invalid(path, refusal));
+                return None;
+            }
         }
         for unsupported in ["globalReference"] {
             if map.contains_key(unsupported) {
@@ -368,6 +378,30 @@ impl RuleCompiler<'_> {
         }
     }
 
+    /// The preconditions of a top-level foreach are typed in Kyverno's CRD, whose schema lists
+    /// the operators without the old spellings `Equal` and `NotEqual`; a policy using them
+    /// there is rejected before any policy validation (nested loops are untyped and take them).
+    fn schema_operators(&mut self, value: &Value, path: &JsonPath) {
+        for list in ["any", "all"] {
+            let items = value.get(list).and_then(Value::as_array);
+            for (index, item) in items.into_iter().flatten().enumerate() {
+                let Some(operator @ ("Equal" | "NotEqual")) =
+                    item.get("operator").and_then(Value::as_str)
+                else {
+                    continue;
+                };
+                self.errors.push(self.located.invalid(
+                    &path.child_key(list).child_index(index).child_key("operator"),
+                    format!(
+                        "rule {:?}: operator {operator:?} is not allowed in the preconditions of \
+                         a foreach (Kyverno's schema takes only {operator}s there)",
+                        self.rule
+                    ),
+                ));
+            }
+        }
+    }
+
     /// `validate.foreach`: a list of loops, each with its own check.
     pub fn foreach(&mut self, value: &Value, path: &JsonPath, depth: usize) -> Option<Validation> {
         let Value::Array(loops) = value else {
@@ -407,6 +441,11 @@ impl RuleCompiler<'_> {
                 .get("context")
                 .map(|value| self.context(value, &each_path.child_key("context"), inner))
                 .unwrap_or_default();
+            if depth == 0 {
+                if let Some(value) = map.get("preconditions") {
+                    self.schema_operators(value, &each_path.child_key("preconditions"));
+                }
+            }
             let preconditions = map.get("preconditions").and_then(|value| {
                 self.conditions(
                     value,
@@ -477,6 +516,48 @@ impl RuleCompiler<'_> {
         }
         (compiled.len() == loops.len()).then_some(Validation::Foreach(compiled))
     }
+}
+
+/// Kyverno's `validateRuleContext`, which checks the entries written directly under a rule (not
+/// those of foreach loops): no entry may be named after one of Kyverno's own variables, and a
+/// variable needs a value or a jmesPath, and a jmesPath for a default.
+fn rule_context_refusal(name: &str, entry: &serde_json::Map<String, Value>) -> Option<String> {
+    const PREDEFINED: [&str; 6] = [
+        "images",
+        "request",
+        "serviceAccountName",
+        "serviceAccountNamespace",
+        "element",
+        "elementIndex",
+    ];
+    if let Some(predefined) = PREDEFINED
+        .iter()
+        .find(|predefined| name == **predefined || name.starts_with(&format!("{predefined}.")))
+    {
+        return Some(format!(
+            "entry name {name} is invalid as it conflicts with a pre-defined variable {predefined}"
+        ));
+    }
+    let variable = entry
+        .get("variable")
+        .filter(|variable| !variable.is_null())?;
+    let present = |field: &str| variable.get(field).is_some_and(|value| !value.is_null());
+    let has_path = variable
+        .get("jmesPath")
+        .and_then(Value::as_str)
+        .is_some_and(|path| !path.is_empty());
+    if !present("value") && !has_path {
+        return Some(format!(
+            "context entry {name:?}: a variable must define a value or a jmesPath expression"
+        ));
+    }
+    if present("default") && !has_path {
+        return Some(format!(
+            "context entry {name:?}: a variable must define a default value only when a \
+             jmesPath expression is defined"
+        ));
+    }
+    None
 }
 
 /// Whether a variable reads the foreach element (`element`, `elementIndex`, `element0`...).

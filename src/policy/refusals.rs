@@ -424,12 +424,55 @@ fn check_wildcard_kinds(
             path,
             "kinds \"*\" cannot be combined with other kinds",
         ));
+    } else if rule
+        .validate
+        .as_ref()
+        .is_some_and(|validate| validate.foreach.is_some())
+    {
+        found.push(refusal(path, "a rule for kinds \"*\" cannot use foreach"));
     } else if !only_metadata(rule) {
         found.push(refusal(
             path,
             "a rule for kinds \"*\" may only check metadata: its patterns have other top-level keys",
         ));
+    } else if let Some(key) = deny_key_beyond_metadata(rule) {
+        found.push(refusal(
+            path,
+            format!(
+                "a rule for kinds \"*\" may only check metadata: the deny condition key {key} reads \
+                 something else"
+            ),
+        ));
     }
+}
+
+/// Kyverno's `wildCardAllowedVariables`.
+static WILDCARD_KEY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\{\{\s*(request\.|serviceAccountName|serviceAccountNamespace)[^{}]*\}\}")
+        .expect("constant regex")
+});
+
+/// In a rule for kinds "*", Kyverno checks the keys of deny conditions written as the legacy
+/// list (not `any`/`all`): each must read `request.object.metadata.`, or read the request or
+/// the service account but not `request.object.spec`. A key that is not a string stops
+/// Kyverno with a panic; it is refused here.
+fn deny_key_beyond_metadata(rule: &RuleSpec) -> Option<String> {
+    let deny = rule.validate.as_ref()?.deny.as_ref()?;
+    let Some(Value::Array(conditions)) = deny.get("conditions") else {
+        return None;
+    };
+    conditions.iter().find_map(|condition| {
+        let key = condition.get("key").unwrap_or(&Value::Null);
+        match key {
+            Value::String(text)
+                if text.contains("request.object.metadata.")
+                    || (WILDCARD_KEY.is_match(text) && !text.contains("request.object.spec")) =>
+            {
+                None
+            }
+            other => Some(other.to_string()),
+        }
+    })
 }
 
 fn only_metadata(rule: &RuleSpec) -> bool {
@@ -657,6 +700,20 @@ mod tests {
                 "a rule for kinds \"*\" may only check metadata: its patterns have other top-level keys"
             ]
         );
+        let foreach = "  background: false\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: ['*']\n    validate:\n      foreach:\n      - list: request.object.metadata.labels\n        deny: {}\n";
+        assert_eq!(
+            refused(foreach),
+            ["a rule for kinds \"*\" cannot use foreach"]
+        );
+        let deny = |key: &str| {
+            format!(
+                "  background: false\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: ['*']\n    validate:\n      deny:\n        conditions:\n        - {{key: \"{key}\", operator: Equals, value: x}}\n"
+            )
+        };
+        assert!(refused(&deny("{{request.object.metadata.name}}")).is_empty());
+        assert!(refused(&deny("{{ request.name }}")).is_empty());
+        assert_eq!(refused(&deny("{{request.object.spec.x}}")).len(), 1);
+        assert_eq!(refused(&deny("{{ to_upper('x') }}")).len(), 1);
     }
 
     #[test]

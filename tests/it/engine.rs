@@ -501,8 +501,27 @@ fn deletes_and_subresources() {
     assert!(ephemeral.results(&set).is_empty());
 }
 
-/// At admission nothing answers an imageRegistry entry: a rule that loads one answers `error`,
-/// never a pass. (Offline, `check` and `test` leave the entry unloaded, as the Kyverno CLI does.)
+/// On a DELETE there is no new object, and Kyverno matches the old one only: a selector that an
+/// object without labels would pass does not make the rule apply to the deleted Pod.
+#[test]
+fn a_delete_matches_the_old_object_only() {
+    let set = policies(&cluster_policy(
+        "{}",
+        "  background: false\n  rules:\n  - name: untiered\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n          selector:\n            matchExpressions:\n            - {key: tier, operator: DoesNotExist}\n    validate:\n      deny: {}\n",
+    ));
+    let mut deleted = Subject::new(Value::Null);
+    deleted.operation = Operation::Delete;
+    deleted.old_object = pod("web", "shop", "nginx:1.27");
+    assert!(deleted.results(&set).is_empty());
+    deleted.old_object["metadata"]["labels"] = json!({});
+    assert_eq!(
+        deleted.results(&set),
+        [("untiered".to_owned(), Status::Fail)]
+    );
+}
+
+/// At admission nothing answers an imageRegistry entry: a rule that reads one answers `error`
+/// where it reads it (Kyverno loads an entry when a query first names it), never a pass. (Offline, `check` and `test` leave the entry unloaded, as the Kyverno CLI does.)
 #[test]
 fn an_image_registry_entry_at_admission_is_an_error() {
     let set = policies(&cluster_policy(
@@ -518,6 +537,6 @@ fn an_image_registry_entry_at_admission_is_an_error() {
     assert_eq!(outcome.status(), Status::Error);
     assert_eq!(
         outcome.message(),
-        "failed to load context: failed to load image data for context entry imageData: Portcullis does not reach image registries: an imageRegistry context entry cannot be loaded"
+        "failed to check deny conditions: failed to substitute variables in condition key: failed to resolve imageData at path : failed to load image data for context entry imageData: Portcullis does not reach image registries: an imageRegistry context entry cannot be loaded"
     );
 }

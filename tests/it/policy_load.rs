@@ -165,6 +165,40 @@ fn invalid_policies_are_refused_with_locations() {
         ),
         (
             format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n  background: false\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    context:\n    - name: images\n      variable: {{value: 1}}\n    validate:\n      deny: {{}}\n"
+            ),
+            "policy.yaml:14:7: entry name images is invalid as it conflicts with a pre-defined variable images",
+        ),
+        (
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n  background: false\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    context:\n    - name: c\n      variable: {{value: 1, default: 2}}\n    validate:\n      deny: {{}}\n"
+            ),
+            "policy.yaml:14:7: context entry \"c\": a variable must define a default value only when a jmesPath expression is defined",
+        ),
+        (
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n  background: false\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    context:\n    - name: c\n      variable: {{value: null}}\n    validate:\n      deny: {{}}\n"
+            ),
+            "policy.yaml:14:7: context entry \"c\": a variable must define a value or a jmesPath expression",
+        ),
+        (
+            // Kyverno's policy validation knows the context names of the rule and of its
+            // top-level foreach loops, not of nested ones.
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n  background: false\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      foreach:\n      - list: request.object.spec.containers\n        foreach:\n        - list: element.ports\n          context:\n          - name: inner\n            variable: {{value: 1}}\n          deny:\n            conditions:\n              any:\n              - {{key: '{{{{ inner }}}}', operator: Equals, value: 1}}\n"
+            ),
+            "variable inner must match regex",
+        ),
+        (
+            // The preconditions of a top-level foreach are typed in Kyverno's CRD, whose enum
+            // lacks the old spellings; nested loops are untyped and take them.
+            format!(
+                "{HEADER}metadata:\n  name: p\nspec:\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      foreach:\n      - list: request.object.spec.containers\n        preconditions:\n          any:\n          - {{key: a, operator: NotEqual, value: b}}\n        deny: {{}}\n"
+            ),
+            "policy.yaml:17:22: rule \"r\": operator \"NotEqual\" is not allowed in the preconditions of a foreach",
+        ),
+        (
+            format!(
                 "apiVersion: kyverno.io/v3\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n{rule}"
             ),
             "policy.yaml:1:1: unsupported apiVersion \"kyverno.io/v3\"",

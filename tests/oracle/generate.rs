@@ -1,12 +1,15 @@
 //! Seeded generation of Kyverno test cases: one policy, a few resources, and an expectation per
 //! (rule, resource). Everything the engine evaluates is drawn here: pattern anchors and scalar
-//! operators, anyPattern, match/exclude, autogen and failure actions.
+//! operators, anyPattern, match/exclude, autogen and failure actions, and (in `expressions`)
+//! deny, preconditions, context variables, foreach and `{{ }}` variables.
 //!
 //! The value pools deliberately mix types (numbers as strings, booleans as strings, quantities in
 //! several spellings, missing and null fields) because that is where the two implementations are
 //! most likely to part ways.
 
 use serde_json::{Map, Value, json};
+
+mod expressions;
 
 /// SplitMix64: small, fast, and every seed gives a different, reproducible stream.
 pub struct Rng(u64);
@@ -399,7 +402,12 @@ fn uses_user_filters(policy: &Value) -> bool {
 /// the rest check that Portcullis refuses them too.
 fn mostly_admissible(rng: &mut Rng, policy: &mut Value) {
     let text = policy.to_string();
-    if (text.contains(r#""kinds":["*""#) || uses_user_filters(policy)) && rng.chance(85) {
+    let reads_user = policy["spec"]["rules"]
+        .as_array()
+        .is_some_and(|rules| rules.iter().any(expressions::reads_user));
+    if (text.contains(r#""kinds":["*""#) || uses_user_filters(policy) || reads_user)
+        && rng.chance(85)
+    {
         policy["spec"]["background"] = json!(false);
     }
     if policy["kind"] == "Policy" && rng.chance(85) {
@@ -802,6 +810,10 @@ fn config_data(rng: &mut Rng) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Rules
 
+/// The share of rules, in percent, that use the expression layer (deny, preconditions,
+/// context, foreach, variables) rather than static patterns.
+const EXPRESSION_RULES: u64 = 50;
+
 fn rule(rng: &mut Rng, index: usize, target: Target) -> Value {
     let mut rule = Map::new();
     rule.insert("name".to_owned(), json!(format!("r{index}")));
@@ -826,7 +838,10 @@ fn rule(rng: &mut Rng, index: usize, target: Target) -> Value {
             json!(rng.pick(&["not allowed", "must be set.", "check the spec"])),
         );
     }
-    if rng.chance(25) {
+    if rng.chance(EXPRESSION_RULES) {
+        validate.remove("message");
+        expressions::expression_rule(rng, target, &mut rule, &mut validate);
+    } else if rng.chance(25) {
         let patterns = (0..rng.between(1, 3))
             .map(|_| pattern_for(rng, target))
             .collect();

@@ -169,8 +169,8 @@ pub fn minimise(
         let from_portcullis = tools::portcullis(portcullis, &root);
         let kept = candidates.into_iter().find(|candidate| {
             let candidate_key = (candidate.name.clone(), rule.clone(), resource.clone());
-            from_kyverno.results.get(&candidate_key) == Some(&wanted.0)
-                && from_portcullis.results.get(&candidate_key) == Some(&wanted.1)
+            from_kyverno.observations(&candidate_key) == wanted.0
+                && from_portcullis.observations(&candidate_key) == wanted.1
         });
         let _ = std::fs::remove_dir_all(&root);
         match kept {

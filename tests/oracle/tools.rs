@@ -53,9 +53,26 @@ pub struct Run {
     pub messages: BTreeMap<(Key, String), String>,
     pub stdout: String,
     pub stderr: String,
+    /// Cases on which the tool panicked (Kyverno's CLI does on some inputs).
+    pub panicked: Vec<String>,
+    /// Cases whose policy file the tool could not decode as a policy at all, which stops
+    /// Kyverno's CLI; every expectation of such a case is [`INVALID_POLICY`].
+    pub refused: Vec<String>,
 }
 
 impl Run {
+    /// What the tool got for `key`: its rule responses, or `invalid policy` when it refused the
+    /// case's policy file outright, or `missing`.
+    pub fn observations(&self, key: &Key) -> Observations {
+        if self.refused.contains(&key.0) {
+            return vec![INVALID_POLICY.to_owned()];
+        }
+        self.results
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| vec!["missing".to_owned()])
+    }
+
     /// Observations are compared as sorted lists: the order of rule responses is not a result.
     fn new(
         mut results: BTreeMap<Key, Observations>,
@@ -71,6 +88,8 @@ impl Run {
             messages,
             stdout,
             stderr,
+            panicked: Vec::new(),
+            refused: Vec::new(),
         }
     }
 }
@@ -100,12 +119,64 @@ fn last_segment(text: &str) -> &str {
 /// `kubectl-kyverno test <root> -o json --detailed-results`. Its stdout interleaves progress
 /// lines with one pretty-printed JSON array per test file; the arrays start at a line `[` (or are
 /// `[]`) and end at a line `]`.
+///
+/// Some inputs make Kyverno panic, which ends the whole run. The case it was loading is then
+/// set aside as panicked, the cases it had finished are set aside as done, and the run resumes
+/// with the rest; everything is put back afterwards. A policy file that does not decode as a
+/// policy stops the run in the same way.
 pub fn kyverno(binary: &Path, root: &Path) -> Run {
-    let (stdout, stderr) =
-        run(Command::new(binary)
-            .arg("test")
-            .arg(root)
-            .args(["-o", "json", "--detailed-results"]));
+    let aside = root.with_extension("aside");
+    let mut moved: Vec<String> = Vec::new();
+    let mut panicked = Vec::new();
+    let mut refused = Vec::new();
+    let mut rows = Vec::new();
+    let mut all_stdout = String::new();
+    let mut all_stderr = String::new();
+    loop {
+        let (stdout, stderr) = run(Command::new(binary).arg("test").arg(root).args([
+            "-o",
+            "json",
+            "--detailed-results",
+        ]));
+        rows.extend(json_arrays(&stdout));
+        let loaded: Vec<String> = stdout
+            .lines()
+            .filter_map(|line| line.strip_prefix("Loading test  ( "))
+            .filter_map(|rest| rest.strip_suffix("/kyverno-test.yaml ) ..."))
+            .filter_map(|dir| Path::new(dir).file_name())
+            .map(|name| name.to_string_lossy().into_owned())
+            .collect();
+        let crashed = stderr.contains("panic: ") && stderr.contains("goroutine ");
+        // A policy file Kyverno cannot decode into a policy ends the run too.
+        let undecodable =
+            stderr.contains("Error: failed to run test (error: failed to load policies");
+        all_stdout.push_str(&stdout);
+        all_stderr.push_str(&stderr);
+        let Some(last) = loaded.last().filter(|_| crashed || undecodable) else {
+            break;
+        };
+        if crashed {
+            panicked.push(last.clone());
+        } else {
+            refused.push(last.clone());
+        }
+        std::fs::create_dir_all(&aside).expect("a folder for cases set aside");
+        for case in &loaded {
+            std::fs::rename(root.join(case), aside.join(case)).expect("set a case aside");
+            moved.push(case.clone());
+        }
+    }
+    for case in &moved {
+        std::fs::rename(aside.join(case), root.join(case)).expect("put a case back");
+    }
+    let _ = std::fs::remove_dir(&aside);
+    let mut parsed = rows_to_run(rows, all_stdout, all_stderr);
+    parsed.panicked = panicked;
+    parsed.refused = refused;
+    parsed
+}
+
+fn json_arrays(stdout: &str) -> Vec<Value> {
     let mut rows = Vec::new();
     let mut buffer: Option<String> = None;
     for line in stdout.lines() {
@@ -126,6 +197,10 @@ pub fn kyverno(binary: &Path, root: &Path) -> Run {
             }
         }
     }
+    rows
+}
+
+fn rows_to_run(rows: Vec<Value>, stdout: String, stderr: String) -> Run {
     let mut results: BTreeMap<Key, Observations> = BTreeMap::new();
     let mut messages = BTreeMap::new();
     for row in rows {
@@ -147,7 +222,11 @@ pub fn kyverno(binary: &Path, root: &Path) -> Run {
             format!("{rule}={got}")
         } else if reason == "Excluded" {
             "excluded".to_owned()
-        } else if reason == "Invalid Policy" {
+        } else if reason == "Invalid Policy" || (reason == "Not found" && text("RESULT") == "Fail")
+        {
+            // "Not found": the CLI dropped the policy file while loading it (a field that does
+            // not decode, such as a foreach's preconditions written as a list), so no policy
+            // of that name exists.
             // Kyverno's CLI skips a policy its policy validation refuses, and does not count
             // the skip as a failure; Portcullis refuses to load it (an error naming the file).
             // Both refusing is agreement.

@@ -238,6 +238,17 @@ fn retarget_context(
                     name: retext(name),
                     namespace: retext(namespace),
                 },
+                ContextSource::ServiceCall {
+                    url,
+                    method,
+                    jmes_path,
+                    default,
+                } => ContextSource::ServiceCall {
+                    url: retext(url),
+                    method: method.clone(),
+                    jmes_path: jmes_path.as_deref().map(retext),
+                    default: value(default),
+                },
                 ContextSource::ApiCall {
                     url_path,
                     jmes_path,

@@ -170,6 +170,15 @@ impl Environment for FileEnvironment {
         }
     }
 
+    fn service_call(&self, method: &str, url: &str) -> Result<Value, LookupError> {
+        match ApiCallMock::find(&self.mocks, method, url) {
+            Some(mock) => mock.answer(),
+            None => Err(LookupError::NoSource(format!(
+                "no apiCallResponses entry answers {method} {url}"
+            ))),
+        }
+    }
+
     fn api_get(&self, url_path: &str) -> Result<Value, LookupError> {
         if let Some(mock) = ApiCallMock::find(&self.mocks, "GET", url_path) {
             return mock.answer();
@@ -203,6 +212,10 @@ impl Environment for Judging<'_> {
 
     fn config_map(&self, namespace: &str, name: &str) -> Result<Value, LookupError> {
         self.files.config_map(namespace, name)
+    }
+
+    fn service_call(&self, method: &str, url: &str) -> Result<Value, LookupError> {
+        self.files.service_call(method, url)
     }
 
     fn api_get(&self, url_path: &str) -> Result<Value, LookupError> {

@@ -71,6 +71,14 @@ pub trait Environment: Send + Sync {
         ))
     }
 
+    /// The decoded JSON answer of a service outside the cluster (`apiCall.service`).
+    fn service_call(&self, method: &str, url: &str) -> Result<Value, LookupError> {
+        Err(LookupError::Failed(format!(
+            "no service is called here: {method} {url} needs a mocked response (a test's \
+             apiCallResponses)"
+        )))
+    }
+
     /// The decoded JSON answer to a GET of `url_path` on the API server.
     fn api_get(&self, url_path: &str) -> Result<Value, LookupError> {
         let _ = url_path;

@@ -532,10 +532,30 @@ fn load_entry(
             Ok(load_api_call(
                 &entry.name,
                 url_path,
+                None,
                 jmes_path.as_deref(),
                 default.as_ref(),
                 scope,
                 policy_namespace,
+            )?)
+        }
+        ContextSource::ServiceCall {
+            url,
+            method,
+            jmes_path,
+            default,
+        } => {
+            if let Some(why) = scope.environment().missing_source(Lookup::ApiCall) {
+                return Err(LoadError::NoSource(why));
+            }
+            Ok(load_api_call(
+                &entry.name,
+                url,
+                Some(method),
+                jmes_path.as_deref(),
+                default.as_ref(),
+                scope,
+                None,
             )?)
         }
         ContextSource::ImageRegistry {
@@ -643,6 +663,7 @@ fn load_variable(
 fn load_api_call(
     name: &str,
     url_path: &str,
+    service_method: Option<&str>,
     jmes_path: Option<&str>,
     default: Option<&Value>,
     scope: &Scope<'_>,
@@ -653,7 +674,11 @@ fn load_api_call(
         namespaced_url_path(&url, own)
             .map_err(|error| format!("failed to load context entry {name}: {error}"))?;
     }
-    let answer = match scope.environment().api_get(&url) {
+    let called = match service_method {
+        Some(method) => scope.environment().service_call(method, &url),
+        None => scope.environment().api_get(&url),
+    };
+    let answer = match called {
         Ok(answer) => answer,
         Err(LookupError::NoSource(why)) => return Err(LoadError::NoSource(why)),
         Err(LookupError::Failed(error)) => match default {

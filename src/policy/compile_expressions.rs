@@ -289,6 +289,26 @@ impl RuleCompiler<'_> {
             }
         } else if let Some(call) = map.get("apiCall") {
             let method = text(call.get("method")).unwrap_or_else(|| "GET".to_owned());
+            let service_url = call
+                .get("service")
+                .and_then(|service| text(service.get("url")));
+            if let Some(url) = service_url {
+                let jmes_path = text(call.get("jmesPath"));
+                if let Some(query) = &jmes_path {
+                    if !query.contains("{{") {
+                        self.expression(query, &path.child_key("apiCall"), foreach_depth, false);
+                    }
+                }
+                return Some(ContextEntry {
+                    name,
+                    source: ContextSource::ServiceCall {
+                        url,
+                        method,
+                        jmes_path,
+                        default: call.get("default").cloned(),
+                    },
+                });
+            }
             if method != "GET" || call.get("service").is_some() || call.get("data").is_some() {
                 self.errors.push(self.located.unsupported(
                     &path.child_key("apiCall"),

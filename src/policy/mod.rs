@@ -191,14 +191,19 @@ impl PolicySet {
                 }
                 // Offline, Kyverno's CLI leaves image registry entries unloaded; a webhook
                 // would have to answer them, and Portcullis has no registry client.
-                if let Some(entry) = rule
-                    .context_entries()
-                    .into_iter()
-                    .find(|entry| matches!(entry.source, ContextSource::ImageRegistry { .. }))
-                {
+                if let Some(entry) = rule.context_entries().into_iter().find(|entry| {
+                    matches!(
+                        entry.source,
+                        ContextSource::ImageRegistry { .. } | ContextSource::ServiceCall { .. }
+                    )
+                }) {
+                    let feature = match entry.source {
+                        ContextSource::ServiceCall { .. } => "context apiCall service",
+                        _ => "context imageRegistry",
+                    };
                     errors.push(LoadError {
                         kind: LoadErrorKind::Unsupported {
-                            feature: "context imageRegistry".to_owned(),
+                            feature: feature.to_owned(),
                             policy: policy.qualified_name(),
                             rule: rule.name.clone(),
                         },
@@ -208,8 +213,8 @@ impl PolicySet {
                             column: 1,
                         }),
                         message: format!(
-                            "context imageRegistry ({}) is not supported: it needs an image \
-                             registry client",
+                            "{feature} ({}) is not supported when serving: it needs a client \
+                             Portcullis does not have",
                             entry.name
                         ),
                     });
@@ -507,6 +512,14 @@ pub enum ContextSource {
     },
     /// `imageRegistry`: what the registry tells of the image `reference` (which may hold
     /// variables), queried with `jmes_path`.
+    /// `apiCall` with a `service`: a call to a URL outside the cluster, answered offline by a
+    /// test's `apiCallResponses`.
+    ServiceCall {
+        url: String,
+        method: String,
+        jmes_path: Option<String>,
+        default: Option<Value>,
+    },
     ImageRegistry {
         reference: String,
         jmes_path: Option<String>,

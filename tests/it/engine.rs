@@ -520,6 +520,24 @@ fn a_delete_matches_the_old_object_only() {
     );
 }
 
+/// Offline without a requester, as Kyverno's CLI without a UserInfo file, `request.userInfo`
+/// does not exist at all.
+#[test]
+fn no_requester_no_user_info() {
+    let set = policies(&cluster_policy(
+        "{}",
+        "  background: false\n  rules:\n  - name: by-user\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      deny:\n        conditions:\n          any:\n          - key: '{{ request.userInfo.username }}'\n            operator: Equals\n            value: alice\n",
+    ));
+    let subject = Subject::new(pod("web", "shop", "nginx:1.27"));
+    let gvk = subject.gvk();
+    let namespace = subject.namespace();
+    let report = eval::evaluate(&set, &subject.request(&gvk, &namespace));
+    assert_eq!(
+        report.results[0].outcome.message(),
+        "failed to check deny conditions: failed to substitute variables in condition key: failed to resolve request.userInfo.username at path : JMESPath query failed: Unknown key \"userInfo\" in path"
+    );
+}
+
 /// At admission nothing answers an imageRegistry entry: a rule that reads one answers `error`
 /// where it reads it (Kyverno loads an entry when a query first names it), never a pass. (Offline, `check` and `test` leave the entry unloaded, as the Kyverno CLI does.)
 #[test]

@@ -442,6 +442,20 @@ fn updates_keep_pre_existing_violations_unless_asked_not_to() {
         [("no-latest".to_owned(), Status::Fail)]
     );
 
+    // Kyverno's old-object check cannot read a rule's preconditions, so a rule with any (even
+    // `{}`) never counts a violation as pre-existing.
+    let with_preconditions = policies(&cluster_policy(
+        "{}",
+        &format!(
+            "  validationFailureAction: Enforce\n  rules:\n{}",
+            body.replace("    validate:\n", "    preconditions: {}\n    validate:\n")
+        ),
+    ));
+    assert_eq!(
+        subject.results(&with_preconditions),
+        [("no-latest".to_owned(), Status::Fail)]
+    );
+
     // Kyverno matches the old object as a user no filter names: a rule that picks requests by
     // user does not count the old object's violation as pre-existing.
     let by_user = policies(&cluster_policy(

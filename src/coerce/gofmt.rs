@@ -118,6 +118,25 @@ pub fn format_v_json(value: &Value) -> String {
     )
 }
 
+/// `%s` of a value decoded by `encoding/json` into `interface{}`: strings as they are, maps and
+/// lists as `%v` writes them, and Go's complaint for every other scalar
+/// (`%!s(float64=1)`, `%!s(bool=true)`, `%!s(<nil>)`).
+pub fn format_s_json(value: &Value) -> String {
+    write_tree(
+        value,
+        &v_syntax(|out, value| match value {
+            Value::Null => out.push_str("%!s(<nil>)"),
+            Value::Bool(b) => out.push_str(&format!("%!s(bool={b})")),
+            Value::Number(n) => out.push_str(&format!(
+                "%!s(float64={})",
+                format_v_float(n.as_f64().unwrap_or(0.0))
+            )),
+            other => push_v_scalar(out, other, format_v_number),
+        }),
+        usize::MAX,
+    )
+}
+
 const fn v_syntax(scalar: fn(&mut String, &Value)) -> Syntax {
     Syntax {
         list: ("[", "]"),
@@ -756,6 +775,16 @@ pub fn type_name(value: &Value) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn s_of_decoded_json() {
+        assert_eq!(format_s_json(&json!("text")), "text");
+        assert_eq!(
+            format_s_json(&json!({"name": "{{x}}", "count": 3, "on": true, "none": null})),
+            "map[count:%!s(float64=3) name:{{x}} none:%!s(<nil>) on:%!s(bool=true)]"
+        );
+        assert_eq!(format_s_json(&json!(["a", 1.5])), "[a %!s(float64=1.5)]");
+    }
 
     #[test]
     fn e_upper() {

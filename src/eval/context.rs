@@ -248,8 +248,10 @@ impl Overlay for ReviewVariables<'_> {
             "object" | "oldObject" => None,
             "roles" => self.roles()[0].as_ref(),
             "clusterRoles" => self.roles()[1].as_ref(),
-            "userInfo" if !sent => Some(self.user_info.get_or_init(|| match self.request.user {
-                Some(user) => {
+            // Offline without a requester, Kyverno's CLI adds no userInfo at all.
+            "userInfo" if !sent => {
+                let user = self.request.user?;
+                Some(self.user_info.get_or_init(|| {
                     let mut info = Map::new();
                     if !user.username.is_empty() {
                         info.insert("username".to_owned(), json!(user.username));
@@ -258,9 +260,8 @@ impl Overlay for ReviewVariables<'_> {
                         info.insert("groups".to_owned(), json!(user.groups));
                     }
                     Value::Object(info)
-                }
-                None => Value::Object(Map::new()),
-            })),
+                }))
+            }
             _ => None,
         }
     }

@@ -4,6 +4,7 @@
 
 use super::context::{Lookup, LookupError, ReviewVariables, Scope};
 use super::{Budget, Judged, RuleOutcome, exceptions};
+use crate::coerce::gofmt::format_s_json;
 use crate::expr::conditions::{self, Conditions, EvaluationError};
 use crate::expr::template::TemplateError;
 use crate::matching::Operation;
@@ -592,7 +593,10 @@ fn load_entry(
 
 fn substitute_entry(name: &str, value: &Value, scope: &Scope<'_>) -> Result<Value, String> {
     scope.substitute(value).map_err(|error| {
-        format!("failed to substitute variables in context entry {name} {value}: {error}")
+        format!(
+            "failed to substitute variables in context entry {name} {}: {error}",
+            format_s_json(value)
+        )
     })
 }
 

@@ -317,9 +317,13 @@ fn evaluate_rule<'p>(
         other => return other,
     };
     let enforced = rule.failure_action.unwrap_or(policy.action) == FailureAction::Enforce;
+    // Kyverno's check of the old object hands its precondition evaluator the rule's raw
+    // preconditions wrapper, which it cannot read: for a rule with preconditions (even `{}`)
+    // the old object never matches, and the new failure stands.
     if enforced
         && request.operation == Operation::Update
         && rule.allow_existing_violations
+        && rule.preconditions.is_none()
         && matches!(outcome, RuleOutcome::Fail { .. })
         && !request.old_object.is_null()
     {

@@ -442,6 +442,20 @@ fn updates_keep_pre_existing_violations_unless_asked_not_to() {
         [("no-latest".to_owned(), Status::Fail)]
     );
 
+    // Kyverno's old-object check cannot read a rule's preconditions, so a rule with any (even
+    // `{}`) never counts a violation as pre-existing.
+    let with_preconditions = policies(&cluster_policy(
+        "{}",
+        &format!(
+            "  validationFailureAction: Enforce\n  rules:\n{}",
+            body.replace("    validate:\n", "    preconditions: {}\n    validate:\n")
+        ),
+    ));
+    assert_eq!(
+        subject.results(&with_preconditions),
+        [("no-latest".to_owned(), Status::Fail)]
+    );
+
     // Kyverno matches the old object as a user no filter names: a rule that picks requests by
     // user does not count the old object's violation as pre-existing.
     let by_user = policies(&cluster_policy(
@@ -517,6 +531,24 @@ fn a_delete_matches_the_old_object_only() {
     assert_eq!(
         deleted.results(&set),
         [("untiered".to_owned(), Status::Fail)]
+    );
+}
+
+/// Offline without a requester, as Kyverno's CLI without a UserInfo file, `request.userInfo`
+/// does not exist at all.
+#[test]
+fn no_requester_no_user_info() {
+    let set = policies(&cluster_policy(
+        "{}",
+        "  background: false\n  rules:\n  - name: by-user\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      deny:\n        conditions:\n          any:\n          - key: '{{ request.userInfo.username }}'\n            operator: Equals\n            value: alice\n",
+    ));
+    let subject = Subject::new(pod("web", "shop", "nginx:1.27"));
+    let gvk = subject.gvk();
+    let namespace = subject.namespace();
+    let report = eval::evaluate(&set, &subject.request(&gvk, &namespace));
+    assert_eq!(
+        report.results[0].outcome.message(),
+        "failed to check deny conditions: failed to substitute variables in condition key: failed to resolve request.userInfo.username at path : JMESPath query failed: Unknown key \"userInfo\" in path"
     );
 }
 

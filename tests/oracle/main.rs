@@ -80,6 +80,8 @@ fn portcullis_test_agrees_with_kyverno_test() {
     let mut disagreements: Vec<(Key, Observations, Observations)> = Vec::new();
     let mut tally: BTreeMap<String, usize> = BTreeMap::new();
     let mut not_compared = 0;
+    let mut messages_compared = 0usize;
+    let mut message_disagreements: Vec<((Key, String), String, String)> = Vec::new();
     for key in &expected_keys {
         // Kyverno panicked on this case, so it says nothing about it; the panic's input is one
         // Portcullis reports as an error (tests/it pins those).
@@ -95,6 +97,25 @@ fn portcullis_test_agrees_with_kyverno_test() {
         }
         if theirs != ours {
             disagreements.push((key.clone(), theirs, ours));
+            continue;
+        }
+        // The same responses: their messages must be the same too, where Kyverno's variables
+        // in messages show.
+        for observation in &theirs {
+            let Some((rule, _)) = observation.rsplit_once('=') else {
+                continue;
+            };
+            messages_compared += 1;
+            let message_key = (key.clone(), rule.to_owned());
+            let theirs = from_kyverno.messages.get(&message_key);
+            let ours = from_portcullis.messages.get(&message_key);
+            if theirs != ours {
+                message_disagreements.push((
+                    message_key,
+                    theirs.cloned().unwrap_or_default(),
+                    ours.cloned().unwrap_or_default(),
+                ));
+            }
         }
     }
     let compared = expected_keys.len() - not_compared;
@@ -112,6 +133,10 @@ fn portcullis_test_agrees_with_kyverno_test() {
         .map(|(result, count)| format!("{result} {count}"))
         .collect();
     println!("oracle: Kyverno's results: {}", tally.join(", "));
+    println!(
+        "oracle: {} of {messages_compared} messages of agreeing responses agree",
+        messages_compared - message_disagreements.len()
+    );
     if !from_kyverno.panicked.is_empty() {
         println!(
             "oracle: kubectl-kyverno panicked on {} cases ({not_compared} expectations not \
@@ -120,7 +145,19 @@ fn portcullis_test_agrees_with_kyverno_test() {
             from_kyverno.panicked.join(" ")
         );
     }
+    let mut message_report = String::new();
+    for ((key, rule), theirs, ours) in message_disagreements.iter().take(10) {
+        message_report.push_str(&format!(
+            "{} rule {} resource {} response {rule}:\n  kyverno:    {theirs}\n  portcullis: {ours}\n",
+            key.0, key.1, key.2
+        ));
+    }
     if disagreements.is_empty() {
+        assert!(
+            message_disagreements.is_empty(),
+            "{} messages disagree (seed {seed}), the first ten:\n{message_report}",
+            message_disagreements.len()
+        );
         return;
     }
     if disagreements

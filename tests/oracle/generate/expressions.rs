@@ -4,6 +4,9 @@
 //! elements, missing lists, `elementScope`, per-element preconditions and context, every kind of
 //! check inside, one level of nesting).
 //!
+//! Go walks maps in random order, so whatever lists a map's keys or values (`keys()`,
+//! `values()`, `images.containers.*`) is sorted before it is shown or compared.
+//!
 //! The pools lean on the places where types meet: keys that are durations, quantities, numbers
 //! in strings, versions and wildcards; missing fields with and without `||`; variables that
 //! read the user (which Kyverno refuses with background processing).
@@ -157,8 +160,8 @@ fn common_expression(rng: &mut Rng) -> String {
         "request.oldObject.metadata.labels.app || 'none'",
         "request.oldObject.metadata.name",
         "length(request.object.metadata.labels || `{}`)",
-        "keys(request.object.metadata.labels || `{}`)",
-        "values(request.object.metadata.annotations || `{}`)",
+        "sort(keys(request.object.metadata.labels || `{}`))",
+        "sort(values(request.object.metadata.annotations || `{}`))",
         "to_upper(request.object.metadata.name)",
         "split(request.object.metadata.name, '-')",
         "truncate(request.object.metadata.name, `3`)",
@@ -167,7 +170,7 @@ fn common_expression(rng: &mut Rng) -> String {
         "contains(keys(request.object.metadata.labels || `{}`), 'app')",
         "label_match(`{\"app\": \"web\"}`, request.object.metadata.labels || `{}`)",
         "base64_encode(request.object.metadata.name)",
-        "join(',', keys(request.object.metadata.annotations || `{}`))",
+        "join(',', sort(keys(request.object.metadata.annotations || `{}`)))",
         "to_string(length(request.object.metadata.name))",
         "compare(request.object.metadata.name, 'res-1')",
         "equal_fold(request.object.metadata.labels.app || '', 'WEB')",
@@ -198,11 +201,11 @@ fn target_expression(rng: &mut Rng, reach: &Reach) -> String {
         if rng.chance(15) {
             return rng
                 .pick(&[
-                    "images.containers.*.tag",
-                    "images.containers.*.registry",
+                    "sort(images.containers.*.tag)",
+                    "sort(images.containers.*.registry)",
                     "images.containers.app.tag || ''",
-                    "images.containers.*.name",
-                    "images.initContainers.*.path || `[]`",
+                    "sort(images.containers.*.name)",
+                    "sort(images.initContainers.*.path || `[]`)",
                     "length(images.containers.*.digest)",
                 ])
                 .to_string();
@@ -254,7 +257,7 @@ fn target_expression(rng: &mut Rng, reach: &Reach) -> String {
             "to_boolean(request.object.data.enabled || 'false')",
             "request.object.data.mode",
             "request.object.data.port || '0'",
-            "keys(request.object.data || `{}`)",
+            "sort(keys(request.object.data || `{}`))",
             "length(request.object.data || `{}`)",
             "multiply(request.object.data.memory || '0', `2`)",
             "divide(request.object.data.memory || '1Mi', '1Mi')",
@@ -264,7 +267,7 @@ fn target_expression(rng: &mut Rng, reach: &Reach) -> String {
         _ => rng.pick(&[
             "request.object.metadata.labels || `{}`",
             "request.object.metadata.annotations.team || ''",
-            "keys(request.object.metadata.annotations || `{}`)",
+            "sort(keys(request.object.metadata.annotations || `{}`))",
             "request.object.metadata.name",
         ]),
     }
@@ -303,7 +306,7 @@ fn element_expression(rng: &mut Rng, element: Element, depth: usize) -> String {
             "element.name",
             "element.hostPath.path || ''",
             "element.hostPath.path",
-            "keys(element)",
+            "sort(keys(element))",
         ]),
         Element::ServicePort => rng.pick(&[
             "element.port",
@@ -837,7 +840,7 @@ fn foreach_list(rng: &mut Rng, reach: &Reach) -> (String, Element) {
             Element::KeyValue,
         ),
         (
-            "keys(request.object.metadata.annotations || `{}`)",
+            "sort(keys(request.object.metadata.annotations || `{}`))",
             Element::Text,
         ),
         (
@@ -859,7 +862,7 @@ fn foreach_list(rng: &mut Rng, reach: &Reach) -> (String, Element) {
             (*rng.pick(&[
                 "items(request.object.data, 'key', 'value')",
                 "items(request.object.data || `{}`, 'key', 'value')",
-                "values(request.object.data || `{}`)",
+                "sort(values(request.object.data || `{}`))",
             ]))
             .to_owned(),
             Element::KeyValue,

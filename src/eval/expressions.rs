@@ -633,9 +633,11 @@ fn load_variable(
                 Some(path) => {
                     match crate::jmespath::search(path, &variable, scope.environment().jmespath()) {
                         Ok(found) => output = Some(found),
+                        // Kyverno's message names the (shadowed, failed) result, so always
+                        // `<nil>`.
                         Err(error) if default.is_none() => {
                             return Err(format!(
-                                "failed to apply jmespath {path} to variable {variable}: {error}"
+                                "failed to apply jmespath {path} to variable <nil>: {error}"
                             ));
                         }
                         Err(_) => {}

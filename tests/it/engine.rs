@@ -552,6 +552,24 @@ fn no_requester_no_user_info() {
     );
 }
 
+/// A context variable whose jmesPath fails on its value names the value `<nil>`, as Kyverno's
+/// message does (it formats its own failed result).
+#[test]
+fn a_failed_context_jmespath_names_nil() {
+    let set = policies(&cluster_policy(
+        "{}",
+        "  background: false\n  rules:\n  - name: r\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    context:\n    - name: c\n      variable:\n        value: {name: x}\n        jmesPath: missing\n    validate:\n      deny:\n        conditions:\n          any:\n          - key: '{{ c }}'\n            operator: Equals\n            value: x\n",
+    ));
+    let subject = Subject::new(pod("web", "shop", "nginx:1.27"));
+    let gvk = subject.gvk();
+    let namespace = subject.namespace();
+    let report = eval::evaluate(&set, &subject.request(&gvk, &namespace));
+    assert_eq!(
+        report.results[0].outcome.message(),
+        "failed to check deny conditions: failed to substitute variables in condition key: failed to resolve c at path : failed to apply jmespath missing to variable <nil>: Unknown key \"missing\" in path"
+    );
+}
+
 /// At admission nothing answers an imageRegistry entry: a rule that reads one answers `error`
 /// where it reads it (Kyverno loads an entry when a query first names it), never a pass. (Offline, `check` and `test` leave the entry unloaded, as the Kyverno CLI does.)
 #[test]

@@ -4,6 +4,9 @@
 //! elements, missing lists, `elementScope`, per-element preconditions and context, every kind of
 //! check inside, one level of nesting).
 //!
+//! Go walks maps in random order, so whatever lists a map's keys or values (`keys()`,
+//! `values()`, `images.containers.*`) is sorted before it is shown or compared.
+//!
 //! The pools lean on the places where types meet: keys that are durations, quantities, numbers
 //! in strings, versions and wildcards; missing fields with and without `||`; variables that
 //! read the user (which Kyverno refuses with background processing).
@@ -157,8 +160,8 @@ fn common_expression(rng: &mut Rng) -> String {
         "request.oldObject.metadata.labels.app || 'none'",
         "request.oldObject.metadata.name",
         "length(request.object.metadata.labels || `{}`)",
-        "keys(request.object.metadata.labels || `{}`)",
-        "values(request.object.metadata.annotations || `{}`)",
+        "sort(keys(request.object.metadata.labels || `{}`))",
+        "sort(values(request.object.metadata.annotations || `{}`))",
         "to_upper(request.object.metadata.name)",
         "split(request.object.metadata.name, '-')",
         "truncate(request.object.metadata.name, `3`)",
@@ -167,7 +170,7 @@ fn common_expression(rng: &mut Rng) -> String {
         "contains(keys(request.object.metadata.labels || `{}`), 'app')",
         "label_match(`{\"app\": \"web\"}`, request.object.metadata.labels || `{}`)",
         "base64_encode(request.object.metadata.name)",
-        "join(',', keys(request.object.metadata.annotations || `{}`))",
+        "join(',', sort(keys(request.object.metadata.annotations || `{}`)))",
         "to_string(length(request.object.metadata.name))",
         "compare(request.object.metadata.name, 'res-1')",
         "equal_fold(request.object.metadata.labels.app || '', 'WEB')",
@@ -182,6 +185,20 @@ fn common_expression(rng: &mut Rng) -> String {
         "add(to_number(request.object.metadata.annotations.replicas || '0'), `1`)",
         "request.object.metadata.annotations.timeout || '1h'",
         "time_add('2024-01-01T00:00:00Z', request.object.metadata.annotations.timeout || '0s')",
+        "regex_replace_all('-[0-9]$', request.object.metadata.name, '')",
+        "trim(request.object.metadata.name, 'res-')",
+        "modulo(length(request.object.metadata.name), `2`)",
+        "round(divide(`10`, `3`), `2`)",
+        "object_from_lists(['name'], [request.object.metadata.name])",
+        "parse_json('{\"a\": [1, \"x\"]}').a",
+        "base64_decode(base64_encode(request.object.metadata.name))",
+        "time_diff('2024-01-01T00:00:00Z', '2024-01-02T00:30:00Z')",
+        "time_before('2024-01-01T00:00:00Z', request.object.metadata.annotations.created || '2025-01-01T00:00:00Z')",
+        "to_lower(request.object.kind)",
+        "md5(request.object.metadata.name)",
+        "multiply(request.object.metadata.annotations.replicas || '1', '500m')",
+        "subtract('1Gi', '512Mi')",
+        "sum(['1h', request.object.metadata.annotations.timeout || '0s'])",
         "serviceAccountName",
         "serviceAccountNamespace",
         "request.userInfo.username",
@@ -198,11 +215,11 @@ fn target_expression(rng: &mut Rng, reach: &Reach) -> String {
         if rng.chance(15) {
             return rng
                 .pick(&[
-                    "images.containers.*.tag",
-                    "images.containers.*.registry",
+                    "sort(images.containers.*.tag)",
+                    "sort(images.containers.*.registry)",
                     "images.containers.app.tag || ''",
-                    "images.containers.*.name",
-                    "images.initContainers.*.path || `[]`",
+                    "sort(images.containers.*.name)",
+                    "sort(images.initContainers.*.path || `[]`)",
                     "length(images.containers.*.digest)",
                 ])
                 .to_string();
@@ -254,7 +271,7 @@ fn target_expression(rng: &mut Rng, reach: &Reach) -> String {
             "to_boolean(request.object.data.enabled || 'false')",
             "request.object.data.mode",
             "request.object.data.port || '0'",
-            "keys(request.object.data || `{}`)",
+            "sort(keys(request.object.data || `{}`))",
             "length(request.object.data || `{}`)",
             "multiply(request.object.data.memory || '0', `2`)",
             "divide(request.object.data.memory || '1Mi', '1Mi')",
@@ -264,7 +281,7 @@ fn target_expression(rng: &mut Rng, reach: &Reach) -> String {
         _ => rng.pick(&[
             "request.object.metadata.labels || `{}`",
             "request.object.metadata.annotations.team || ''",
-            "keys(request.object.metadata.annotations || `{}`)",
+            "sort(keys(request.object.metadata.annotations || `{}`))",
             "request.object.metadata.name",
         ]),
     }
@@ -303,7 +320,7 @@ fn element_expression(rng: &mut Rng, element: Element, depth: usize) -> String {
             "element.name",
             "element.hostPath.path || ''",
             "element.hostPath.path",
-            "keys(element)",
+            "sort(keys(element))",
         ]),
         Element::ServicePort => rng.pick(&[
             "element.port",
@@ -837,7 +854,7 @@ fn foreach_list(rng: &mut Rng, reach: &Reach) -> (String, Element) {
             Element::KeyValue,
         ),
         (
-            "keys(request.object.metadata.annotations || `{}`)",
+            "sort(keys(request.object.metadata.annotations || `{}`))",
             Element::Text,
         ),
         (
@@ -859,7 +876,7 @@ fn foreach_list(rng: &mut Rng, reach: &Reach) -> (String, Element) {
             (*rng.pick(&[
                 "items(request.object.data, 'key', 'value')",
                 "items(request.object.data || `{}`, 'key', 'value')",
-                "values(request.object.data || `{}`)",
+                "sort(values(request.object.data || `{}`))",
             ]))
             .to_owned(),
             Element::KeyValue,

@@ -405,8 +405,9 @@ fn mostly_admissible(rng: &mut Rng, policy: &mut Value) {
     let reads_user = policy["spec"]["rules"]
         .as_array()
         .is_some_and(|rules| rules.iter().any(expressions::reads_user));
+    let admissible_chance = if reads_user { 95 } else { 85 };
     if (text.contains(r#""kinds":["*""#) || uses_user_filters(policy) || reads_user)
-        && rng.chance(85)
+        && rng.chance(admissible_chance)
     {
         policy["spec"]["background"] = json!(false);
     }

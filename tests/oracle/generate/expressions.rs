@@ -585,7 +585,7 @@ fn context_entries(rng: &mut Rng, reach: &mut Reach, prefix: &str) -> Vec<Value>
     for index in 0..rng.between(1, 2) {
         let name = if rng.chance(10) {
             format!("{prefix}{index}.sub")
-        } else if rng.chance(3) {
+        } else if rng.chance(1) {
             // Kyverno refuses names that shadow its own variables.
             (*rng.pick(&["request", "images", "element"])).to_owned()
         } else {
@@ -602,9 +602,10 @@ fn context_entries(rng: &mut Rng, reach: &mut Reach, prefix: &str) -> Vec<Value>
                         json!(["a", "b"]),
                         json!({"app": "web", "limit": "30s"}),
                         json!(true),
-                        json!(null),
                     ])
                     .clone();
+                // Kyverno refuses a variable whose value is null and has no jmesPath.
+                let value = if rng.chance(5) { Value::Null } else { value };
                 variable_entry.insert("value".to_owned(), value);
             }
             3..=4 => {
